@@ -1,0 +1,54 @@
+"""resnet-inspect: build any ResNet variant from flags, then inspect, count, compare and time it.
+
+The public API mirrors the command line::
+
+    from resnet_inspect import build, trace
+    model = build("resnet50", groups=32, width_per_group=4)
+    t = trace("resnext50_32x4d", input_shape=(1, 3, 224, 224))
+
+Importing this package does not import torch; the functions below do, on first call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import InspectError, RuntimeFailure, SpecError
+from .spec import PRESETS, ResNetSpec, resolve
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .trace import Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "InspectError",
+    "ResNetSpec",
+    "RuntimeFailure",
+    "SpecError",
+    "__version__",
+    "build",
+    "resolve",
+    "trace",
+]
+
+
+def build(arch: str | ResNetSpec | None = None, device: Any = None, **overrides: Any) -> nn.Module:
+    """Build a variant: ``build("resnet50", groups=32)``, ``build(spec)`` or ``build(block="basic")``."""
+    from .model import build_model
+
+    return build_model(resolve(arch, **overrides), device=device)
+
+
+def trace(
+    arch: str | ResNetSpec | None = None,
+    input_shape: tuple[int, int, int, int] | None = None,
+    **overrides: Any,
+) -> Trace:
+    """Trace a variant on the meta device: shapes, parameters, MACs/FLOPs per module."""
+    from .trace import trace_spec
+
+    return trace_spec(resolve(arch, **overrides), input_shape)

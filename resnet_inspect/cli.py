@@ -1,0 +1,264 @@
+"""The command line: parse -> call -> render. Errors become one line on stderr and an exit code.
+
+No top-level torch import: ``--help`` and bad-input errors stay instant. Every command takes
+the architecture flags (``--groups``, ``--stem``, ...) through :func:`spec_options`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Optional, get_type_hints
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import InspectError, SpecError, UsageError
+from .render import Report, check_output_path, choose_format, render, write_atomic
+from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
+
+ARCH_PANEL = "Architecture (override any preset field)"
+
+COUNTING_HELP = (
+    "MACs are multiply-accumulates of convolution and linear layers (the paper's and "
+    "torchvision's convention; fvcore calls them flops). FLOPs count every floating-point "
+    "operation: 2 per MAC, plus normalisation, ReLU, pooling and the residual additions."
+)
+
+
+def _click_exception_type() -> type[Exception]:
+    # typer vendors click in recent releases and uses the real click in older ones; find its
+    # ClickException through a class typer exports either way.
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _Group(TyperGroup):
+    """Turns every error into ``error: ...`` on stderr with exit code 2 (bad input) or 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        click_error = _click_exception_type()
+        try:
+            code = super().main(*args, **kwargs)
+        except InspectError as exc:
+            _fail(str(exc), exc.exit_code)
+        except click_error as exc:
+            _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.exit(1)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+        if "Abort" in type(code).__name__:
+            sys.exit(1)
+        sys.exit(0)
+
+
+def _fail(message: str, code: int) -> None:
+    first = " ".join(message.strip().split())
+    print(f"error: {first}", file=sys.stderr)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="resnet-inspect",
+    help="Build any ResNet variant from flags, then inspect, count, compare and time it.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"resnet-inspect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Build any ResNet variant from flags, then inspect, count, compare and time it."""
+
+
+# --- the architecture flags, shared by every command ------------------------------------------
+_SPEC_FLAGS: tuple[tuple[str, str, str, str], ...] = (
+    ("block", "--block", "NAME", "basic or bottleneck"),
+    ("layers", "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"),
+    ("widths", "--widths", "N,N,..", "base channels per stage, e.g. 64,128,256,512"),
+    ("groups", "--groups", "N", "ResNeXt cardinality (bottleneck only)"),
+    ("width_per_group", "--width-per-group", "N", "channels per group: 4 for 32x4d, 128 for wide"),
+    ("stem", "--stem", "NAME", "classic (7x7 + max-pool), deep (3 x 3x3, ResNet-C), cifar (one 3x3)"),
+    ("stem_width", "--stem-width", "N", "stem channels (the deep stem: w, w, 2w)"),
+    ("shortcut", "--shortcut", "A|B|C", "A zero-pad, B project where the shape changes, C project always"),
+    ("stride_in", "--stride-in", "3x3|1x1", "where a bottleneck downsamples: 3x3 (v1.5), 1x1 (paper v1)"),
+    ("replace_stride_with_dilation", "--dilation", "B,B,..", "per stage after the first, e.g. 0,1,1"),
+    ("norm", "--norm", "NAME", "batch, group (32 groups) or none"),
+    ("num_classes", "--num-classes", "N", "outputs of the classifier"),
+    ("in_chans", "--in-chans", "N", "input channels"),
+)  # fmt: skip
+_SPEC_BOOLS = (
+    ("avg_down", "--avg-down/--no-avg-down", "ResNet-D: 2x2 avg-pool before the projection"),
+    ("zero_init_residual", "--zero-init-residual", "zero the last norm of every residual branch"),
+)
+FLAG_OF = {name: flag.split("/")[0] for name, flag, *_ in (*_SPEC_FLAGS, *_SPEC_BOOLS)}
+
+
+def _spec_parameters() -> list[inspect.Parameter]:
+    params = []
+    for name, flag, metavar, help_text in _SPEC_FLAGS:
+        option = typer.Option(flag, help=help_text, metavar=metavar, rich_help_panel=ARCH_PANEL,
+                              show_default=False)  # fmt: skip
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[Optional[str], option]))  # fmt: skip
+    for name, flag, help_text in _SPEC_BOOLS:
+        option = typer.Option(flag, help=help_text, rich_help_panel=ARCH_PANEL, show_default=False)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[Optional[bool], option]))  # fmt: skip
+    return params
+
+
+def spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every architecture flag to a command; it receives them as ``overrides``."""
+    names = [p.name for p in _spec_parameters()]
+    hints = get_type_hints(func, include_extras=True)
+    sig = inspect.signature(func)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in sig.parameters.values() if p.name != "overrides"]  # fmt: skip
+    params = own + _spec_parameters()
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        given = {n: kwargs.pop(n, None) for n in names}
+        overrides = {n: v for n, v in given.items() if v is not None}
+        return func(overrides=overrides, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer must see the new signature, not the original
+    return wrapper
+
+
+# --- shared options ------------------------------------------------------------------------------
+ArchArg = Annotated[
+    Optional[str],
+    typer.Argument(
+        help=f"A preset (resnet50, resnext50_32x4d, ...; see `list`) or a spec string like "
+        f"resnet50:groups=32,width_per_group=4. Default: {DEFAULT_ARCH}.",
+        show_default=False,
+    ),
+]
+InputOpt = Annotated[
+    Optional[str],
+    typer.Option("--input", "-i", help="Input shape BxCxHxW. Default 1 x in_chans x 224 x 224 "
+                 "(32 x 32 for the CIFAR stem).", show_default=False),  # fmt: skip
+]
+DepthOpt = Annotated[
+    int, typer.Option("--depth", "-d", help="Rows down to this depth: 1 stem/stages, 2 blocks, 3 layers.")
+]
+DtypeOpt = Annotated[
+    str, typer.Option("--dtype", help="Element type for memory figures: float32, float16, bfloat16.")
+]
+FormatOpt = Annotated[
+    Optional[str],
+    typer.Option("--format", "-f", help="table, json, csv, markdown, svg or html. Default: from "
+                 "the --output extension, else table.", show_default=False),  # fmt: skip
+]
+OutputOpt = Annotated[
+    Optional[str],
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.",
+                 show_default=False),  # fmt: skip
+]
+
+
+def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
+    """ARCH plus flag overrides; a malformed flag value is reported under its flag's name."""
+    for name, value in overrides.items():
+        try:
+            parse_field(name, value)
+        except SpecError as exc:
+            reason = str(exc).removeprefix(f"{name}: ")
+            raise SpecError(f"{FLAG_OF[name]} {value!r}: {reason}") from None
+    return resolve(arch, **overrides)
+
+
+def input_shape_for(spec: ResNetSpec, text: str | None) -> tuple[int, int, int, int]:
+    return parse_input_shape(text) if text else spec.default_input_shape()
+
+
+def check_depth(depth: int) -> int:
+    if depth < 1:
+        raise UsageError(f"--depth {depth}: must be at least 1")
+    return depth
+
+
+def emit(report: Report, fmt: str | None, output: str | None) -> None:
+    """Render ``report`` to stdout, or atomically to ``output``."""
+    chosen = choose_format(fmt, output)
+    if output is not None:
+        path = check_output_path(output)
+        write_atomic(path, render(report, chosen))
+        print(f"wrote {path}", file=sys.stderr)
+        return
+    if chosen.value == "table" and sys.stdout.isatty():
+        from rich.console import Console
+
+        from .render import rich_renderables
+
+        console = Console()
+        for item in rich_renderables(report):
+            console.print(item)
+        return
+    width = int(os.environ.get("COLUMNS", "0") or 0) or 140
+    sys.stdout.write(render(report, chosen, width=width))
+
+
+# --- commands ------------------------------------------------------------------------------------
+@app.command()
+@spec_options
+def summary(
+    arch: ArchArg = None,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    dtype: DtypeOpt = "float32",
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Per-module output shapes, parameters, MACs and receptive field, as a table."""
+    spec = spec_from(arch, overrides)
+    shape = input_shape_for(spec, input)
+    choose_format(format, output)
+    from .trace import normalize_dtype, trace_spec
+    from .views import summary_report
+
+    trace = trace_spec(spec, shape, normalize_dtype(dtype))
+    emit(summary_report(trace, check_depth(depth)), format, output)
+
+
+@app.command("list")
+def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
+    """The presets: block, layers, groups x width, stem, shortcut and parameters."""
+    choose_format(format, output)
+    from .model import build_model
+    from .spec import PRESETS
+    from .views import list_report
+
+    params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
+    emit(list_report(params), format, output)
+
+
+def main() -> None:
+    app()

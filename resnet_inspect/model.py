@@ -1,0 +1,265 @@
+"""build_model(spec) -> nn.Module: every ResNet variant from one orthogonal builder.
+
+State-dict names follow torchvision (conv1, bn1, layer1..layerN, downsample.0/.1, fc) so its
+checkpoints load with strict=True; the deep stem and avg_down follow timm's layout
+(conv1.0/.1/.3/.4/.6, downsample.0 pool, .1 conv, .2 norm). Activations are separate,
+parameter-free modules (relu1, relu2, ...) so that every call site is its own traced row;
+they add no state-dict keys.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .spec import GROUP_NORM_GROUPS, Block, Norm, ResNetSpec, Shortcut, Stem, StrideIn
+
+
+def conv3x3(
+    in_ch: int, out_ch: int, stride: int = 1, groups: int = 1, dilation: int = 1, bias: bool = False
+) -> nn.Conv2d:
+    # padding = dilation keeps the spatial size at stride 1 for any dilation
+    return nn.Conv2d(
+        in_ch, out_ch, 3, stride, padding=dilation, groups=groups, bias=bias, dilation=dilation
+    )
+
+
+def conv1x1(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    return nn.Conv2d(in_ch, out_ch, 1, stride, bias=bias)
+
+
+def make_norm(norm: Norm, channels: int) -> nn.Module:
+    if norm is Norm.BATCH:
+        return nn.BatchNorm2d(channels)
+    if norm is Norm.GROUP:
+        return nn.GroupNorm(GROUP_NORM_GROUPS, channels)
+    return nn.Identity()
+
+
+class ZeroPadShortcut(nn.Module):
+    """The paper's option A: an identity that subsamples by the stride and pads the new
+    channels with zeros. No parameters."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+        super().__init__()
+        self.in_ch, self.out_ch, self.stride = in_ch, out_ch, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.out_ch - self.in_ch))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_ch}, {self.out_ch}, stride={self.stride}"
+
+
+class _Residual(nn.Module):
+    """Shared forward: the residual branch, the shortcut, their sum, the last ReLU."""
+
+    downsample: nn.Module | None
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual(x)
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.last_relu(out + shortcut)
+
+    @property
+    def last_relu(self) -> nn.Module:
+        raise NotImplementedError
+
+
+class BasicBlock(_Residual):
+    expansion = 1
+
+    def __init__(
+        self, in_ch: int, planes: int, spec: ResNetSpec, stage: int, stride: int,
+        dilation: int, first_dilation: int, downsample: nn.Module | None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        bias = spec.norm is Norm.NONE
+        self.conv1 = conv3x3(in_ch, planes, stride, dilation=first_dilation, bias=bias)
+        self.bn1 = make_norm(spec.norm, planes)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes, dilation=dilation, bias=bias)
+        self.bn2 = make_norm(spec.norm, planes)
+        self.downsample = downsample
+        self.relu2 = nn.ReLU(inplace=True)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(x))
+
+    @property
+    def last_relu(self) -> nn.Module:
+        return self.relu2
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.bn2
+
+
+class Bottleneck(_Residual):
+    expansion = 4
+
+    def __init__(
+        self, in_ch: int, planes: int, spec: ResNetSpec, stage: int, stride: int,
+        dilation: int, first_dilation: int, downsample: nn.Module | None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        bias = spec.norm is Norm.NONE
+        width = spec.inner_width(stage)
+        # v1.5 (torchvision) strides on the 3x3; the paper's v1 strides on the first 1x1.
+        stride_1x1, stride_3x3 = (stride, 1) if spec.stride_in is StrideIn.CONV1X1 else (1, stride)
+        self.conv1 = conv1x1(in_ch, width, stride_1x1, bias=bias)
+        self.bn1 = make_norm(spec.norm, width)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(width, width, stride_3x3, spec.groups, first_dilation, bias=bias)
+        self.bn2 = make_norm(spec.norm, width)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv3 = conv1x1(width, planes * self.expansion, bias=bias)
+        self.bn3 = make_norm(spec.norm, planes * self.expansion)
+        self.downsample = downsample
+        self.relu3 = nn.ReLU(inplace=True)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu1(self.bn1(self.conv1(x)))
+        x = self.relu2(self.bn2(self.conv2(x)))
+        return self.bn3(self.conv3(x))
+
+    @property
+    def last_relu(self) -> nn.Module:
+        return self.relu3
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.bn3
+
+
+BLOCKS: dict[Block, type[BasicBlock] | type[Bottleneck]] = {
+    Block.BASIC: BasicBlock,
+    Block.BOTTLENECK: Bottleneck,
+}
+
+
+def make_shortcut(
+    spec: ResNetSpec, in_ch: int, out_ch: int, stride: int
+) -> nn.Module | None:
+    """The shortcut of one block, by the paper's option and ResNet-D's avg_down."""
+    changes_shape = stride != 1 or in_ch != out_ch
+    if spec.shortcut is Shortcut.A or (spec.shortcut is Shortcut.B and not changes_shape):
+        return ZeroPadShortcut(in_ch, out_ch, stride) if changes_shape else None
+    bias = spec.norm is Norm.NONE
+    if not spec.avg_down:
+        return nn.Sequential(conv1x1(in_ch, out_ch, stride, bias), make_norm(spec.norm, out_ch))
+    # ResNet-D: average the 2x2 neighbourhood instead of skipping 3 of 4 pixels in a strided 1x1.
+    pool: nn.Module = (
+        nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
+        if stride > 1
+        else nn.Identity()
+    )
+    return nn.Sequential(pool, conv1x1(in_ch, out_ch, 1, bias), make_norm(spec.norm, out_ch))
+
+
+def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]:
+    """conv1 (a conv, or timm's deep-stem Sequential), bn1, and the max-pool if any."""
+    bias = spec.norm is Norm.NONE
+    maxpool: nn.Module | None = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    out = spec.stem_channels[-1]
+    conv1: nn.Module
+    if spec.stem is Stem.CLASSIC:
+        conv1 = nn.Conv2d(spec.in_chans, out, 7, 2, padding=3, bias=bias)
+    elif spec.stem is Stem.DEEP:
+        a, b, _ = spec.stem_channels
+        conv1 = nn.Sequential(
+            conv3x3(spec.in_chans, a, 2, bias=bias), make_norm(spec.norm, a), nn.ReLU(inplace=True),
+            conv3x3(a, b, bias=bias), make_norm(spec.norm, b), nn.ReLU(inplace=True),
+            conv3x3(b, out, bias=bias),
+        )  # fmt: skip
+    else:
+        conv1 = conv3x3(spec.in_chans, out, 1, bias=bias)
+        maxpool = None
+    return conv1, make_norm(spec.norm, out), maxpool
+
+
+class ResNet(nn.Module):
+    def __init__(self, spec: ResNetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.conv1, self.bn1, maxpool = make_stem(spec)
+        self.relu = nn.ReLU(inplace=True)
+        if maxpool is not None:
+            self.maxpool = maxpool
+        in_ch, dilation = spec.stem_channels[-1], 1
+        for stage in range(spec.num_stages):
+            stride = 1 if stage == 0 else 2
+            previous_dilation = dilation
+            if stage > 0 and spec.dilations[stage - 1]:
+                # a dilated stage keeps its resolution: the stride becomes dilation
+                dilation, stride = dilation * stride, 1
+            layer = self._make_stage(spec, stage, in_ch, stride, dilation, previous_dilation)
+            self.add_module(f"layer{stage + 1}", layer)
+            in_ch = spec.out_channels(stage)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(in_ch, spec.num_classes)
+        _init_weights(self, spec)
+
+    @staticmethod
+    def _make_stage(
+        spec: ResNetSpec, stage: int, in_ch: int, stride: int, dilation: int, first_dilation: int
+    ) -> nn.Sequential:
+        block_cls = BLOCKS[spec.block]
+        planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
+        blocks = []
+        for i in range(spec.layers[stage]):
+            s, d0 = (stride, first_dilation) if i == 0 else (1, dilation)
+            shortcut = make_shortcut(spec, in_ch, out_ch, s)
+            blocks.append(block_cls(in_ch, planes, spec, stage, s, dilation, d0, shortcut))
+            in_ch = out_ch
+        return nn.Sequential(*blocks)
+
+    @property
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"layer{i + 1}") for i in range(self.spec.num_stages)]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        if hasattr(self, "maxpool"):
+            x = self.maxpool(x)
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.forward_features(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
+    """torchvision's initialisation: He-normal convs (fan_out), unit norms, optional zeroed
+    last norm of every residual branch (Goyal et al. 2017)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if spec.zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, (BasicBlock, Bottleneck)):
+                norm = m.last_norm
+                if isinstance(norm, (nn.BatchNorm2d, nn.GroupNorm)):
+                    nn.init.zeros_(norm.weight)
+
+
+def build_model(spec: ResNetSpec, device: str | torch.device | None = None) -> ResNet:
+    """Build ``spec``. ``device="meta"`` builds without allocating or initialising memory."""
+    if device is None:
+        return ResNet(spec)
+    with torch.device(device):
+        return ResNet(spec)

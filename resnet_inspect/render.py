@@ -1,0 +1,244 @@
+"""Renderers: a Report (tables + a JSON payload) in, text out. Nothing here computes a number.
+
+Formats: a rich ``table`` for the terminal, ``json`` (the payload, stable key order, no
+timestamps), ``csv`` and ``markdown`` (the same tables, raw numbers), and ``svg``/``html``
+(the rich table as rendered, for saving).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .errors import RuntimeFailure, UsageError
+
+SCHEMA_VERSION = 1
+
+
+class Format(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    SVG = "svg"
+    HTML = "html"
+
+
+EXTENSIONS = {
+    ".txt": Format.TABLE, ".json": Format.JSON, ".csv": Format.CSV, ".md": Format.MARKDOWN,
+    ".markdown": Format.MARKDOWN, ".svg": Format.SVG, ".html": Format.HTML, ".htm": Format.HTML,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A share of a total (0..1), drawn as a small bar in the terminal, a number elsewhere."""
+
+    fraction: float
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    justify: str = "right"
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    styles: tuple[str, ...] = ()  # one rich style per row ("" for none)
+    footer: tuple[str, ...] = ()  # lines under the table
+    caption: str = ""  # what the numbers are (units), always shown
+
+
+@dataclass(frozen=True)
+class Report:
+    payload: dict[str, Any]  # the JSON document
+    tables: tuple[Table, ...]
+    header: tuple[str, ...] = ()  # lines above the tables
+    notes: tuple[str, ...] = field(default_factory=tuple)  # lines below the tables
+
+
+# --- cell formatting -------------------------------------------------------------------------
+def human(n: float, unit: str = "") -> str:
+    """25557032 -> '25.56 M'; keeps three significant decimals."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def human_bytes(n: float) -> str:
+    for scale, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{n:g} B"
+
+
+def shape_text(shape: Sequence[int] | None) -> str:
+    return "x".join(str(d) for d in shape) if shape else "-"
+
+
+def _cell_text(value: Any, rich: bool) -> str:
+    if value is None:
+        return "-" if rich else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if rich else str(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}" if rich else f"{value:.6g}"
+    if isinstance(value, Bar):
+        if not rich:
+            return f"{value.fraction:.6f}"
+        filled = round(max(0.0, min(1.0, value.fraction)) * 10)
+        return f"{100 * value.fraction:5.1f}% " + "█" * filled + "·" * (10 - filled)
+    if isinstance(value, tuple):
+        return shape_text(value)
+    return str(value)
+
+
+# --- renderers -------------------------------------------------------------------------------
+def render_json(report: Report) -> str:
+    payload = {"schema_version": SCHEMA_VERSION, **report.payload}
+    return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for i, table in enumerate(report.tables):
+        if len(report.tables) > 1:
+            if i:
+                buf.write("\n")
+            buf.write(f"# {table.title}\n")
+        writer.writerow([c.header for c in table.columns])
+        for row in table.rows:
+            writer.writerow([_cell_text(v, rich=False) for v in row])
+    return buf.getvalue()
+
+
+def render_markdown(report: Report) -> str:
+    out: list[str] = [f"{line}  " for line in report.header]
+    for table in report.tables:
+        out += ["", f"### {table.title}", ""] if table.title else [""]
+        out.append("| " + " | ".join(c.header for c in table.columns) + " |")
+        out.append("|" + "|".join("---:" if c.justify == "right" else "---" for c in table.columns) + "|")
+        for row in table.rows:
+            cells = (_cell_text(v, rich=True).replace("|", "\\|") for v in row)
+            out.append("| " + " | ".join(cells) + " |")
+        out += [""] + [f"{line}  " for line in (table.caption, *table.footer) if line]
+    out += [""] + [f"{line}  " for line in report.notes]
+    return "\n".join(out).strip() + "\n"
+
+
+def rich_renderables(report: Report) -> list[Any]:
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    items: list[Any] = [Text.from_markup(line) for line in report.header]
+    for table in report.tables:
+        t = RichTable(title=table.title or None, caption=table.caption or None, title_justify="left",
+                      caption_justify="left", header_style="bold")  # fmt: skip
+        for c in table.columns:
+            t.add_column(c.header, justify=c.justify, no_wrap=c.justify == "right")  # type: ignore[arg-type]
+        for i, row in enumerate(table.rows):
+            style = table.styles[i] if i < len(table.styles) else ""
+            t.add_row(*(Text(_cell_text(v, rich=True)) for v in row), style=style or None)
+        items.append(t)
+        items += [Text.from_markup(line) for line in table.footer]
+    items += [Text.from_markup(line) for line in report.notes]
+    return items
+
+
+def render_rich(report: Report, fmt: Format = Format.TABLE, width: int | None = None) -> str:
+    """The rich rendering as plain text (TABLE), or as SVG/HTML for saving."""
+    from rich.console import Console
+
+    record = fmt in (Format.SVG, Format.HTML)
+    console = Console(file=io.StringIO(), width=width or 120, record=record, color_system=None,
+                      force_terminal=False, soft_wrap=False)  # fmt: skip
+    for item in rich_renderables(report):
+        console.print(item)
+    if fmt is Format.SVG:
+        return console.export_svg(title="resnet-inspect")
+    if fmt is Format.HTML:
+        return console.export_html()
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
+def render(report: Report, fmt: Format, width: int | None = None) -> str:
+    if fmt is Format.JSON:
+        return render_json(report)
+    if fmt is Format.CSV:
+        return render_csv(report)
+    if fmt is Format.MARKDOWN:
+        return render_markdown(report)
+    return render_rich(report, fmt, width)
+
+
+# --- choosing a format and writing ------------------------------------------------------------
+def choose_format(fmt: str | None, output: str | None) -> Format:
+    """--format, else the --output extension, else a table; the two must not contradict."""
+    chosen = None
+    if fmt is not None:
+        try:
+            chosen = Format(fmt.strip().lower())
+        except ValueError:
+            allowed = ", ".join(f.value for f in Format)
+            raise UsageError(f"--format {fmt!r}: not one of {allowed}") from None
+    if output is None:
+        return chosen or Format.TABLE
+    suffix = Path(output).suffix.lower()
+    implied = EXTENSIONS.get(suffix)
+    if chosen is not None and implied is not None and implied is not chosen:
+        raise UsageError(
+            f"--output {output!r}: the extension {suffix} means {implied.value}, "
+            f"but --format is {chosen.value}"
+        )
+    if chosen is None and implied is None:
+        known = ", ".join(EXTENSIONS)
+        raise UsageError(
+            f"--output {output!r}: cannot tell the format from {suffix or 'no extension'}; "
+            f"use one of {known} or give --format"
+        )
+    return chosen or implied or Format.TABLE
+
+
+def check_output_path(output: str) -> Path:
+    path = Path(output)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"--output {output!r}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"--output {output!r}: the directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--output {output!r}: the directory {str(parent)!r} is not writable")
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place: an interrupted
+    run never leaves a half-written file nor clobbers an existing one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RuntimeFailure(f"--output {str(path)!r}: cannot write: {exc.strerror}") from None
+        raise

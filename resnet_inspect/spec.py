@@ -1,0 +1,481 @@
+"""ResNetSpec: one frozen description of a ResNet variant, its presets, parsing and validation.
+
+Pure Python: nothing here imports torch, so ``--help`` and argument errors stay instant.
+The field names of :class:`ResNetSpec` are a contract: they are the spec-string keys
+(``resnet50:groups=32``), the keywords of :func:`resnet_inspect.build` and the JSON keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .errors import SpecError, UsageError
+
+
+class Block(str, Enum):
+    BASIC = "basic"
+    BOTTLENECK = "bottleneck"
+
+
+class Stem(str, Enum):
+    CLASSIC = "classic"  # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool
+    DEEP = "deep"  # ResNet-C: three 3x3 convs, then the max-pool
+    CIFAR = "cifar"  # one 3x3/1 conv, no max-pool (He et al. 2015, section 4.2)
+
+
+class Shortcut(str, Enum):
+    A = "A"  # identity; zero-padded channels and strided subsampling where the shape changes
+    B = "B"  # projection only where the shape changes
+    C = "C"  # projection in every block
+
+
+class StrideIn(str, Enum):
+    CONV3X3 = "3x3"  # torchvision's "v1.5": the 3x3 conv downsamples
+    CONV1X1 = "1x1"  # the paper's original: the first 1x1 conv downsamples
+
+
+class Norm(str, Enum):
+    BATCH = "batch"
+    GROUP = "group"  # GroupNorm with 32 groups
+    NONE = "none"
+
+
+EXPANSION = {Block.BASIC: 1, Block.BOTTLENECK: 4}
+GROUP_NORM_GROUPS = 32
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """A ResNet variant. Constructing one validates it; an impossible spec raises SpecError.
+
+    ``widths`` and ``replace_stride_with_dilation`` may be left as None: they are then
+    derived from the number of stages (64, 128, 256, ... and no dilation).
+    """
+
+    block: Block = Block.BOTTLENECK
+    layers: tuple[int, ...] = (3, 4, 6, 3)
+    widths: tuple[int, ...] | None = None
+    groups: int = 1
+    width_per_group: int = 64
+    stem: Stem = Stem.CLASSIC
+    stem_width: int = 64
+    avg_down: bool = False
+    shortcut: Shortcut = Shortcut.B
+    stride_in: StrideIn = StrideIn.CONV3X3
+    replace_stride_with_dilation: tuple[bool, ...] | None = None
+    norm: Norm = Norm.BATCH
+    zero_init_residual: bool = False
+    num_classes: int = 1000
+    in_chans: int = 3
+
+    def __post_init__(self) -> None:
+        for f in FIELDS:
+            object.__setattr__(self, f.name, parse_field(f.name, getattr(self, f.name)))
+        if self.widths is None:
+            object.__setattr__(self, "widths", default_widths(len(self.layers)))
+        if self.replace_stride_with_dilation is None:
+            object.__setattr__(
+                self, "replace_stride_with_dilation", (False,) * (len(self.layers) - 1)
+            )
+        _validate(self)
+
+    # -- derived facts, used by the builder, the trace and the renderers ------------------
+    @property
+    def num_stages(self) -> int:
+        return len(self.layers)
+
+    @property
+    def expansion(self) -> int:
+        return EXPANSION[self.block]
+
+    @property
+    def stem_channels(self) -> tuple[int, ...]:
+        """Output channels of each stem convolution."""
+        if self.stem is Stem.DEEP:
+            return (self.stem_width, self.stem_width, 2 * self.stem_width)
+        return (self.stem_width,)
+
+    def inner_width(self, stage: int) -> int:
+        """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck)."""
+        planes = self.stage_widths[stage]
+        if self.block is Block.BASIC:
+            return planes
+        return int(planes * (self.width_per_group / 64.0)) * self.groups
+
+    @property
+    def stage_widths(self) -> tuple[int, ...]:
+        assert self.widths is not None
+        return self.widths
+
+    @property
+    def dilations(self) -> tuple[bool, ...]:
+        assert self.replace_stride_with_dilation is not None
+        return self.replace_stride_with_dilation
+
+    def out_channels(self, stage: int) -> int:
+        return self.stage_widths[stage] * self.expansion
+
+    @property
+    def feature_channels(self) -> int:
+        return self.out_channels(self.num_stages - 1)
+
+    def default_input_shape(self) -> tuple[int, int, int, int]:
+        side = 32 if self.stem is Stem.CIFAR else 224
+        return (1, self.in_chans, side, side)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: enums as their values, tuples as lists."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in FIELDS}
+
+    def replace(self, **overrides: Any) -> ResNetSpec:
+        return with_overrides(self, overrides)
+
+    def __str__(self) -> str:
+        return spec_string(self)
+
+
+FIELDS = dataclasses.fields(ResNetSpec)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+_CHOICES: dict[str, type[Enum]] = {
+    "block": Block,
+    "stem": Stem,
+    "shortcut": Shortcut,
+    "stride_in": StrideIn,
+    "norm": Norm,
+}
+_INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans")
+_BOOLS = ("avg_down", "zero_init_residual")
+_INT_TUPLES = ("layers", "widths")
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f")
+
+
+def default_widths(num_stages: int, base: int = 64) -> tuple[int, ...]:
+    return tuple(base * 2**i for i in range(num_stages))
+
+
+# --- presets: one line of data per variant -------------------------------------------------
+_CIFAR = dict(
+    block="basic", widths=(16, 32, 64), stem="cifar", stem_width=16, shortcut="A", num_classes=10
+)
+_D = dict(stem="deep", stem_width=32, avg_down=True)
+
+PRESET_FIELDS: dict[str, dict[str, Any]] = {
+    "resnet18": dict(block="basic", layers=(2, 2, 2, 2)),
+    "resnet34": dict(block="basic", layers=(3, 4, 6, 3)),
+    "resnet50": dict(layers=(3, 4, 6, 3)),
+    "resnet101": dict(layers=(3, 4, 23, 3)),
+    "resnet152": dict(layers=(3, 8, 36, 3)),
+    "resnext50_32x4d": dict(layers=(3, 4, 6, 3), groups=32, width_per_group=4),
+    "resnext101_32x8d": dict(layers=(3, 4, 23, 3), groups=32, width_per_group=8),
+    "resnext101_64x4d": dict(layers=(3, 4, 23, 3), groups=64, width_per_group=4),
+    "wide_resnet50_2": dict(layers=(3, 4, 6, 3), width_per_group=128),
+    "wide_resnet101_2": dict(layers=(3, 4, 23, 3), width_per_group=128),
+    "resnet50c": dict(layers=(3, 4, 6, 3), stem="deep", stem_width=32),
+    "resnet18d": dict(block="basic", layers=(2, 2, 2, 2), **_D),
+    "resnet26d": dict(layers=(2, 2, 2, 2), **_D),
+    "resnet34d": dict(block="basic", layers=(3, 4, 6, 3), **_D),
+    "resnet50d": dict(layers=(3, 4, 6, 3), **_D),
+    "resnet101d": dict(layers=(3, 4, 23, 3), **_D),
+    "resnet152d": dict(layers=(3, 8, 36, 3), **_D),
+    "resnet20": dict(layers=(3, 3, 3), **_CIFAR),
+    "resnet32": dict(layers=(5, 5, 5), **_CIFAR),
+    "resnet44": dict(layers=(7, 7, 7), **_CIFAR),
+    "resnet56": dict(layers=(9, 9, 9), **_CIFAR),
+    "resnet110": dict(layers=(18, 18, 18), **_CIFAR),
+}
+DEFAULT_ARCH = "resnet50"
+
+
+# --- parsing ------------------------------------------------------------------------------
+def normalize_key(key: str) -> str:
+    return key.strip().replace("-", "_").lower()
+
+
+def parse_field(name: str, value: Any) -> Any:
+    """Convert a user-supplied value (a string, or already typed) to the field's type."""
+    if name not in FIELD_NAMES:
+        raise SpecError(f"unknown spec key {name!r}{_did_you_mean(name, FIELD_NAMES)}")
+    if value is None:
+        return None
+    if name in _CHOICES:
+        return _parse_choice(name, value, _CHOICES[name])
+    if name in _INTS:
+        return _parse_int(name, value)
+    if name in _BOOLS:
+        return _parse_bool(name, value)
+    if name in _INT_TUPLES:
+        return _parse_tuple(name, value, _parse_int)
+    return _parse_tuple(name, value, _parse_bool)
+
+
+def _parse_choice(name: str, value: Any, enum: type[Enum]) -> Enum:
+    if isinstance(value, enum):
+        return value
+    text = str(value.value if isinstance(value, Enum) else value).strip()
+    for member in enum:
+        if text.lower() == str(member.value).lower():
+            return member
+    allowed = ", ".join(str(m.value) for m in enum)
+    raise SpecError(f"{name}: {text!r} is not one of {allowed}")
+
+
+def _parse_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise SpecError(f"{name}: expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise SpecError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise SpecError(f"{name}: must be at least 1, got {number}")
+    return number
+
+
+def _parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SpecError(f"{name}: expected true or false, got {value!r}")
+
+
+def _parse_tuple(name: str, value: Any, item: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        parts: list[Any] = [p for p in value.replace(" ", "").split(",")]
+        if any(p == "" for p in parts):
+            raise SpecError(f"{name}: expected comma-separated values, got {value!r}")
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise SpecError(f"{name}: expected comma-separated values, got {value!r}")
+    if not parts and name != "replace_stride_with_dilation":
+        raise SpecError(f"{name}: needs at least one value")
+    return tuple(item(name, p) for p in parts)
+
+
+def parse_spec_string(text: str) -> tuple[str | None, dict[str, str]]:
+    """Split ``"resnet50:groups=32,width_per_group=4"`` into a preset and raw overrides.
+
+    A comma-separated list value continues until the next ``key=``:
+    ``"layers=2,2,2,2,block=basic"``. A string with ``=`` but no preset (``"block=basic"``)
+    has no preset.
+    """
+    text = text.strip()
+    if not text:
+        raise SpecError("empty architecture: give a preset name or key=value overrides")
+    head, sep, tail = text.partition(":")
+    if not sep and "=" in head:
+        head, tail = "", head
+    preset = head.strip() or None
+    if preset is not None:
+        check_preset(preset)
+    return preset, _parse_overrides(tail, text)
+
+
+def _parse_overrides(tail: str, whole: str) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    key: str | None = None
+    for token in (t.strip() for t in tail.split(",")):
+        if "=" in token:
+            raw_key, _, value = token.partition("=")
+            key = normalize_key(raw_key)
+            if key not in FIELD_NAMES:
+                raise SpecError(
+                    f"unknown spec key {raw_key.strip()!r} in {whole!r}"
+                    f"{_did_you_mean(key, FIELD_NAMES)}"
+                )
+            if key in overrides:
+                raise SpecError(f"spec key {key!r} given twice in {whole!r}")
+            overrides[key] = value.strip()
+        elif key is not None and token:
+            overrides[key] += "," + token
+        elif token or tail.strip():
+            raise SpecError(f"cannot parse {whole!r}: expected key=value after ':'")
+    return overrides
+
+
+def check_preset(name: str) -> None:
+    if name not in PRESETS:
+        raise SpecError(f"unknown architecture {name!r}{_did_you_mean(name, PRESETS)}")
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    # Ties go to the earlier choice, so 'resnet5' suggests resnet50, not resnet56.
+    # A choice that starts with what was typed is preferred: 'resnext50' -> resnext50_32x4d.
+    scored = [
+        (difflib.SequenceMatcher(None, name, c).ratio() + 0.5 * c.startswith(name), -i, c)
+        for i, c in enumerate(choices)
+    ]
+    score, _, best = max(scored, default=(0.0, 0, ""))
+    return f"; did you mean {best}?" if score >= 0.6 else ""
+
+
+def with_overrides(base: ResNetSpec, overrides: Mapping[str, Any]) -> ResNetSpec:
+    """Apply overrides to a spec. Changing the number of stages re-derives the per-stage
+    fields (widths, dilation) unless they are overridden too."""
+    values = {normalize_key(k): v for k, v in overrides.items() if v is not None}
+    parsed = {k: parse_field(k, v) for k, v in values.items()}
+    fields = {f: getattr(base, f) for f in FIELD_NAMES}
+    if "layers" in parsed and len(parsed["layers"]) != base.num_stages:
+        fields["widths"] = default_widths(len(parsed["layers"]), base.stage_widths[0])
+        fields["replace_stride_with_dilation"] = None
+    fields.update(parsed)
+    return ResNetSpec(**fields)
+
+
+def resolve(arch: str | ResNetSpec | None = None, **overrides: Any) -> ResNetSpec:
+    """A preset name or spec string (or a spec), plus keyword overrides, to a ResNetSpec.
+
+    With neither an architecture nor overrides the variant is resnet50; with overrides
+    only, they apply to the default spec (which is resnet50's).
+    """
+    if isinstance(arch, ResNetSpec):
+        return with_overrides(arch, overrides)
+    preset, from_string = parse_spec_string(arch) if arch is not None else (None, {})
+    base = PRESETS[preset] if preset else PRESETS[DEFAULT_ARCH]
+    merged: dict[str, Any] = dict(from_string)
+    merged.update({normalize_key(k): v for k, v in overrides.items() if v is not None})
+    return with_overrides(base, merged)
+
+
+def parse_input_shape(text: str, flag: str = "--input") -> tuple[int, int, int, int]:
+    """``"1x3x224x224"`` to a 4-tuple of positive ints."""
+    parts = text.strip().lower().replace("*", "x").split("x")
+    if len(parts) != 4:
+        raise UsageError(
+            f"{flag} {text!r}: expected BxCxHxW, four positive whole numbers like 1x3x224x224"
+        )
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r}: expected BxCxHxW, four positive whole numbers like 1x3x224x224"
+        ) from None
+    if any(d < 1 for d in dims):
+        raise UsageError(f"{flag} {text!r}: every dimension must be at least 1")
+    return dims[0], dims[1], dims[2], dims[3]
+
+
+# --- validation ---------------------------------------------------------------------------
+def _validate(spec: ResNetSpec) -> None:
+    n = spec.num_stages
+    if n < 1:
+        raise SpecError("layers: needs at least one stage")
+    if len(spec.stage_widths) != n:
+        raise SpecError(
+            f"widths: {_fmt(spec.widths)} has {len(spec.stage_widths)} values "
+            f"but layers {_fmt(spec.layers)} has {n} stages"
+        )
+    if len(spec.dilations) != n - 1:
+        raise SpecError(
+            f"replace_stride_with_dilation: {_fmt(spec.replace_stride_with_dilation)} has "
+            f"{len(spec.dilations)} values; {n} stages need {n - 1} (one per stage after the first)"
+        )
+    if spec.block is Block.BASIC and (spec.groups != 1 or spec.width_per_group != 64):
+        raise SpecError(
+            f"groups={spec.groups}, width_per_group={spec.width_per_group}: a basic block has no "
+            "grouped conv; use block=bottleneck for ResNeXt or wide variants"
+        )
+    for stage in range(n):
+        if spec.inner_width(stage) < 1:
+            raise SpecError(
+                f"width_per_group={spec.width_per_group}: stage {stage + 1} of width "
+                f"{spec.stage_widths[stage]} would have no channels"
+            )
+    if spec.block is Block.BASIC and spec.stride_in is StrideIn.CONV1X1:
+        raise SpecError(
+            "stride_in=1x1 applies to bottleneck blocks only; a basic block has no 1x1 conv"
+        )
+    if spec.avg_down and spec.shortcut is Shortcut.A:
+        raise SpecError(
+            "avg_down=true needs projection shortcuts (shortcut B or C); shortcut A has none"
+        )
+    if spec.shortcut is Shortcut.A:
+        _check_zero_padding(spec)
+    if spec.norm is Norm.GROUP:
+        _check_group_norm(spec)
+
+
+def _check_zero_padding(spec: ResNetSpec) -> None:
+    channels = spec.stem_channels[-1]
+    for stage in range(spec.num_stages):
+        out = spec.out_channels(stage)
+        if out < channels:
+            raise SpecError(
+                f"shortcut A: stage {stage + 1} goes from {channels} to {out} channels; "
+                "zero-padding cannot remove channels (use shortcut B or C)"
+            )
+        channels = out
+
+
+def normalized_channels(spec: ResNetSpec) -> list[int]:
+    """Every channel count that passes through a normalisation layer."""
+    counts = list(spec.stem_channels)
+    for stage in range(spec.num_stages):
+        counts += [spec.inner_width(stage), spec.out_channels(stage)]
+    return counts
+
+
+def _check_group_norm(spec: ResNetSpec) -> None:
+    for count in normalized_channels(spec):
+        if count % GROUP_NORM_GROUPS:
+            raise SpecError(
+                f"norm=group: {count} channels cannot be split into {GROUP_NORM_GROUPS} groups; "
+                f"every width must be a multiple of {GROUP_NORM_GROUPS}"
+            )
+
+
+# --- formatting ---------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return ",".join(_fmt(v) for v in value)
+    return str(value)
+
+
+format_value = _fmt
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def differing_fields(a: ResNetSpec, b: ResNetSpec) -> list[tuple[str, Any, Any]]:
+    return [(f, getattr(a, f), getattr(b, f)) for f in FIELD_NAMES if getattr(a, f) != getattr(b, f)]
+
+
+def preset_name(spec: ResNetSpec) -> str | None:
+    return next((name for name, p in PRESETS.items() if p == spec), None)
+
+
+def spec_string(spec: ResNetSpec) -> str:
+    """The shortest spec string for ``spec``: a preset name, or the nearest preset plus the
+    fields that differ (``resnet50:groups=32,width_per_group=4``)."""
+    best = min(PRESETS, key=lambda name: len(differing_fields(PRESETS[name], spec)))
+    diffs = differing_fields(PRESETS[best], spec)
+    if not diffs:
+        return best
+    return best + ":" + ",".join(f"{name}={_fmt(new)}" for name, _, new in diffs)
+
+
+PRESETS: dict[str, ResNetSpec] = {name: ResNetSpec(**f) for name, f in PRESET_FIELDS.items()}

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # keep the suite deterministic across machines: torch on 2 cores
+    import torch
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -1,0 +1,146 @@
+"""The command line through typer's CliRunner: what a user sees and what scripts parse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from resnet_inspect.cli import app
+
+
+def run(runner: CliRunner, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+def test_summary_table_shows_stages_blocks_and_totals(runner: CliRunner) -> None:
+    result = run(runner, "summary", "resnet50")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in ("layer1.0", "Bottleneck", "1x2048x7x7", "25,557,032", "4,089,184,256", "MACs"):
+        assert text in out
+    assert "layer1.0.conv1" not in out  # default depth: stem, stages, blocks
+
+
+def test_summary_depth_three_shows_layers(runner: CliRunner) -> None:
+    out = run(runner, "summary", "resnet18", "--depth", "3").stdout
+    assert "layer1.0.conv1" in out and "layer2.0.downsample" in out
+
+
+def test_no_arch_means_resnet50(runner: CliRunner) -> None:
+    data = json.loads(run(runner, "summary", "--format", "json").stdout)
+    assert data["spec_string"] == "resnet50"
+    assert data["totals"]["params"] == 25_557_032
+
+
+def test_flags_override_a_preset(runner: CliRunner) -> None:
+    args = ("summary", "resnet50", "--groups", "32", "--width-per-group", "4", "-f", "json")
+    data = json.loads(run(runner, *args).stdout)
+    assert data["spec_string"] == "resnext50_32x4d"
+    assert data["totals"]["params"] == 25_028_904
+
+
+def test_flags_alone_define_a_model(runner: CliRunner) -> None:
+    data = json.loads(run(runner, "summary", "--block", "basic", "--layers", "2,2,2,2", "-f", "json").stdout)
+    assert data["spec"]["block"] == "basic" and data["totals"]["params"] == 11_689_512
+
+
+def test_summary_json_schema(runner: CliRunner) -> None:
+    data = json.loads(run(runner, "summary", "resnet18", "--input", "2x3x64x64", "-f", "json").stdout)
+    assert data["schema_version"] == 1
+    assert data["input_shape"] == [2, 3, 64, 64]
+    layer = data["layers"][0]
+    for key in ("name", "type", "depth", "output_shape", "params", "macs", "flops"):
+        assert key in layer
+    assert {"params", "trainable_params", "macs", "flops"} <= set(data["totals"])
+    assert data["spec"]["layers"] == [2, 2, 2, 2]
+
+
+def test_json_is_byte_stable(runner: CliRunner) -> None:
+    a = run(runner, "summary", "resnet20", "-f", "json").stdout
+    b = run(runner, "summary", "resnet20", "-f", "json").stdout
+    assert a == b
+
+
+def test_csv_and_markdown(runner: CliRunner) -> None:
+    csv_out = run(runner, "summary", "resnet18", "-f", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("Layer,Type,Output shape,Params")
+    assert any(line.startswith("layer4,Sequential,1x512x7x7,8393728") for line in csv_out)
+    md = run(runner, "summary", "resnet18", "-f", "markdown").stdout
+    assert "| Layer | Type |" in md and "11,689,512" in md
+
+
+@pytest.mark.parametrize(("suffix", "marker"), [(".json", '"schema_version"'), (".svg", "<svg"),
+                                                (".html", "<html"), (".md", "| Layer")])  # fmt: skip
+def test_output_file_format_from_extension(runner: CliRunner, tmp_path: Path, suffix: str, marker: str) -> None:
+    target = tmp_path / f"out{suffix}"
+    result = run(runner, "summary", "resnet18", "-o", str(target))
+    assert result.exit_code == 0
+    assert marker in target.read_text()
+    assert result.stdout == ""
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary left behind
+
+
+def test_list_shows_presets_with_params(runner: CliRunner) -> None:
+    result = run(runner, "list")
+    assert result.exit_code == 0
+    for text in ("resnext101_64x4d", "83,455,272", "resnet110", "deep/32 +avg_down"):
+        assert text in result.stdout
+
+
+def test_version(runner: CliRunner) -> None:
+    from resnet_inspect import __version__
+
+    assert run(runner, "--version").stdout.strip() == f"resnet-inspect {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["summary", "resnet5"], "unknown architecture 'resnet5'; did you mean resnet50?"),
+        (["summary", "--groups", "32", "--block", "basic"], "basic block"),
+        (["summary", "--widths", "64,128"], "widths"),
+        (["summary", "--layers", "0,1"], "--layers"),
+        (["summary", "--shortcut", "D"], "--shortcut 'D'"),
+        (["summary", "--stem", "big"], "--stem 'big'"),
+        (["summary", "--norm", "layer"], "--norm 'layer'"),
+        (["summary", "--dilation", "1"], "replace_stride_with_dilation"),
+        (["summary", "--input", "1x3x224"], "--input '1x3x224'"),
+        (["summary", "--input", "1x3x-5x5"], "--input"),
+        (["summary", "--input", "axb"], "--input 'axb'"),
+        (["summary", "resnet50:groups"], "expected key=value"),
+        (["summary", "--depth", "0"], "--depth"),
+        (["summary", "-f", "xml"], "--format 'xml'"),
+        (["summary", "--grops", "3"], "--grops"),
+        (["summary", "--dtype", "int3"], "--dtype"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(runner: CliRunner, args: list[str], fragment: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_help_does_not_import_torch() -> None:
+    code = (
+        "import sys; from resnet_inspect.cli import main; sys.argv=['resnet-inspect','summary','--help'];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'; print('ok', file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Architecture" in result.stdout
+
+
+def test_python_dash_m_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "resnet_inspect", "--version"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("resnet-inspect ")
