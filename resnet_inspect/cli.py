@@ -11,13 +11,14 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional, get_type_hints
+from enum import Enum
+from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import InspectError, SpecError, UsageError
+from .errors import InspectError, RuntimeFailure, SpecError, UsageError
 from .render import Report, check_output_path, choose_format, render, write_atomic
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 
@@ -258,6 +259,73 @@ def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
 
     params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
     emit(list_report(params), format, output)
+
+
+class Counter(str, Enum):
+    TORCH = "torch"
+    FVCORE = "fvcore"
+
+
+class By(str, Enum):
+    LAYER = "layer"
+    STAGE = "stage"
+    OPERATOR = "operator"
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def choice(flag: str, value: str, enum: type[E]) -> E:
+    """A closed choice from a flag, with the allowed values in the error."""
+    for member in enum:
+        if value.strip().lower() == member.value:
+            return member
+    allowed = ", ".join(m.value for m in enum)
+    raise UsageError(f"{flag} {value!r}: not one of {allowed}")
+
+
+@app.command(epilog=COUNTING_HELP)
+@spec_options
+def flops(
+    arch: ArchArg = None,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    counter: Annotated[str, typer.Option("--counter", "-c", help="torch: our accounting on the "
+                       "meta device (any input size, instant); fvcore: fvcore's FlopCountAnalysis "
+                       "on real tensors.")] = "torch",  # fmt: skip
+    by: Annotated[str, typer.Option("--by", help="layer, stage or operator.")] = "layer",
+    dtype: DtypeOpt = "float32",
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """MACs and FLOPs per layer, stage and operator, with the share of each."""
+    spec = spec_from(arch, overrides)
+    shape = input_shape_for(spec, input)
+    how, grouping = choice("--counter", counter, Counter), choice("--by", by, By)
+    check_depth(depth)
+    choose_format(format, output)
+    from .model import build_model
+    from .trace import normalize_dtype, trace_model
+    from .views import flops_report, fvcore_report
+
+    trace = trace_model(build_model(spec, "meta"), shape, normalize_dtype(dtype))
+    if how is Counter.TORCH:
+        emit(flops_report(trace, grouping.value, depth), format, output)
+        return
+    from .counting import available_memory_bytes, fvcore_counts, fvcore_memory_bytes
+
+    f32 = trace_model(build_model(spec, "meta"), shape, "float32").totals
+    need, have = fvcore_memory_bytes(f32.param_bytes, f32.activation_bytes), available_memory_bytes()
+    if need > 0.8 * have:
+        raise RuntimeFailure(
+            f"--counter fvcore runs on real tensors and would need ~{need / 2**30:.1f} GiB for "
+            f"--input {'x'.join(map(str, shape))} ({have / 2**30:.1f} GiB available); "
+            "use --counter torch, which counts on the meta device"
+        )
+    counts = fvcore_counts(build_model(spec, "meta"), shape)
+    emit(fvcore_report(trace, counts, grouping.value, depth), format, output)
 
 
 def main() -> None:

@@ -35,6 +35,20 @@ OPERATORS = (
 )  # fmt: skip
 
 
+# What each operator contributes to FLOPs, as the tables and --help state it.
+OPERATOR_RULES = {
+    "convolution": "2 per MAC (+1 per output for a bias)",
+    "linear": "2 per MAC +1 per output (bias)",
+    "batch_norm": "2 per element (folded scale, shift)",
+    "group_norm": "8 per element",
+    "relu": "1 per element",
+    "max_pool": "kernel area - 1 per output",
+    "avg_pool": "kernel area per output; global: 1 per input",
+    "add": "1 per element (residual sum)",
+    "pad": "0 (data movement)",
+}
+
+
 @dataclass(frozen=True)
 class Count:
     operator: str | None
@@ -98,3 +112,69 @@ def _count_composite(module: nn.Module, out: int) -> Count:
     if isinstance(module, ZeroPadShortcut):
         return Count("pad", 0, 0)
     return NOTHING
+
+
+# --- fvcore, as a second opinion on real tensors -----------------------------------------------
+FVCORE_MAC_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
+
+
+@dataclass(frozen=True)
+class FvcoreCount:
+    """fvcore's numbers for one module: its conv/linear part (MACs) and its whole "flops",
+    which add fvcore's own rules for batch norm and adaptive pooling (and skip ReLU, max-pool
+    and the residual additions)."""
+
+    macs: int
+    fvcore_flops: int
+    by_operator: tuple[tuple[str, int], ...]
+
+
+def fvcore_memory_bytes(param_bytes: int, activation_bytes: int) -> int:
+    """What running fvcore for real needs: the parameters, every activation (its JIT trace
+    keeps them alive) and the input, in float32."""
+    return param_bytes + activation_bytes
+
+
+def available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def fvcore_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, FvcoreCount]:
+    """Run fvcore's FlopCountAnalysis on ``model`` (built on the meta device: its memory is
+    made real here, uninitialised, which counting does not read) with a zero input."""
+    import torch
+
+    from .errors import RuntimeFailure
+
+    try:
+        from fvcore.nn import FlopCountAnalysis
+    except ImportError:
+        raise RuntimeFailure(
+            "--counter fvcore: fvcore is not installed here (pip install fvcore), "
+            "or use --counter torch"
+        ) from None
+    import warnings
+
+    model = model.to_empty(device="cpu").eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fvcore's JIT tracing warns about torch.jit itself
+            analysis = FlopCountAnalysis(model, torch.zeros(input_shape))
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            table = analysis.by_module_and_operator()
+    except (RuntimeError, MemoryError) as exc:
+        raise RuntimeFailure(f"--counter fvcore failed: {str(exc).splitlines()[0]}") from None
+    out = {}
+    for name, ops in table.items():
+        macs = sum(v for op, v in ops.items() if op in FVCORE_MAC_OPS)
+        out[name] = FvcoreCount(macs, sum(ops.values()), tuple(sorted(ops.items())))
+    return out

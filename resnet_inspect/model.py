@@ -240,7 +240,9 @@ class ResNet(nn.Module):
 
 def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
     """torchvision's initialisation: He-normal convs (fan_out), unit norms, optional zeroed
-    last norm of every residual branch (Goyal et al. 2017)."""
+    last norm of every residual branch (Goyal et al. 2017). Meta tensors hold no values."""
+    if model.fc.weight.is_meta:
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

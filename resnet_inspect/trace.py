@@ -8,6 +8,7 @@ are derived from those and from the module itself. The result is frozen.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from torch import nn
 from . import counting
 from .errors import SpecError, UsageError
 from .model import ResNet, ZeroPadShortcut, _Residual, build_model
+from .shapes import ShapeRules
 from .spec import ResNetSpec
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
@@ -153,7 +155,8 @@ def _hooks(model: nn.Module, seen: dict[str, _Seen], current: list[str]) -> Iter
 def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> dict[str, _Seen]:
     seen: dict[str, _Seen] = {}
     current: list[str] = []
-    with _hooks(model, seen, current), torch.no_grad():
+    fast = ShapeRules() if device == "meta" else contextlib.nullcontext()
+    with _hooks(model, seen, current), torch.no_grad(), fast:
         x = torch.empty(input_shape, device=device)
         try:
             model(x)

@@ -1,0 +1,142 @@
+"""`flops` and the counting behind it: cross-checked against torch's FlopCounterMode, fvcore
+and autograd's own saved tensors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
+
+from resnet_inspect import build, trace
+from resnet_inspect.cli import app
+from resnet_inspect.counting import fvcore_counts
+from resnet_inspect.model import build_model
+from resnet_inspect.spec import PRESETS, resolve
+
+SMALL_VARIANTS = [
+    "resnet18:layers=1,1,1,1",
+    "resnet50:layers=1,2,1,1,stride_in=1x1",
+    "resnext50_32x4d:layers=1,1,1,1",
+    "resnet26d:replace_stride_with_dilation=0,1,1",
+    "resnet20",
+    "resnet50:layers=1,1,norm=group,num_classes=7,in_chans=1",
+    "resnet34:shortcut=C,layers=1,1,1,1,1,widths=8,16,32,64,128",
+]
+
+
+@pytest.mark.parametrize("arch", SMALL_VARIANTS)
+def test_macs_equal_half_of_flop_counter_mode(arch: str) -> None:
+    spec = resolve(arch)
+    shape = (2, spec.in_chans, 48, 40)
+    model = build_model(spec, "meta").eval()
+    with FlopCounterMode(display=False) as mode, torch.no_grad():
+        model(torch.empty(shape, device="meta"))
+    # FlopCounterMode counts 2 per multiply-add and only convolution and matrix products
+    assert mode.get_total_flops() == 2 * trace(spec, input_shape=shape).totals.macs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", list(PRESETS))
+def test_fvcore_agrees_on_macs_for_every_preset(arch: str) -> None:
+    spec = PRESETS[arch]
+    shape = (1, 3, 32, 32)
+    counts = fvcore_counts(build_model(spec, "meta"), shape)
+    ours = trace(spec, input_shape=shape)
+    assert counts[""].macs == ours.totals.macs
+    for stage in ours.stages():
+        if stage.name.startswith("layer"):
+            assert counts[stage.name].macs == stage.macs
+
+
+@pytest.mark.parametrize("arch", SMALL_VARIANTS)
+def test_fvcore_agrees_on_macs_for_odd_variants(arch: str) -> None:
+    spec = resolve(arch)
+    shape = (1, spec.in_chans, 37, 29)
+    counts = fvcore_counts(build_model(spec, "meta"), shape)
+    assert counts[""].macs == trace(spec, input_shape=shape).totals.macs
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50:layers=1,1,1,1", "resnet20", "resnet26d"])
+def test_training_memory_equals_what_autograd_saves(arch: str) -> None:
+    model = build(arch).train()
+    params = {p.data_ptr() for p in model.parameters()}
+    saved: dict[tuple[int, int], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        # activations only: not parameters, not per-channel statistics (1-D)
+        if t.data_ptr() not in params and t.dim() > 1:
+            saved[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    shape = (2, 3, 40, 40)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.randn(shape))
+    assert trace(arch, input_shape=shape).totals.training_activation_bytes == sum(saved.values())
+
+
+def test_flops_table_labels_units(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["flops", "--input", "1x3x224x224"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "MACs" in out and "FLOPs" in out and "Share of FLOPs" in out
+    assert "4,089,184,256" in out  # resnet50, the default variant
+    for op in ("convolution", "batch_norm", "relu", "max_pool", "avg_pool", "add"):
+        assert op in out
+
+
+def test_flops_by_stage(runner: CliRunner) -> None:
+    data = json.loads(runner.invoke(app, ["flops", "resnet18", "--by", "stage", "-f", "json"]).stdout)
+    assert [layer["name"] for layer in data["layers"]] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert sum(layer["macs"] for layer in data["layers"]) == data["totals"]["macs"] == 1_814_073_344
+    assert sum(layer["flops"] for layer in data["layers"]) == data["totals"]["flops"]
+
+
+def test_flops_json_totals(runner: CliRunner) -> None:
+    data = json.loads(runner.invoke(app, ["flops", "resnet50", "-f", "json"]).stdout)
+    assert {"macs", "flops", "params"} <= set(data["totals"])
+    assert data["counter"] == "torch"
+    ops = {o["operator"]: o for o in data["operators"]}
+    assert ops["add"]["count"] == 16
+    assert all("macs" in layer and "flops" in layer for layer in data["layers"])
+
+
+def test_flops_by_operator_only(runner: CliRunner) -> None:
+    out = runner.invoke(app, ["flops", "resnet18", "--by", "operator"]).stdout
+    assert "By operator" in out and "layer1.0" not in out
+
+
+def test_fvcore_counter_shows_its_numbers(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["flops", "resnet20", "--counter", "fvcore", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["fvcore"]["macs"] == data["totals"]["macs"]
+    assert data["fvcore"]["total"] > data["fvcore"]["macs"]  # it adds batch norm and pooling
+
+
+def test_fvcore_refuses_an_input_too_large_to_run(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["flops", "resnet50", "--counter", "fvcore", "--input", "512x3x2048x2048"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --counter fvcore") and "--counter torch" in result.stderr
+    assert result.stdout == ""
+
+
+def test_fvcore_missing_is_a_clear_error(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fvcore.nn", None)  # makes `import fvcore.nn` fail
+    result = runner.invoke(app, ["flops", "resnet20", "--counter", "fvcore"])
+    assert result.exit_code == 1
+    assert "fvcore is not installed" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--counter", "thop"], "--counter 'thop'"), (["--by", "block"], "--by 'block'"),
+     (["--dtype", "int8"], "--dtype 'int8'")],
+)  # fmt: skip
+def test_flops_bad_choices(runner: CliRunner, args: list[str], fragment: str) -> None:
+    result = runner.invoke(app, ["flops", *args])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and fragment in result.stderr
