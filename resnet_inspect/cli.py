@@ -40,7 +40,7 @@ def _click_exception_type() -> type[Exception]:
 class _Group(TyperGroup):
     """Turns every error into ``error: ...`` on stderr with exit code 2 (bad input) or 1."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         click_error = _click_exception_type()
         try:
@@ -163,7 +163,7 @@ ArchArg = Annotated[
 InputOpt = Annotated[
     Optional[str],
     typer.Option("--input", "-i", help="Input shape BxCxHxW. Default 1 x in_chans x 224 x 224 "
-                 "(32 x 32 for the CIFAR stem).", show_default=False),  # fmt: skip
+                 "(32 x 32 for the CIFAR stem).", show_default=False),
 ]
 DepthOpt = Annotated[
     int, typer.Option("--depth", "-d", help="Rows down to this depth: 1 stem/stages, 2 blocks, 3 layers.")
@@ -174,12 +174,12 @@ DtypeOpt = Annotated[
 FormatOpt = Annotated[
     Optional[str],
     typer.Option("--format", "-f", help="table, json, csv, markdown, svg or html. Default: from "
-                 "the --output extension, else table.", show_default=False),  # fmt: skip
+                 "the --output extension, else table.", show_default=False),
 ]
 OutputOpt = Annotated[
     Optional[str],
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.",
-                 show_default=False),  # fmt: skip
+                 show_default=False),
 ]
 
 
@@ -292,7 +292,7 @@ def flops(
     depth: DepthOpt = 2,
     counter: Annotated[str, typer.Option("--counter", "-c", help="torch: our accounting on the "
                        "meta device (any input size, instant); fvcore: fvcore's FlopCountAnalysis "
-                       "on real tensors.")] = "torch",  # fmt: skip
+                       "on real tensors.")] = "torch",
     by: Annotated[str, typer.Option("--by", help="layer, stage or operator.")] = "layer",
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,

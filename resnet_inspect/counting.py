@@ -37,15 +37,15 @@ OPERATORS = (
 
 # What each operator contributes to FLOPs, as the tables and --help state it.
 OPERATOR_RULES = {
-    "convolution": "2 per MAC (+1 per output for a bias)",
-    "linear": "2 per MAC +1 per output (bias)",
-    "batch_norm": "2 per element (folded scale, shift)",
-    "group_norm": "8 per element",
-    "relu": "1 per element",
-    "max_pool": "kernel area - 1 per output",
-    "avg_pool": "kernel area per output; global: 1 per input",
-    "add": "1 per element (residual sum)",
-    "pad": "0 (data movement)",
+    "convolution": "2/MAC, +1/output if bias",
+    "linear": "2/MAC, +1/output (bias)",
+    "batch_norm": "2/element (scale, shift)",
+    "group_norm": "8/element",
+    "relu": "1/element",
+    "max_pool": "k*k-1 per output",
+    "avg_pool": "k*k per output; global: 1/input",
+    "add": "1/element (residual sum)",
+    "pad": "0 (moves data)",
 }
 
 

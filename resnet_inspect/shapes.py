@@ -96,7 +96,7 @@ def _add(x: torch.Tensor, other: Any, *_: Any, **__: Any) -> torch.Tensor:
 def _flatten(x: torch.Tensor, start_dim: int = 0, end_dim: int = -1) -> torch.Tensor:
     dims = list(x.shape)
     start, end = start_dim % len(dims), end_dim % len(dims)
-    return _empty(x, dims[:start] + [math.prod(dims[start : end + 1])] + dims[end + 1 :])
+    return _empty(x, [*dims[:start], math.prod(dims[start:end + 1]), *dims[end + 1:]])
 
 
 def _getitem(x: torch.Tensor, index: Any) -> torch.Tensor:

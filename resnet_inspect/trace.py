@@ -331,7 +331,7 @@ def peak_activations(model: ResNet, seen: dict[str, _Seen], item: int) -> int:
         live[id(s.output)] = _bytes(s.output, item)
         block = _enclosing_block(model, name)
         if block is not None:
-            bname, bmod = block
+            bname, _bmod = block
             live[id(seen[bname].inputs[0])] = _bytes(seen[bname].inputs[0], item)
             if ".downsample" in name[len(bname):]:
                 live[-1] = _bytes(seen[bname].output, item)  # the residual branch's result
