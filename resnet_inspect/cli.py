@@ -260,12 +260,9 @@ def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
     emit(list_report(params), format, output)
 
 
-SideArg = Annotated[
-    str,
-    typer.Argument(
-        help="A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1.", show_default=False
-    ),
-]
+_SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
+SideA = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
+SideB = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 OnlyChangedOpt = Annotated[
     bool, typer.Option("--only-changed", help="Hide the layer rows that are the same in A and B.")
 ]
@@ -280,8 +277,8 @@ ExitCodeOpt = Annotated[
 
 @app.command()
 def diff(
-    a: SideArg,
-    b: SideArg,
+    a: SideA,
+    b: SideB,
     input: InputOpt = None,
     depth: DepthOpt = 2,
     only_changed: OnlyChangedOpt = False,
@@ -289,7 +286,10 @@ def diff(
     format: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """Two variants side by side: spec fields, stages, layers aligned by name, totals."""
+    """Two variants side by side: spec fields, stages, layers aligned by name, totals.
+
+    Both run on the same --input (default: A's). MACs: multiply-accumulates of conv and linear layers.
+    """
     from .diff import Side, resolve_side
 
     spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
