@@ -328,5 +328,50 @@ def flops(
     emit(fvcore_report(trace, counts, grouping.value, depth), format, output)
 
 
+_SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
+SideA = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
+SideB = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
+OnlyChangedOpt = Annotated[
+    bool, typer.Option("--only-changed", help="Hide the layer rows that are the same in A and B.")
+]
+ExitCodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exit-code",
+        help="Exit 1 when A and B differ, 0 when they are the same (like git diff --exit-code).",
+    ),
+]
+
+
+@app.command()
+def diff(
+    a: SideA,
+    b: SideB,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    only_changed: OnlyChangedOpt = False,
+    exit_code: ExitCodeOpt = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Two variants side by side: spec fields, stages, layers aligned by name, totals.
+
+    Both run on the same --input (default: A's). MACs: multiply-accumulates of conv and linear layers.
+    """
+    from .diff import Side, resolve_side
+
+    spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
+    shape = parse_input_shape(input) if input else None
+    check_depth(depth)
+    choose_format(format, output)
+    from .diff import diff_specs
+    from .diff_view import diff_report
+
+    result = diff_specs(spec_a, spec_b, shape)
+    emit(diff_report(result, depth, only_changed, names=(a, b)), format, output)
+    if exit_code and not result.identical:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

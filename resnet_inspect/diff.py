@@ -1,0 +1,331 @@
+"""diff(A, B): two traced variants aligned stage by stage and module by module.
+
+Modules are matched by their state-dict name (``layer3.5.conv2``), the same name a checkpoint
+uses, so a block that exists in one variant only is *added* or *removed*, and everything else
+lines up. Each aligned row names what changed among :data:`COMPARED`. No rendering here and no
+top-level torch import: :func:`diff_specs` traces lazily.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from .errors import SpecError, UsageError
+from .spec import ResNetSpec, differing_fields, resolve
+
+if TYPE_CHECKING:
+    from .trace import LayerRecord, Trace
+
+Shape = tuple[int, int, int, int]
+
+# What a layer row compares, causes (type, geometry) before effects (shape, counts).
+COMPARED = ("type", "kernel", "stride", "groups", "dilation", "output_shape", "params", "macs")
+# What a stage row compares. Not the receptive field: it changes downstream of any change
+# (resnet101's extra layer3 blocks widen layer4's), so it is shown, not counted as a change.
+STAGE_COMPARED = ("blocks", "output_shape", "params", "macs")
+
+
+class Status(str, Enum):
+    SAME = "same"
+    CHANGED = "changed"
+    ADDED = "added"  # only in B
+    REMOVED = "removed"  # only in A
+
+
+class Side(str, Enum):
+    A = "A"
+    B = "B"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """A spec field whose value differs: ``groups: 1 -> 32``."""
+
+    field: str
+    a: Any
+    b: Any
+
+
+@dataclass(frozen=True)
+class LayerDiff:
+    """One module name, present in A, B or both."""
+
+    name: str
+    depth: int
+    stage: str
+    status: Status
+    a: LayerRecord | None
+    b: LayerRecord | None
+    changed: tuple[str, ...]  # which of COMPARED differ (empty when added or removed)
+    inner_changed: bool  # a submodule differs
+
+    @property
+    def params_delta(self) -> int:
+        return _value(self.b, "params") - _value(self.a, "params")
+
+    @property
+    def macs_delta(self) -> int:
+        return _value(self.b, "macs") - _value(self.a, "macs")
+
+
+@dataclass(frozen=True)
+class StageDiff:
+    """stem, layer1..layerN or head; a stage only one variant has is added or removed."""
+
+    name: str
+    status: Status
+    a: LayerRecord | None
+    b: LayerRecord | None
+    blocks_a: int | None  # None for stem and head, or when the stage is absent
+    blocks_b: int | None
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TotalDiff:
+    metric: str  # a Totals field name
+    label: str
+    a: int
+    b: int
+
+    @property
+    def delta(self) -> int:
+        return self.b - self.a
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.delta / self.a if self.a else None
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """The input each side is traced with: the same batch and size, each its own channels."""
+
+    a: Shape
+    b: Shape
+    given: bool  # from --input, else A's default
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TraceDiff:
+    a: Trace
+    b: Trace
+    inputs: InputPlan
+    fields: tuple[FieldChange, ...]
+    stages: tuple[StageDiff, ...]
+    layers: tuple[LayerDiff, ...]
+    totals: tuple[TotalDiff, ...]
+
+    @property
+    def identical(self) -> bool:
+        """Same spec, and so the same network on the same input."""
+        return not self.fields and self.structurally_identical
+
+    @property
+    def structurally_identical(self) -> bool:
+        """No module, stage or total differs (the specs may still differ, e.g. in
+        zero_init_residual, which changes initial values only)."""
+        return (
+            all(r.status is Status.SAME for r in self.layers)
+            and all(s.status is Status.SAME for s in self.stages)
+            and all(t.delta == 0 for t in self.totals)
+        )
+
+    def changed_layers(self) -> list[LayerDiff]:
+        return [r for r in self.layers if r.status is not Status.SAME]
+
+
+TOTALS: tuple[tuple[str, str], ...] = (
+    ("params", "Params"),
+    ("macs", "MACs"),
+    ("flops", "FLOPs"),
+    ("peak_activation_bytes", "Activation memory, inference peak (bytes)"),
+    ("training_activation_bytes", "Activation memory, kept for backward (bytes)"),
+    ("receptive_field", "Receptive field (px)"),
+    ("jump", "Output stride"),
+)
+
+
+# --- the two sides ---------------------------------------------------------------------------
+def resolve_side(side: Side, text: str) -> ResNetSpec:
+    """A preset or spec string for one side; a bad one names the side and the key."""
+    try:
+        return resolve(text)
+    except SpecError as exc:
+        raise type(exc)(f"{side.value} {text!r}: {exc}") from None
+
+
+def plan_inputs(a: ResNetSpec, b: ResNetSpec, given: Shape | None) -> InputPlan:
+    """--input for both sides, else A's default. Batch, height and width are shared; when the
+    two take different in_chans each side gets its own channel count."""
+    base = given or a.default_input_shape()
+    text = "x".join(map(str, base))
+    if given is not None and given[1] not in (a.in_chans, b.in_chans):
+        takes = (f"in_chans={a.in_chans}" if a.in_chans == b.in_chans
+                 else f"in_chans={a.in_chans} (A) and {b.in_chans} (B)")  # fmt: skip
+        raise UsageError(f"--input {text}: has {given[1]} channels but the variants take {takes}")
+    batch, _, height, width = base
+    shape_a: Shape = (batch, a.in_chans, height, width)
+    shape_b: Shape = (batch, b.in_chans, height, width)
+    notes = []
+    own_b = b.default_input_shape()
+    if given is None and own_b[2:] != base[2:]:
+        notes.append(
+            f"B's own default input is {_shape(own_b)}; both sides use A's {_shape(base)} "
+            "(give --input to choose)."
+        )
+    if a.in_chans != b.in_chans:
+        notes.append(
+            f"in_chans differs: A runs on {_shape(shape_a)}, B on {_shape(shape_b)} "
+            "(same batch and size, each its own channels)."
+        )
+    return InputPlan(shape_a, shape_b, given is not None, tuple(notes))
+
+
+def diff_specs(
+    a: ResNetSpec, b: ResNetSpec, input_shape: Shape | None = None, dtype: str = "float32"
+) -> TraceDiff:
+    """Trace both variants on the meta device and align them."""
+    plan = plan_inputs(a, b, input_shape)
+    trace_a = _trace_side(Side.A, a, plan.a, dtype)
+    trace_b = _trace_side(Side.B, b, plan.b, dtype)
+    return diff_traces(trace_a, trace_b, plan)
+
+
+def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace:
+    from .trace import trace_spec
+
+    try:
+        return trace_spec(spec, shape, dtype)
+    except SpecError as exc:
+        raise type(exc)(f"{side.value} ({spec}): {exc}") from None
+
+
+# --- alignment -------------------------------------------------------------------------------
+def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None) -> TraceDiff:
+    if inputs is None:
+        inputs = InputPlan(_as4(a.input_shape), _as4(b.input_shape), True, ())
+    return TraceDiff(
+        a=a,
+        b=b,
+        inputs=inputs,
+        fields=tuple(FieldChange(f, va, vb) for f, va, vb in differing_fields(a.spec, b.spec)),
+        stages=_stage_diffs(a, b),
+        layers=_layer_diffs(a, b),
+        totals=tuple(
+            TotalDiff(m, label, getattr(a.totals, m), getattr(b.totals, m)) for m, label in TOTALS
+        ),
+    )
+
+
+def merge_names(a: Sequence[str], b: Sequence[str]) -> list[str]:
+    """Every name of ``a`` and ``b`` once, parents before children, each parent's children in
+    the order the two networks run them (B's extra blocks after A's last common one)."""
+    children_a, children_b = _children(a), _children(b)
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def visit(parent: str) -> None:
+        for name in _merge(children_a.get(parent, []), children_b.get(parent, [])):
+            if name not in seen:
+                seen.add(name)
+                out.append(name)
+                visit(name)
+
+    visit("")
+    return out
+
+
+def _children(names: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name in names:
+        out.setdefault(name.rpartition(".")[0], []).append(name)
+    return out
+
+
+def _merge(x: list[str], y: list[str]) -> list[str]:
+    matcher = difflib.SequenceMatcher(None, x, y, autojunk=False)
+    out: list[str] = []
+    for _, i1, i2, j1, j2 in matcher.get_opcodes():
+        out += x[i1:i2] + [n for n in y[j1:j2] if n not in x[i1:i2]]
+    return out
+
+
+def _layer_diffs(a: Trace, b: Trace) -> tuple[LayerDiff, ...]:
+    by_a, by_b = a.by_name(), b.by_name()
+    names = merge_names([r.name for r in a.layers], [r.name for r in b.layers])
+    rows = [_layer_row(n, by_a.get(n), by_b.get(n)) for n in names]
+    dirty = {
+        _ancestor for r in rows if r.status is not Status.SAME for _ancestor in _ancestors(r.name)
+    }
+    return tuple(
+        LayerDiff(r.name, r.depth, r.stage, r.status, r.a, r.b, r.changed, r.name in dirty)
+        for r in rows
+    )
+
+
+def _layer_row(name: str, a: LayerRecord | None, b: LayerRecord | None) -> LayerDiff:
+    either = a if a is not None else b
+    assert either is not None
+    if a is None or b is None:
+        status = Status.ADDED if a is None else Status.REMOVED
+        return LayerDiff(name, either.depth, either.stage, status, a, b, (), False)
+    changed = tuple(f for f in COMPARED if getattr(a, f) != getattr(b, f))
+    status = Status.CHANGED if changed else Status.SAME
+    return LayerDiff(name, either.depth, either.stage, status, a, b, changed, False)
+
+
+def _ancestors(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _stage_diffs(a: Trace, b: Trace) -> tuple[StageDiff, ...]:
+    stages_a = {s.name: s for s in a.stages()}
+    stages_b = {s.name: s for s in b.stages()}
+    names = _merge(list(stages_a), list(stages_b))
+    return tuple(
+        _stage_row(n, stages_a.get(n), stages_b.get(n), _blocks(a, n), _blocks(b, n)) for n in names
+    )
+
+
+def _stage_row(
+    name: str,
+    a: LayerRecord | None,
+    b: LayerRecord | None,
+    blocks_a: int | None,
+    blocks_b: int | None,
+) -> StageDiff:
+    if a is None or b is None:
+        status = Status.ADDED if a is None else Status.REMOVED
+        return StageDiff(name, status, a, b, blocks_a, blocks_b, ())
+    values_a = {"blocks": blocks_a, **{f: getattr(a, f) for f in STAGE_COMPARED[1:]}}
+    values_b = {"blocks": blocks_b, **{f: getattr(b, f) for f in STAGE_COMPARED[1:]}}
+    changed = tuple(f for f in STAGE_COMPARED if values_a[f] != values_b[f])
+    status = Status.CHANGED if changed else Status.SAME
+    return StageDiff(name, status, a, b, blocks_a, blocks_b, changed)
+
+
+def _blocks(trace: Trace, stage: str) -> int | None:
+    if not stage.startswith("layer"):
+        return None
+    index = int(stage.removeprefix("layer")) - 1
+    layers = trace.spec.layers
+    return layers[index] if 0 <= index < len(layers) else None
+
+
+def _value(record: LayerRecord | None, field: str) -> int:
+    return 0 if record is None else int(getattr(record, field))
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _as4(shape: Sequence[int]) -> Shape:
+    return (shape[0], shape[1], shape[2], shape[3])

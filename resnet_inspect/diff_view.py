@@ -1,0 +1,331 @@
+"""TraceDiff -> Report: the spec fields that differ, the stages, the aligned layers, the totals.
+
+Pure arrangement of numbers already computed by ``diff.py``; torch is not imported here.
+Layer rows show B's values and say in words how A differed (``stride 1 -> 2``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .diff import LayerDiff, StageDiff, Status, TotalDiff, TraceDiff
+from .render import Column, Report, Table, shape_text
+from .spec import format_value, spec_string
+from .views import MACS_NOTE
+
+if TYPE_CHECKING:
+    from .trace import LayerRecord
+
+ARROW = " -> "
+ROW_STYLE = {
+    Status.ADDED: "green",
+    Status.REMOVED: "red",
+    Status.CHANGED: "yellow",
+    Status.SAME: "dim",
+}
+CHANGE_LABEL = {"output_shape": "shape", "macs": "MACs", "blocks": "blocks"}
+
+
+class Signed(int):
+    """A difference: formats with its sign (``+1,234``); ``str()`` stays the plain number."""
+
+    def __format__(self, spec: str) -> str:
+        text = int.__format__(int(self), spec)
+        return "+" + text if self > 0 and not spec.startswith(("+", "-", " ")) else text
+
+
+class SignedFloat(float):
+    def __format__(self, spec: str) -> str:
+        text = float.__format__(float(self), spec)
+        return "+" + text if self > 0 and not spec.startswith(("+", "-", " ")) else text
+
+
+def diff_report(
+    d: TraceDiff, depth: int, only_changed: bool = False, names: tuple[str, str] | None = None
+) -> Report:
+    layers = [r for r in d.layers if r.depth <= depth and (not only_changed or _touched(r))]
+    tables = [*stage_tables(d), layer_table(d, layers, depth, only_changed), totals_table(d)]
+    if d.fields:
+        tables.insert(0, fields_table(d))
+    payload = diff_json(d, layers, names, depth, only_changed)
+    return Report(payload=payload, tables=tuple(tables), header=header_lines(d, names))
+
+
+# --- header ----------------------------------------------------------------------------------
+def header_lines(d: TraceDiff, names: tuple[str, str] | None = None) -> tuple[str, ...]:
+    given = names or (spec_string(d.a.spec), spec_string(d.b.spec))
+    lines = [f"{side}: {_side_label(text, trace.spec)}"
+             for side, text, trace in (("A", given[0], d.a), ("B", given[1], d.b))]  # fmt: skip
+    source = "--input" if d.inputs.given else "A's default"
+    if d.inputs.a == d.inputs.b:
+        lines.append(f"Input: {shape_text(d.inputs.a)} ({source}), {d.a.dtype}")
+    else:
+        lines.append(
+            f"Input: A {shape_text(d.inputs.a)}, B {shape_text(d.inputs.b)} ({source}), {d.a.dtype}"
+        )
+    return (*lines, *d.inputs.notes, *verdict(d))
+
+
+def _side_label(text: str, spec: Any) -> str:
+    canonical = spec_string(spec)
+    return canonical if text.strip() == canonical else f"{text.strip()} (= {canonical})"
+
+
+def verdict(d: TraceDiff) -> tuple[str, ...]:
+    """The cause, then the effect: are they the same, and if not, what changes and how much."""
+    if d.identical:
+        return ("No differences: A and B are the same architecture (same spec, modules, shapes, "
+                "params and MACs).",)  # fmt: skip
+    cause = "Spec: " + ("; ".join(
+        f"{f.field}: {format_value(f.a)}{ARROW}{format_value(f.b)}" for f in d.fields
+    ) or "the same")  # fmt: skip
+    if d.structurally_identical:
+        return (cause, "The networks trace identically: same modules, shapes, params and MACs.")
+    counts = {s: sum(r.status is s for r in d.layers) for s in Status}
+    params, macs = d.totals[0], d.totals[1]
+    return (
+        cause,
+        f"Modules (all depths): {counts[Status.CHANGED]} changed, {counts[Status.ADDED]} added, "
+        f"{counts[Status.REMOVED]} removed. Params {_signed(params)}, MACs {_signed(macs)}.",
+    )
+
+
+def _signed(t: TotalDiff) -> str:
+    percent = "" if t.percent is None else f" ({t.percent:+.2f}%)"
+    return f"{t.delta:+,}{percent}"
+
+
+# --- tables ----------------------------------------------------------------------------------
+def fields_table(d: TraceDiff) -> Table:
+    rows = tuple((f.field, format_value(f.a), format_value(f.b)) for f in d.fields)
+    return Table(
+        title="Spec fields",
+        rows=rows,
+        styles=("yellow",) * len(rows),
+        columns=(Column("Field", "left"), Column("A", "left"), Column("B", "left")),
+    )
+
+
+def stage_tables(d: TraceDiff) -> tuple[Table, Table]:
+    """Two tables keyed by stage (one would not fit a terminal): the structure, then the cost."""
+    styles = tuple(ROW_STYLE[s.status] for s in d.stages)
+    shape_columns = (
+        Column("Stage", "left"), Column("Blocks A"), Column("Blocks B"), Column("Output A"),
+        Column("Output B"), Column("RF A"), Column("RF B"),
+    )  # fmt: skip
+    shapes = Table(
+        title="Stages: blocks, output shape, receptive field",
+        columns=shape_columns,
+        rows=tuple(_stage_shape_cells(s) for s in d.stages),
+        styles=styles,
+        caption="RF: receptive field in input pixels (it also grows downstream of a change).",
+    )
+    cost_columns = (
+        Column("Stage", "left"), Column("Params A"), Column("Params B"), Column("Δ Params"),
+        Column("Params B/A"), Column("MACs A"), Column("MACs B"), Column("Δ MACs"),
+        Column("MACs B/A"),
+    )  # fmt: skip
+    costs = Table(
+        title="Stages: params and MACs",
+        columns=cost_columns,
+        rows=tuple(_stage_cost_cells(s) for s in d.stages),
+        styles=styles,
+        caption=f"{MACS_NOTE} B/A: B divided by A.",
+    )
+    return shapes, costs
+
+
+def _stage_name(s: StageDiff) -> str:
+    return s.name if s.status in (Status.SAME, Status.CHANGED) else f"{s.name} ({s.status.value})"
+
+
+def _stage_shape_cells(s: StageDiff) -> tuple[Any, ...]:
+    return (
+        _stage_name(s), s.blocks_a, s.blocks_b, _get(s.a, "output_shape"),
+        _get(s.b, "output_shape"), _rf(s.a), _rf(s.b),
+    )  # fmt: skip
+
+
+def _stage_cost_cells(s: StageDiff) -> tuple[Any, ...]:
+    params_a, params_b = _get(s.a, "params"), _get(s.b, "params")
+    macs_a, macs_b = _get(s.a, "macs"), _get(s.b, "macs")
+    return (
+        _stage_name(s),
+        params_a, params_b, _delta(params_a, params_b), _ratio(params_a, params_b),
+        macs_a, macs_b, _delta(macs_a, macs_b), _ratio(macs_a, macs_b),
+    )  # fmt: skip
+
+
+def layer_table(d: TraceDiff, layers: Sequence[LayerDiff], depth: int, only_changed: bool) -> Table:
+    columns = (
+        Column("Layer", "left"), Column("Type", "left"), Column("Output shape"),
+        Column("Kernel"), Column("Params"), Column("MACs"), Column("Changed (A -> B)", "left"),
+    )  # fmt: skip
+    hidden = "; unchanged rows hidden" if only_changed else ""
+    return Table(
+        title=f"Layers, aligned by name (depth <= {depth}{hidden})",
+        columns=columns,
+        rows=tuple(_layer_cells(r) for r in layers),
+        styles=tuple(_layer_style(r) for r in layers),
+        caption="Values are B's (A's for a removed row). Changed: how A differs, A -> B, and "
+        "B - A for params and MACs; added: only in B; removed: only in A; inside: a submodule "
+        "differs. Kernel: size/stride, g groups, d dilation. MACs as above.",
+    )
+
+
+def _layer_cells(r: LayerDiff) -> tuple[Any, ...]:
+    shown = r.b if r.b is not None else r.a
+    assert shown is not None
+    return (
+        "  " * (r.depth - 1) + r.name, shown.type, shown.output_shape, _geometry(shown),
+        shown.params, shown.macs, _changed_text(r),
+    )  # fmt: skip
+
+
+def totals_table(d: TraceDiff) -> Table:
+    columns = (Column("Total", "left"), Column("A"), Column("B"), Column("Δ"), Column("Δ %"))
+    rows = tuple(
+        (t.label, t.a, t.b, Signed(t.delta), None if t.percent is None else SignedFloat(t.percent))
+        for t in d.totals
+    )
+    styles = tuple("green" if t.delta > 0 else "red" if t.delta < 0 else "dim" for t in d.totals)
+    return Table(
+        title="Totals", columns=columns, rows=rows, styles=styles,
+        caption=f"{MACS_NOTE} FLOPs: every floating-point operation. Memory in {d.a.dtype} bytes. "
+        "Green: B is larger; red: B is smaller.",
+    )  # fmt: skip
+
+
+# --- cells -----------------------------------------------------------------------------------
+def _touched(r: LayerDiff) -> bool:
+    return r.status is not Status.SAME or r.inner_changed
+
+
+def _layer_style(r: LayerDiff) -> str:
+    return "" if r.status is Status.SAME and r.inner_changed else ROW_STYLE[r.status]
+
+
+def _changed_text(r: LayerDiff) -> str:
+    if r.status in (Status.ADDED, Status.REMOVED):
+        return str(r.status.value)
+    if not r.changed:
+        return "inside" if r.inner_changed else ""
+    assert r.a is not None and r.b is not None
+    parts = []
+    for field in r.changed:
+        if field in ("params", "macs"):
+            delta = r.params_delta if field == "params" else r.macs_delta
+            parts.append(f"{CHANGE_LABEL.get(field, field)} {delta:+,}")
+        else:
+            a, b = getattr(r.a, field), getattr(r.b, field)
+            parts.append(f"{CHANGE_LABEL.get(field, field)} {_text(a)}{ARROW}{_text(b)}")
+    return "; ".join(parts)
+
+
+def _get(record: LayerRecord | None, field: str) -> Any:
+    return None if record is None else getattr(record, field)
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, tuple):
+        return shape_text(v)
+    return str(v)
+
+
+def _rf(r: LayerRecord | None) -> Any:
+    if r is None:
+        return None
+    return "global" if r.receptive_field is None else r.receptive_field
+
+
+def _geometry(r: LayerRecord | None) -> str | None:
+    if r is None or r.kernel is None:
+        return None
+    text = f"{r.kernel}x{r.kernel}/{r.stride}"
+    text += f" g{r.groups}" if r.groups and r.groups > 1 else ""
+    return text + (f" d{r.dilation}" if r.dilation and r.dilation > 1 else "")
+
+
+def _delta(a: int | None, b: int | None) -> Signed:
+    return Signed((b or 0) - (a or 0))
+
+
+def _ratio(a: int | None, b: int | None) -> float | None:
+    return b / a if a and b is not None else None
+
+
+# --- JSON ------------------------------------------------------------------------------------
+def diff_json(
+    d: TraceDiff, layers: Sequence[LayerDiff], names: tuple[str, str] | None, depth: int,
+    only_changed: bool,
+) -> dict[str, Any]:  # fmt: skip
+    given = names or (spec_string(d.a.spec), spec_string(d.b.spec))
+    return {
+        "command": "diff",
+        "identical": d.identical,
+        "summary": list(verdict(d)),
+        "a": _side_json(given[0], d.a),
+        "b": _side_json(given[1], d.b),
+        "input": {"given": d.inputs.given, "notes": list(d.inputs.notes)},
+        "spec_fields": [
+            {"field": f.field, "a": d.a.spec.to_dict()[f.field], "b": d.b.spec.to_dict()[f.field]}
+            for f in d.fields
+        ],
+        "stages": [_stage_json(s) for s in d.stages],
+        "depth": depth,
+        "only_changed": only_changed,
+        "layers": [_layer_json(r) for r in layers],
+        "totals": [
+            {"metric": t.metric, "a": t.a, "b": t.b, "delta": t.delta, "percent": t.percent}
+            for t in d.totals
+        ],
+    }
+
+
+def _side_json(text: str, trace: Any) -> dict[str, Any]:
+    return {"arch": text, "spec_string": spec_string(trace.spec), "spec": trace.spec.to_dict(),
+            "input_shape": list(trace.input_shape), "dtype": trace.dtype}  # fmt: skip
+
+
+def _record_json(r: LayerRecord | None, fields: Sequence[str]) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {f: list(v) if isinstance(v, tuple) else v for f in fields for v in [getattr(r, f)]}
+
+
+def _stage_json(s: StageDiff) -> dict[str, Any]:
+    fields = ("output_shape", "params", "macs", "flops", "receptive_field", "jump")
+    a, b = _get(s.a, "params"), _get(s.b, "params")
+    ma, mb = _get(s.a, "macs"), _get(s.b, "macs")
+    return {
+        "name": s.name, "status": s.status.value, "changed": list(s.changed),
+        "blocks_a": s.blocks_a, "blocks_b": s.blocks_b,
+        "a": _record_json(s.a, fields), "b": _record_json(s.b, fields),
+        "params_delta": int(_delta(a, b)), "params_ratio": _ratio(a, b),
+        "macs_delta": int(_delta(ma, mb)), "macs_ratio": _ratio(ma, mb),
+    }  # fmt: skip
+
+
+def _layer_json(r: LayerDiff) -> dict[str, Any]:
+    fields = (
+        "type",
+        "output_shape",
+        "params",
+        "macs",
+        "flops",
+        "kernel",
+        "stride",
+        "groups",
+        "dilation",
+    )
+    return {
+        "name": r.name, "depth": r.depth, "stage": r.stage, "status": r.status.value,
+        "changed": list(r.changed), "inner_changed": r.inner_changed,
+        "a": _record_json(r.a, fields), "b": _record_json(r.b, fields),
+        "params_delta": r.params_delta, "macs_delta": r.macs_delta,
+    }  # fmt: skip
