@@ -76,6 +76,13 @@ def _same(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
     return _empty(x, x.shape)
 
 
+def _group_norm(x: torch.Tensor, num_groups: int, *_: Any, **__: Any) -> torch.Tensor:
+    # torch refuses a group holding a single value (batch 1, one channel per group, 1x1)
+    if x.shape[0] * (x.shape[1] // num_groups) * math.prod(x.shape[2:]) == 1:
+        raise RuntimeError(f"group_norm: one value per group, got input size {list(x.shape)}")
+    return _empty(x, x.shape)
+
+
 def _in_place(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
     return x
 
@@ -119,7 +126,7 @@ RULES: dict[Any, Rule] = {
     F.max_pool2d: _max_pool2d, torch.max_pool2d: _max_pool2d,
     F.avg_pool2d: _avg_pool2d, F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
     F.linear: _linear,
-    F.batch_norm: _same, torch.batch_norm: _same, F.group_norm: _same, torch.group_norm: _same,
+    F.batch_norm: _same, torch.batch_norm: _same, F.group_norm: _group_norm, torch.group_norm: _group_norm,
     F.relu: _same, torch.relu: _same, torch.relu_: _in_place, torch.Tensor.relu_: _in_place,
     torch.Tensor.__add__: _add, torch.Tensor.add: _add, torch.add: _add,
     torch.flatten: _flatten, torch.Tensor.flatten: _flatten,

@@ -253,8 +253,10 @@ def _parse_bool(name: str, value: Any) -> bool:
 
 
 def _parse_tuple(name: str, value: Any, item: Any) -> tuple[Any, ...]:
-    if isinstance(value, str):
-        parts: list[Any] = [p for p in value.replace(" ", "").split(",")]
+    if isinstance(value, str) and not value.strip() and name == "replace_stride_with_dilation":
+        parts: list[Any] = []  # a one-stage network has no stage to dilate
+    elif isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",")]
         if any(p == "" for p in parts):
             raise SpecError(f"{name}: expected comma-separated values, got {value!r}")
     elif isinstance(value, (list, tuple)):

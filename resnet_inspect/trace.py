@@ -160,7 +160,7 @@ def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> dict[st
         x = torch.empty(input_shape, device=device)
         try:
             model(x)
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
             where = current[-1] if current else "the input"
             shape = "x".join(map(str, input_shape))
             raise SpecError(
