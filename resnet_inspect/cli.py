@@ -180,6 +180,12 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.",
                  show_default=False),  # fmt: skip
 ]
+WeightsOpt = Annotated[
+    Optional[str],
+    typer.Option("--weights", "-w", metavar="FILE", help="A checkpoint (.pth, .pt, .bin, "
+                 ".safetensors) that must load strictly into the variant; read as data, never "
+                 "as code.", show_default=False),
+]
 
 
 def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
@@ -234,6 +240,7 @@ def summary(
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
+    weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -244,8 +251,10 @@ def summary(
     from .trace import normalize_dtype, trace_spec
     from .views import summary_report
 
+    checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    emit(summary_report(trace, check_depth(depth)), format, output)
+    report = summary_report(trace, check_depth(depth))
+    emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
 
 
 @app.command("list")
@@ -258,6 +267,75 @@ def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
 
     params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
     emit(list_report(params), format, output)
+
+
+# --- checkpoints: check, identify, and --weights for any command -------------------------------
+CheckArchArg = Annotated[
+    str,
+    typer.Argument(help="A preset or spec string (see `summary`), plus any architecture flags.",
+                   show_default=False),
+]
+FileArg = Annotated[
+    str,
+    typer.Argument(metavar="FILE", help="A checkpoint: .pth, .pt, .bin (torch.save, read with "
+                   "weights_only=True) or .safetensors.", show_default=False),
+]
+
+
+def verify_weights_option(spec: ResNetSpec, weights: str | None) -> Any:
+    """For a command traced on the meta device: check that --weights loads strictly into
+    ``spec`` (the weights change no shape or count, so the trace stays on meta)."""
+    if weights is None:
+        return None
+    from .checkpoint import verify_weights
+
+    return verify_weights(spec, weights, "--weights")
+
+
+def weights_report(report: Report, checkpoint: Any) -> Report:
+    from .checkpoint_views import with_weights
+
+    return with_weights(report, checkpoint)
+
+
+@app.command()
+@spec_options
+def check(
+    arch: CheckArchArg,
+    file: FileArg,
+    all: Annotated[bool, typer.Option("--all", help="List matching tensors too.")] = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Does FILE load into ARCH with strict=True? Matching, missing, unexpected and differently
+    shaped tensors, and a verdict. Exit 0 when it loads strictly, 1 when it does not."""
+    spec = spec_from(arch, overrides)
+    choose_format(format, output)
+    from .checkpoint import compare, looks_like, read_checkpoint
+    from .checkpoint_views import check_report
+
+    checkpoint = read_checkpoint(file)
+    result = compare(spec, checkpoint)
+    hint = None if result.loads_strictly else looks_like(checkpoint)
+    emit(check_report(spec, checkpoint, result, hint, all), format, output)
+    if not result.loads_strictly:
+        raise typer.Exit(1)
+
+
+@app.command()
+def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) -> None:
+    """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
+    the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails."""
+    choose_format(format, output)
+    from .checkpoint import identify_checkpoint, read_checkpoint
+    from .checkpoint_views import identify_report
+
+    identification = identify_checkpoint(read_checkpoint(file))
+    emit(identify_report(identification), format, output)
+    if not identification.proved:
+        raise typer.Exit(1)
 
 
 def main() -> None:
