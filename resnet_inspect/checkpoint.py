@@ -19,6 +19,7 @@ model, strictly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pickle
 import re
 import warnings
@@ -134,7 +135,9 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
     try:
         # argparse.Namespace: training scripts (timm's among them) save their arguments beside
         # the weights; rebuilding one sets attributes and runs no code.
-        with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
+        allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+        allowed = allow([argparse.Namespace]) if allow else contextlib.nullcontext()
+        with allowed, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return torch.load(p, map_location="cpu", weights_only=True,
                               mmap=fmt is FileFormat.TORCH)  # fmt: skip
@@ -149,12 +152,14 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
 
 def _refusal(message: str) -> str:
     """torch's multi-paragraph weights_only error, as one line that says what was refused."""
-    if "Weights only load failed" not in message:
-        return f"not a readable checkpoint ({_first_line(message)})"
     found = re.search(r"GLOBAL ([\w.]+)", message)
-    what = f"would import {found[1]}" if found else "uses pickle instructions beyond plain data"
-    return (f"refused: unpickling it {what}; a checkpoint must be data only (tensors, dicts, "
-            "lists, numbers), and resnet-inspect never runs code from a file")  # fmt: skip
+    if found:
+        return (f"refused: unpickling it would import {found[1]}; resnet-inspect reads checkpoints "
+                "as data only (weights_only=True) and never runs code from a file")
+    operand = re.search(r"Unsupported operand \d+", message)
+    detail = operand[0] if operand else _first_line(message)
+    return (f"cannot be read as data by the safe loader (weights_only=True: {detail}); not a "
+            "torch.save file, or truncated or corrupt")
 
 
 def _first_line(exc: object) -> str:

@@ -100,9 +100,9 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     avg_down = _avg_down(r)
     expansion = 4 if block is Block.BOTTLENECK else 1
     stem_out = 2 * stem_width if stem is Stem.DEEP else stem_width
-    shortcut = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
+    shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
-    assumptions = list(UNSEEN)
+    assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
     if stem is Stem.CIFAR:
         assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
                            "CIFAR stem, which has none")  # fmt: skip
@@ -112,7 +112,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
         spec = ResNetSpec(
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
-            shortcut=shortcut, norm=norm, num_classes=num_classes, in_chans=in_chans,
+            shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
@@ -232,8 +232,12 @@ def _avg_down(r: _Reader) -> bool:
     return bool(pooled)
 
 
-def _shortcut(r: _Reader, layers: tuple[int, ...], stem_out: int, outs: list[int]) -> Shortcut:
-    with_proj, changing = set(), set()
+def _shortcut(
+    r: _Reader, layers: tuple[int, ...], stem_out: int, outs: list[int]
+) -> tuple[Shortcut, tuple[bool, ...] | None]:
+    """The option, and the dilation where weights show it: with shortcut B, a later stage
+    whose first block keeps its channels and has no projection cannot have stride 2."""
+    with_proj, changing, stride_only = set(), set(), set()
     in_ch = stem_out
     for s, n in enumerate(layers):
         for i in range(n):
@@ -241,8 +245,21 @@ def _shortcut(r: _Reader, layers: tuple[int, ...], stem_out: int, outs: list[int
                 with_proj.add((s, i))
             if i == 0 and (s > 0 or in_ch != outs[s]):
                 changing.add((s, i))
+                if in_ch == outs[s]:
+                    stride_only.add((s, i))
             in_ch = outs[s]
     total = sum(layers)
+    dilated = changing - with_proj
+    if with_proj <= changing and with_proj and dilated <= stride_only:
+        if dilated:
+            stages = sorted(s + 1 for s, _ in dilated)
+            r.note("replace_stride_with_dilation", ",".join(
+                str(int((s, 0) in dilated)) for s in range(1, len(layers))),
+                f"no projection in layer{stages[0]}.0 although its stride would change the shape")
+        because = f"projections in the {len(with_proj)} blocks that change shape"
+        r.note("shortcut", Shortcut.B, because)
+        dilation = tuple((s, 0) in dilated for s in range(1, len(layers)))
+        return Shortcut.B, dilation if dilated else None
     if with_proj == changing:
         kind, because = Shortcut.B, f"projections in the {len(changing)} blocks that change shape"
     elif not with_proj:
@@ -253,7 +270,7 @@ def _shortcut(r: _Reader, layers: tuple[int, ...], stem_out: int, outs: list[int
         raise IdentifyError(f"cannot identify: projections in {len(with_proj)} of {total} blocks, "
                             "which is none of shortcut A, B, C")  # fmt: skip
     r.note("shortcut", kind, because)
-    return kind
+    return kind, None
 
 
 def _classifier(r: _Reader) -> int:
