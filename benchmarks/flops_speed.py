@@ -53,10 +53,11 @@ def main() -> None:
                for name, code in (("resnet-inspect", OURS), ("fvcore", FVCORE),
                                   ("FlopCounterMode", FLOP_COUNTER_MODE))}  # fmt: skip
     ours = results["resnet-inspect"]["after_torch_s"]
-    print("resnet50 @ 1x3x224x224 (s after torch import, peak RSS MB, ratio to resnet-inspect):")
+    print("resnet50 @ 1x3x224x224 (s after torch import, peak RSS MB, ratio to resnet-inspect;")
+    print("  total: our MACs, fvcore's own total (MACs + BN and pooling), FlopCounterMode / 2):")
     for name, r in results.items():
         print(f"  {name:>16}: {r['after_torch_s']:6.2f} s {r['peak_rss_mb']:7.0f} MB "
-              f"{r['after_torch_s'] / ours:5.1f}x  MACs {r['macs']:,}")
+              f"{r['after_torch_s'] / ours:5.1f}x  total {r['macs']:,}")
 
 
 if __name__ == "__main__":

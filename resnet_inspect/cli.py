@@ -182,6 +182,13 @@ OutputOpt = Annotated[
                  show_default=False),
 ]
 
+WeightsOpt = Annotated[
+    Optional[str],
+    typer.Option("--weights", "-w", metavar="FILE", help="A checkpoint (.pth, .pt, .bin, "
+                 ".safetensors) that must load strictly into the variant; read as data, never "
+                 "as code.", show_default=False),
+]
+
 
 def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
     """ARCH plus flag overrides; a malformed flag value is reported under its flag's name."""
@@ -235,6 +242,7 @@ def summary(
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
+    weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -245,8 +253,10 @@ def summary(
     from .trace import normalize_dtype, trace_spec
     from .views import summary_report
 
+    checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    emit(summary_report(trace, check_depth(depth)), format, output)
+    report = summary_report(trace, check_depth(depth))
+    emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
 
 
 @app.command("list")
@@ -297,6 +307,7 @@ def flops(
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
+    weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -310,9 +321,11 @@ def flops(
     from .trace import normalize_dtype, trace_model
     from .views import flops_report, fvcore_report
 
+    checkpoint = verify_weights_option(spec, weights)
     trace = trace_model(build_model(spec, "meta"), shape, normalize_dtype(dtype))
     if how is Counter.TORCH:
-        emit(flops_report(trace, grouping.value, depth), format, output)
+        report = flops_report(trace, grouping.value, depth)
+        emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
         return
     from .counting import available_memory_bytes, fvcore_counts, fvcore_memory_bytes
 
@@ -325,7 +338,8 @@ def flops(
             "use --counter torch, which counts on the meta device"
         )
     counts = fvcore_counts(build_model(spec, "meta"), shape)
-    emit(fvcore_report(trace, counts, grouping.value, depth), format, output)
+    report = fvcore_report(trace, counts, grouping.value, depth)
+    emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
 
 
 _SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
@@ -353,6 +367,10 @@ def diff(
     exit_code: ExitCodeOpt = False,
     format: FormatOpt = None,
     output: OutputOpt = None,
+    weights_a: Annotated[Optional[str], typer.Option("--weights-a", metavar="FILE",
+                         help="A checkpoint that must load strictly into A.")] = None,
+    weights_b: Annotated[Optional[str], typer.Option("--weights-b", metavar="FILE",
+                         help="A checkpoint that must load strictly into B.")] = None,
 ) -> None:
     """Two variants side by side: spec fields, stages, layers aligned by name, totals.
 
@@ -362,6 +380,12 @@ def diff(
 
     spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
     shape = parse_input_shape(input) if input else None
+    if weights_a is not None or weights_b is not None:
+        from .checkpoint import verify_weights
+
+        for spec, path, flag in ((spec_a, weights_a, "--weights-a"), (spec_b, weights_b, "--weights-b")):
+            if path is not None:
+                verify_weights(spec, path, flag)
     check_depth(depth)
     choose_format(format, output)
     from .diff import diff_specs
@@ -370,6 +394,75 @@ def diff(
     result = diff_specs(spec_a, spec_b, shape)
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output)
     if exit_code and not result.identical:
+        raise typer.Exit(1)
+
+
+# --- checkpoints: check, identify, and --weights for any command -------------------------------
+CheckArchArg = Annotated[
+    str,
+    typer.Argument(help="A preset or spec string (see `summary`), plus any architecture flags.",
+                   show_default=False),
+]
+FileArg = Annotated[
+    str,
+    typer.Argument(metavar="FILE", help="A checkpoint: .pth, .pt, .bin (torch.save, read with "
+                   "weights_only=True) or .safetensors.", show_default=False),
+]
+
+
+def verify_weights_option(spec: ResNetSpec, weights: str | None) -> Any:
+    """For a command traced on the meta device: check that --weights loads strictly into
+    ``spec`` (the weights change no shape or count, so the trace stays on meta)."""
+    if weights is None:
+        return None
+    from .checkpoint import verify_weights
+
+    return verify_weights(spec, weights, "--weights")
+
+
+def weights_report(report: Report, checkpoint: Any) -> Report:
+    from .checkpoint_views import with_weights
+
+    return with_weights(report, checkpoint)
+
+
+@app.command()
+@spec_options
+def check(
+    arch: CheckArchArg,
+    file: FileArg,
+    all: Annotated[bool, typer.Option("--all", help="List matching tensors too.")] = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Does FILE load into ARCH with strict=True? Matching, missing, unexpected and differently
+    shaped tensors, and a verdict. Exit 0 when it loads strictly, 1 when it does not."""
+    spec = spec_from(arch, overrides)
+    choose_format(format, output)
+    from .checkpoint import compare, looks_like, read_checkpoint
+    from .checkpoint_views import check_report
+
+    checkpoint = read_checkpoint(file)
+    result = compare(spec, checkpoint)
+    hint = None if result.loads_strictly else looks_like(checkpoint)
+    emit(check_report(spec, checkpoint, result, hint, all), format, output)
+    if not result.loads_strictly:
+        raise typer.Exit(1)
+
+
+@app.command()
+def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) -> None:
+    """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
+    the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails."""
+    choose_format(format, output)
+    from .checkpoint import identify_checkpoint, read_checkpoint
+    from .checkpoint_views import identify_report
+
+    identification = identify_checkpoint(read_checkpoint(file))
+    emit(identify_report(identification), format, output)
+    if not identification.proved:
         raise typer.Exit(1)
 
 

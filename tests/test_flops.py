@@ -140,3 +140,17 @@ def test_flops_bad_choices(runner: CliRunner, args: list[str], fragment: str) ->
     result = runner.invoke(app, ["flops", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and fragment in result.stderr
+
+
+def test_flops_and_diff_check_weights(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "r20.pth"
+    torch.save(build("resnet20").state_dict(), path)
+    ok = runner.invoke(app, ["flops", "resnet20", "--weights", str(path), "-f", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert "weights" in json.loads(ok.stdout)
+    wrong = runner.invoke(app, ["flops", "resnet32", "--weights", str(path)])
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("error: ") and wrong.stdout == ""
+    both = runner.invoke(app, ["diff", "resnet20", "resnet32", "--weights-a", str(path)])
+    assert both.exit_code == 0, both.output
+    bad_b = runner.invoke(app, ["diff", "resnet20", "resnet32", "--weights-b", str(path)])
+    assert bad_b.exit_code == 1 and "--weights-b" in bad_b.stderr

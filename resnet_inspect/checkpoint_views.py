@@ -1,0 +1,176 @@
+"""From checkpoint results (Checkpoint, Comparison, Identification) to Reports.
+
+Arrangement only: every number here was computed in checkpoint.py or identify.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from .render import Column, Report, Table, human
+from .spec import ResNetSpec, spec_string
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint, Comparison, Identification
+
+MATCH, MISSING, UNEXPECTED, SHAPE = "match", "missing", "unexpected", "shape differs"
+FILLED = "missing, filled by torch"
+_STYLES = {MATCH: "", FILLED: "", MISSING: "red", UNEXPECTED: "yellow", SHAPE: "red"}
+
+
+def checkpoint_json(c: Checkpoint) -> dict[str, Any]:
+    return {
+        "path": str(c.path),
+        "format": c.format.value,
+        "nested_key": c.nested_key,
+        "stripped_prefix": c.stripped_prefix,
+        "tensors": len(c.tensors),
+        "values": c.num_values,
+        "dtypes": list(c.dtypes),
+    }
+
+
+def checkpoint_line(c: Checkpoint) -> str:
+    return (f"{c.describe()}: {len(c.tensors):,} tensors, {human(c.num_values)} values "
+            f"({', '.join(c.dtypes)})")  # fmt: skip
+
+
+def comparison_json(r: Comparison) -> dict[str, Any]:
+    return {
+        "loads_strictly": r.loads_strictly,
+        "matching": list(r.matching),
+        "missing": list(r.missing),
+        "unexpected": list(r.unexpected),
+        "shape_mismatches": [
+            {"key": m.key, "expected": list(m.expected), "found": list(m.found)} for m in r.mismatched
+        ],
+        "missing_filled_by_torch": list(r.tolerated),
+    }
+
+
+# --- check -----------------------------------------------------------------------------------
+def verdict(spec: ResNetSpec, r: Comparison, looks_like: str | None) -> str:
+    if r.loads_strictly:
+        return f"Verdict: loads strictly into {spec_string(spec)} ({len(r.matching):,} of " \
+               f"{r.expected_count:,} expected tensors match)"  # fmt: skip
+    hint = f"; it looks like {looks_like} (see identify)" if looks_like else ""
+    return f"Verdict: does NOT load strictly into {spec_string(spec)}: {r.counts()}{hint}"
+
+
+def _group(status: dict[str, str], key: str) -> str:
+    """The shortest module prefix of ``key`` under which every tensor has ``key``'s status, so
+    a block that is missing entirely is one row, and a BatchNorm's five tensors are one row."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        prefix = ".".join(parts[:n]) + "."
+        if all(v == status[key] for k, v in status.items() if k.startswith(prefix)):
+            return prefix[:-1]
+    return key.rpartition(".")[0]
+
+
+def _status_rows(r: Comparison, show_matching: bool) -> list[tuple[str, str, str, Any, Any]]:
+    """One row per group of tensors that share a status (see _group); one per tensor whose
+    shape differs, with both shapes."""
+    status: dict[str, str] = {k: MATCH for k in r.matching}
+    status |= {k: MISSING for k in r.missing} | {k: FILLED for k in r.tolerated}
+    status |= {m.key: SHAPE for m in r.mismatched} | {k: UNEXPECTED for k in r.unexpected}
+    shown = {k: v for k, v in status.items() if show_matching or v not in (MATCH, FILLED)}
+    # a hidden num_batches_tracked does not split a missing block into its modules
+    grouping = status if show_matching else {k: MISSING if v == FILLED else v for k, v in status.items()}
+    shapes = {m.key: m for m in r.mismatched}
+    groups: dict[tuple[str, str], list[str]] = {}
+    rows: list[tuple[str, str, str, Any, Any]] = []
+    for key, state in shown.items():
+        if state == SHAPE:
+            module, _, tensor = key.rpartition(".")
+            rows.append((module, state, tensor, shapes[key].expected, shapes[key].found))
+            continue
+        group = (_group(grouping, key), state)
+        if group not in groups:
+            groups[group] = []
+            rows.append((group[0], state, "", None, None))
+        groups[group].append(key[len(group[0]) + 1:])
+    return [(m, st, _tensors_cell(groups[(m, st)]) if st != SHAPE else t, e, f)
+            for m, st, t, e, f in rows]  # fmt: skip
+
+
+def _tensors_cell(names: list[str]) -> str:
+    if all("." not in n for n in names):
+        return ", ".join(names)
+    return f"{len(names)} tensors"
+
+
+def check_report(spec: ResNetSpec, c: Checkpoint, r: Comparison, looks_like: str | None,
+                 show_matching: bool) -> Report:  # fmt: skip
+    counts = Table(
+        title="Tensors",
+        columns=(Column("Status", "left"), Column("Tensors")),
+        rows=((MATCH, len(r.matching)), (MISSING, len(r.missing)), (UNEXPECTED, len(r.unexpected)),
+              (SHAPE, len(r.mismatched))),
+        styles=("green", "red" if r.missing else "", "yellow" if r.unexpected else "",
+                "red" if r.mismatched else ""),
+    )
+    rows = _status_rows(r, show_matching)
+    tables = [counts]
+    if rows:
+        tables.append(Table(
+            title="Matching and differing tensors" if show_matching else "Differences",
+            columns=(Column("Module", "left"), Column("Status", "left"), Column("Tensors", "left"),
+                     Column("Expected"), Column("Found")),
+            rows=tuple(rows),
+            styles=tuple(_STYLES[row[1]] for row in rows),
+            footer=("Expected: the variant's shape; Found: the checkpoint's.",),
+        ))
+    notes: tuple[str, ...] = ()
+    if r.tolerated:
+        notes = (f"{len(r.tolerated)} num_batches_tracked buffers are missing; torch sets them to 0 "
+                 "on a strict load (older torchvision checkpoints have none).",)  # fmt: skip
+    payload = {"command": "check", "spec": spec.to_dict(), "spec_string": spec_string(spec),
+               "checkpoint": checkpoint_json(c), **comparison_json(r), "looks_like": looks_like}  # fmt: skip
+    return Report(payload=payload, tables=tuple(tables), header=(f"Variant: {spec_string(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
+                  notes=(*notes, verdict(spec, r, looks_like)))  # fmt: skip
+
+
+# --- identify --------------------------------------------------------------------------------
+def proof_line(ident: Identification) -> str:
+    name = ident.identified.spec_string
+    if ident.proved:
+        return (f"Proof: built {name} and loaded all {len(ident.checkpoint.tensors):,} tensors "
+                "with load_state_dict(strict=True)")  # fmt: skip
+    problem = ident.load_error or ident.comparison.counts()
+    return f"Proof FAILED: {name} does not load the checkpoint strictly: {problem}"
+
+
+def identify_report(ident: Identification) -> Report:
+    found = ident.identified
+    table = Table(
+        title=f"Identified: {found.preset or found.spec_string}",
+        columns=(Column("Field", "left"), Column("Value", "left"), Column("From", "left")),
+        rows=tuple((e.field, e.value, e.because) for e in found.evidence),
+    )
+    preset = found.preset or "none (the spec string names the nearest preset and what differs)"
+    footer = (f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident))
+    notes = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    payload = {
+        "command": "identify",
+        "checkpoint": checkpoint_json(ident.checkpoint),
+        "preset": found.preset,
+        "spec_string": found.spec_string,
+        "spec": found.spec.to_dict(),
+        "evidence": [dataclasses.asdict(e) for e in found.evidence],
+        "assumptions": list(found.assumptions),
+        "proved": ident.proved,
+        "load_error": ident.load_error,
+        **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},
+    }
+    return Report(payload=payload, tables=(dataclasses.replace(table, footer=footer),),
+                  header=(f"Checkpoint: {checkpoint_line(ident.checkpoint)}",), notes=notes)  # fmt: skip
+
+
+# --- --weights on other commands --------------------------------------------------------------
+def with_weights(report: Report, c: Checkpoint) -> Report:
+    """``report`` with a line and a JSON entry saying the checkpoint loads strictly."""
+    line = f"Weights: {checkpoint_line(c)}; loads strictly into this variant"
+    payload = {**report.payload, "weights": {**checkpoint_json(c), "loads_strictly": True}}
+    return dataclasses.replace(report, header=(*report.header, line), payload=payload)

@@ -1,0 +1,279 @@
+"""Which ResNet variant a state_dict holds, from its key names and tensor shapes alone.
+
+Pure Python, no torch: the input is ``{key: shape}``, so the same code identifies a real
+checkpoint, a memory-mapped one and the meta-device state_dict of a spec (which is how the
+tests prove every preset identifies back to itself). Each decided field keeps the key and
+shape that decided it, so ``identify`` can show its evidence.
+
+What weights cannot show, and what is assumed instead:
+
+- ``stride_in``: a stride has no weights; a v1 and a v1.5 bottleneck have identical shapes (3x3).
+- ``replace_stride_with_dilation``: likewise (none).
+- ``zero_init_residual``: an initialisation, not a shape (false).
+- the max-pool has no weights: a single 3x3 stem conv is taken as the CIFAR stem (no max-pool).
+- GroupNorm's number of groups is not in its weights (the builder's 32).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import InspectError, SpecError
+from .spec import FIELD_NAMES, Block, Norm, ResNetSpec, Shortcut, Stem, preset_name, spec_string
+
+Shape = tuple[int, ...]
+
+UNSEEN = (
+    "stride_in: a stride has no weights; assumed 3x3 (torchvision's v1.5)",
+    "replace_stride_with_dilation: dilation has no weights; assumed none",
+    "zero_init_residual: an initialisation, not a shape; assumed false",
+)
+_BLOCK_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
+
+
+class IdentifyError(InspectError):
+    """The tensors are readable but do not describe a variant this tool can build (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    field: str  # a ResNetSpec field name
+    value: str  # as written in a spec string
+    because: str  # the key(s) and shape(s) that decided it
+
+
+@dataclass(frozen=True)
+class Identified:
+    spec: ResNetSpec
+    evidence: tuple[Evidence, ...]
+    assumptions: tuple[str, ...]  # what the weights cannot show, and what was assumed
+
+    @property
+    def preset(self) -> str | None:
+        return preset_name(self.spec)
+
+    @property
+    def spec_string(self) -> str:
+        return spec_string(self.spec)
+
+
+def _fmt(shape: Shape) -> str:
+    return "x".join(map(str, shape)) if shape else "scalar"
+
+
+class _Reader:
+    """Looks keys up, and records which ones decided what."""
+
+    def __init__(self, shapes: Mapping[str, Shape]) -> None:
+        self.shapes = shapes
+        self.evidence: list[Evidence] = []
+
+    def shape(self, key: str) -> Shape:
+        if key not in self.shapes:
+            raise IdentifyError(f"cannot identify: no {key!r} in the checkpoint")
+        return self.shapes[key]
+
+    def note(self, field: str, value: object, because: str) -> None:
+        text = value.value if hasattr(value, "value") else value
+        if isinstance(text, bool):
+            text = "true" if text else "false"
+        if isinstance(text, tuple):
+            text = ",".join(map(str, text))
+        self.evidence.append(Evidence(field, str(text), because))
+
+
+def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
+    """The variant whose state_dict has exactly these names and shapes (see the module doc)."""
+    _require_resnet(shapes)
+    r = _Reader(shapes)
+    stem, stem_width, in_chans = _stem(r)
+    norm = _norm(r, stem)
+    layers = _layers(r)
+    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in shapes else Block.BASIC
+    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
+                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    widths = _widths(r, block, len(layers))
+    groups, width_per_group = _grouping(r, block, widths)
+    avg_down = _avg_down(r)
+    expansion = 4 if block is Block.BOTTLENECK else 1
+    stem_out = 2 * stem_width if stem is Stem.DEEP else stem_width
+    shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
+    num_classes = _classifier(r)
+    assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    if stem is Stem.CIFAR:
+        assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
+                           "CIFAR stem, which has none")  # fmt: skip
+    if norm is Norm.GROUP:
+        assumptions.append("GroupNorm groups: not in the weights; assumed 32")
+    try:
+        spec = ResNetSpec(
+            block=block, layers=layers, widths=widths, groups=groups,
+            width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
+            shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
+        )  # fmt: skip
+    except SpecError as exc:
+        raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
+    evidence = sorted(r.evidence, key=lambda e: FIELD_NAMES.index(e.field))
+    return Identified(spec, tuple(evidence), tuple(assumptions))
+
+
+def _require_resnet(shapes: Mapping[str, Shape]) -> None:
+    has_stem = "conv1.weight" in shapes or "conv1.0.weight" in shapes
+    has_stage = any(_BLOCK_KEY.match(k) for k in shapes)
+    if not (has_stem and has_stage):
+        sample = ", ".join(list(shapes)[:4])
+        raise IdentifyError(
+            "cannot identify: not a ResNet state_dict (no conv1 and layer1.0 keys); "
+            f"its first keys are {sample}"
+        )
+
+
+def _stem(r: _Reader) -> tuple[Stem, int, int]:
+    if "conv1.0.weight" in r.shapes:
+        a, b, c = (r.shape(f"conv1.{i}.weight") for i in (0, 3, 6))
+        if not (b[0] == a[0] and c[0] == 2 * a[0]):
+            raise IdentifyError(
+                f"cannot identify: deep stem of {a[0]}, {b[0]}, {c[0]} channels; this tool's deep "
+                "stem is w, w, 2w"
+            )
+        r.note("stem", Stem.DEEP, f"conv1.0/.3/.6: three 3x3 convs of {a[0]}, {b[0]}, {c[0]} channels")
+        r.note("stem_width", a[0], f"conv1.0.weight {_fmt(a)}")
+        r.note("in_chans", a[1], f"conv1.0.weight {_fmt(a)}")
+        return Stem.DEEP, a[0], a[1]
+    w = r.shape("conv1.weight")
+    kernel = w[-1] if len(w) == 4 else 0
+    if kernel not in (3, 7):
+        raise IdentifyError(f"cannot identify: conv1.weight is {_fmt(w)}; expected a 7x7 or 3x3 conv")
+    stem = Stem.CLASSIC if kernel == 7 else Stem.CIFAR
+    r.note("stem", stem, f"conv1.weight {_fmt(w)}: one {kernel}x{kernel} conv")
+    r.note("stem_width", w[0], f"conv1.weight {_fmt(w)}")
+    r.note("in_chans", w[1], f"conv1.weight {_fmt(w)}")
+    return stem, w[0], w[1]
+
+
+def _norm(r: _Reader, stem: Stem) -> Norm:
+    conv = "conv1.0" if stem is Stem.DEEP else "conv1"
+    if "bn1.running_mean" in r.shapes:
+        r.note("norm", Norm.BATCH, "bn1.running_mean present")
+        return Norm.BATCH
+    if "bn1.weight" in r.shapes:
+        r.note("norm", Norm.GROUP, "bn1.weight without running statistics")
+        return Norm.GROUP
+    if f"{conv}.bias" in r.shapes:
+        r.note("norm", Norm.NONE, f"no bn1; {conv}.bias present")
+        return Norm.NONE
+    raise IdentifyError(f"cannot identify: no bn1 and no {conv}.bias; unknown normalisation")
+
+
+def _layers(r: _Reader) -> tuple[int, ...]:
+    blocks: dict[int, set[int]] = {}
+    for key in r.shapes:
+        m = _BLOCK_KEY.match(key)
+        if m:
+            blocks.setdefault(int(m[1]), set()).add(int(m[2]))
+    stages = sorted(blocks)
+    if stages != list(range(1, len(stages) + 1)):
+        raise IdentifyError(f"cannot identify: stages {stages}; expected layer1, layer2, ... in order")
+    layers = []
+    for s in stages:
+        if sorted(blocks[s]) != list(range(len(blocks[s]))):
+            raise IdentifyError(f"cannot identify: layer{s} has blocks {sorted(blocks[s])}; a gap")
+        layers.append(len(blocks[s]))
+    r.note("layers", tuple(layers), "count of layerN.M blocks")
+    return tuple(layers)
+
+
+def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
+    widths = []
+    for s in range(1, stages + 1):
+        if block is Block.BASIC:
+            widths.append(r.shape(f"layer{s}.0.conv1.weight")[0])
+            continue
+        out = r.shape(f"layer{s}.0.conv3.weight")[0]
+        if out % 4:
+            raise IdentifyError(f"cannot identify: layer{s} outputs {out} channels, not 4 x a width")
+        widths.append(out // 4)
+    source = "conv1 output channels" if block is Block.BASIC else "conv3 output channels / 4"
+    r.note("widths", tuple(widths), f"layerN.0.{source}")
+    return tuple(widths)
+
+
+def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, int]:
+    """groups from the grouped conv2 (in_channels/groups = weight.shape[1]); width_per_group
+    from inner width = int(planes * width_per_group / 64) * groups, for every stage."""
+    if block is Block.BASIC:
+        return 1, 64
+    lo, hi, groups_seen = 1, math.inf, set()
+    for s, planes in enumerate(widths, start=1):
+        inner, per_group = r.shape(f"layer{s}.0.conv2.weight")[:2]
+        groups_seen.add(inner // per_group)
+        # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
+        lo = max(lo, -(-64 * per_group // planes))
+        hi = min(hi, -(-64 * (per_group + 1) // planes) - 1)
+    if len(groups_seen) != 1 or lo > hi:
+        raise IdentifyError("cannot identify: the grouped 3x3 convs do not follow one "
+                            "groups x width_per_group")  # fmt: skip
+    groups = groups_seen.pop()
+    # several values can give the same shapes at tiny widths: prefer the default, else the least
+    wpg = 64 if lo <= 64 <= hi else lo
+    w = r.shape("layer1.0.conv2.weight")
+    r.note("groups", groups, f"layer1.0.conv2.weight {_fmt(w)}: {w[0]} channels / {w[1]} per group")
+    r.note("width_per_group", wpg, f"{w[1]} channels per group at width {widths[0]}")
+    return groups, int(wpg)
+
+
+def _avg_down(r: _Reader) -> bool:
+    pooled = sorted(k for k, v in r.shapes.items() if k.endswith(".downsample.1.weight") and len(v) == 4)
+    because = f"{pooled[0]} is the conv (after a pool)" if pooled else "no pool before the projection convs"
+    r.note("avg_down", bool(pooled), because)
+    return bool(pooled)
+
+
+def _shortcut(
+    r: _Reader, layers: tuple[int, ...], stem_out: int, outs: list[int]
+) -> tuple[Shortcut, tuple[bool, ...] | None]:
+    """The option, and the dilation where weights show it: with shortcut B, a later stage
+    whose first block keeps its channels and has no projection cannot have stride 2."""
+    with_proj, changing, stride_only = set(), set(), set()
+    in_ch = stem_out
+    for s, n in enumerate(layers):
+        for i in range(n):
+            if any(k.startswith(f"layer{s + 1}.{i}.downsample.") for k in r.shapes):
+                with_proj.add((s, i))
+            if i == 0 and (s > 0 or in_ch != outs[s]):
+                changing.add((s, i))
+                if in_ch == outs[s]:
+                    stride_only.add((s, i))
+            in_ch = outs[s]
+    total = sum(layers)
+    dilated = changing - with_proj
+    if with_proj <= changing and with_proj and dilated <= stride_only:
+        if dilated:
+            stages = sorted(s + 1 for s, _ in dilated)
+            r.note("replace_stride_with_dilation", ",".join(
+                str(int((s, 0) in dilated)) for s in range(1, len(layers))),
+                f"no projection in layer{stages[0]}.0 although its stride would change the shape")
+        because = f"projections in the {len(with_proj)} blocks that change shape"
+        r.note("shortcut", Shortcut.B, because)
+        dilation = tuple((s, 0) in dilated for s in range(1, len(layers)))
+        return Shortcut.B, dilation if dilated else None
+    if with_proj == changing:
+        kind, because = Shortcut.B, f"projections in the {len(changing)} blocks that change shape"
+    elif not with_proj:
+        kind, because = Shortcut.A, f"no projections; {len(changing)} blocks change shape"
+    elif len(with_proj) == total:
+        kind, because = Shortcut.C, f"projections in all {total} blocks"
+    else:
+        raise IdentifyError(f"cannot identify: projections in {len(with_proj)} of {total} blocks, "
+                            "which is none of shortcut A, B, C")  # fmt: skip
+    r.note("shortcut", kind, because)
+    return kind, None
+
+
+def _classifier(r: _Reader) -> int:
+    w = r.shape("fc.weight")
+    r.note("num_classes", w[0], f"fc.weight {_fmt(w)}")
+    return w[0]
