@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SpecError
 from .spec import GROUP_NORM_GROUPS, Block, Norm, ResNetSpec, Shortcut, Stem, StrideIn
 
 
@@ -261,7 +262,13 @@ def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
 
 def build_model(spec: ResNetSpec, device: str | torch.device | None = None) -> ResNet:
     """Build ``spec``. ``device="meta"`` builds without allocating or initialising memory."""
-    if device is None:
-        return ResNet(spec)
-    with torch.device(device):
-        return ResNet(spec)
+    try:
+        if device is None:
+            return ResNet(spec)
+        with torch.device(device):
+            return ResNet(spec)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "overflow" not in reason.lower():
+            raise
+        raise SpecError(f"{spec}: too large to build ({reason})") from None

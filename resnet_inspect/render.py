@@ -220,9 +220,13 @@ def choose_format(fmt: str | None, output: str | None) -> Format:
 def check_output_path(output: str) -> Path:
     path = Path(output)
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+    try:
+        is_dir, parent_is_dir = path.is_dir(), parent.is_dir()
+    except OSError as exc:  # a name too long, a loop of links ...
+        raise UsageError(f"--output {output!r}: {exc.strerror}") from None
+    if is_dir:
         raise UsageError(f"--output {output!r}: is a directory")
-    if not parent.is_dir():
+    if not parent_is_dir:
         raise UsageError(f"--output {output!r}: the directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--output {output!r}: the directory {str(parent)!r} is not writable")
@@ -232,7 +236,10 @@ def check_output_path(output: str) -> Path:
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: an interrupted
     run never leaves a half-written file nor clobbers an existing one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:  # a read-only or special filesystem that os.access did not reveal
+        raise UsageError(f"--output {str(path)!r}: cannot write there: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -152,6 +152,7 @@ _CHOICES: dict[str, type[Enum]] = {
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans")
 _BOOLS = ("avg_down", "zero_init_residual")
 _INT_TUPLES = ("layers", "widths")
+MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 _FALSE = ("0", "false", "no", "off", "n", "f")
 
@@ -238,6 +239,8 @@ def _parse_int(name: str, value: Any) -> int:
             raise SpecError(f"{name}: expected a whole number, got {value!r}") from None
     if number < 1:
         raise SpecError(f"{name}: must be at least 1, got {number}")
+    if number > MAX_INT:
+        raise SpecError(f"{name}: {number} is too large (at most {MAX_INT})")
     return number
 
 
@@ -368,6 +371,8 @@ def parse_input_shape(text: str, flag: str = "--input") -> tuple[int, int, int, 
         ) from None
     if any(d < 1 for d in dims):
         raise UsageError(f"{flag} {text!r}: every dimension must be at least 1")
+    if any(d > MAX_INT for d in dims):
+        raise UsageError(f"{flag} {text!r}: a dimension is larger than {MAX_INT}")
     return dims[0], dims[1], dims[2], dims[3]
 
 

@@ -157,9 +157,8 @@ def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> dict[st
     current: list[str] = []
     fast = ShapeRules() if device == "meta" else contextlib.nullcontext()
     with _hooks(model, seen, current), torch.no_grad(), fast:
-        x = torch.empty(input_shape, device=device)
         try:
-            model(x)
+            model(torch.empty(input_shape, device=device))
         except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
             where = current[-1] if current else "the input"
             shape = "x".join(map(str, input_shape))

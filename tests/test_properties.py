@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import string
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from resnet_inspect.checkpoint import (
+    identify_checkpoint,
+    load_weights_into,
+    read_checkpoint,
+    verify_weights,
+)
 from resnet_inspect.counting import fvcore_counts
 from resnet_inspect.errors import SpecError
 from resnet_inspect.model import build_model
@@ -216,6 +224,25 @@ def measured_receptive_field(spec: ResNetSpec) -> tuple[int, int]:
 def test_receptive_field_and_jump_equal_a_measurement(spec: ResNetSpec) -> None:
     traced = trace_model(build_model(spec, "meta"), spec.default_input_shape())
     assert (traced.totals.receptive_field, traced.totals.jump) == measured_receptive_field(spec)
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+@SLOW
+@pytest.mark.slow
+@given(valid_specs())
+def test_state_dict_round_trips_through_save_and_weights_load(spec: ResNetSpec) -> None:
+    original = build_model(spec).state_dict()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "weights.pth"
+        torch.save(original, path)
+        verify_weights(spec, path)  # what --weights checks on the meta device
+        model = build_model(spec)
+        load_weights_into(model, path)  # what --weights loads into a real model
+        loaded = model.state_dict()
+        assert loaded.keys() == original.keys()
+        assert all(torch.equal(loaded[k], original[k]) for k in original)
+        found = identify_checkpoint(read_checkpoint(path))
+        assert found.proved, found.identified.spec_string
 
 
 # --- invalid specs: the project's error, naming the field -----------------------------------
