@@ -6,8 +6,6 @@ stderr starting with ``error:`` that names what was wrong, nothing on stdout, no
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from typer.testing import CliRunner
