@@ -92,7 +92,7 @@ def parse_compile_mode(text: str | None) -> CompileMode | None:
         return CompileMode(text.strip().lower())
     except ValueError:
         allowed = ", ".join(m.value for m in CompileMode)
-        raise UsageError(f"--compile {text!r}: not one of {allowed}") from None
+        raise UsageError(f"--compile-mode {text!r}: not one of {allowed}") from None
 
 
 def parse_batches(text: str) -> tuple[int, ...]:

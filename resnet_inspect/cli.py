@@ -293,10 +293,11 @@ def bench(
                                        "instead of casting the model.")] = False,
     channels_last: Annotated[bool, _bench_option("--channels-last", help="NHWC memory layout "
                                                  "for the model and the input.")] = False,
-    compile: Annotated[Optional[str], _bench_option(
-        "--compile", is_flag=False, flag_value="default", metavar="[MODE]", show_default=False,
-        help="torch.compile: default, reduce-overhead (CUDA graphs) or max-autotune; the "
-        "compile time is shown apart.")] = None,
+    compile: Annotated[bool, _bench_option("--compile", help="torch.compile the model; the "
+                                           "compile time is shown apart.")] = False,
+    compile_mode: Annotated[Optional[str], _bench_option(
+        "--compile-mode", metavar="MODE", show_default=False,
+        help="default, reduce-overhead (CUDA graphs) or max-autotune; implies --compile.")] = None,
     warmup: Annotated[float, _bench_option("--warmup", help="Seconds of warm-up per "
                                            "configuration.")] = 1.0,
     min_time: Annotated[float, _bench_option("--min-time", help="Seconds of measurement per "
@@ -314,11 +315,11 @@ def bench(
     """Time the forward pass: latency percentiles, images/s, FLOP/s, memory; variants and batch
     sizes interleaved."""
     from .bench import BenchConfig, BenchTask, parse_batches, parse_chw, run_bench, task_flops
-    from .bench import check_config, parse_compile_mode, parse_device, parse_precision
+    from .bench import check_config, parse_device, parse_precision
     from .bench_view import bench_report
 
     config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
-                         channels_last=channels_last, compile_mode=parse_compile_mode(compile),
+                         channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
                          warmup_s=warmup, min_time_s=min_time, threads=threads,
                          breakdown=breakdown)  # fmt: skip
     batches, chw = parse_batches(batch), parse_chw(input) if input else None
@@ -326,14 +327,20 @@ def bench(
         check_output_path(output)
     specs = _bench_specs(list(arch) if arch else [None], overrides)
     tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in batches]
+    check_config(config)
     for task in tasks[:: len(batches)]:
         task_flops(task)  # the input fits the network, before anything is timed
-    check_config(config)
     with _progress_bar() as progress:
         result = run_bench(tasks, config, progress)
     emit(bench_report(result, config), format, output)
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def _compile_mode(compile: bool, mode: str | None) -> Any:
+    from .bench import parse_compile_mode
+
+    return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
 
 
 def _bench_specs(archs: Sequence[str | None], overrides: dict[str, Any]) -> list[ResNetSpec]:
