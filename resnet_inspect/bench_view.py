@@ -98,17 +98,16 @@ def _peak_text(env: Environment) -> str:
 def _columns(env: Environment, config: BenchConfig) -> tuple[Column, ...]:
     unit, _ = _flops_unit(env)
     cols = [Column("Variant", "left"), Column("Batch"), Column("Median ms"), Column("P10 ms"),
-            Column("P90 ms"), Column("IQR ms"), Column("Samples"), Column("Images/s"),
+            Column("P90 ms"), Column("IQR ms"), Column("N"), Column("Images/s"),
             Column(unit)]  # fmt: skip
     if env.peak_tflops is not None:
         cols.append(Column(f"% of {env.peak_basis} peak", "left"))
     if env.device.startswith("cuda"):
-        cols += [Column("Peak alloc MiB"), Column("Reserved MiB")]
+        cols += [Column("Alloc MiB"), Column("Reserved MiB")]
     else:
-        cols.append(Column("Peak RSS MiB"))
+        cols.append(Column("RSS MiB"))
     if config.compile_mode is not None:
         cols.append(Column("Compile s"))
-    cols.append(Column("Noisy", "left"))
     return tuple(cols)
 
 
@@ -129,7 +128,6 @@ def _row(m: Measurement, env: Environment, config: BenchConfig, width: int) -> t
         cells.append(_mib(mem.resident_bytes if mem else None))
     if config.compile_mode is not None:
         cells.append(m.compile_s)
-    cells.append("noisy" if m.noisy else "")
     return (*head, *cells)
 
 
@@ -141,14 +139,15 @@ def _caption(env: Environment, config: BenchConfig) -> str:
     unit, _ = _flops_unit(env)
     throughput = ("back-to-back iterations between CUDA events" if env.device.startswith("cuda")
                   else "batch / median (a CPU forward pass is synchronous)")  # fmt: skip
-    memory = ("Peak alloc: this configuration's weights, input and forward working memory; "
+    memory = ("Alloc: this configuration's peak: its weights, input and forward working memory; "
               "Reserved: the caching allocator's peak reservation (whole process)"
               if env.device.startswith("cuda")
-              else "Peak RSS: the process's resident peak during one forward pass")  # fmt: skip
+              else "RSS: the process's peak resident memory during one forward pass")  # fmt: skip
     parts = [
         "Latency: one forward pass of the batch, timed iteration by iteration"
         + (" (synchronised)" if env.device.startswith("cuda") else "")
-        + ": median, 10th and 90th percentile, interquartile range.",
+        + ": median, 10th and 90th percentile, interquartile range, N samples (yellow: IQR over "
+        f"{100 * NOISE_THRESHOLD:.0f}% of the median).",
         f"Images/s: {throughput}. {unit}: the trace's FLOPs / time per batch. {FLOPS_NOTE}",
         f"{memory}, measured in a separate pass.",
     ]

@@ -27,7 +27,6 @@ from resnet_inspect.bench import (
 from resnet_inspect.cli import app
 from resnet_inspect.errors import UsageError
 from resnet_inspect.spec import resolve
-from resnet_inspect.trace import trace_spec
 
 TINY = "resnet18:layers=1,1,1,1,widths=8,16,32,64"
 # one thread: a shared CI machine stalls OpenMP teams of two on every small operator
@@ -130,6 +129,10 @@ def tiny_result() -> bench.BenchResult:
 
 
 def test_cpu_run_measures_every_configuration(tiny_result: bench.BenchResult) -> None:
+    # imported here: importing the submodule at collection time would shadow the package's
+    # trace() function that tests/test_trace.py imports (see the report to the lead)
+    from resnet_inspect.trace import trace_spec
+
     assert not tiny_result.interrupted
     assert [m.task.batch for m in tiny_result.measurements] == [1, 2]
     for m in tiny_result.measurements:
@@ -253,7 +256,7 @@ def test_bench_table_says_which_flops_and_why_no_utilisation(runner: CliRunner) 
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     for text in ("Environment", "Median ms", "P10 ms", "IQR ms", "Images/s", "GFLOP/s",
-                 "Peak RSS MiB", "resnet20", "2 per multiply-accumulate", "no utilisation column",
+                 "RSS MiB", "resnet20", "2 per multiply-accumulate", "no utilisation column",
                  "Stages of resnet20 @ batch 1", "FLOP/byte"):  # fmt: skip
         assert text in out, text
 
