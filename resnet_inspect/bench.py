@@ -786,7 +786,7 @@ def _cuda_free_cached() -> None:
 # --- FLOPs, and the per-stage breakdown --------------------------------------------------------
 def task_flops(task: BenchTask) -> int:
     """FLOPs of one forward pass of the batch, from the meta-device trace."""
-    from .trace import trace_spec
+    from .tracing import trace_spec
 
     return trace_spec(task.spec, task.input_shape).totals.flops
 
@@ -794,7 +794,7 @@ def task_flops(task: BenchTask) -> int:
 def stage_costs(task: BenchTask, config: BenchConfig) -> dict[str, tuple[int, int]]:
     """Per stage: FLOPs, and bytes moved if every layer reads its weights and input and writes
     its output once (activations in the run's precision; weights float32 under autocast)."""
-    from .trace import trace_spec
+    from .tracing import trace_spec
 
     trace = trace_spec(task.spec, task.input_shape)
     act = ELEMENT_BYTES[config.precision]

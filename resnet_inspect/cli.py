@@ -251,7 +251,7 @@ def summary(
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
     choose_format(format, output)
-    from .trace import normalize_dtype, trace_spec
+    from .tracing import normalize_dtype, trace_spec
     from .views import summary_report
 
     checkpoint = verify_weights_option(spec, weights)
@@ -319,7 +319,7 @@ def flops(
     check_depth(depth)
     choose_format(format, output)
     from .model import build_model
-    from .trace import normalize_dtype, trace_model
+    from .tracing import normalize_dtype, trace_model
     from .views import flops_report, fvcore_report
 
     checkpoint = verify_weights_option(spec, weights)

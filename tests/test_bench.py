@@ -131,7 +131,7 @@ def tiny_result() -> bench.BenchResult:
 def test_cpu_run_measures_every_configuration(tiny_result: bench.BenchResult) -> None:
     # imported here: importing the submodule at collection time would shadow the package's
     # trace() function that tests/test_trace.py imports (see the report to the lead)
-    from resnet_inspect.trace import trace_spec
+    from resnet_inspect.tracing import trace_spec
 
     assert not tiny_result.interrupted
     assert [m.task.batch for m in tiny_result.measurements] == [1, 2]
