@@ -26,9 +26,11 @@ from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, reso
 ARCH_PANEL = "Architecture (override any preset field)"
 
 COUNTING_HELP = (
-    "MACs are multiply-accumulates of convolution and linear layers (the paper's and "
-    "torchvision's convention; fvcore calls them flops). FLOPs count every floating-point "
-    "operation: 2 per MAC, plus normalisation, ReLU, pooling and the residual additions."
+    "MACs: multiply-accumulates of convolution and linear layers (the paper's and torchvision's "
+    "convention; fvcore calls them flops). FLOPs: every floating-point operation: convolution "
+    "and linear 2 per MAC (+1 per output element with a bias); batch norm 2 per element; group "
+    "norm 8 per element; ReLU 1 per element; max-pool k*k-1 per output; avg-pool k*k per output "
+    "(global pooling: 1 per input); each residual addition 1 per element."
 )
 
 
