@@ -32,7 +32,7 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 import torch
 from resnet_inspect.cli import main
-import resnet_inspect.checkpoint, resnet_inspect.model, resnet_inspect.trace
+import resnet_inspect.checkpoint, resnet_inspect.model, resnet_inspect.tracing
 kb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 base = kb(); t0 = time.perf_counter()
 what = {what!r}

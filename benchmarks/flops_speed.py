@@ -16,7 +16,7 @@ from _measure import machine, run
 OURS = """
 from resnet_inspect.spec import resolve
 from resnet_inspect.model import build_model
-from resnet_inspect.trace import trace_model
+from resnet_inspect.tracing import trace_model
 from resnet_inspect.views import flops_report
 from resnet_inspect.render import render, Format
 t = trace_model(build_model(resolve({arch!r}), "meta"), {shape!r})

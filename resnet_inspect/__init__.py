@@ -19,7 +19,7 @@ from .spec import PRESETS, ResNetSpec, resolve
 if TYPE_CHECKING:
     from torch import nn
 
-    from .trace import Trace
+    from .tracing import Trace
 
 __version__ = "0.1.0"
 
@@ -49,6 +49,6 @@ def trace(
     **overrides: Any,
 ) -> Trace:
     """Trace a variant on the meta device: shapes, parameters, MACs/FLOPs per module."""
-    from .trace import trace_spec
+    from .tracing import trace_spec
 
     return trace_spec(resolve(arch, **overrides), input_shape)

@@ -6,11 +6,12 @@ the architecture flags (``--groups``, ``--stem``, ...) through :func:`spec_optio
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 
@@ -25,9 +26,11 @@ from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, reso
 ARCH_PANEL = "Architecture (override any preset field)"
 
 COUNTING_HELP = (
-    "MACs are multiply-accumulates of convolution and linear layers (the paper's and "
-    "torchvision's convention; fvcore calls them flops). FLOPs count every floating-point "
-    "operation: 2 per MAC, plus normalisation, ReLU, pooling and the residual additions."
+    "MACs: multiply-accumulates of convolution and linear layers (the paper's and torchvision's "
+    "convention; fvcore calls them flops). FLOPs: every floating-point operation: convolution "
+    "and linear 2 per MAC (+1 per output element with a bias); batch norm 2 per element; group "
+    "norm 8 per element; ReLU 1 per element; max-pool k*k-1 per output; avg-pool k*k per output "
+    "(global pooling: 1 per input); each residual addition 1 per element."
 )
 
 
@@ -250,7 +253,7 @@ def summary(
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
     choose_format(format, output)
-    from .trace import normalize_dtype, trace_spec
+    from .tracing import normalize_dtype, trace_spec
     from .views import summary_report
 
     checkpoint = verify_weights_option(spec, weights)
@@ -318,7 +321,7 @@ def flops(
     check_depth(depth)
     choose_format(format, output)
     from .model import build_model
-    from .trace import normalize_dtype, trace_model
+    from .tracing import normalize_dtype, trace_model
     from .views import flops_report, fvcore_report
 
     checkpoint = verify_weights_option(spec, weights)
@@ -464,6 +467,129 @@ def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) 
     emit(identify_report(identification), format, output)
     if not identification.proved:
         raise typer.Exit(1)
+
+
+# --- bench ---------------------------------------------------------------------------------------
+BenchArchArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        help=f"One or more variants to time side by side: presets or spec strings "
+        f"(resnet18 resnet50 resnet50:stem=deep). The flags below apply to each. "
+        f"Default: {DEFAULT_ARCH}.",
+        show_default=False,
+    ),
+]
+BENCH_PANEL = "Measurement"
+
+
+def _bench_option(*names: str, help: str, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel=BENCH_PANEL, **kw)
+
+
+@app.command()
+@spec_options
+def bench(
+    arch: BenchArchArg = None,
+    device: Annotated[str, _bench_option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    batch: Annotated[str, _bench_option("--batch", "-b", help="Batch sizes to sweep: 1,8,32.")] = "1",
+    input: Annotated[Optional[str], _bench_option(
+        "--input", "-i", help="One image, CxHxW. Default in_chans x 224 x 224 (32 x 32 for the "
+        "CIFAR stem).", show_default=False)] = None,
+    dtype: Annotated[str, _bench_option("--dtype", help="fp32, tf32 (CUDA: TF32 turned on, and "
+                                        "said so), bf16 or fp16.")] = "fp32",
+    amp: Annotated[bool, _bench_option("--amp", help="bf16/fp16 by autocast, float32 weights, "
+                                       "instead of casting the model.")] = False,
+    channels_last: Annotated[bool, _bench_option("--channels-last", help="NHWC memory layout "
+                                                 "for the model and the input.")] = False,
+    compile: Annotated[bool, _bench_option("--compile", help="torch.compile the model; the "
+                                           "compile time is shown apart.")] = False,
+    compile_mode: Annotated[Optional[str], _bench_option(
+        "--compile-mode", metavar="MODE", show_default=False,
+        help="default, reduce-overhead (CUDA graphs) or max-autotune; implies --compile.")] = None,
+    warmup: Annotated[float, _bench_option("--warmup", help="Seconds of warm-up per "
+                                           "configuration.")] = 1.0,
+    min_time: Annotated[float, _bench_option("--min-time", help="Seconds of measurement per "
+                                             "configuration (and at least 5 samples).")] = 2.0,
+    threads: Annotated[Optional[int], _bench_option(
+        "--threads", help="CPU threads for torch. Default: torch's (one per core).",
+        show_default=False)] = None,
+    breakdown: Annotated[bool, _bench_option("--breakdown", help="Per stage: time, share, "
+                                             "FLOP/s and FLOPs per byte (a roofline).")] = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    weights: WeightsOpt = None,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Time the forward pass: latency percentiles, images/s, FLOP/s, memory; variants and batch
+    sizes interleaved."""
+    from .bench import (
+        BenchConfig,
+        BenchTask,
+        check_config,
+        parse_batches,
+        parse_chw,
+        parse_device,
+        parse_precision,
+        run_bench,
+        task_flops,
+    )
+    from .bench_view import bench_report
+
+    config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
+                         channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
+                         warmup_s=warmup, min_time_s=min_time, threads=threads,
+                         breakdown=breakdown, weights=weights)  # fmt: skip
+    batches, chw = parse_batches(batch), parse_chw(input) if input else None
+    if choose_format(format, output) and output is not None:
+        check_output_path(output)
+    specs = _bench_specs(list(arch) if arch else [None], overrides)
+    tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in batches]
+    check_config(config)
+    for spec in specs:
+        verify_weights_option(spec, weights)  # before anything is built or timed
+    for task in tasks[:: len(batches)]:
+        task_flops(task)  # the input fits the network, before anything is timed
+    with _progress_bar() as progress:
+        result = run_bench(tasks, config, progress)
+    emit(bench_report(result, config), format, output)
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+def _compile_mode(compile: bool, mode: str | None) -> Any:
+    from .bench import parse_compile_mode
+
+    return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
+
+
+def _bench_specs(archs: Sequence[str | None], overrides: dict[str, Any]) -> list[ResNetSpec]:
+    """Each ARCH with the flag overrides; an error names the variant when there are several."""
+    specs: list[ResNetSpec] = []
+    for arch in archs:
+        try:
+            spec = spec_from(arch, overrides)
+        except SpecError as exc:
+            if len(archs) == 1:
+                raise
+            raise type(exc)(f"variant {arch!r}: {exc}") from None
+        if spec not in specs:
+            specs.append(spec)
+    return specs
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[float, str], None]]:
+    """A progress bar on stderr while it runs (only on a terminal; it vanishes when done)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("preparing", total=1.0)
+        yield lambda fraction, text: bar.update(task, completed=fraction, description=text)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from .errors import SpecError, UsageError
 from .spec import ResNetSpec, differing_fields, resolve
 
 if TYPE_CHECKING:
-    from .trace import LayerRecord, Trace
+    from .tracing import LayerRecord, Trace
 
 Shape = tuple[int, int, int, int]
 
@@ -198,7 +198,7 @@ def diff_specs(
 
 
 def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace:
-    from .trace import trace_spec
+    from .tracing import trace_spec
 
     try:
         return trace_spec(spec, shape, dtype)

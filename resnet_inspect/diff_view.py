@@ -15,7 +15,7 @@ from .spec import format_value, spec_string
 from .views import MACS_NOTE
 
 if TYPE_CHECKING:
-    from .trace import LayerRecord
+    from .tracing import LayerRecord
 
 ARROW = " -> "
 ROW_STYLE = {

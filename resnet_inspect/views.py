@@ -12,7 +12,7 @@ from .render import Bar, Column, Report, Table, human, human_bytes, shape_text
 from .spec import PRESETS, ResNetSpec, format_value, spec_string
 
 if TYPE_CHECKING:
-    from .trace import LayerRecord, Trace
+    from .tracing import LayerRecord, Trace
 
 MACS_NOTE = "MACs: multiply-accumulates of convolution and linear layers (1 MAC = 2 FLOPs)."
 

@@ -9,7 +9,7 @@ import torchinfo
 from resnet_inspect import trace
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, SpecError
-from resnet_inspect.trace import trace_model
+from resnet_inspect.tracing import trace_model
 
 # Conv + linear MACs at 1x3x224x224: torchvision's published weights metadata ("_ops", GFLOPS
 # that are in fact GMACs), to the unit.
@@ -115,3 +115,13 @@ def test_every_module_matches_torchinfo(arch: str) -> None:
     ours = {r.name: (r.output_shape, r.params) for r in trace_model(build_model(spec, "meta"), shape).layers}
     theirs = _torchinfo_by_name(model, shape)
     assert theirs == ours
+
+
+def test_public_trace_survives_importing_the_module() -> None:
+    import importlib
+
+    import resnet_inspect
+
+    importlib.import_module("resnet_inspect.tracing")
+    assert callable(resnet_inspect.trace)
+    assert resnet_inspect.trace("resnet18").totals.params == 11_689_512
