@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import os
 import platform
 import time
@@ -356,13 +357,14 @@ class BenchResult:
 
 # --- checks before anything runs ---------------------------------------------------------------
 def check_config(config: BenchConfig) -> None:
-    """Bad combinations and a device or precision this machine does not have: UsageError."""
+    """Bad combinations and a precision this machine cannot run: UsageError (exit 2); a GPU it
+    does not have: RuntimeFailure (exit 1)."""
     if config.amp and config.precision not in (Precision.BF16, Precision.FP16):
         raise UsageError(f"--amp: autocast needs --dtype bf16 or fp16, not {config.precision.value}")
-    if config.warmup_s < 0:
-        raise UsageError(f"--warmup {config.warmup_s}: must be at least 0 seconds")
-    if config.min_time_s <= 0:
-        raise UsageError(f"--min-time {config.min_time_s}: must be more than 0 seconds")
+    if not 0 <= config.warmup_s < math.inf:  # nan and inf would time forever
+        raise UsageError(f"--warmup {config.warmup_s}: must be at least 0 seconds, and finite")
+    if not 0 < config.min_time_s < math.inf:
+        raise UsageError(f"--min-time {config.min_time_s}: must be more than 0 seconds, and finite")
     if config.threads is not None and config.threads < 1:
         raise UsageError(f"--threads {config.threads}: must be at least 1")
     if config.is_cuda:
@@ -375,11 +377,11 @@ def check_config(config: BenchConfig) -> None:
 def _cuda_check_device(device: str) -> None:
     if not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        raise UsageError(f"--device {device}: CUDA is not available here (torch {torch.__version__}, {built})")
+        raise RuntimeFailure(f"--device {device}: CUDA is not available here (torch {torch.__version__}, {built})")
     index = int(device.partition(":")[2] or torch.cuda.current_device())
     count = torch.cuda.device_count()
     if index >= count:
-        raise UsageError(f"--device {device}: no such GPU; this machine has {count} (cuda:0..cuda:{count - 1})")
+        raise RuntimeFailure(f"--device {device}: no such GPU; this machine has {count} (cuda:0..cuda:{count - 1})")
 
 
 def _check_precision_runs(config: BenchConfig) -> None:

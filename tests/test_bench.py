@@ -281,13 +281,9 @@ def test_interrupted_bench_prints_finished_rows_and_exits_130(
     assert data["interrupted"] is True and data["results"][0]["status"] == "ok"
 
 
-CPU_ONLY_ERRORS = [(["--device", "cuda"], "--device cuda: CUDA is not available")]
-
-
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--device", "cuda:7"], "--device cuda:7"),
         (["--device", "tpu"], "--device 'tpu'"),
         (["--dtype", "fp64"], "--dtype 'fp64'"),
         (["--dtype", "fp32", "--amp"], "--amp"),
@@ -296,9 +292,10 @@ CPU_ONLY_ERRORS = [(["--device", "cuda"], "--device cuda: CUDA is not available"
         (["--input", "4x32x32"], "--input 1x4x32x32"),
         (["--compile-mode", "fastest"], "--compile-mode 'fastest'"),
         (["--min-time", "0"], "--min-time"),
+        (["--min-time", "nan"], "--min-time"),
+        (["--warmup", "inf"], "--warmup"),
         (["--threads", "0"], "--threads"),
         (["resnet5"], "variant 'resnet5'"),
-        *([] if torch.cuda.is_available() else CPU_ONLY_ERRORS),
         *([] if torch.cuda.is_available() else [(["--dtype", "tf32"], "--dtype tf32")]),
     ],
 )
@@ -308,6 +305,14 @@ def test_bad_input_is_one_line_exit_2(runner: CliRunner, args: list[str], fragme
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("device", ["cuda:7", *([] if torch.cuda.is_available() else ["cuda"])])
+def test_a_missing_gpu_cannot_run_here_exit_1(runner: CliRunner, device: str) -> None:
+    # the developer guide: a missing GPU is a failure at run time (exit 1), not bad input
+    result = runner.invoke(app, ["bench", *TINY_ARGS, "--device", device])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: --device {device}: ") and result.stdout == ""
 
 
 def test_unsupported_precision_is_one_line_exit_2(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

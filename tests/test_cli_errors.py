@@ -154,9 +154,34 @@ BATTERY: list[tuple[str, int, str]] = [
     ("identify {ckpt} -f xml", 2, "--format 'xml'"),
     ("identify {ckpt} -o {nodir}", 2, "does not exist"),
     ("identify", 2, "FILE"),
+    # bench: devices this machine lacks are "cannot run here" (1); the rest is bad input (2)
+    ("bench resnet18 --device cuda:7", 1, "--device cuda:7"),
+    ("bench resnet18 --device tpu", 2, "--device 'tpu'"),
+    ("bench resnet18 --device cuda:x", 2, "--device 'cuda:x'"),
+    ("bench resnet18 --batch 0", 2, "--batch '0'"),
+    ("bench resnet18 --batch a,b", 2, "--batch 'a,b'"),
+    ("bench resnet18 --input 3x224", 2, "--input '3x224'"),
+    ("bench resnet18 --input 4x32x32", 2, "in_chans=3"),
+    ("bench resnet18 --dtype int8", 2, "--dtype 'int8'"),
+    ("bench resnet18 --amp", 2, "--amp"),
+    ("bench resnet18 --compile --compile-mode fast", 2, "--compile-mode 'fast'"),
+    ("bench resnet18 --warmup -1", 2, "--warmup"),
+    ("bench resnet18 --min-time nan", 2, "--min-time"),
+    ("bench resnet18 --warmup inf", 2, "--warmup"),
+    ("bench resnet18 --threads 0", 2, "--threads"),
+    ("bench resnet5", 2, "resnet5"),
+    ("bench resnet18 --stem big", 2, "--stem 'big'"),
+    ("bench resnet18 --weights {missing}", 2, "no such file"),
+    ("bench resnet18 --weights {ckpt}", 1, "--weights"),
+    ("bench resnet18 -o {underfile}", 2, "--output"),
+    ("bench resnet18 -o {tmp}/b.json -f csv", 2, "means json"),
     # no command, unknown command
     ("sumary resnet50", 2, "sumary"),
 ]
+
+
+if not torch.cuda.is_available():
+    BATTERY.append(("bench resnet18 --device cuda", 1, "CUDA is not available"))
 
 
 @pytest.mark.parametrize(("args", "code", "fragment"), BATTERY, ids=[a for a, _, _ in BATTERY])

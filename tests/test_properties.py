@@ -46,7 +46,7 @@ from resnet_inspect.spec import (
     resolve,
     spec_string,
 )
-from resnet_inspect.trace import trace_model
+from resnet_inspect.tracing import trace_model
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
