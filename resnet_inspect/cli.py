@@ -231,7 +231,8 @@ def emit(report: Report, fmt: str | None, output: str | None) -> None:
         for item in rich_renderables(report):
             console.print(item)
         return
-    width = int(os.environ.get("COLUMNS", "0") or 0) or 140
+    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a positive number
+    width = int(columns) if columns.isdecimal() and int(columns) > 0 else 140
     sys.stdout.write(render(report, chosen, width=width))
 
 
