@@ -154,13 +154,10 @@ def test_spec_string_round_trips(spec: ResNetSpec) -> None:
 @pytest.mark.slow
 @given(specs_and_inputs)
 def test_params_and_macs_equal_torchinfo_and_fvcore(case: tuple[ResNetSpec, tuple[int, ...]]) -> None:
-    spec, shape = case
+    spec, (_, *image) = case
+    shape = (2, *image)  # batch 2 runs on any input size (GroupNorm refuses one value per group)
     model = build_model(spec)
-    try:
-        traced = trace_model(build_model(spec, "meta"), shape)
-    except SpecError:  # an input too small for the network: the shape test covers it
-        assume(False)
-        raise
+    traced = trace_model(build_model(spec, "meta"), shape)
     assert traced.totals.params == sum(p.numel() for p in model.parameters())
     info = torchinfo.summary(model, input_size=shape, verbose=0, device="cpu", mode="eval")
     assert traced.totals.params == info.total_params
