@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InspectError, UsageError
 from .identify import Identified, IdentifyError, Shape, identify_shapes
+from .render import shape_text
 from .spec import ResNetSpec, spec_string
 
 if TYPE_CHECKING:
@@ -301,7 +302,7 @@ def mismatch_message(spec: ResNetSpec, checkpoint: Checkpoint, result: Compariso
     first = ""
     if result.mismatched:
         m = result.mismatched[0]
-        first = f"; first: {m.key} expected {_shape(m.expected)}, found {_shape(m.found)}"
+        first = f"; first: {m.key} expected {shape_text(m.expected)}, found {shape_text(m.found)}"
     elif result.missing:
         first = f"; first missing: {result.missing[0]}"
     elif result.unexpected:
@@ -310,10 +311,6 @@ def mismatch_message(spec: ResNetSpec, checkpoint: Checkpoint, result: Compariso
     hint = f"; it looks like {guess}" if guess else ""
     return (f"{label} {str(checkpoint.path)!r} does not load into {spec_string(spec)}: "
             f"{result.counts()}{first}{hint} (details: resnet-inspect check)")  # fmt: skip
-
-
-def _shape(shape: Shape) -> str:
-    return "x".join(map(str, shape)) if shape else "scalar"
 
 
 # --- for the commands ------------------------------------------------------------------------

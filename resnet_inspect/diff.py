@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError, UsageError
+from .render import shape_text
 from .spec import ResNetSpec, differing_fields, resolve
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def plan_inputs(a: ResNetSpec, b: ResNetSpec, given: Shape | None) -> InputPlan:
     """--input for both sides, else A's default. Batch, height and width are shared; when the
     two take different in_chans each side gets its own channel count."""
     base = given or a.default_input_shape()
-    text = "x".join(map(str, base))
+    text = shape_text(base)
     if given is not None and given[1] not in (a.in_chans, b.in_chans):
         takes = (f"in_chans={a.in_chans}" if a.in_chans == b.in_chans
                  else f"in_chans={a.in_chans} (A) and {b.in_chans} (B)")  # fmt: skip
@@ -176,12 +177,12 @@ def plan_inputs(a: ResNetSpec, b: ResNetSpec, given: Shape | None) -> InputPlan:
     own_b = b.default_input_shape()
     if given is None and own_b[2:] != base[2:]:
         notes.append(
-            f"B's own default input is {_shape(own_b)}; both sides use A's {_shape(base)} "
+            f"B's own default input is {shape_text(own_b)}; both sides use A's {shape_text(base)} "
             "(give --input to choose)."
         )
     if a.in_chans != b.in_chans:
         notes.append(
-            f"in_chans differs: A runs on {_shape(shape_a)}, B on {_shape(shape_b)} "
+            f"in_chans differs: A runs on {shape_text(shape_a)}, B on {shape_text(shape_b)} "
             "(same batch and size, each its own channels)."
         )
     return InputPlan(shape_a, shape_b, given is not None, tuple(notes))
@@ -321,10 +322,6 @@ def _blocks(trace: Trace, stage: str) -> int | None:
 
 def _value(record: LayerRecord | None, field: str) -> int:
     return 0 if record is None else int(getattr(record, field))
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return "x".join(map(str, shape))
 
 
 def _as4(shape: Sequence[int]) -> Shape:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .diff import LayerDiff, StageDiff, Status, TotalDiff, TraceDiff
-from .render import Column, Report, Table, shape_text
+from .render import Column, Report, Table, cell_text, shape_text
 from .spec import format_value, spec_string
-from .views import MACS_NOTE
+from .views import MACS_NOTE, rf_cell
 
 if TYPE_CHECKING:
     from .tracing import LayerRecord
@@ -27,18 +27,20 @@ ROW_STYLE = {
 CHANGE_LABEL = {"output_shape": "shape", "macs": "MACs", "blocks": "blocks"}
 
 
-class Signed(int):
+class _SignedFormat:
     """A difference: formats with its sign (``+1,234``); ``str()`` stays the plain number."""
 
     def __format__(self, spec: str) -> str:
-        text = int.__format__(int(self), spec)
-        return "+" + text if self > 0 and not spec.startswith(("+", "-", " ")) else text
+        text = super().__format__(spec)
+        return "+" + text if self > 0 and not spec.startswith(("+", "-", " ")) else text  # type: ignore[operator]
 
 
-class SignedFloat(float):
-    def __format__(self, spec: str) -> str:
-        text = float.__format__(float(self), spec)
-        return "+" + text if self > 0 and not spec.startswith(("+", "-", " ")) else text
+class Signed(_SignedFormat, int):
+    pass
+
+
+class SignedFloat(_SignedFormat, float):
+    pass
 
 
 def diff_report(
@@ -143,7 +145,7 @@ def _stage_name(s: StageDiff) -> str:
 def _stage_shape_cells(s: StageDiff) -> tuple[Any, ...]:
     return (
         _stage_name(s), s.blocks_a, s.blocks_b, _get(s.a, "output_shape"),
-        _get(s.b, "output_shape"), _rf(s.a), _rf(s.b),
+        _get(s.b, "output_shape"), rf_cell(s.a), rf_cell(s.b),
     )  # fmt: skip
 
 
@@ -219,28 +221,12 @@ def _changed_text(r: LayerDiff) -> str:
             parts.append(f"{CHANGE_LABEL.get(field, field)} {delta:+,}")
         else:
             a, b = getattr(r.a, field), getattr(r.b, field)
-            parts.append(f"{CHANGE_LABEL.get(field, field)} {_text(a)}{ARROW}{_text(b)}")
+            parts.append(f"{CHANGE_LABEL.get(field, field)} {cell_text(a)}{ARROW}{cell_text(b)}")
     return "; ".join(parts)
 
 
 def _get(record: LayerRecord | None, field: str) -> Any:
     return None if record is None else getattr(record, field)
-
-
-def _text(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, tuple):
-        return shape_text(v)
-    return str(v)
-
-
-def _rf(r: LayerRecord | None) -> Any:
-    if r is None:
-        return None
-    return "global" if r.receptive_field is None else r.receptive_field
 
 
 def _geometry(r: LayerRecord | None) -> str | None:

@@ -22,7 +22,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import InspectError, SpecError
-from .spec import FIELD_NAMES, Block, Norm, ResNetSpec, Shortcut, Stem, preset_name, spec_string
+from .render import shape_text
+from .spec import (
+    FIELD_NAMES,
+    Block,
+    Norm,
+    ResNetSpec,
+    Shortcut,
+    Stem,
+    format_value,
+    preset_name,
+    spec_string,
+)  # fmt: skip
 
 Shape = tuple[int, ...]
 
@@ -60,10 +71,6 @@ class Identified:
         return spec_string(self.spec)
 
 
-def _fmt(shape: Shape) -> str:
-    return "x".join(map(str, shape)) if shape else "scalar"
-
-
 class _Reader:
     """Looks keys up, and records which ones decided what."""
 
@@ -77,12 +84,7 @@ class _Reader:
         return self.shapes[key]
 
     def note(self, field: str, value: object, because: str) -> None:
-        text = value.value if hasattr(value, "value") else value
-        if isinstance(text, bool):
-            text = "true" if text else "false"
-        if isinstance(text, tuple):
-            text = ",".join(map(str, text))
-        self.evidence.append(Evidence(field, str(text), because))
+        self.evidence.append(Evidence(field, format_value(value), because))
 
 
 def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
@@ -140,17 +142,17 @@ def _stem(r: _Reader) -> tuple[Stem, int, int]:
                 "stem is w, w, 2w"
             )
         r.note("stem", Stem.DEEP, f"conv1.0/.3/.6: three 3x3 convs of {a[0]}, {b[0]}, {c[0]} channels")
-        r.note("stem_width", a[0], f"conv1.0.weight {_fmt(a)}")
-        r.note("in_chans", a[1], f"conv1.0.weight {_fmt(a)}")
+        r.note("stem_width", a[0], f"conv1.0.weight {shape_text(a)}")
+        r.note("in_chans", a[1], f"conv1.0.weight {shape_text(a)}")
         return Stem.DEEP, a[0], a[1]
     w = r.shape("conv1.weight")
     kernel = w[-1] if len(w) == 4 else 0
     if kernel not in (3, 7):
-        raise IdentifyError(f"cannot identify: conv1.weight is {_fmt(w)}; expected a 7x7 or 3x3 conv")
+        raise IdentifyError(f"cannot identify: conv1.weight is {shape_text(w)}; expected a 7x7 or 3x3 conv")
     stem = Stem.CLASSIC if kernel == 7 else Stem.CIFAR
-    r.note("stem", stem, f"conv1.weight {_fmt(w)}: one {kernel}x{kernel} conv")
-    r.note("stem_width", w[0], f"conv1.weight {_fmt(w)}")
-    r.note("in_chans", w[1], f"conv1.weight {_fmt(w)}")
+    r.note("stem", stem, f"conv1.weight {shape_text(w)}: one {kernel}x{kernel} conv")
+    r.note("stem_width", w[0], f"conv1.weight {shape_text(w)}")
+    r.note("in_chans", w[1], f"conv1.weight {shape_text(w)}")
     return stem, w[0], w[1]
 
 
@@ -220,7 +222,7 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, i
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
     w = r.shape("layer1.0.conv2.weight")
-    r.note("groups", groups, f"layer1.0.conv2.weight {_fmt(w)}: {w[0]} channels / {w[1]} per group")
+    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {w[0]} channels / {w[1]} per group")
     r.note("width_per_group", wpg, f"{w[1]} channels per group at width {widths[0]}")
     return groups, int(wpg)
 
@@ -275,5 +277,5 @@ def _shortcut(
 
 def _classifier(r: _Reader) -> int:
     w = r.shape("fc.weight")
-    r.note("num_classes", w[0], f"fc.weight {_fmt(w)}")
+    r.note("num_classes", w[0], f"fc.weight {shape_text(w)}")
     return w[0]

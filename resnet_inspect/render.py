@@ -86,10 +86,15 @@ def human_bytes(n: float) -> str:
 
 
 def shape_text(shape: Sequence[int] | None) -> str:
-    return "x".join(str(d) for d in shape) if shape else "-"
+    """(1, 3, 224, 224) -> '1x3x224x224'; () -> 'scalar'; None (no value) -> '-'."""
+    if shape is None:
+        return "-"
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
 
 
-def _cell_text(value: Any, rich: bool) -> str:
+def cell_text(value: Any, rich: bool = True) -> str:
+    """One table cell as text: thousands separators, shapes as 1x3x224x224, None as '-'
+    (rich) or empty (csv)."""
     if value is None:
         return "-" if rich else ""
     if isinstance(value, bool):
@@ -124,7 +129,7 @@ def render_csv(report: Report) -> str:
             buf.write(f"# {table.title}\n")
         writer.writerow([c.header for c in table.columns])
         for row in table.rows:
-            writer.writerow([_cell_text(v, rich=False) for v in row])
+            writer.writerow([cell_text(v, rich=False) for v in row])
     return buf.getvalue()
 
 
@@ -135,7 +140,7 @@ def render_markdown(report: Report) -> str:
         out.append("| " + " | ".join(c.header for c in table.columns) + " |")
         out.append("|" + "|".join("---:" if c.justify == "right" else "---" for c in table.columns) + "|")
         for row in table.rows:
-            cells = (_cell_text(v, rich=True).replace("|", "\\|") for v in row)
+            cells = (cell_text(v, rich=True).replace("|", "\\|") for v in row)
             out.append("| " + " | ".join(cells) + " |")
         out += [""] + [f"{line}  " for line in (table.caption, *table.footer) if line]
     out += [""] + [f"{line}  " for line in report.notes]
@@ -154,7 +159,7 @@ def rich_renderables(report: Report) -> list[Any]:
             t.add_column(c.header, justify=c.justify, no_wrap=c.justify == "right")  # type: ignore[arg-type]
         for i, row in enumerate(table.rows):
             style = table.styles[i] if i < len(table.styles) else ""
-            t.add_row(*(Text(_cell_text(v, rich=True)) for v in row), style=style or None)
+            t.add_row(*(Text(cell_text(v, rich=True)) for v in row), style=style or None)
         items.append(t)
         items += [Text.from_markup(line) for line in table.footer]
     items += [Text.from_markup(line) for line in report.notes]

@@ -22,6 +22,7 @@ from torch import nn
 from . import counting
 from .errors import SpecError, UsageError
 from .model import ResNet, ZeroPadShortcut, _Residual, build_model
+from .render import shape_text
 from .shapes import ShapeRules
 from .spec import ResNetSpec
 
@@ -161,9 +162,8 @@ def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> dict[st
             model(torch.empty(input_shape, device=device))
         except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
             where = current[-1] if current else "the input"
-            shape = "x".join(map(str, input_shape))
             raise SpecError(
-                f"--input {shape}: the network cannot run on it (fails at {where}: "
+                f"--input {shape_text(input_shape)}: the network cannot run on it (fails at {where}: "
                 f"{str(exc).splitlines()[0]})"
             ) from None
     return seen
@@ -175,9 +175,8 @@ def trace_model(
     """Trace ``model`` (built on ``device``) with an input of ``input_shape``."""
     spec = model.spec
     if input_shape[1] != spec.in_chans:
-        shape = "x".join(map(str, input_shape))
         raise UsageError(
-            f"--input {shape}: has {input_shape[1]} channels but the model takes "
+            f"--input {shape_text(input_shape)}: has {input_shape[1]} channels but the model takes "
             f"in_chans={spec.in_chans}"
         )
     dtype = normalize_dtype(dtype)

@@ -45,7 +45,10 @@ def _name_cell(r: LayerRecord) -> str:
     return "  " * (r.depth - 1) + r.name
 
 
-def _rf_cell(r: LayerRecord) -> Any:
+def rf_cell(r: LayerRecord | None) -> Any:
+    """The receptive field for a table: 'global' once pooled; None where there is no layer."""
+    if r is None:
+        return None
     return "global" if r.receptive_field is None else r.receptive_field
 
 
@@ -70,7 +73,7 @@ def summary_report(trace: Trace, depth: int) -> Report:
         Column("MACs"), Column("RF"), Column("Stride"),
     )  # fmt: skip
     rows = tuple(
-        (_name_cell(r), r.type, r.output_shape, r.params, r.macs, _rf_cell(r), r.jump)
+        (_name_cell(r), r.type, r.output_shape, r.params, r.macs, rf_cell(r), r.jump)
         for r in layers
     )
     styles = tuple("bold" if r.depth == 1 and not r.is_leaf else "" for r in layers)
