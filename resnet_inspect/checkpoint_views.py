@@ -144,13 +144,13 @@ def proof_line(ident: Identification) -> str:
 
 def identify_report(ident: Identification) -> Report:
     found = ident.identified
+    preset = found.preset or "none (the spec string names the nearest preset and what differs)"
     table = Table(
         title=f"Identified: {found.preset or found.spec_string}",
         columns=(Column("Field", "left"), Column("Value", "left"), Column("From", "left")),
         rows=tuple((e.field, e.value, e.because) for e in found.evidence),
+        footer=(f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident)),
     )
-    preset = found.preset or "none (the spec string names the nearest preset and what differs)"
-    footer = (f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident))
     notes = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
     payload = {
         "command": "identify",
@@ -164,7 +164,7 @@ def identify_report(ident: Identification) -> Report:
         "load_error": ident.load_error,
         **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},
     }
-    return Report(payload=payload, tables=(dataclasses.replace(table, footer=footer),),
+    return Report(payload=payload, tables=(table,),
                   header=(f"Checkpoint: {checkpoint_line(ident.checkpoint)}",), notes=notes)  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import InspectError, RuntimeFailure, SpecError, UsageError
+from .errors import InspectError, SpecError, UsageError
 from .render import Report, check_output_path, choose_format, render, write_atomic
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 
@@ -259,8 +259,7 @@ def summary(
 
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    report = summary_report(trace, check_depth(depth))
-    emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
+    emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output)
 
 
 @app.command("list")
@@ -326,24 +325,16 @@ def flops(
     from .views import flops_report, fvcore_report
 
     checkpoint = verify_weights_option(spec, weights)
-    trace = trace_model(build_model(spec, "meta"), shape, normalize_dtype(dtype))
+    model = build_model(spec, "meta")
+    trace = trace_model(model, shape, normalize_dtype(dtype))
     if how is Counter.TORCH:
         report = flops_report(trace, grouping.value, depth)
-        emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
-        return
-    from .counting import available_memory_bytes, fvcore_counts, fvcore_memory_bytes
+    else:
+        from .counting import check_fvcore_fits, fvcore_counts
 
-    f32 = trace_model(build_model(spec, "meta"), shape, "float32").totals
-    need, have = fvcore_memory_bytes(f32.param_bytes, f32.activation_bytes), available_memory_bytes()
-    if need > 0.8 * have:
-        raise RuntimeFailure(
-            f"--counter fvcore runs on real tensors and would need ~{need / 2**30:.1f} GiB for "
-            f"--input {'x'.join(map(str, shape))} ({have / 2**30:.1f} GiB available); "
-            "use --counter torch, which counts on the meta device"
-        )
-    counts = fvcore_counts(build_model(spec, "meta"), shape)
-    report = fvcore_report(trace, counts, grouping.value, depth)
-    emit(report if checkpoint is None else weights_report(report, checkpoint), format, output)
+        check_fvcore_fits(trace)
+        report = fvcore_report(trace, fvcore_counts(model, shape), grouping.value, depth)
+    emit(weights_report(report, checkpoint), format, output)
 
 
 _SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
@@ -384,12 +375,8 @@ def diff(
 
     spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
     shape = parse_input_shape(input) if input else None
-    if weights_a is not None or weights_b is not None:
-        from .checkpoint import verify_weights
-
-        for spec, path, flag in ((spec_a, weights_a, "--weights-a"), (spec_b, weights_b, "--weights-b")):
-            if path is not None:
-                verify_weights(spec, path, flag)
+    verify_weights_option(spec_a, weights_a, "--weights-a")
+    verify_weights_option(spec_b, weights_b, "--weights-b")
     check_depth(depth)
     choose_format(format, output)
     from .diff import diff_specs
@@ -414,17 +401,20 @@ FileArg = Annotated[
 ]
 
 
-def verify_weights_option(spec: ResNetSpec, weights: str | None) -> Any:
-    """For a command traced on the meta device: check that --weights loads strictly into
+def verify_weights_option(spec: ResNetSpec, weights: str | None, flag: str = "--weights") -> Any:
+    """For a command traced on the meta device: check that ``flag``'s file loads strictly into
     ``spec`` (the weights change no shape or count, so the trace stays on meta)."""
     if weights is None:
         return None
     from .checkpoint import verify_weights
 
-    return verify_weights(spec, weights, "--weights")
+    return verify_weights(spec, weights, flag)
 
 
 def weights_report(report: Report, checkpoint: Any) -> Report:
+    """``report`` with a line saying the --weights file loads strictly; as is without one."""
+    if checkpoint is None:
+        return report
     from .checkpoint_views import with_weights
 
     return with_weights(report, checkpoint)
@@ -542,7 +532,8 @@ def bench(
                          warmup_s=warmup, min_time_s=min_time, threads=threads,
                          breakdown=breakdown, weights=weights)  # fmt: skip
     batches, chw = parse_batches(batch), parse_chw(input) if input else None
-    if choose_format(format, output) and output is not None:
+    choose_format(format, output)
+    if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)
     specs = _bench_specs(list(arch) if arch else [None], overrides)
     tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in batches]

@@ -25,9 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from torch import nn
 from torch.utils.flop_counter import conv_flop_count, mm_flop
+
+if TYPE_CHECKING:
+    from .tracing import Trace
 
 OPERATORS = (
     "convolution", "linear", "batch_norm", "group_norm", "relu", "max_pool", "avg_pool", "add",
@@ -129,10 +133,27 @@ class FvcoreCount:
     by_operator: tuple[tuple[str, int], ...]
 
 
-def fvcore_memory_bytes(param_bytes: int, activation_bytes: int) -> int:
-    """What running fvcore for real needs: the parameters, every activation (its JIT trace
-    keeps them alive) and the input, in float32."""
-    return param_bytes + activation_bytes
+def fvcore_memory_bytes(trace: Trace) -> int:
+    """What running fvcore for real needs, in float32: the parameters, the input and every
+    activation (its JIT trace keeps them alive). Derived from the meta-device trace."""
+    from .tracing import DTYPE_BYTES
+
+    activations = trace.totals.activation_bytes // DTYPE_BYTES[trace.dtype]
+    return 4 * (trace.totals.params + activations + math.prod(trace.input_shape))
+
+
+def check_fvcore_fits(trace: Trace, share_of_available: float = 0.8) -> None:
+    """Refuse, before allocating anything, an input fvcore could not run on here."""
+    need, have = fvcore_memory_bytes(trace), available_memory_bytes()
+    if need > share_of_available * have:
+        from .errors import RuntimeFailure
+        from .render import shape_text
+
+        raise RuntimeFailure(
+            f"--counter fvcore runs on real tensors and would need ~{need / 2**30:.1f} GiB for "
+            f"--input {shape_text(trace.input_shape)} ({have / 2**30:.1f} GiB available); "
+            "use --counter torch, which counts on the meta device"
+        )
 
 
 def available_memory_bytes() -> int:

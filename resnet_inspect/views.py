@@ -135,7 +135,7 @@ def _flops_rows(layers: list[LayerRecord], total_flops: int, by_stage: bool) -> 
     )  # fmt: skip
 
 
-def _operator_table(trace: Trace) -> Table:
+def _operator_table(trace: Trace, footer: tuple[str, ...]) -> Table:
     from .counting import OPERATOR_RULES
 
     total = trace.totals.flops
@@ -145,7 +145,7 @@ def _operator_table(trace: Trace) -> Table:
     )
     columns = (Column("Operator", "left"), Column("Calls"), Column("MACs"), Column("FLOPs"),
                Column("Share of FLOPs", "left"), Column("FLOPs rule", "left"))  # fmt: skip
-    return Table(title="By operator", columns=columns, rows=rows)
+    return Table(title="By operator", columns=columns, rows=rows, footer=footer)
 
 
 def flops_report(trace: Trace, by: str, depth: int) -> Report:
@@ -159,17 +159,9 @@ def flops_report(trace: Trace, by: str, depth: int) -> Report:
     if by != "operator":
         tables.append(Table(title=title, columns=columns,
                             rows=_flops_rows(layers, trace.totals.flops, by == "stage")))  # fmt: skip
-    tables.append(_operator_table(trace))
-    last = dataclass_replace_footer(tables[-1], (FLOPS_NOTE, *totals_lines(trace)))
-    tables[-1] = last
+    tables.append(_operator_table(trace, footer=(FLOPS_NOTE, *totals_lines(trace))))
     payload = {"command": "flops", "counter": "torch", "by": by, **trace_json(trace, layers)}
     return Report(payload=payload, tables=tuple(tables))
-
-
-def dataclass_replace_footer(table: Table, footer: tuple[str, ...]) -> Table:
-    from dataclasses import replace
-
-    return replace(table, footer=footer)
 
 
 def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> Report:
