@@ -26,6 +26,7 @@ GPU-only code is kept to the small functions whose names start with ``_cuda``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import math
@@ -36,13 +37,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .errors import RuntimeFailure, UsageError
-from .spec import ResNetSpec, spec_string
+from .spec import ResNetSpec, parse_dims, spec_string
+
+if TYPE_CHECKING:
+    from .tracing import Trace
 
 NOISE_THRESHOLD = 0.10  # IQR / median above this: the measurement is flagged as noisy
 MIN_SAMPLES = 5  # per configuration, however long one iteration takes
@@ -61,7 +65,6 @@ PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "fl
                      "half": "fp16"}  # fmt: skip
 TORCH_DTYPE = {Precision.FP32: torch.float32, Precision.TF32: torch.float32,
                Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}  # fmt: skip
-ELEMENT_BYTES = {Precision.FP32: 4, Precision.TF32: 4, Precision.BF16: 2, Precision.FP16: 2}
 
 
 class CompileMode(str, Enum):
@@ -109,16 +112,8 @@ def parse_batches(text: str) -> tuple[int, ...]:
 
 def parse_chw(text: str) -> tuple[int, int, int]:
     """``"3x224x224"`` -> (3, 224, 224). The batch comes from --batch, not from here."""
-    parts = text.strip().lower().split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        dims = ()
-    if len(dims) != 3:
-        raise UsageError(f"--input {text!r}: expected CxHxW like 3x224x224 (the batch is --batch)")
-    if any(d < 1 for d in dims):
-        raise UsageError(f"--input {text!r}: every dimension must be at least 1")
-    return dims[0], dims[1], dims[2]
+    c, h, w = parse_dims(text, "--input", "CxHxW", "3x224x224", " (the batch is --batch)")
+    return c, h, w
 
 
 def parse_device(text: str) -> str:
@@ -786,52 +781,40 @@ def _cuda_free_cached() -> None:
 
 
 # --- FLOPs, and the per-stage breakdown --------------------------------------------------------
-def task_flops(task: BenchTask) -> int:
-    """FLOPs of one forward pass of the batch, from the meta-device trace."""
+@functools.lru_cache(maxsize=64)
+def _trace(task: BenchTask) -> Trace:
+    """The meta-device trace of a configuration, made once: its FLOPs are checked before the
+    run, reported after it, and split by stage for --breakdown."""
     from .tracing import trace_spec
 
-    return trace_spec(task.spec, task.input_shape).totals.flops
+    return trace_spec(task.spec, task.input_shape)
+
+
+def task_flops(task: BenchTask) -> int:
+    """FLOPs of one forward pass of the batch, from the meta-device trace."""
+    return _trace(task).totals.flops
 
 
 def stage_costs(task: BenchTask, config: BenchConfig) -> dict[str, tuple[int, int]]:
     """Per stage: FLOPs, and bytes moved if every layer reads its weights and input and writes
     its output once (activations in the run's precision; weights float32 under autocast)."""
-    from .tracing import trace_spec
-
-    trace = trace_spec(task.spec, task.input_shape)
-    act = ELEMENT_BYTES[config.precision]
+    trace = _trace(task)
+    act = TORCH_DTYPE[config.precision].itemsize
     weight = 4 if config.amp else act
     costs: dict[str, tuple[int, int]] = {}
     for row in trace.stages():
         leaves = [r for r in trace.layers if r.is_leaf and r.stage == row.name]
-        moved = sum(r.params * weight + (_numel(r.input_shape) + _numel(r.output_shape)) * act
+        moved = sum(r.params * weight + (math.prod(r.input_shape) + math.prod(r.output_shape)) * act
                     for r in leaves)  # fmt: skip
         costs[row.name] = (row.flops, moved)
     return costs
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n if shape else 0
-
-
 def stage_pieces(model: nn.Module) -> list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
     """The forward pass cut at the stage boundaries: stem, layer1..layerN, head."""
     m: Any = model
-
-    def stem(x: torch.Tensor) -> torch.Tensor:
-        x = m.relu(m.bn1(m.conv1(x)))
-        out: torch.Tensor = m.maxpool(x) if hasattr(m, "maxpool") else x
-        return out
-
-    def head(x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = m.fc(torch.flatten(m.avgpool(x), 1))
-        return out
-
     stages = [(f"layer{i + 1}", s) for i, s in enumerate(m.stages)]
-    return [("stem", stem), *stages, ("head", head)]
+    return [("stem", m.forward_stem), *stages, ("head", m.forward_head)]
 
 
 def _breakdowns(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> None:

@@ -226,17 +226,21 @@ class ResNet(nn.Module):
     def stages(self) -> list[nn.Sequential]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.spec.num_stages)]
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
-        if hasattr(self, "maxpool"):
-            x = self.maxpool(x)
+        return self.maxpool(x) if hasattr(self, "maxpool") else x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_stem(x)
         for stage in self.stages:
             x = stage(x)
         return x
 
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.avgpool(self.forward_features(x))
-        return self.fc(torch.flatten(x, 1))
+        return self.forward_head(self.forward_features(x))
 
 
 def _init_weights(model: ResNet, spec: ResNetSpec) -> None:

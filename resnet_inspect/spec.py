@@ -356,24 +356,29 @@ def resolve(arch: str | ResNetSpec | None = None, **overrides: Any) -> ResNetSpe
     return with_overrides(base, merged)
 
 
-def parse_input_shape(text: str, flag: str = "--input") -> tuple[int, int, int, int]:
-    """``"1x3x224x224"`` to a 4-tuple of positive ints."""
+def parse_dims(text: str, flag: str, layout: str, example: str, hint: str = "") -> tuple[int, ...]:
+    """``"1x3x224x224"`` to positive ints, as many as ``layout`` ("BxCxHxW") names."""
     parts = text.strip().lower().replace("*", "x").split("x")
-    if len(parts) != 4:
-        raise UsageError(
-            f"{flag} {text!r}: expected BxCxHxW, four positive whole numbers like 1x3x224x224"
-        )
+    count = len(layout.split("x"))
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
+        dims = ()
+    if len(dims) != count:
         raise UsageError(
-            f"{flag} {text!r}: expected BxCxHxW, four positive whole numbers like 1x3x224x224"
-        ) from None
+            f"{flag} {text!r}: expected {layout}, {count} positive whole numbers like {example}{hint}"
+        )
     if any(d < 1 for d in dims):
         raise UsageError(f"{flag} {text!r}: every dimension must be at least 1")
     if any(d > MAX_INT for d in dims):
         raise UsageError(f"{flag} {text!r}: a dimension is larger than {MAX_INT}")
-    return dims[0], dims[1], dims[2], dims[3]
+    return dims
+
+
+def parse_input_shape(text: str, flag: str = "--input") -> tuple[int, int, int, int]:
+    """``"1x3x224x224"`` to a 4-tuple of positive ints."""
+    b, c, h, w = parse_dims(text, flag, "BxCxHxW", "1x3x224x224")
+    return b, c, h, w
 
 
 # --- validation ---------------------------------------------------------------------------

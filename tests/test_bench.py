@@ -363,3 +363,11 @@ def test_bench_loads_weights_and_refuses_a_mismatch(runner, tmp_path) -> None:  
     assert result["status"] == "ok" and result["samples"] >= 5
     wrong = runner.invoke(app, ["bench", "resnet20", "--weights", str(path), "--min-time", "0.02"])
     assert wrong.exit_code == 1 and wrong.stderr.startswith("error: ") and wrong.stdout == ""
+
+
+def test_bench_input_limits_are_the_same_as_everywhere_else(runner) -> None:  # type: ignore[no-untyped-def]
+    from resnet_inspect.cli import app
+
+    result = runner.invoke(app, ["bench", "--input", "3x99999999999x2", "--min-time", "0.01"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --input '3x99999999999x2'") and "larger than" in result.stderr
