@@ -204,7 +204,7 @@ def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace
     try:
         return trace_spec(spec, shape, dtype)
     except SpecError as exc:
-        raise type(exc)(f"{side.value} ({spec}): {exc}") from None
+        raise type(exc)(f"{side.value}: {exc}") from None  # the message names the spec or --input
 
 
 # --- alignment -------------------------------------------------------------------------------
