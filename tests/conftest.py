@@ -14,3 +14,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     import torch
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite tests/golden/ from the current outputs (read the diff before committing)",
+    )
