@@ -16,7 +16,7 @@ from _measure import machine, run
 OURS = """
 from resnet_inspect.spec import resolve
 from resnet_inspect.tracing import trace_spec
-from resnet_inspect.views import summary_report
+from resnet_inspect.report.summary import summary_report
 from resnet_inspect.render import render, Format
 text = render(summary_report(trace_spec(resolve({arch!r}), {shape!r}), 2), Format.TABLE)
 extra["rows"] = text.count("\\n")

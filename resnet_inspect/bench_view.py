@@ -18,7 +18,7 @@ from .bench import (
     StageTiming,
     Status,
 )
-from .render import Bar, Column, Report, Table
+from .report.document import Bar, Column, Report, Table
 
 FLOPS_NOTE = (
     "FLOPs: every floating-point operation of the forward pass as the trace counts them: 2 per "

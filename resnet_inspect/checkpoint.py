@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InspectError, UsageError
 from .identify import Identified, IdentifyError, Shape, identify_shapes
-from .render import shape_text
 from .spec import ResNetSpec, spec_string
+from .units import shape_text
 
 if TYPE_CHECKING:
     import torch

@@ -254,8 +254,9 @@ def summary(
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
     choose_format(format, output)
-    from .tracing import normalize_dtype, trace_spec
-    from .views import summary_report
+    from .report.summary import summary_report
+    from .tracing import trace_spec
+    from .units import normalize_dtype
 
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
@@ -267,8 +268,8 @@ def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
     choose_format(format, output)
     from .model import build_model
+    from .report.listing import list_report
     from .spec import PRESETS
-    from .views import list_report
 
     params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
     emit(list_report(params), format, output)
@@ -321,8 +322,9 @@ def flops(
     check_depth(depth)
     choose_format(format, output)
     from .model import build_model
-    from .tracing import normalize_dtype, trace_model
-    from .views import flops_report, fvcore_report
+    from .report.flops import flops_report, fvcore_report
+    from .tracing import trace_model
+    from .units import normalize_dtype
 
     checkpoint = verify_weights_option(spec, weights)
     model = build_model(spec, "meta")
@@ -380,7 +382,7 @@ def diff(
     check_depth(depth)
     choose_format(format, output)
     from .diff import diff_specs
-    from .diff_view import diff_report
+    from .report.diff import diff_report
 
     result = diff_specs(spec_a, spec_b, shape)
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output)
@@ -415,7 +417,7 @@ def weights_report(report: Report, checkpoint: Any) -> Report:
     """``report`` with a line saying the --weights file loads strictly; as is without one."""
     if checkpoint is None:
         return report
-    from .checkpoint_views import with_weights
+    from .report.checkpoint import with_weights
 
     return with_weights(report, checkpoint)
 
@@ -436,7 +438,7 @@ def check(
     spec = spec_from(arch, overrides)
     choose_format(format, output)
     from .checkpoint import compare, looks_like, read_checkpoint
-    from .checkpoint_views import check_report
+    from .report.checkpoint import check_report
 
     checkpoint = read_checkpoint(file)
     result = compare(spec, checkpoint)
@@ -452,7 +454,7 @@ def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) 
     the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails."""
     choose_format(format, output)
     from .checkpoint import identify_checkpoint, read_checkpoint
-    from .checkpoint_views import identify_report
+    from .report.checkpoint import identify_report
 
     identification = identify_checkpoint(read_checkpoint(file))
     emit(identify_report(identification), format, output)

@@ -136,7 +136,7 @@ class FvcoreCount:
 def fvcore_memory_bytes(trace: Trace) -> int:
     """What running fvcore for real needs, in float32: the parameters, the input and every
     activation (its JIT trace keeps them alive). Derived from the meta-device trace."""
-    from .tracing import DTYPE_BYTES
+    from .units import DTYPE_BYTES
 
     activations = trace.totals.activation_bytes // DTYPE_BYTES[trace.dtype]
     return 4 * (trace.totals.params + activations + math.prod(trace.input_shape))
@@ -147,7 +147,7 @@ def check_fvcore_fits(trace: Trace, share_of_available: float = 0.8) -> None:
     need, have = fvcore_memory_bytes(trace), available_memory_bytes()
     if need > share_of_available * have:
         from .errors import RuntimeFailure
-        from .render import shape_text
+        from .units import shape_text
 
         raise RuntimeFailure(
             f"--counter fvcore runs on real tensors and would need ~{need / 2**30:.1f} GiB for "

@@ -15,8 +15,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError, UsageError
-from .render import shape_text
 from .spec import ResNetSpec, differing_fields, resolve
+from .units import shape_text
 
 if TYPE_CHECKING:
     from .tracing import LayerRecord, Trace

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import InspectError, SpecError
-from .render import shape_text
 from .spec import (
     FIELD_NAMES,
     Block,
@@ -34,6 +33,7 @@ from .spec import (
     preset_name,
     spec_string,
 )  # fmt: skip
+from .units import shape_text
 
 Shape = tuple[int, ...]
 

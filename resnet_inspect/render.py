@@ -12,13 +12,12 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .errors import RuntimeFailure, UsageError
+from .report.document import Report, cell_text
 
 SCHEMA_VERSION = 1
 
@@ -36,81 +35,6 @@ EXTENSIONS = {
     ".txt": Format.TABLE, ".json": Format.JSON, ".csv": Format.CSV, ".md": Format.MARKDOWN,
     ".markdown": Format.MARKDOWN, ".svg": Format.SVG, ".html": Format.HTML, ".htm": Format.HTML,
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Bar:
-    """A share of a total (0..1), drawn as a small bar in the terminal, a number elsewhere."""
-
-    fraction: float
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    justify: str = "right"
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[Any, ...], ...]
-    styles: tuple[str, ...] = ()  # one rich style per row ("" for none)
-    footer: tuple[str, ...] = ()  # lines under the table
-    caption: str = ""  # what the numbers are (units), always shown
-
-
-@dataclass(frozen=True)
-class Report:
-    payload: dict[str, Any]  # the JSON document
-    tables: tuple[Table, ...]
-    header: tuple[str, ...] = ()  # lines above the tables
-    notes: tuple[str, ...] = field(default_factory=tuple)  # lines below the tables
-
-
-# --- cell formatting -------------------------------------------------------------------------
-def human(n: float, unit: str = "") -> str:
-    """25557032 -> '25.56 M'; keeps three significant decimals."""
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {suffix}{unit}"
-    return f"{n:g} {unit}".rstrip()
-
-
-def human_bytes(n: float) -> str:
-    for scale, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {suffix}"
-    return f"{n:g} B"
-
-
-def shape_text(shape: Sequence[int] | None) -> str:
-    """(1, 3, 224, 224) -> '1x3x224x224'; () -> 'scalar'; None (no value) -> '-'."""
-    if shape is None:
-        return "-"
-    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
-
-
-def cell_text(value: Any, rich: bool = True) -> str:
-    """One table cell as text: thousands separators, shapes as 1x3x224x224, None as '-'
-    (rich) or empty (csv)."""
-    if value is None:
-        return "-" if rich else ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}" if rich else str(value)
-    if isinstance(value, float):
-        return f"{value:,.2f}" if rich else f"{value:.6g}"
-    if isinstance(value, Bar):
-        if not rich:
-            return f"{value.fraction:.6f}"
-        filled = round(max(0.0, min(1.0, value.fraction)) * 10)
-        return f"{100 * value.fraction:5.1f}% " + "█" * filled + "·" * (10 - filled)
-    if isinstance(value, tuple):
-        return shape_text(value)
-    return str(value)
 
 
 # --- renderers -------------------------------------------------------------------------------

@@ -22,13 +22,9 @@ from torch import nn
 from . import counting
 from .errors import SpecError, UsageError
 from .model import ResNet, ZeroPadShortcut, _Residual, build_model
-from .render import shape_text
 from .shapes import ShapeRules
 from .spec import ResNetSpec
-
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
-                 "fp64": "float64", "double": "float64", "float": "float32"}  # fmt: skip
+from .units import DTYPE_BYTES, normalize_dtype, shape_text
 
 
 @dataclass(frozen=True)
@@ -102,15 +98,6 @@ class Trace:
     def stages(self) -> list[LayerRecord]:
         """One aggregate row per stage: stem, layer1..layerN, head."""
         return stage_rows(self)
-
-
-def normalize_dtype(dtype: str) -> str:
-    key = dtype.strip().lower()
-    key = DTYPE_ALIASES.get(key, key)
-    if key not in DTYPE_BYTES:
-        allowed = ", ".join(sorted(set(DTYPE_BYTES) | set(DTYPE_ALIASES)))
-        raise UsageError(f"--dtype {dtype!r}: not one of {allowed}")
-    return key
 
 
 def stage_of(name: str) -> str:

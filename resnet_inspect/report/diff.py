@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .diff import LayerDiff, StageDiff, Status, TotalDiff, TraceDiff
-from .render import Column, Report, Table, cell_text, shape_text
-from .spec import format_value, spec_string
-from .views import MACS_NOTE, rf_cell
+from ..diff import LayerDiff, StageDiff, Status, TotalDiff, TraceDiff
+from ..spec import format_value, spec_string
+from ..units import shape_text
+from .common import MACS_NOTE, rf_cell
+from .document import Column, Report, Table, cell_text
 
 if TYPE_CHECKING:
-    from .tracing import LayerRecord
+    from ..tracing import LayerRecord
 
 ARROW = " -> "
 ROW_STYLE = {

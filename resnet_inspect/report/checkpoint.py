@@ -8,11 +8,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from .render import Column, Report, Table, human
-from .spec import ResNetSpec, spec_string
+from ..spec import ResNetSpec, spec_string
+from ..units import human
+from .document import Column, Report, Table
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint, Comparison, Identification
+    from ..checkpoint import Checkpoint, Comparison, Identification
 
 MATCH, MISSING, UNEXPECTED, SHAPE = "match", "missing", "unexpected", "shape differs"
 FILLED = "missing, filled by torch"

@@ -1,0 +1,68 @@
+"""What several reports share: a trace as JSON, the totals lines, a name cell, a share bar."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from ..spec import ResNetSpec, spec_string
+from ..units import human, human_bytes, shape_text
+from .document import Bar
+
+if TYPE_CHECKING:
+    from ..tracing import LayerRecord, Trace
+
+MACS_NOTE = "MACs: multiply-accumulates of convolution and linear layers (1 MAC = 2 FLOPs)."
+
+
+def spec_line(spec: ResNetSpec) -> str:
+    return spec_string(spec)
+
+
+def layer_json(r: LayerRecord) -> dict[str, Any]:
+    d = asdict(r)
+    d["input_shape"] = list(r.input_shape)
+    d["output_shape"] = list(r.output_shape)
+    return d
+
+
+def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
+    return {
+        "spec": trace.spec.to_dict(),
+        "spec_string": spec_string(trace.spec),
+        "input_shape": list(trace.input_shape),
+        "output_shape": list(trace.output_shape),
+        "dtype": trace.dtype,
+        "layers": [layer_json(r) for r in layers],
+        "totals": asdict(trace.totals),
+        "operators": [asdict(o) for o in trace.operators],
+    }
+
+
+def name_cell(r: LayerRecord) -> str:
+    return "  " * (r.depth - 1) + r.name
+
+
+def rf_cell(r: LayerRecord | None) -> Any:
+    """The receptive field for a table: 'global' once pooled; None where there is no layer."""
+    if r is None:
+        return None
+    return "global" if r.receptive_field is None else r.receptive_field
+
+
+def totals_lines(trace: Trace) -> tuple[str, ...]:
+    t = trace.totals
+    return (
+        f"Params: {t.params:,} ({human(t.params)}), trainable {t.trainable_params:,}; "
+        f"parameter memory {human_bytes(t.param_bytes)} ({trace.dtype})",
+        f"MACs: {t.macs:,} ({human(t.macs)}MACs)   FLOPs: {t.flops:,} ({human(t.flops)}FLOPs)",
+        f"Activations ({trace.dtype}): inference peak ~{human_bytes(t.peak_activation_bytes)}, "
+        f"kept for backward ~{human_bytes(t.training_activation_bytes)}; "
+        f"receptive field {t.receptive_field} px, output stride {t.jump}",
+        f"Input: {shape_text(trace.input_shape)}   Output: {shape_text(trace.output_shape)}   "
+        f"Spec: {spec_string(trace.spec)}",
+    )
+
+
+def share(part: int, total: int) -> Bar:
+    return Bar(part / total if total else 0.0)

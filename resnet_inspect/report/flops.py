@@ -1,0 +1,109 @@
+"""flops: MACs and FLOPs per layer, stage and operator; fvcore's numbers in the same shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..spec import spec_string
+from ..units import human, shape_text
+from .common import name_cell, share, totals_lines, trace_json
+from .document import Column, Report, Table
+
+if TYPE_CHECKING:
+    from ..tracing import LayerRecord, Trace
+
+FLOPS_NOTE = (
+    "MACs: multiply-accumulates of convolution and linear layers. FLOPs: every floating-point "
+    "operation: 2 per MAC plus normalisation, ReLU, pooling and residual additions."
+)
+FVCORE_NOTE = (
+    "--counter fvcore: fvcore's FlopCountAnalysis on real tensors. Its 'flops' are MACs "
+    "(conv, linear) plus its own rules for batch norm and adaptive "
+    "pooling; it does not count ReLU, max-pool or the residual additions."
+)
+
+
+def _flops_rows(layers: list[LayerRecord], total_flops: int, by_stage: bool) -> tuple[tuple[Any, ...], ...]:
+    return tuple(
+        (r.name if by_stage else name_cell(r), r.type, r.output_shape, r.params, r.macs, r.flops,
+         share(r.flops, total_flops))
+        for r in layers
+    )  # fmt: skip
+
+
+def _operator_table(trace: Trace, footer: tuple[str, ...]) -> Table:
+    from ..counting import OPERATOR_RULES
+
+    total = trace.totals.flops
+    rows = tuple(
+        (o.operator, o.count, o.macs, o.flops, share(o.flops, total), OPERATOR_RULES[o.operator])
+        for o in trace.operators
+    )
+    columns = (Column("Operator", "left"), Column("Calls"), Column("MACs"), Column("FLOPs"),
+               Column("Share of FLOPs", "left"), Column("FLOPs rule", "left"))  # fmt: skip
+    return Table(title="By operator", columns=columns, rows=rows, footer=footer)
+
+
+def flops_report(trace: Trace, by: str, depth: int) -> Report:
+    """The torch counter: our own accounting on the meta device."""
+    title = f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}: MACs and FLOPs"
+    layers = trace.stages() if by == "stage" else trace.at_depth(depth)
+    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left"),
+               Column("Output shape"), Column("Params"), Column("MACs"), Column("FLOPs"),
+               Column("Share of FLOPs", "left"))  # fmt: skip
+    tables = []
+    if by != "operator":
+        tables.append(Table(title=title, columns=columns,
+                            rows=_flops_rows(layers, trace.totals.flops, by == "stage")))  # fmt: skip
+    tables.append(_operator_table(trace, footer=(FLOPS_NOTE, *totals_lines(trace))))
+    payload = {"command": "flops", "counter": "torch", "by": by, **trace_json(trace, layers)}
+    return Report(payload=payload, tables=tuple(tables))
+
+
+def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> Report:
+    """The fvcore counter, in the same table shape; MACs are compared with ours."""
+    layers = trace.stages() if by == "stage" else trace.at_depth(depth)
+    root = counts[""]
+    total = root.fvcore_flops
+
+    def of(name: str) -> Any:
+        if by == "stage" and name in ("stem", "head"):
+            parts = [counts[r.name] for r in trace.layers if r.depth == 1 and r.stage == name]
+            return (sum(p.macs for p in parts), sum(p.fvcore_flops for p in parts))
+        c = counts.get(name)
+        return (c.macs, c.fvcore_flops) if c else (0, 0)
+
+    rows = tuple(
+        (r.name if by == "stage" else name_cell(r), r.type, r.output_shape, r.params, *of(r.name),
+         share(of(r.name)[1], total))
+        for r in layers
+    )  # fmt: skip
+    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left"),
+               Column("Output shape"), Column("Params"), Column("MACs"),
+               Column("fvcore flops"), Column("Share", "left"))  # fmt: skip
+    op_rows = tuple((op, n, share(n, total)) for op, n in root.by_operator)
+    agree = "yes" if root.macs == trace.totals.macs else f"NO (torch counter: {trace.totals.macs:,})"
+    footer = (
+        FVCORE_NOTE,
+        f"fvcore total: {total:,} ({human(total)}); its conv+linear MACs {root.macs:,} "
+        f"agree with the torch counter: {agree}",
+        f"Params: {trace.totals.params:,}   Input: {shape_text(trace.input_shape)}   "
+        f"Spec: {spec_string(trace.spec)}",
+    )
+    tables = []
+    title = f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}: fvcore"
+    if by != "operator":
+        tables.append(Table(title=title, columns=columns, rows=rows))
+    tables.append(Table(title="By operator (fvcore's names)",
+                        columns=(Column("Operator", "left"), Column("fvcore flops"), Column("Share", "left")),
+                        rows=op_rows, footer=footer))  # fmt: skip
+    payload = {
+        "command": "flops", "counter": "fvcore", "by": by,
+        **trace_json(trace, layers),
+        "fvcore": {
+            "total": total, "macs": root.macs,
+            "by_operator": dict(root.by_operator),
+            "layers": {r.name: dict(zip(("macs", "fvcore_flops"), of(r.name), strict=True)) for r in layers},
+        },
+    }  # fmt: skip
+    return Report(payload=payload, tables=tuple(tables))

@@ -1,0 +1,46 @@
+"""Units and their text: shapes as 1x3x224x224, human numbers (25.56 M), bytes per dtype.
+
+Below everything that computes or shows a number: pure Python, no torch, no rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import UsageError
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
+                 "fp64": "float64", "double": "float64", "float": "float32"}  # fmt: skip
+
+
+
+def normalize_dtype(dtype: str) -> str:
+    key = dtype.strip().lower()
+    key = DTYPE_ALIASES.get(key, key)
+    if key not in DTYPE_BYTES:
+        allowed = ", ".join(sorted(set(DTYPE_BYTES) | set(DTYPE_ALIASES)))
+        raise UsageError(f"--dtype {dtype!r}: not one of {allowed}")
+    return key
+
+
+def human(n: float, unit: str = "") -> str:
+    """25557032 -> '25.56 M'; keeps three significant decimals."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def human_bytes(n: float) -> str:
+    for scale, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{n:g} B"
+
+
+def shape_text(shape: Sequence[int] | None) -> str:
+    """(1, 3, 224, 224) -> '1x3x224x224'; () -> 'scalar'; None (no value) -> '-'."""
+    if shape is None:
+        return "-"
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
