@@ -20,7 +20,8 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import InspectError, SpecError, UsageError
-from .render import Report, check_output_path, choose_format, render, write_atomic
+from .render import check_output_path, choose_format, render, write_atomic
+from .report.document import Report
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 
 ARCH_PANEL = "Architecture (override any preset field)"
