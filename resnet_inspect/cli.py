@@ -23,6 +23,7 @@ from .errors import InspectError, SpecError, UsageError
 from .render import check_output_path, choose_format, render, write_atomic
 from .report.document import Report
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
+from .spec import FIELDS as SPEC_FIELDS
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
@@ -97,40 +98,20 @@ def _main(
     """Build any ResNet variant from flags, then inspect, count, compare and time it."""
 
 
-# --- the architecture flags, shared by every command ------------------------------------------
-_SPEC_FLAGS: tuple[tuple[str, str, str, str], ...] = (
-    ("block", "--block", "NAME", "basic or bottleneck"),
-    ("layers", "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"),
-    ("widths", "--widths", "N,N,..", "base channels per stage, e.g. 64,128,256,512"),
-    ("groups", "--groups", "N", "ResNeXt cardinality (bottleneck only)"),
-    ("width_per_group", "--width-per-group", "N", "channels per group: 4 for 32x4d, 128 for wide"),
-    ("stem", "--stem", "NAME", "classic (7x7 + max-pool), deep (3 x 3x3, ResNet-C), cifar (one 3x3)"),
-    ("stem_width", "--stem-width", "N", "stem channels (the deep stem: w, w, 2w)"),
-    ("shortcut", "--shortcut", "A|B|C", "A zero-pad, B project where the shape changes, C project always"),
-    ("stride_in", "--stride-in", "3x3|1x1", "where a bottleneck downsamples: 3x3 (v1.5), 1x1 (paper v1)"),
-    ("replace_stride_with_dilation", "--dilation", "B,B,..", "per stage after the first, e.g. 0,1,1"),
-    ("norm", "--norm", "NAME", "batch, group (32 groups) or none"),
-    ("num_classes", "--num-classes", "N", "outputs of the classifier"),
-    ("in_chans", "--in-chans", "N", "input channels"),
-)  # fmt: skip
-_SPEC_BOOLS = (
-    ("avg_down", "--avg-down/--no-avg-down", "ResNet-D: 2x2 avg-pool before the projection"),
-    ("zero_init_residual", "--zero-init-residual", "zero the last norm of every residual branch"),
-)
-FLAG_OF = {name: flag.split("/")[0] for name, flag, *_ in (*_SPEC_FLAGS, *_SPEC_BOOLS)}
+# --- the architecture flags, shared by every command: generated from the spec's fields ----------
+FLAG_OF = {f.name: f.metadata["flag"].split("/")[0] for f in SPEC_FIELDS}
 
 
 def _spec_parameters() -> list[inspect.Parameter]:
     params = []
-    for name, flag, metavar, help_text in _SPEC_FLAGS:
-        option = typer.Option(flag, help=help_text, metavar=metavar, rich_help_panel=ARCH_PANEL,
-                              show_default=False)  # fmt: skip
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Annotated[Optional[str], option]))  # fmt: skip
-    for name, flag, help_text in _SPEC_BOOLS:
-        option = typer.Option(flag, help=help_text, rich_help_panel=ARCH_PANEL, show_default=False)
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Annotated[Optional[bool], option]))  # fmt: skip
+    for f in SPEC_FIELDS:
+        meta = f.metadata
+        is_bool = f.type in ("bool", bool)
+        option = typer.Option(meta["flag"], help=meta["help"], metavar=meta["metavar"] or None,
+                              rich_help_panel=ARCH_PANEL, show_default=False)  # fmt: skip
+        kind = Optional[bool] if is_bool else Optional[str]
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[kind, option]))  # fmt: skip
     return params
 
 

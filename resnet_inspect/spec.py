@@ -45,8 +45,29 @@ class Norm(str, Enum):
     NONE = "none"
 
 
-EXPANSION = {Block.BASIC: 1, Block.BOTTLENECK: 4}
+@dataclass(frozen=True)
+class BlockType:
+    """What the spec needs to know of a block type, without torch: its channel expansion
+    (output channels per unit of stage width) and the block-specific spec fields it reads.
+    The module that builds it registers in ``model/registry.py``."""
+
+    expansion: int
+    fields: frozenset[str] = frozenset()
+
+
+BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in"})  # read by some blocks only
+BLOCK_TYPES: dict[Block, BlockType] = {
+    Block.BASIC: BlockType(expansion=1),
+    Block.BOTTLENECK: BlockType(expansion=4, fields=BLOCK_FIELDS),
+}
 GROUP_NORM_GROUPS = 32
+
+
+def _field(default: Any, flag: str, metavar: str, help: str) -> Any:
+    """A spec field with what the command line needs to offer it as a flag: the flag's name
+    (``--x/--no-x`` for a bool), the metavar and the help. The CLI generates its options from
+    these; nothing else names flags."""
+    return dataclasses.field(default=default, metadata={"flag": flag, "metavar": metavar, "help": help})
 
 
 @dataclass(frozen=True)
@@ -57,21 +78,42 @@ class ResNetSpec:
     derived from the number of stages (64, 128, 256, ... and no dilation).
     """
 
-    block: Block = Block.BOTTLENECK
-    layers: tuple[int, ...] = (3, 4, 6, 3)
-    widths: tuple[int, ...] | None = None
-    groups: int = 1
-    width_per_group: int = 64
-    stem: Stem = Stem.CLASSIC
-    stem_width: int = 64
-    avg_down: bool = False
-    shortcut: Shortcut = Shortcut.B
-    stride_in: StrideIn = StrideIn.CONV3X3
-    replace_stride_with_dilation: tuple[bool, ...] | None = None
-    norm: Norm = Norm.BATCH
-    zero_init_residual: bool = False
-    num_classes: int = 1000
-    in_chans: int = 3
+    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic or bottleneck")
+    layers: tuple[int, ...] = _field(
+        (3, 4, 6, 3), "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"
+    )
+    widths: tuple[int, ...] | None = _field(
+        None, "--widths", "N,N,..", "base channels per stage, e.g. 64,128,256,512"
+    )
+    groups: int = _field(1, "--groups", "N", "ResNeXt cardinality (bottleneck only)")
+    width_per_group: int = _field(
+        64, "--width-per-group", "N", "channels per group: 4 for 32x4d, 128 for wide"
+    )
+    stem: Stem = _field(
+        Stem.CLASSIC, "--stem", "NAME",
+        "classic (7x7 + max-pool), deep (3 x 3x3, ResNet-C), cifar (one 3x3)",
+    )  # fmt: skip
+    stem_width: int = _field(64, "--stem-width", "N", "stem channels (the deep stem: w, w, 2w)")
+    avg_down: bool = _field(
+        False, "--avg-down/--no-avg-down", "", "ResNet-D: 2x2 avg-pool before the projection"
+    )
+    shortcut: Shortcut = _field(
+        Shortcut.B, "--shortcut", "A|B|C",
+        "A zero-pad, B project where the shape changes, C project always",
+    )  # fmt: skip
+    stride_in: StrideIn = _field(
+        StrideIn.CONV3X3, "--stride-in", "3x3|1x1",
+        "where a bottleneck downsamples: 3x3 (v1.5), 1x1 (paper v1)",
+    )  # fmt: skip
+    replace_stride_with_dilation: tuple[bool, ...] | None = _field(
+        None, "--dilation", "B,B,..", "per stage after the first, e.g. 0,1,1"
+    )
+    norm: Norm = _field(Norm.BATCH, "--norm", "NAME", "batch, group (32 groups) or none")
+    zero_init_residual: bool = _field(
+        False, "--zero-init-residual", "", "zero the last norm of every residual branch"
+    )
+    num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
+    in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -91,7 +133,11 @@ class ResNetSpec:
 
     @property
     def expansion(self) -> int:
-        return EXPANSION[self.block]
+        return BLOCK_TYPES[self.block].expansion
+
+    def uses(self, field: str) -> bool:
+        """Whether this variant's block type reads ``field`` (groups, stride_in, ...)."""
+        return field not in BLOCK_FIELDS or field in BLOCK_TYPES[self.block].fields
 
     @property
     def stem_channels(self) -> tuple[int, ...]:
@@ -103,7 +149,7 @@ class ResNetSpec:
     def inner_width(self, stage: int) -> int:
         """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck)."""
         planes = self.stage_widths[stage]
-        if self.block is Block.BASIC:
+        if not self.uses("width_per_group"):
             return planes
         return int(planes * (self.width_per_group / 64.0)) * self.groups
 
@@ -141,6 +187,7 @@ class ResNetSpec:
 
 FIELDS = dataclasses.fields(ResNetSpec)
 FIELD_NAMES = tuple(f.name for f in FIELDS)
+_DEFAULTS = {f.name: f.default for f in FIELDS}
 
 _CHOICES: dict[str, type[Enum]] = {
     "block": Block,
@@ -396,21 +443,13 @@ def _validate(spec: ResNetSpec) -> None:
             f"replace_stride_with_dilation: {_fmt(spec.replace_stride_with_dilation)} has "
             f"{len(spec.dilations)} values; {n} stages need {n - 1} (one per stage after the first)"
         )
-    if spec.block is Block.BASIC and (spec.groups != 1 or spec.width_per_group != 64):
-        raise SpecError(
-            f"groups={spec.groups}, width_per_group={spec.width_per_group}: a basic block has no "
-            "grouped conv; use block=bottleneck for ResNeXt or wide variants"
-        )
+    _check_block_fields(spec)
     for stage in range(n):
         if spec.inner_width(stage) < 1:
             raise SpecError(
                 f"width_per_group={spec.width_per_group}: stage {stage + 1} of width "
                 f"{spec.stage_widths[stage]} would have no channels"
             )
-    if spec.block is Block.BASIC and spec.stride_in is StrideIn.CONV1X1:
-        raise SpecError(
-            "stride_in=1x1 applies to bottleneck blocks only; a basic block has no 1x1 conv"
-        )
     if spec.avg_down and spec.shortcut is Shortcut.A:
         raise SpecError(
             "avg_down=true needs projection shortcuts (shortcut B or C); shortcut A has none"
@@ -419,6 +458,26 @@ def _validate(spec: ResNetSpec) -> None:
         _check_zero_padding(spec)
     if spec.norm is Norm.GROUP:
         _check_group_norm(spec)
+
+
+_UNUSED_FIELD_HINT = {
+    "groups": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
+    "width_per_group": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
+    "stride_in": "it has no 1x1 conv to stride",
+}
+
+
+def _check_block_fields(spec: ResNetSpec) -> None:
+    """A block-specific field set on a block type that does not read it is a mistake, not a
+    no-op: ``resnet18:groups=32`` would silently build resnet18."""
+    changed = [f for f in sorted(BLOCK_FIELDS) if not spec.uses(f) and getattr(spec, f) != _DEFAULTS[f]]
+    if changed:
+        users = ", ".join(b.value for b, t in BLOCK_TYPES.items() if changed[0] in t.fields)
+        given = ", ".join(f"{f}={_fmt(getattr(spec, f))}" for f in changed)
+        raise SpecError(
+            f"{given}: applies to {users} blocks only; a {spec.block.value} block ignores it "
+            f"({_UNUSED_FIELD_HINT.get(changed[0], 'not read by this block type')})"
+        )
 
 
 def _check_zero_padding(spec: ResNetSpec) -> None:
