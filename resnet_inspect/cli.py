@@ -24,16 +24,10 @@ from .render import check_output_path, choose_format, render, write_atomic
 from .report.document import Report
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 from .spec import FIELDS as SPEC_FIELDS
+from .tracing import costs
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
-COUNTING_HELP = (
-    "MACs: multiply-accumulates of convolution and linear layers (the paper's and torchvision's "
-    "convention; fvcore calls them flops). FLOPs: every floating-point operation: convolution "
-    "and linear 2 per MAC (+1 per output element with a bias); batch norm 2 per element; group "
-    "norm 8 per element; ReLU 1 per element; max-pool k*k-1 per output; avg-pool k*k per output "
-    "(global pooling: 1 per input); each residual addition 1 per element."
-)
 
 
 def _click_exception_type() -> type[Exception]:
@@ -51,7 +45,7 @@ class _Group(TyperGroup):
         try:
             code = super().main(*args, **kwargs)
         except InspectError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(in_flag_terms(exc), exc.exit_code)
         except click_error as exc:
             _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
         except KeyboardInterrupt:
@@ -63,6 +57,19 @@ class _Group(TyperGroup):
         if "Abort" in type(code).__name__:
             sys.exit(1)
         sys.exit(0)
+
+
+# library arguments -> the flags that set them (the spec's fields add theirs below)
+ARGUMENT_FLAGS = {"input_shape": "--input", "dtype": "--dtype"}
+
+
+def in_flag_terms(exc: InspectError) -> str:
+    """The library names arguments (``input_shape 1x3x4x4: ...``); a user typed flags."""
+    text, subject = str(exc), exc.subject
+    flag = ARGUMENT_FLAGS.get(subject or "") or FLAG_OF.get(subject or "")
+    if subject and flag and text.startswith(subject):
+        return flag + text[len(subject) :]
+    return text
 
 
 def _fail(message: str, code: int) -> None:
@@ -280,7 +287,7 @@ def choice(flag: str, value: str, enum: type[E]) -> E:
     raise UsageError(f"{flag} {value!r}: not one of {allowed}")
 
 
-@app.command(epilog=COUNTING_HELP)
+@app.command(epilog=costs.rules_text())
 @spec_options
 def flops(
     arch: ArchArg = None,
@@ -314,7 +321,7 @@ def flops(
     if how is Counter.TORCH:
         report = flops_report(trace, grouping.value, depth)
     else:
-        from .counting import check_fvcore_fits, fvcore_counts
+        from .counters.fvcore import check_fvcore_fits, fvcore_counts
 
         check_fvcore_fits(trace)
         report = fvcore_report(trace, fvcore_counts(model, shape), grouping.value, depth)

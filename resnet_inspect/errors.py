@@ -8,9 +8,17 @@ from __future__ import annotations
 
 
 class InspectError(Exception):
-    """Base class: something resnet-inspect cannot do. Exit code 1 (a failure at run time)."""
+    """Base class: something resnet-inspect cannot do. Exit code 1 (a failure at run time).
+
+    ``subject`` names the argument the message is about (``input_shape``, ``dtype``) when the
+    message starts with it; the CLI shows the flag that sets it instead (``--input``).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.subject = subject
 
 
 class SpecError(InspectError, ValueError):

@@ -20,7 +20,7 @@ def normalize_dtype(dtype: str) -> str:
     key = DTYPE_ALIASES.get(key, key)
     if key not in DTYPE_BYTES:
         allowed = ", ".join(sorted(set(DTYPE_BYTES) | set(DTYPE_ALIASES)))
-        raise UsageError(f"--dtype {dtype!r}: not one of {allowed}")
+        raise UsageError(f"dtype {dtype!r}: not one of {allowed}", subject="dtype")
     return key
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import build, trace
 from resnet_inspect.cli import app
-from resnet_inspect.counting import fvcore_counts
+from resnet_inspect.counters.fvcore import fvcore_counts
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, resolve
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..spec import ResNetSpec, spec_string
 from ..units import human, human_bytes, shape_text
+from ..tracing.costs import FALLBACK_RULE
 from .document import Bar
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
         "layers": [layer_json(r) for r in layers],
         "totals": asdict(trace.totals),
         "operators": [asdict(o) for o in trace.operators],
+        "uncounted": list(trace.uncounted),
     }
 
 
@@ -61,7 +63,20 @@ def totals_lines(trace: Trace) -> tuple[str, ...]:
         f"receptive field {t.receptive_field} px, output stride {t.jump}",
         f"Input: {shape_text(trace.input_shape)}   Output: {shape_text(trace.output_shape)}   "
         f"Spec: {spec_string(trace.spec)}",
+        *counting_warnings(trace),
     )
+
+
+def counting_warnings(trace: Trace) -> tuple[str, ...]:
+    """What the totals could not count, or counted without a rule of ours: never hidden."""
+    lines = []
+    if trace.uncounted:
+        lines.append(f"warning: no cost rule and no fallback for {', '.join(trace.uncounted)}: "
+                     "not counted in MACs or FLOPs")  # fmt: skip
+    fallback = [o.operator for o in trace.operators if o.rule == FALLBACK_RULE]
+    if fallback:
+        lines.append(f"note: {', '.join(fallback)} counted by torch's FLOP counter (no rule here)")
+    return tuple(lines)
 
 
 def share(part: int, total: int) -> Bar:

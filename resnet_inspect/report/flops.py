@@ -32,11 +32,9 @@ def _flops_rows(layers: list[LayerRecord], total_flops: int, by_stage: bool) -> 
 
 
 def _operator_table(trace: Trace, footer: tuple[str, ...]) -> Table:
-    from ..counting import OPERATOR_RULES
-
     total = trace.totals.flops
     rows = tuple(
-        (o.operator, o.count, o.macs, o.flops, share(o.flops, total), OPERATOR_RULES[o.operator])
+        (o.operator, o.count, o.macs, o.flops, share(o.flops, total), o.rule)
         for o in trace.operators
     )
     columns = (Column("Operator", "left"), Column("Calls"), Column("MACs"), Column("FLOPs"),

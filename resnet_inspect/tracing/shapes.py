@@ -1,23 +1,21 @@
-"""Closed-form shape rules for the few operators a ResNet uses, applied to meta tensors.
+"""Closed-form shape rules for the operators of the cost table, applied to meta tensors.
 
 PyTorch's meta kernels for most operators are Python functions whose first call imports
 torch._dynamo and sympy: about a second before the first shape comes out. A trace only needs
-shapes, so under :class:`ShapeRules` each operator below returns an empty meta tensor of the
-right shape from the textbook formula instead; any other operator runs its normal meta
-kernel. The tests check every shape against real forward passes on CPU.
+shapes, so on the meta device each operator of ``costs.OPERATORS`` that names a rule here
+returns an empty meta tensor of the right shape from the textbook formula instead; any other
+operator runs its normal meta kernel. The tests check every shape against real forward passes
+on CPU. torch is imported on first use, so the cost table stays importable without it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
-
-Rule = Callable[..., Any]
+if TYPE_CHECKING:
+    import torch
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -35,7 +33,7 @@ def _window(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> in
 
 
 def _empty(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
-    return torch.empty(tuple(shape), device=x.device, dtype=x.dtype)
+    return x.new_empty(tuple(shape))
 
 
 def _spatial(x: torch.Tensor, channels: int, k: Any, s: Any, p: Any, d: Any, ceil: bool = False) -> torch.Tensor:
@@ -44,46 +42,46 @@ def _spatial(x: torch.Tensor, channels: int, k: Any, s: Any, p: Any, d: Any, cei
     return _empty(x, (*x.shape[:-3], channels, _window(h, kh, sh, ph, dh, ceil), _window(w, kw, sw, pw, dw, ceil)))
 
 
-def _conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Any = None, stride: Any = 1, padding: Any = 0,
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Any = None, stride: Any = 1, padding: Any = 0,
             dilation: Any = 1, groups: int = 1) -> torch.Tensor:  # fmt: skip
     if x.shape[-3] != weight.shape[1] * groups:
         raise RuntimeError(f"expected {weight.shape[1] * groups} input channels, got {x.shape[-3]}")
     return _spatial(x, weight.shape[0], weight.shape[-1], stride, padding, dilation)
 
 
-def _max_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+def max_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                 dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:  # fmt: skip
     out = _spatial(x, x.shape[-3], kernel_size, stride or kernel_size, padding, dilation, ceil_mode)
     return (out, _empty(out, out.shape).long()) if return_indices else out
 
 
-def _avg_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+def avg_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                 ceil_mode: bool = False, *_: Any, **__: Any) -> torch.Tensor:  # fmt: skip
     return _spatial(x, x.shape[-3], kernel_size, stride or kernel_size, padding, 1, ceil_mode)
 
 
-def _adaptive_avg_pool2d(x: torch.Tensor, output_size: Any) -> torch.Tensor:
+def adaptive_avg_pool2d(x: torch.Tensor, output_size: Any) -> torch.Tensor:
     return _empty(x, (*x.shape[:-2], *_pair(output_size)))
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
     if x.shape[-1] != weight.shape[1]:
         raise RuntimeError(f"linear expects {weight.shape[1]} features, got {x.shape[-1]}")
     return _empty(x, (*x.shape[:-1], weight.shape[0]))
 
 
-def _same(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
+def same(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
     return _empty(x, x.shape)
 
 
-def _group_norm(x: torch.Tensor, num_groups: int, *_: Any, **__: Any) -> torch.Tensor:
+def group_norm(x: torch.Tensor, num_groups: int, *_: Any, **__: Any) -> torch.Tensor:
     # torch refuses a group holding a single value (batch 1, one channel per group, 1x1)
     if x.shape[0] * (x.shape[1] // num_groups) * math.prod(x.shape[2:]) == 1:
         raise RuntimeError(f"group_norm: one value per group, got input size {list(x.shape)}")
     return _empty(x, x.shape)
 
 
-def _in_place(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
+def in_place(x: torch.Tensor, *_: Any, **__: Any) -> torch.Tensor:
     return x
 
 
@@ -95,18 +93,18 @@ def _broadcast(a: Sequence[int], b: Sequence[int]) -> list[int]:
     return [max(i, j) if 1 in (i, j) else i for i, j in zip(a, b, strict=True)]
 
 
-def _add(x: torch.Tensor, other: Any, *_: Any, **__: Any) -> torch.Tensor:
-    shape = _broadcast(x.shape, other.shape) if isinstance(other, torch.Tensor) else x.shape
+def add(x: torch.Tensor, other: Any, *_: Any, **__: Any) -> torch.Tensor:
+    shape = _broadcast(x.shape, other.shape) if hasattr(other, 'shape') else x.shape
     return _empty(x, shape)
 
 
-def _flatten(x: torch.Tensor, start_dim: int = 0, end_dim: int = -1) -> torch.Tensor:
+def flatten(x: torch.Tensor, start_dim: int = 0, end_dim: int = -1) -> torch.Tensor:
     dims = list(x.shape)
     start, end = start_dim % len(dims), end_dim % len(dims)
     return _empty(x, [*dims[:start], math.prod(dims[start:end + 1]), *dims[end + 1:]])
 
 
-def _getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
+def getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
     index = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(i, slice) for i in index):
         raise NotImplementedError  # only slicing has a rule here
@@ -114,36 +112,9 @@ def _getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
     return _empty(x, dims + list(x.shape[len(dims) :]))
 
 
-def _pad(x: torch.Tensor, pad: Sequence[int], *_: Any, **__: Any) -> torch.Tensor:
+def pad(x: torch.Tensor, pad: Sequence[int], *_: Any, **__: Any) -> torch.Tensor:
     dims = list(x.shape)
     for i in range(len(pad) // 2):
         dims[-1 - i] += pad[2 * i] + pad[2 * i + 1]
     return _empty(x, dims)
 
-
-RULES: dict[Any, Rule] = {
-    torch.conv2d: _conv2d, F.conv2d: _conv2d,
-    F.max_pool2d: _max_pool2d, torch.max_pool2d: _max_pool2d,
-    F.avg_pool2d: _avg_pool2d, F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
-    F.linear: _linear,
-    F.batch_norm: _same, torch.batch_norm: _same, F.group_norm: _group_norm, torch.group_norm: _group_norm,
-    F.relu: _same, torch.relu: _same, torch.relu_: _in_place, torch.Tensor.relu_: _in_place,
-    torch.Tensor.__add__: _add, torch.Tensor.add: _add, torch.add: _add,
-    torch.flatten: _flatten, torch.Tensor.flatten: _flatten,
-    torch.Tensor.__getitem__: _getitem, F.pad: _pad, torch._C._nn.pad: _pad,
-}  # fmt: skip
-
-
-class ShapeRules(TorchFunctionMode):
-    """Within this mode, meta tensors flow through ResNet operators by closed-form rules."""
-
-    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        kwargs = kwargs or {}
-        rule = RULES.get(func)
-        x = args[0] if args else None
-        if rule is not None and isinstance(x, torch.Tensor) and x.is_meta:
-            try:
-                return rule(*args, **kwargs)
-            except NotImplementedError:
-                pass
-        return func(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""build_model(spec) -> nn.Module: every ResNet variant from one orthogonal builder.
+"""The network: stems, shortcuts, stages of blocks, the head; and build_model(spec).
 
 State-dict names follow torchvision (conv1, bn1, layer1..layerN, downsample.0/.1, fc) so its
 checkpoints load with strict=True; the deep stem and avg_down follow timm's layout
@@ -10,140 +10,13 @@ they add no state-dict keys.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .errors import SpecError
-from .spec import GROUP_NORM_GROUPS, Block, Norm, ResNetSpec, Shortcut, Stem, StrideIn
-
-
-def conv3x3(
-    in_ch: int, out_ch: int, stride: int = 1, groups: int = 1, dilation: int = 1, bias: bool = False
-) -> nn.Conv2d:
-    # padding = dilation keeps the spatial size at stride 1 for any dilation
-    return nn.Conv2d(
-        in_ch, out_ch, 3, stride, padding=dilation, groups=groups, bias=bias, dilation=dilation
-    )
-
-
-def conv1x1(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
-    return nn.Conv2d(in_ch, out_ch, 1, stride, bias=bias)
-
-
-def make_norm(norm: Norm, channels: int) -> nn.Module:
-    if norm is Norm.BATCH:
-        return nn.BatchNorm2d(channels)
-    if norm is Norm.GROUP:
-        return nn.GroupNorm(GROUP_NORM_GROUPS, channels)
-    return nn.Identity()
-
-
-class ZeroPadShortcut(nn.Module):
-    """The paper's option A: an identity that subsamples by the stride and pads the new
-    channels with zeros. No parameters."""
-
-    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
-        super().__init__()
-        self.in_ch, self.out_ch, self.stride = in_ch, out_ch, stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride > 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.out_ch - self.in_ch))
-
-    def extra_repr(self) -> str:
-        return f"{self.in_ch}, {self.out_ch}, stride={self.stride}"
-
-
-class _Residual(nn.Module):
-    """Shared forward: the residual branch, the shortcut, their sum, the last ReLU."""
-
-    downsample: nn.Module | None
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.last_relu(out + shortcut)
-
-    @property
-    def last_relu(self) -> nn.Module:
-        raise NotImplementedError
-
-
-class BasicBlock(_Residual):
-    expansion = 1
-
-    def __init__(
-        self, in_ch: int, planes: int, spec: ResNetSpec, stage: int, stride: int,
-        dilation: int, first_dilation: int, downsample: nn.Module | None,
-    ) -> None:  # fmt: skip
-        super().__init__()
-        bias = spec.norm is Norm.NONE
-        self.conv1 = conv3x3(in_ch, planes, stride, dilation=first_dilation, bias=bias)
-        self.bn1 = make_norm(spec.norm, planes)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes, dilation=dilation, bias=bias)
-        self.bn2 = make_norm(spec.norm, planes)
-        self.downsample = downsample
-        self.relu2 = nn.ReLU(inplace=True)
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu1(self.bn1(self.conv1(x)))
-        return self.bn2(self.conv2(x))
-
-    @property
-    def last_relu(self) -> nn.Module:
-        return self.relu2
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.bn2
-
-
-class Bottleneck(_Residual):
-    expansion = 4
-
-    def __init__(
-        self, in_ch: int, planes: int, spec: ResNetSpec, stage: int, stride: int,
-        dilation: int, first_dilation: int, downsample: nn.Module | None,
-    ) -> None:  # fmt: skip
-        super().__init__()
-        bias = spec.norm is Norm.NONE
-        width = spec.inner_width(stage)
-        # v1.5 (torchvision) strides on the 3x3; the paper's v1 strides on the first 1x1.
-        stride_1x1, stride_3x3 = (stride, 1) if spec.stride_in is StrideIn.CONV1X1 else (1, stride)
-        self.conv1 = conv1x1(in_ch, width, stride_1x1, bias=bias)
-        self.bn1 = make_norm(spec.norm, width)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(width, width, stride_3x3, spec.groups, first_dilation, bias=bias)
-        self.bn2 = make_norm(spec.norm, width)
-        self.relu2 = nn.ReLU(inplace=True)
-        self.conv3 = conv1x1(width, planes * self.expansion, bias=bias)
-        self.bn3 = make_norm(spec.norm, planes * self.expansion)
-        self.downsample = downsample
-        self.relu3 = nn.ReLU(inplace=True)
-
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu1(self.bn1(self.conv1(x)))
-        x = self.relu2(self.bn2(self.conv2(x)))
-        return self.bn3(self.conv3(x))
-
-    @property
-    def last_relu(self) -> nn.Module:
-        return self.relu3
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.bn3
-
-
-BLOCKS: dict[Block, type[BasicBlock] | type[Bottleneck]] = {
-    Block.BASIC: BasicBlock,
-    Block.BOTTLENECK: Bottleneck,
-}
+from ..errors import SpecError
+from ..spec import Norm, ResNetSpec, Shortcut, Stem
+from .block import BlockContext, ResidualBlock
+from .layers import ZeroPadShortcut, conv1x1, conv3x3, make_norm
+from .registry import BLOCKS
 
 
 def make_shortcut(
@@ -217,8 +90,8 @@ class ResNet(nn.Module):
         blocks = []
         for i in range(spec.layers[stage]):
             s, d0 = (stride, first_dilation) if i == 0 else (1, dilation)
-            shortcut = make_shortcut(spec, in_ch, out_ch, s)
-            blocks.append(block_cls(in_ch, planes, spec, stage, s, dilation, d0, shortcut))
+            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0)
+            blocks.append(block_cls(ctx, make_shortcut(spec, in_ch, out_ch, s)))
             in_ch = out_ch
         return nn.Sequential(*blocks)
 
@@ -258,7 +131,7 @@ def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
             nn.init.zeros_(m.bias)
     if spec.zero_init_residual:
         for m in model.modules():
-            if isinstance(m, (BasicBlock, Bottleneck)):
+            if isinstance(m, ResidualBlock):
                 norm = m.last_norm
                 if isinstance(norm, (nn.BatchNorm2d, nn.GroupNorm)):
                     nn.init.zeros_(norm.weight)

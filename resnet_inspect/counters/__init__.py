@@ -1,0 +1,1 @@
+"""Second opinions on the counts: other tools' counters, run on real tensors."""

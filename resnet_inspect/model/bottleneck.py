@@ -1,0 +1,33 @@
+"""Bottleneck: 1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (ResNet-50 and up)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..spec import Block, StrideIn
+from .block import BlockContext, ResidualBlock
+from .layers import conv1x1, conv3x3, make_norm
+
+
+class Bottleneck(ResidualBlock):
+    kind = Block.BOTTLENECK
+    main = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3")
+    post = ("relu3",)
+    last_norm_name = "bn3"
+
+    def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
+        super().__init__()
+        spec, bias = ctx.spec, ctx.bias
+        width = spec.inner_width(ctx.stage)
+        # v1.5 (torchvision) strides on the 3x3; the paper's v1 strides on the first 1x1.
+        s1, s3 = (ctx.stride, 1) if spec.stride_in is StrideIn.CONV1X1 else (1, ctx.stride)
+        self.conv1 = conv1x1(ctx.in_ch, width, s1, bias=bias)
+        self.bn1 = make_norm(spec.norm, width)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(width, width, s3, spec.groups, ctx.first_dilation, bias=bias)
+        self.bn2 = make_norm(spec.norm, width)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv3 = conv1x1(width, ctx.out_ch, bias=bias)
+        self.bn3 = make_norm(spec.norm, ctx.out_ch)
+        self.downsample = downsample
+        self.relu3 = nn.ReLU(inplace=True)

@@ -1,0 +1,13 @@
+"""Which module builds each block type: one line per block type."""
+
+from __future__ import annotations
+
+from ..spec import Block
+from .basic import BasicBlock
+from .block import ResidualBlock
+from .bottleneck import Bottleneck
+
+BLOCKS: dict[Block, type[ResidualBlock]] = {
+    Block.BASIC: BasicBlock,
+    Block.BOTTLENECK: Bottleneck,
+}

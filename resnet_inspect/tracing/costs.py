@@ -1,0 +1,234 @@
+"""The cost table: one entry per operator, everything the trace knows about it.
+
+Each :class:`Operator` says which torch functions compute it, its closed-form output shape
+on the meta device, its MACs and FLOPs, its kernel geometry, its effect on the receptive
+field and what autograd keeps of it for backward. The trace, ``flops --help``, the
+operator table's "FLOPs rule" column and the README's rules all read this table.
+
+Two quantities, never mixed up:
+
+* **MACs**: multiply-accumulates of convolution and linear layers only (the convention of
+  the ResNet paper, torchvision's published ``_ops`` and fvcore's "flops").
+* **FLOPs**: every floating-point operation of an inference forward pass.
+
+An operator without an entry is never silently 0: the trace counts it with torch's own FLOP
+counter and marks it as counted that way, or, where that counter has no formula either,
+lists it as uncounted (see :mod:`.recorder`). Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from . import shapes
+
+Shape = tuple[int, ...]
+RF = tuple[int | None, int | None]  # receptive field in input pixels, jump; None once global
+GLOBAL: RF = (None, None)
+
+
+class Saves(str, Enum):
+    """What autograd keeps of one call for backward (the training-memory estimate)."""
+
+    NOTHING = "nothing"
+    INPUT = "input"
+    OUTPUT = "output"
+    INPUT_AND_INDICES = "input and int64 indices"  # max-pool
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of an operator as the trace saw it: shapes and arguments, no tensors."""
+
+    operator: str
+    input_shapes: tuple[Shape, ...]  # the tensor arguments, in order
+    output_shape: Shape
+    args: Mapping[str, Any] = field(default_factory=dict)  # other arguments, by name
+
+    @property
+    def output_numel(self) -> int:
+        return math.prod(self.output_shape) if self.output_shape else 0
+
+    @property
+    def input_numel(self) -> int:
+        return math.prod(self.input_shapes[0]) if self.input_shapes else 0
+
+
+@dataclass(frozen=True)
+class Geometry:
+    kernel: int | None = None
+    stride: int | None = None
+    dilation: int | None = None
+    groups: int | None = None
+
+
+def _zero(_call: Call) -> int:
+    return 0
+
+
+def _first(v: Any) -> int:
+    # every kernel, stride and dilation in a ResNet is square
+    return int(v) if isinstance(v, int) else int(v[0])
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str  # "convolution": the name tables and JSON use
+    functions: tuple[str, ...]  # torch functions that compute it, by qualified name
+    signature: tuple[str, ...]  # their argument names, to read positional arguments
+    rule: str  # the FLOPs rule, as tables and --help state it
+    macs: Callable[[Call], int] = _zero
+    flops: Callable[[Call], int] = _zero
+    shape: Callable[..., Any] | None = None  # closed-form output shape on the meta device
+    geometry: Callable[[Call], Geometry] | None = None  # a window's kernel, stride, dilation
+    global_receptive_field: bool = False  # its output sees the whole input (global pooling)
+    saves: Saves = Saves.NOTHING
+    listed: bool = True  # False: moves or views data, no arithmetic; not a row of the table
+
+    def receptive(self, call: Call, rf: RF) -> RF:
+        """The receptive field and jump of the output, from those of the (merged) input."""
+        size, jump = rf
+        if self.global_receptive_field or size is None or jump is None:
+            return GLOBAL
+        if self.geometry is None:
+            return rf
+        g = self.geometry(call)
+        if g.kernel is None:  # strided indexing: subsamples without widening
+            return (size, jump * (g.stride or 1))
+        span = (g.dilation or 1) * (g.kernel - 1) + 1
+        return (size + (span - 1) * jump, jump * (g.stride or 1))
+
+
+# --- the rules -------------------------------------------------------------------------------
+def _conv_macs(c: Call) -> int:
+    # each output element: in_channels/groups x kernel area multiply-adds (torch.utils.flop_counter's
+    # conv formula, halved to MACs); the weight's shape is out x in/groups x kh x kw
+    weight = c.input_shapes[1]
+    return c.output_numel * math.prod(weight[1:])
+
+
+def _bias(c: Call) -> int:
+    return c.output_numel if c.args.get("bias") is not None else 0
+
+
+def _conv_geometry(c: Call) -> Geometry:
+    return Geometry(kernel=c.input_shapes[1][-1], stride=_first(c.args.get("stride", 1)),
+                    dilation=_first(c.args.get("dilation", 1)), groups=int(c.args.get("groups", 1)))  # fmt: skip
+
+
+def _pool_geometry(c: Call) -> Geometry:
+    k = _first(c.args["kernel_size"])
+    stride = c.args.get("stride") or k  # torch: stride defaults to the kernel
+    return Geometry(kernel=k, stride=_first(stride), dilation=_first(c.args.get("dilation", 1)))
+
+
+def _linear_macs(c: Call) -> int:
+    weight = c.input_shapes[1]  # out_features x in_features
+    rows = math.prod(c.input_shapes[0][:-1])
+    return rows * weight[0] * weight[1]
+
+
+def _slice_geometry(c: Call) -> Geometry:
+    """x[:, :, ::s, ::s]: a subsampling by the step of the last index (option-A shortcuts)."""
+    index = c.args.get("index")
+    steps = [s.step for s in (index if isinstance(index, tuple) else (index,))
+             if isinstance(s, slice) and s.step]  # fmt: skip
+    return Geometry(stride=int(steps[-1]) if steps else 1)
+
+
+def _per_output(n: int) -> Callable[[Call], int]:
+    return lambda c: n * c.output_numel
+
+
+_F, _T, _TEN = "torch.nn.functional.", "torch.", "torch.Tensor."
+CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+POOL_ARGS = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+AVG_ARGS = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+UNARY = ("input",)
+BINARY = ("input", "other")
+
+OPERATORS: tuple[Operator, ...] = (
+    Operator(
+        "convolution", (f"{_F}conv2d", f"{_T}conv2d"), CONV_ARGS, "2/MAC, +1/output if bias",
+        macs=_conv_macs, flops=lambda c: 2 * _conv_macs(c) + _bias(c), shape=shapes.conv2d,
+        geometry=_conv_geometry, saves=Saves.INPUT,
+    ),
+    Operator(
+        "linear", (f"{_F}linear",), ("input", "weight", "bias"), "2/MAC, +1/output (bias)",
+        macs=_linear_macs, flops=lambda c: 2 * _linear_macs(c) + _bias(c), shape=shapes.linear,
+        global_receptive_field=True, saves=Saves.INPUT,
+    ),
+    Operator(
+        "batch_norm", (f"{_F}batch_norm",), UNARY, "2/element (scale, shift)",
+        flops=_per_output(2), shape=shapes.same, saves=Saves.INPUT,
+    ),
+    Operator(
+        "group_norm", (f"{_F}group_norm",), ("input", "num_groups"), "8/element",
+        flops=_per_output(8), shape=shapes.group_norm, saves=Saves.INPUT,
+    ),
+    Operator(
+        "relu", (f"{_F}relu", f"{_T}relu", f"{_TEN}relu"), UNARY, "1/element",
+        flops=_per_output(1), shape=shapes.same, saves=Saves.OUTPUT,
+    ),
+    Operator(
+        "relu", (f"{_T}relu_", f"{_TEN}relu_"), UNARY, "1/element",
+        flops=_per_output(1), shape=shapes.in_place, saves=Saves.OUTPUT,
+    ),
+    Operator(
+        "max_pool", (f"{_F}max_pool2d", f"{_T}max_pool2d"), POOL_ARGS, "k*k-1 per output",
+        flops=lambda c: c.output_numel * (_pool_geometry(c).kernel ** 2 - 1),  # type: ignore[operator]
+        shape=shapes.max_pool2d, geometry=_pool_geometry, saves=Saves.INPUT_AND_INDICES,
+    ),
+    Operator(
+        "avg_pool", (f"{_F}avg_pool2d",), AVG_ARGS, "k*k per output; global: 1/input",
+        flops=lambda c: c.output_numel * _first(c.args["kernel_size"]) ** 2,
+        shape=shapes.avg_pool2d, geometry=_pool_geometry,
+    ),
+    Operator(
+        "avg_pool", (f"{_F}adaptive_avg_pool2d",), ("input", "output_size"),
+        "k*k per output; global: 1/input", flops=lambda c: c.input_numel,
+        shape=shapes.adaptive_avg_pool2d, global_receptive_field=True,
+    ),
+    Operator(
+        "add", (f"{_TEN}__add__", f"{_TEN}add", f"{_T}add"), BINARY, "1/element (residual sum)",
+        flops=_per_output(1), shape=shapes.add,
+    ),
+    Operator(
+        "pad", (f"{_F}pad", f"{_T}_C._nn.pad"), ("input", "pad"), "0 (moves data)", shape=shapes.pad,
+    ),
+    Operator(
+        "slice", (f"{_TEN}__getitem__",), ("input", "index"), "0 (a view)", shape=shapes.getitem,
+        geometry=_slice_geometry, listed=False,
+    ),
+    Operator(
+        "reshape", (f"{_T}flatten", f"{_TEN}flatten", f"{_TEN}view", f"{_TEN}reshape",
+                    f"{_T}reshape", f"{_TEN}contiguous"),
+        ("input", "start_dim", "end_dim"), "0 (a view)", shape=shapes.flatten, listed=False,
+    ),
+)  # fmt: skip
+# an operator may have several entries (window and adaptive pooling, in-place ReLU): one name
+RULES: dict[str, str] = {op.name: op.rule for op in reversed(OPERATORS)}
+LISTED = tuple(dict.fromkeys(op.name for op in OPERATORS if op.listed))
+FALLBACK_RULE = "torch's FLOP counter (no rule here)"
+
+
+def rules_text() -> str:
+    """The FLOPs rules as one paragraph, for ``flops --help``."""
+    parts = "; ".join(f"{name} {RULES[name]}" for name in LISTED)
+    return (
+        "MACs: multiply-accumulates of convolution and linear layers (the paper's and "
+        "torchvision's convention; fvcore calls them flops). FLOPs: every floating-point "
+        f"operation, by operator: {parts}. An operator without a rule is counted by torch's "
+        "FLOP counter and marked, or listed as uncounted."
+    )
+
+
+def bind(op: Operator, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Positional and keyword arguments of a call, by name."""
+    named = dict(zip(op.signature, args, strict=False))
+    named.update(kwargs)
+    return named

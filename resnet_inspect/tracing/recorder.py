@@ -1,0 +1,197 @@
+"""The recorder: sees every torch function a forward pass calls, and what each one costs.
+
+One :class:`Recorder` (a ``TorchFunctionMode``) is active during the trace's single pass. For
+each call it
+
+- on the meta device, computes the output shape by the cost table's closed-form rule (fast:
+  no meta kernel, no sympy);
+- attributes the call to the innermost module running (the trace's hooks tell it which), so a
+  block's residual sum is the block's own work and a user's ``F.relu`` inside ``forward`` is
+  counted too;
+- prices it by the cost table; a function without an entry is priced by torch's own FLOP
+  counter and marked as such, or, where that counter knows no formula either, recorded as
+  uncounted: never silently 0;
+- follows the receptive field along the tensors themselves: each output's field comes from
+  its inputs', so both branches of a block (or any number of branches) are seen, and the
+  largest wins where they merge. A multiply by a per-channel gate (an NxCx1x1 tensor, as in
+  squeeze-excitation) scales the spatial operand: the field follows that operand.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from . import costs
+from .costs import GLOBAL, RF, Call, Operator
+
+
+class Counted(str, Enum):
+    RULE = "rule"  # by the cost table
+    FALLBACK = "fallback"  # by torch's FLOP counter: this project has no rule for it
+    UNCOUNTED = "uncounted"  # no rule and no fallback formula: not in any total
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One call: which operator, whose work, what it cost, and its tensors (by id)."""
+
+    name: str  # the operator's name, or the torch function's for one without a rule
+    operator: Operator | None
+    owner: str  # the innermost module running ("" for the model's own forward)
+    call: Call
+    macs: int
+    flops: int
+    counted: Counted
+    input_ids: tuple[int, ...]
+    output_id: int
+
+
+@functools.cache
+def _operators_by_function() -> dict[Any, Operator]:
+    """The cost table's functions, resolved to torch's objects once."""
+    table: dict[Any, Operator] = {}
+    for op in costs.OPERATORS:
+        for path in op.functions:
+            table[_resolve(path)] = op
+    return table
+
+
+def _resolve(path: str) -> Any:
+    obj: Any = torch
+    for part in path.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _function_name(func: Any) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    return str(name).replace("_VariableFunctionsClass.", "torch.").replace("TensorBase.", "Tensor.")
+
+
+def _tensors(values: Iterable[Any]) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            found += _tensors(v)
+    return found
+
+
+class Recorder(TorchFunctionMode):
+    def __init__(self, shape_rules: bool) -> None:
+        super().__init__()
+        self.shape_rules = shape_rules
+        self.calls: list[Recorded] = []
+        self.owners: list[str] = [""]
+        self.rf: dict[int, RF] = {}
+        self._alive: list[torch.Tensor] = []  # keeps every id in ``rf`` unique for the pass
+
+    # -- the module stack, driven by the trace's hooks ------------------------------------
+    def enter(self, name: str) -> None:
+        self.owners.append(name)
+
+    def leave(self) -> None:
+        self.owners.pop()
+
+    def seed(self, x: torch.Tensor) -> None:
+        """The network's input: a receptive field of one pixel, jump one."""
+        self.rf[id(x)] = (1, 1)
+        self._alive.append(x)
+
+    # -- every torch function --------------------------------------------------------------
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        op = _operators_by_function().get(func)
+        inputs = _tensors(args) + _tensors(kwargs.values())
+        flops_counter = None
+        if op is None and inputs and not _metadata_only(func):
+            flops_counter = _flop_counter()
+        if flops_counter is not None:
+            with flops_counter:
+                out = func(*args, **kwargs)
+        else:
+            out = self._run(op, func, args, kwargs)
+        result = out[0] if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor) else out
+        if isinstance(result, torch.Tensor) and inputs:
+            self._record(op, func, args, kwargs, inputs, result, flops_counter)
+        return out
+
+    def _run(self, op: Operator | None, func: Any, args: Any, kwargs: Any) -> Any:
+        x = args[0] if args else None
+        if op is not None and op.shape is not None and self.shape_rules and isinstance(x, torch.Tensor) and x.is_meta:
+            try:
+                return op.shape(*args, **kwargs)
+            except NotImplementedError:
+                pass
+        return func(*args, **kwargs)
+
+    def _record(
+        self, op: Operator | None, func: Any, args: Any, kwargs: Any,
+        inputs: list[torch.Tensor], out: torch.Tensor, counter: Any,
+    ) -> None:  # fmt: skip
+        named = costs.bind(op, args, kwargs) if op is not None else dict(kwargs)
+        extra = {k: v for k, v in named.items() if not isinstance(v, torch.Tensor) and k != "input"}
+        if op is not None and "bias" in named:
+            extra["bias"] = named["bias"]  # only whether there is one is read
+        call = Call(op.name if op else _function_name(func), tuple(tuple(t.shape) for t in inputs),
+                    tuple(out.shape), extra)  # fmt: skip
+        if op is not None:
+            macs, flops, counted = op.macs(call), op.flops(call), Counted.RULE
+        else:
+            flops = int(counter.get_total_flops()) if counter is not None else 0
+            macs, counted = flops // 2, Counted.FALLBACK if flops else Counted.UNCOUNTED
+        self.calls.append(Recorded(call.operator, op, self.owners[-1], call, macs, flops, counted,
+                                   tuple(id(t) for t in inputs), id(out)))  # fmt: skip
+        self._follow_receptive_field(op, call, inputs, out)
+
+    def _follow_receptive_field(
+        self, op: Operator | None, call: Call, inputs: list[torch.Tensor], out: torch.Tensor
+    ) -> None:
+        known = [(self.rf[id(t)], tuple(t.shape)) for t in inputs if id(t) in self.rf]
+        if not known:
+            return  # parameters and constants carry no receptive field
+        merged = merge_fields(known)
+        if op is not None:
+            field = op.receptive(call, merged)
+        else:  # no rule: a spatial size kept is taken as a pointwise operation
+            field = merged if _same_spatial(call.output_shape, [s for _, s in known]) else GLOBAL
+        self.rf[id(out)] = field
+        self._alive.append(out)
+
+
+def merge_fields(inputs: list[tuple[RF, tuple[int, ...]]]) -> RF:
+    """Where branches meet (a residual sum, a concatenation, a gate): the largest field.
+
+    Operands without spatial extent (a per-channel gate after global pooling) scale the
+    others and do not widen their field."""
+    spatial = [rf for rf, shape in inputs if len(shape) == 4 and shape[-1] * shape[-2] > 1]
+    fields = spatial or [rf for rf, _ in inputs]
+    if any(size is None for size, _ in fields):
+        return GLOBAL
+    return (max(s or 0 for s, _ in fields), max(j or 0 for _, j in fields))
+
+
+def _same_spatial(out: tuple[int, ...], ins: list[tuple[int, ...]]) -> bool:
+    return len(out) == 4 and any(len(s) == 4 and s[-2:] == out[-2:] for s in ins)
+
+
+_METADATA = frozenset({"dim", "size", "numel", "__get__", "__len__", "__bool__", "element_size",
+                       "is_contiguous", "stride", "data_ptr", "__format__", "__repr__"})  # fmt: skip
+
+
+def _metadata_only(func: Any) -> bool:
+    return getattr(func, "__name__", "") in _METADATA
+
+
+def _flop_counter() -> Any:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    return FlopCounterMode(display=False)

@@ -1,0 +1,123 @@
+"""What a trace produces: frozen records, one per module, the totals and the operators."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+from ..spec import ResNetSpec
+
+
+@functools.cache
+def block_type_names() -> frozenset[str]:
+    """Class names of the registered block types (the trace's rows carry class names)."""
+    from ..model import BLOCKS
+
+    return frozenset(cls.__name__ for cls in BLOCKS.values())
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One module of the traced model. Counts (params, macs, flops) include the submodules."""
+
+    name: str  # state-dict style path: "layer1.0.conv1"
+    type: str  # class name: "Conv2d", "Bottleneck", ...
+    depth: int  # 1 for the model's direct children
+    stage: str  # "stem", "layer1".."layerN" or "head"
+    is_leaf: bool
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    params: int
+    trainable_params: int
+    macs: int  # multiply-accumulates of convolution and linear layers
+    flops: int  # every floating-point operation (see trace/costs.py)
+    operator: str | None  # what this module itself computes: "convolution", "add", ...
+    self_flops: int  # FLOPs of ``operator`` alone, without the submodules
+    output_bytes: int
+    receptive_field: int | None  # in input pixels; None once pooled globally
+    jump: int | None  # effective stride: input pixels between adjacent outputs
+    kernel: int | None = None
+    stride: int | None = None
+    dilation: int | None = None
+    groups: int | None = None
+
+    @property
+    def is_block(self) -> bool:
+        return self.type in block_type_names()
+
+
+@dataclass(frozen=True)
+class OperatorTotal:
+    operator: str
+    count: int
+    macs: int
+    flops: int
+    rule: str  # how its FLOPs were counted: the cost table's rule, or the fallback's name
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    macs: int
+    flops: int
+    param_bytes: int
+    activation_bytes: int  # sum of every module's output (leaves only)
+    peak_activation_bytes: int  # inference estimate, see peak_activations()
+    training_activation_bytes: int  # what autograd keeps for backward, see saved_for_backward()
+    receptive_field: int  # of the last stage, in input pixels
+    jump: int  # output stride of the last stage
+
+
+@dataclass(frozen=True)
+class Trace:
+    spec: ResNetSpec
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    dtype: str
+    layers: tuple[LayerRecord, ...]
+    totals: Totals
+    operators: tuple[OperatorTotal, ...]
+    uncounted: tuple[str, ...] = ()  # operators no rule or fallback could count: not in the totals
+
+    def at_depth(self, depth: int) -> list[LayerRecord]:
+        return [r for r in self.layers if r.depth <= depth]
+
+    def by_name(self) -> dict[str, LayerRecord]:
+        return {r.name: r for r in self.layers}
+
+    def stages(self) -> list[LayerRecord]:
+        """One aggregate row per stage: stem, layer1..layerN, head."""
+        return stage_rows(self)
+
+
+def stage_of(name: str) -> str:
+    top = name.split(".", 1)[0]
+    if top.startswith("layer"):
+        return top
+    return "head" if top in ("avgpool", "fc") else "stem"
+
+
+def stage_rows(trace: Trace) -> list[LayerRecord]:
+    """stem, layer1..layerN and head as single rows, each summing its modules."""
+    rows: list[LayerRecord] = []
+    for stage in dict.fromkeys(r.stage for r in trace.layers if r.depth == 1):
+        members = [r for r in trace.layers if r.depth == 1 and r.stage == stage]
+        last = members[-1]
+        rows.append(
+            dataclasses.replace(
+                last,
+                name=stage,
+                type="stage" if stage.startswith("layer") else stage,
+                input_shape=members[0].input_shape,
+                params=sum(r.params for r in members),
+                trainable_params=sum(r.trainable_params for r in members),
+                macs=sum(r.macs for r in members),
+                flops=sum(r.flops for r in members),
+                operator=None,
+                self_flops=0,
+                is_leaf=False,
+            )
+        )
+    return rows

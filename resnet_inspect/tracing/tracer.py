@@ -1,0 +1,206 @@
+"""trace(model, input_shape) -> Trace: ONE forward pass on the meta device, every module's facts.
+
+The meta device carries shapes and dtypes but no data, so the pass allocates nothing and does
+no arithmetic: a 256x3x2048x2048 input costs what 1x3x224x224 costs. Hooks tell the
+:class:`~.recorder.Recorder` which module is running and keep each module's input and output;
+the recorder prices every call by the cost table and follows the receptive field along the
+tensors. The records are built once from what the pass saw, and frozen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import SpecError, UsageError
+from ..model import ResNet, build_model
+from ..spec import ResNetSpec
+from ..units import DTYPE_BYTES, normalize_dtype, shape_text
+from . import costs
+from .costs import RF, Geometry
+from .memory import Seen, peak_activations, saved_for_backward
+from .recorder import Counted, Recorded, Recorder
+from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_of
+
+
+@contextmanager
+def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Iterator[None]:
+    """Hooks on every module for one pass; on the way out, whatever happened, the hooks are
+    removed and every module's own train/eval mode is restored."""
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def pre(_m: nn.Module, _args: Any, name: str = name) -> None:
+            recorder.enter(name)
+
+        def post(_m: nn.Module, args: Any, output: Any) -> None:
+            name = recorder.owners[-1]
+            recorder.leave()
+            seen[name] = Seen(tuple(a for a in args if isinstance(a, torch.Tensor)), output)
+
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post))
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m, training in modes.items():
+            m.training = training
+
+
+def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> tuple[dict[str, Seen], Recorder]:
+    seen: dict[str, Seen] = {}
+    recorder = Recorder(shape_rules=device == "meta")
+    with _hooks(model, seen, recorder), torch.no_grad():
+        try:
+            x = torch.empty(input_shape, device=device)
+            recorder.seed(x)
+            with recorder:
+                model(x)
+        except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
+            where = recorder.owners[-1] or "the input"
+            raise SpecError(
+                f"input_shape {shape_text(input_shape)}: the network cannot run on it (fails at "
+                f"{where}: {str(exc).splitlines()[0]})", subject="input_shape",
+            ) from None  # fmt: skip
+    return seen, recorder
+
+
+def trace_model(
+    model: ResNet, input_shape: tuple[int, ...], dtype: str = "float32", device: str = "meta"
+) -> Trace:
+    """Trace ``model`` (built on ``device``) with an input of ``input_shape``."""
+    spec = model.spec
+    if input_shape[1] != spec.in_chans:
+        raise UsageError(
+            f"input_shape {shape_text(input_shape)}: has {input_shape[1]} channels but the model "
+            f"takes in_chans={spec.in_chans}", subject="input_shape",
+        )  # fmt: skip
+    dtype = normalize_dtype(dtype)
+    seen, recorder = _run(model, input_shape, device)
+    item = DTYPE_BYTES[dtype]
+    own_calls: dict[str, list[Recorded]] = {}
+    for c in recorder.calls:
+        own_calls.setdefault(c.owner, []).append(c)
+    own = {
+        name: _own_record(name, m, seen[name], own_calls.get(name, []), recorder.rf, item)
+        for name, m in model.named_modules() if name
+    }  # fmt: skip
+    layers = _aggregate(own)
+    calls = [c for c in recorder.calls if c.counted is not Counted.UNCOUNTED]
+    return Trace(
+        spec=spec,
+        input_shape=tuple(input_shape),
+        output_shape=tuple(_shape(seen["fc"].output)),
+        dtype=dtype,
+        layers=layers,
+        totals=_totals(model, layers, recorder.calls, seen, item),
+        operators=_operator_totals(calls),
+        uncounted=tuple(dict.fromkeys(c.name for c in recorder.calls if c.counted is Counted.UNCOUNTED)),
+    )
+
+
+def trace_spec(
+    spec: ResNetSpec, input_shape: tuple[int, ...] | None = None, dtype: str = "float32"
+) -> Trace:
+    model = build_model(spec, device="meta")
+    return trace_model(model, input_shape or spec.default_input_shape(), dtype)
+
+
+def _shape(t: Any) -> tuple[int, ...]:
+    return tuple(t.shape) if isinstance(t, torch.Tensor) else ()
+
+
+def _own_record(
+    name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: dict[int, RF], item: int
+) -> LayerRecord:
+    """A module's own row: its own calls' costs (its children's are added by _aggregate)."""
+    in_shape = _shape(seen.inputs[0]) if seen.inputs else ()
+    out_shape = _shape(seen.output)
+    listed = [c for c in calls if c.operator is None or c.operator.listed]
+    windows = [c.operator.geometry(c.call) for c in listed if c.operator and c.operator.geometry]
+    geometry = windows[0] if windows else Geometry()
+    field = fields.get(id(seen.output), (None, None))
+    flops = sum(c.flops for c in calls)
+    return LayerRecord(
+        name=name,
+        type=type(module).__name__,
+        depth=name.count(".") + 1,
+        stage=stage_of(name),
+        is_leaf=not any(True for _ in module.children()),
+        input_shape=in_shape,
+        output_shape=out_shape,
+        params=sum(p.numel() for p in module.parameters()),
+        trainable_params=sum(p.numel() for p in module.parameters() if p.requires_grad),
+        macs=sum(c.macs for c in calls),
+        flops=flops,
+        operator=listed[0].name if listed else None,
+        self_flops=flops,
+        output_bytes=(math.prod(out_shape) if out_shape else 0) * item,
+        receptive_field=field[0],
+        jump=field[1],
+        **dataclasses.asdict(geometry),
+    )
+
+
+def _aggregate(own: dict[str, LayerRecord]) -> tuple[LayerRecord, ...]:
+    """Add every module's MACs and FLOPs into its ancestors (params are already recursive)."""
+    macs = {name: r.macs for name, r in own.items()}
+    flops = {name: r.flops for name, r in own.items()}
+    for name in sorted(own, key=lambda n: -n.count(".")):
+        parent = name.rsplit(".", 1)[0] if "." in name else None
+        if parent is not None:
+            macs[parent] += macs[name]
+            flops[parent] += flops[name]
+    return tuple(
+        dataclasses.replace(r, macs=macs[name], flops=flops[name]) for name, r in own.items()
+    )
+
+
+def _operator_totals(calls: list[Recorded]) -> tuple[OperatorTotal, ...]:
+    """Per operator: calls, MACs and FLOPs, in the cost table's order; operators counted by
+    the fallback after them, marked by their rule."""
+    acc: dict[str, list[int]] = {}
+    rules: dict[str, str] = {}
+    for c in calls:
+        if c.operator is not None and not c.operator.listed:
+            continue
+        entry = acc.setdefault(c.name, [0, 0, 0])
+        entry[0] += 1
+        entry[1] += c.macs
+        entry[2] += c.flops
+        rules[c.name] = costs.RULES[c.name] if c.operator is not None else costs.FALLBACK_RULE
+    order = {op: i for i, op in enumerate(costs.LISTED)}
+    ranked = sorted(acc.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    return tuple(OperatorTotal(op, n, m, f, rules[op]) for op, (n, m, f) in ranked)
+
+
+def _totals(
+    model: nn.Module, layers: tuple[LayerRecord, ...], calls: list[Recorded],
+    seen: dict[str, Seen], item: int,
+) -> Totals:  # fmt: skip
+    last_stage = [r for r in layers if r.depth == 1 and r.stage.startswith("layer")][-1]
+    params = sum(p.numel() for p in model.parameters())
+    return Totals(
+        params=params,
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        macs=sum(c.macs for c in calls),
+        flops=sum(c.flops for c in calls),
+        param_bytes=params * item,
+        activation_bytes=sum(r.output_bytes for r in layers if r.is_leaf),
+        peak_activation_bytes=peak_activations(model, seen, item),
+        training_activation_bytes=saved_for_backward(calls, item),
+        receptive_field=last_stage.receptive_field or 0,
+        jump=last_stage.jump or 0,
+    )
