@@ -6,8 +6,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..spec import ResNetSpec, spec_string
-from ..units import human, human_bytes, shape_text
 from ..tracing.costs import FALLBACK_RULE
+from ..units import human, human_bytes, shape_text
 from .document import Bar
 
 if TYPE_CHECKING:
