@@ -1,0 +1,252 @@
+"""Every consistency rule of the spec (spec._validate) and every parsing rule (spec.parse_field),
+each with an invalid example that must raise SpecError naming the field, and a valid example
+next to it (the same spec, one step over the line) that must be accepted, so a rule that
+refuses too much fails as surely as one that refuses too little.
+
+A case is a spec string (for ``resolve``), a dict (keywords for ``ResNetSpec``) or a pair
+(arch, keywords for ``resolve``). Pure Python: nothing here builds a model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from resnet_inspect import ResNetSpec, SpecError, resolve
+
+Case = str | dict[str, Any] | tuple[str | None, dict[str, Any]]
+BIGGEST = 2**31 - 1  # the largest size torch can index: documented as the limit for any count
+
+
+def make(case: Case) -> ResNetSpec:
+    if isinstance(case, str):
+        return resolve(case)
+    if isinstance(case, dict):
+        return ResNetSpec(**case)
+    arch, keywords = case
+    return resolve(arch, **keywords)
+
+
+def check(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    with pytest.raises(SpecError) as info:
+        make(invalid)
+    for fragment in fragments:
+        assert fragment in str(info.value), (fragment, str(info.value))
+    make(valid)  # the neighbour over the line is accepted
+
+
+# --- spec._validate, rule by rule, in its order ----------------------------------------------------
+VALIDATE = [
+    # n < 1 (an empty layers is caught while parsing, naming layers all the same)
+    pytest.param({"layers": ()}, ("layers",), {"layers": (1,)}, id="layers-empty"),
+    pytest.param("resnet50:layers=", ("layers",), "resnet50:layers=1", id="layers-empty-string"),
+    # one width per stage
+    pytest.param("resnet18:widths=64,128,256", ("widths", "64,128,256", "4 stages"),
+                 "resnet18:widths=64,128,256,512", id="widths-fewer-than-stages"),
+    pytest.param("resnet18:layers=2,2,2,widths=64,128,256,512", ("widths", "3 stages"),
+                 "resnet18:layers=2,2,2,widths=64,128,256", id="widths-more-than-stages"),
+    pytest.param({"block": "basic", "layers": (1, 1), "widths": (8, 16, 32)}, ("widths",),
+                 {"block": "basic", "layers": (1, 1), "widths": (8, 16)}, id="widths-count-direct"),
+    # one dilation flag per stage after the first
+    pytest.param("resnet50:replace_stride_with_dilation=0,1", ("replace_stride_with_dilation",),
+                 "resnet50:replace_stride_with_dilation=0,1,1", id="dilation-too-few"),
+    pytest.param("resnet50:replace_stride_with_dilation=0,0,1,1", ("replace_stride_with_dilation",),
+                 "resnet50:replace_stride_with_dilation=0,0,1", id="dilation-too-many"),
+    pytest.param("resnet50:layers=3,replace_stride_with_dilation=0", ("replace_stride_with_dilation",),
+                 "resnet50:layers=3,replace_stride_with_dilation=", id="dilation-one-stage"),
+    # a basic block has no grouped conv
+    pytest.param("resnet18:groups=2", ("groups=2", "basic"), "resnet50:groups=2", id="groups-on-basic"),
+    pytest.param("resnet18:width_per_group=128", ("width_per_group=128",),
+                 "resnet18:width_per_group=64,groups=1", id="width-per-group-on-basic"),
+    # every stage keeps at least one channel inside its bottleneck: int(width * wpg / 64) * groups
+    pytest.param("resnet50:width_per_group=1,widths=63,128,256,512", ("width_per_group=1", "stage 1"),
+                 "resnet50:width_per_group=1,widths=64,128,256,512", id="no-channels-first-stage"),
+    pytest.param("resnet50:width_per_group=1,widths=64,128,256,32", ("width_per_group=1", "stage 4"),
+                 "resnet50:width_per_group=1,widths=64,128,256,64", id="no-channels-last-stage"),
+    pytest.param("resnet50:width_per_group=2,groups=8,widths=31,64,64,64", ("width_per_group",),
+                 "resnet50:width_per_group=2,groups=8,widths=32,64,64,64", id="no-channels-grouped"),
+    # stride_in=1x1 moves the stride to a bottleneck's first 1x1 conv
+    pytest.param("resnet18:stride_in=1x1", ("stride_in=1x1",), "resnet50:stride_in=1x1",
+                 id="stride-in-1x1-on-basic"),
+    pytest.param("resnet34:stride_in=1x1", ("stride_in",), "resnet34:stride_in=3x3",
+                 id="stride-in-3x3-on-basic-is-fine"),
+    # avg_down replaces a projection: shortcut A has none
+    pytest.param("resnet20:avg_down=true", ("avg_down",), "resnet20:avg_down=true,shortcut=B",
+                 id="avg-down-with-shortcut-a"),
+    pytest.param("resnet18d:shortcut=A", ("avg_down", "shortcut"), "resnet18d:shortcut=C",
+                 id="avg-down-with-shortcut-a-from-d"),
+    # shortcut A zero-pads channels and cannot remove them: stem -> stage 1 -> stage 2 ...
+    pytest.param("block=basic,layers=1,1,1,widths=16,32,64,stem=cifar,stem_width=64,shortcut=A",
+                 ("shortcut A", "stage 1", "64 to 16"),
+                 "block=basic,layers=1,1,1,widths=16,32,64,stem=cifar,stem_width=16,shortcut=A",
+                 id="shortcut-a-stem-wider-than-stage-1"),
+    pytest.param("resnet20:stem_width=17", ("shortcut A", "17 to 16"), "resnet20:stem_width=15",
+                 id="shortcut-a-stem-one-wider"),
+    pytest.param("resnet20:widths=16,8,64", ("shortcut A", "stage 2", "16 to 8"),
+                 "resnet20:widths=16,16,64", id="shortcut-a-stage-narrower-than-the-last"),
+    # the deep stem ends at 2 * stem_width channels: that is what stage 1 pads from
+    pytest.param("resnet20:stem=deep,stem_width=16", ("shortcut A", "32 to 16"),
+                 "resnet20:stem=deep,stem_width=8", id="shortcut-a-deep-stem-ends-wider"),
+    # a bottleneck's output is 4 * width: 32 * 4 = 128 >= 64 is fine, 8 * 4 = 32 is not
+    pytest.param("block=bottleneck,layers=1,1,widths=8,64,stem_width=64,shortcut=A",
+                 ("shortcut A", "64 to 32"),
+                 "block=bottleneck,layers=1,1,widths=32,64,stem_width=64,shortcut=A",
+                 id="shortcut-a-bottleneck-expansion"),
+    # group norm: 32 groups, so every normalised channel count is a multiple of 32
+    pytest.param("resnet20:norm=group", ("norm=group", "16 channels"),
+                 "resnet20:norm=group,widths=32,64,128,stem_width=32", id="group-norm-widths"),
+    pytest.param("resnet50:norm=group,width_per_group=48", ("norm=group", "48 channels"),
+                 "resnet50:norm=group,width_per_group=32", id="group-norm-bottleneck-inner-width"),
+    pytest.param("resnet50:norm=group,stem=deep,stem_width=16", ("norm=group", "16 channels"),
+                 "resnet50:norm=group,stem=deep,stem_width=32", id="group-norm-deep-stem-inner-convs"),
+    pytest.param("resnet50:norm=group,stem_width=48", ("norm=group", "48 channels"),
+                 "resnet50:norm=group,stem_width=96", id="group-norm-stem"),
+    pytest.param("resnet18:norm=group,widths=64,128,256,80", ("norm=group", "80 channels"),
+                 "resnet18:norm=group,widths=64,128,256,96", id="group-norm-last-stage"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("invalid", "fragments", "valid"), VALIDATE)
+def test_consistency_rule(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches a rule dropped or loosened (the invalid spec builds a network that fails later,
+    or silently differs from what was asked), and a rule too strict (the valid one refused):
+    off-by-one at the boundary, stem_width used instead of the stem's last conv, widths instead
+    of a bottleneck's output (4x) or inner width, only the first stage checked."""
+    check(invalid, fragments, valid)
+
+
+# --- spec.parse_field ------------------------------------------------------------------------------
+INT_FIELDS = ["groups", "width_per_group", "stem_width", "num_classes", "in_chans"]
+
+
+@pytest.mark.parametrize("field", INT_FIELDS)
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [("0", "at least 1"), ("-3", "at least 1"), (str(BIGGEST + 1), "too large"),
+     ("1.5", "whole number"), ("ten", "whole number"), (True, "whole number"), (2.0, "whole number")],
+)  # fmt: skip
+def test_integer_fields_refuse_bad_numbers(field: str, bad: Any, fragment: str) -> None:
+    """Catches 0 or negatives accepted (a zero-channel conv), a count torch cannot index,
+    True taken as 1 (bool is an int in Python), a float truncated."""
+    base = "resnet50"
+    with pytest.raises(SpecError) as info:
+        resolve(base, **{field: bad})
+    assert info.value.args[0].startswith(f"{field}:") and fragment in str(info.value)
+
+
+@pytest.mark.parametrize("field", INT_FIELDS)
+@pytest.mark.parametrize("good", ["1", " 7 ", 7, str(BIGGEST), BIGGEST])
+def test_integer_fields_accept_the_boundaries(field: str, good: Any) -> None:
+    """1 and 2**31 - 1 are allowed, spaces around a number too. Catches a limit off by one."""
+    assert getattr(resolve("resnet50", **{field: good}), field) == int(str(good).strip())
+
+
+@pytest.mark.parametrize(
+    ("invalid", "fragments", "valid"),
+    [
+        pytest.param("resnet50:layers=3,0,6,3", ("layers:", "at least 1"), "resnet50:layers=3,1,6,3",
+                     id="layers-zero"),
+        pytest.param("resnet50:layers=3,-4,6,3", ("layers:", "at least 1"), "resnet50:layers=3,4,6,3",
+                     id="layers-negative"),
+        pytest.param(f"resnet50:layers=3,{BIGGEST + 1}", ("layers:", "too large"),
+                     f"resnet50:layers=3,{BIGGEST}", id="layers-too-large"),
+        pytest.param("resnet50:widths=64,0,256,512", ("widths:", "at least 1"),
+                     "resnet50:widths=64,1,256,512", id="widths-zero"),
+        pytest.param(f"resnet50:widths=64,128,256,{BIGGEST + 1}", ("widths:", "too large"),
+                     f"resnet50:widths=64,128,256,{BIGGEST}", id="widths-too-large"),
+        pytest.param(("resnet50", {"layers": "3,,6,3"}), ("layers:", "comma-separated", "'3,,6,3'"),
+                     ("resnet50", {"layers": "3, 6, 3"}), id="layers-empty-item"),
+        # in a spec string an empty item ends the list: the message quotes the whole string
+        pytest.param("resnet50:layers=3,,6,3", ("'resnet50:layers=3,,6,3'",), "resnet50:layers=3,6,3",
+                     id="layers-empty-item-in-string"),
+        pytest.param(("resnet50", {"layers": 5}), ("layers:",), ("resnet50", {"layers": [5]}),
+                     id="layers-not-a-list"),
+        pytest.param(("resnet50", {"layers": []}), ("layers:",), ("resnet50", {"layers": "5"}),
+                     id="layers-empty-list"),
+        pytest.param(("resnet50", {"widths": (64, 128, True, 512)}), ("widths:",),
+                     ("resnet50", {"widths": (64, 128, 1, 512)}), id="widths-bool-item"),
+    ],
+)  # fmt: skip
+def test_integer_lists(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches per-item checks skipped for lists (a stage of 0 blocks, a 0-wide stage)."""
+    check(invalid, fragments, valid)
+
+
+@pytest.mark.parametrize(
+    ("invalid", "fragments", "valid"),
+    [
+        pytest.param("resnet50:block=triangle", ("block:", "'triangle'", "basic, bottleneck"),
+                     "resnet50:block=BASIC,layers=2,2,2,2", id="block"),
+        pytest.param("resnet50:stem=fancy", ("stem:", "'fancy'", "classic, deep, cifar"),
+                     "resnet50:stem=Cifar", id="stem"),
+        pytest.param("resnet50:shortcut=D", ("shortcut:", "'D'", "A, B, C"), "resnet50:shortcut=c",
+                     id="shortcut"),
+        pytest.param("resnet50:stride_in=2x2", ("stride_in:", "'2x2'", "3x3, 1x1"),
+                     "resnet50:stride_in=1X1", id="stride-in"),
+        pytest.param("resnet50:norm=layer", ("norm:", "'layer'", "batch, group, none"),
+                     "resnet50:norm=NONE", id="norm"),
+        pytest.param(("resnet50", {"norm": ""}), ("norm:",), ("resnet50", {"norm": "batch"}),
+                     id="norm-empty"),
+    ],
+)  # fmt: skip
+def test_choices(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches a value outside the choices slipping through (or falling back to a default),
+    and case-insensitive matching lost."""
+    check(invalid, fragments, valid)
+
+
+@pytest.mark.parametrize(
+    ("invalid", "fragments", "valid"),
+    [
+        pytest.param("resnet50:avg_down=maybe", ("avg_down:", "'maybe'"), "resnet50:avg_down=yes",
+                     id="avg-down"),
+        pytest.param("resnet50:zero_init_residual=2", ("zero_init_residual:",),
+                     "resnet50:zero_init_residual=1", id="zero-init-residual"),
+        pytest.param(("resnet50", {"avg_down": 2}), ("avg_down:",), ("resnet50", {"avg_down": 0}),
+                     id="avg-down-int-2"),
+        pytest.param("resnet50:replace_stride_with_dilation=0,2,1",
+                     ("replace_stride_with_dilation:", "'2'"),
+                     "resnet50:replace_stride_with_dilation=off,TRUE,t", id="dilation-item"),
+        pytest.param("resnet50:zero_init_residual=", ("zero_init_residual:",),
+                     "resnet50:zero_init_residual=false", id="zero-init-empty"),
+    ],
+)  # fmt: skip
+def test_booleans(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches any non-empty string read as true (Python's bool("false") is True)."""
+    check(invalid, fragments, valid)
+
+
+def test_boolean_words_mean_what_they_say() -> None:
+    """Catches a word read the wrong way round."""
+    for word in ("1", "true", "Yes", "on", "y", "T"):
+        assert resolve("resnet50", avg_down=word).avg_down is True
+    for word in ("0", "false", "No", "OFF", "n", "F"):
+        assert resolve("resnet50d", avg_down=word).avg_down is False
+
+
+@pytest.mark.parametrize(
+    ("invalid", "fragments", "valid"),
+    [
+        pytest.param("resnet50:colour=red", ("unknown spec key", "'colour'"),
+                     "resnet50:num-classes=10", id="unknown-in-string"),
+        pytest.param(("resnet50", {"colour": "red"}), ("unknown spec key", "'colour'"),
+                     ("resnet50", {"Num-Classes": 10}), id="unknown-keyword"),
+        pytest.param("resnet50:group=32", ("'group'", "did you mean groups"),
+                     "resnet50:groups=32", id="near-miss-suggests"),
+        pytest.param("resnet50:groups=32,groups=16", ("groups", "twice"),
+                     "resnet50:groups=32,width_per_group=4", id="given-twice"),
+    ],
+)  # fmt: skip
+def test_keys(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches an unknown key ignored (the user's override silently has no effect), and the
+    dash/underscore and case spellings of a real key refused."""
+    check(invalid, fragments, valid)
+
+
+def test_none_means_derive_it() -> None:
+    """widths and replace_stride_with_dilation left as None are derived from the stage count:
+    64 doubling per stage, no dilation. Catches None refused or kept as None."""
+    spec = ResNetSpec(block="basic", layers=(1, 1, 1), widths=None, replace_stride_with_dilation=None)
+    assert spec.widths == (64, 128, 256)
+    assert spec.replace_stride_with_dilation == (False, False)
