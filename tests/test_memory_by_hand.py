@@ -148,12 +148,6 @@ def test_in_place_relu_counts_once_with_real_tensors() -> None:
     assert t.totals.peak_activation_bytes == NO_NORM_PEAK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: on the meta device (the default trace) ShapeRules maps F.relu to a new empty "
-    "tensor even with inplace=True, so peak_activations counts an in-place ReLU's input and "
-    "output as two tensors (2048 bytes here instead of 1536; the CPU trace gives 1536)",
-)
 def test_in_place_relu_counts_once_on_the_meta_device() -> None:
     """The default trace (meta device) must agree with the rule and with the CPU trace.
     Catches an in-place ReLU counted as input + output (the stem's 32 * HW would be the peak)."""

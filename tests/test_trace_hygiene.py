@@ -99,12 +99,6 @@ def test_a_trace_repeated_on_one_model_gives_the_same_result() -> None:
     assert trace_model(model, other) == trace_model(build_model(resolve(SMALL), "meta"), other)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tracing._hooks restores the mode with model.train(was_training), which sets "
-    "every submodule to the root's mode: a model in train mode with a frozen (eval) batch norm "
-    "comes back with that batch norm in train mode",
-)
 @pytest.mark.parametrize("device", DEVICES)
 def test_a_frozen_batch_norm_stays_frozen(device: str) -> None:
     """Fine-tuning keeps some norms in eval inside a model in train mode. Catches a restore

@@ -171,8 +171,8 @@ OPERATORS: tuple[Operator, ...] = (
         flops=_per_output(8), shape=shapes.group_norm, saves=Saves.INPUT,
     ),
     Operator(
-        "relu", (f"{_F}relu", f"{_T}relu", f"{_TEN}relu"), UNARY, "1/element",
-        flops=_per_output(1), shape=shapes.same, saves=Saves.OUTPUT,
+        "relu", (f"{_F}relu", f"{_T}relu", f"{_TEN}relu"), ("input", "inplace"), "1/element",
+        flops=_per_output(1), shape=shapes.relu, saves=Saves.OUTPUT,
     ),
     Operator(
         "relu", (f"{_T}relu_", f"{_TEN}relu_"), UNARY, "1/element",
