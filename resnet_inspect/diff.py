@@ -30,7 +30,7 @@ COMPARED = ("type", "kernel", "stride", "groups", "dilation", "output_shape", "p
 STAGE_COMPARED = ("blocks", "output_shape", "params", "macs")
 
 
-class Status(str, Enum):
+class Change(str, Enum):
     SAME = "same"
     CHANGED = "changed"
     ADDED = "added"  # only in B
@@ -58,7 +58,7 @@ class LayerDiff:
     name: str
     depth: int
     stage: str
-    status: Status
+    status: Change
     a: LayerRecord | None
     b: LayerRecord | None
     changed: tuple[str, ...]  # which of COMPARED differ (empty when added or removed)
@@ -78,12 +78,29 @@ class StageDiff:
     """stem, layer1..layerN or head; a stage only one variant has is added or removed."""
 
     name: str
-    status: Status
+    status: Change
     a: LayerRecord | None
     b: LayerRecord | None
     blocks_a: int | None  # None for stem and head, or when the stage is absent
     blocks_b: int | None
     changed: tuple[str, ...]
+
+    @property
+    def params_delta(self) -> int:
+        return _value(self.b, "params") - _value(self.a, "params")
+
+    @property
+    def macs_delta(self) -> int:
+        return _value(self.b, "macs") - _value(self.a, "macs")
+
+    @property
+    def params_ratio(self) -> float | None:
+        """B / A; None where A has none (or the stage is absent)."""
+        return _ratio(self.a, self.b, "params")
+
+    @property
+    def macs_ratio(self) -> float | None:
+        return _ratio(self.a, self.b, "macs")
 
 
 @dataclass(frozen=True)
@@ -132,13 +149,13 @@ class TraceDiff:
         """No module, stage or total differs (the specs may still differ, e.g. in
         zero_init_residual, which changes initial values only)."""
         return (
-            all(r.status is Status.SAME for r in self.layers)
-            and all(s.status is Status.SAME for s in self.stages)
+            all(r.status is Change.SAME for r in self.layers)
+            and all(s.status is Change.SAME for s in self.stages)
             and all(t.delta == 0 for t in self.totals)
         )
 
     def changed_layers(self) -> list[LayerDiff]:
-        return [r for r in self.layers if r.status is not Status.SAME]
+        return [r for r in self.layers if r.status is not Change.SAME]
 
 
 TOTALS: tuple[tuple[str, str], ...] = (
@@ -262,7 +279,7 @@ def _layer_diffs(a: Trace, b: Trace) -> tuple[LayerDiff, ...]:
     names = merge_names([r.name for r in a.layers], [r.name for r in b.layers])
     rows = [_layer_row(n, by_a.get(n), by_b.get(n)) for n in names]
     dirty = {
-        _ancestor for r in rows if r.status is not Status.SAME for _ancestor in _ancestors(r.name)
+        _ancestor for r in rows if r.status is not Change.SAME for _ancestor in _ancestors(r.name)
     }
     return tuple(
         LayerDiff(r.name, r.depth, r.stage, r.status, r.a, r.b, r.changed, r.name in dirty)
@@ -274,10 +291,10 @@ def _layer_row(name: str, a: LayerRecord | None, b: LayerRecord | None) -> Layer
     either = a if a is not None else b
     assert either is not None
     if a is None or b is None:
-        status = Status.ADDED if a is None else Status.REMOVED
+        status = Change.ADDED if a is None else Change.REMOVED
         return LayerDiff(name, either.depth, either.stage, status, a, b, (), False)
     changed = tuple(f for f in COMPARED if getattr(a, f) != getattr(b, f))
-    status = Status.CHANGED if changed else Status.SAME
+    status = Change.CHANGED if changed else Change.SAME
     return LayerDiff(name, either.depth, either.stage, status, a, b, changed, False)
 
 
@@ -303,12 +320,12 @@ def _stage_row(
     blocks_b: int | None,
 ) -> StageDiff:
     if a is None or b is None:
-        status = Status.ADDED if a is None else Status.REMOVED
+        status = Change.ADDED if a is None else Change.REMOVED
         return StageDiff(name, status, a, b, blocks_a, blocks_b, ())
     values_a = {"blocks": blocks_a, **{f: getattr(a, f) for f in STAGE_COMPARED[1:]}}
     values_b = {"blocks": blocks_b, **{f: getattr(b, f) for f in STAGE_COMPARED[1:]}}
     changed = tuple(f for f in STAGE_COMPARED if values_a[f] != values_b[f])
-    status = Status.CHANGED if changed else Status.SAME
+    status = Change.CHANGED if changed else Change.SAME
     return StageDiff(name, status, a, b, blocks_a, blocks_b, changed)
 
 
@@ -318,6 +335,12 @@ def _blocks(trace: Trace, stage: str) -> int | None:
     index = int(stage.removeprefix("layer")) - 1
     layers = trace.spec.layers
     return layers[index] if 0 <= index < len(layers) else None
+
+
+def _ratio(a: LayerRecord | None, b: LayerRecord | None, field: str) -> float | None:
+    if a is None or b is None or not getattr(a, field):
+        return None
+    return float(getattr(b, field) / getattr(a, field))
 
 
 def _value(record: LayerRecord | None, field: str) -> int:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.diff import Side, Status, TraceDiff, diff_specs, merge_names, resolve_side
+from resnet_inspect.diff import Change, Side, TraceDiff, diff_specs, merge_names, resolve_side
 
 
 @functools.cache
@@ -60,12 +60,12 @@ def test_resnet101_adds_17_blocks_to_layer3_and_nothing_else() -> None:
     d = diff("resnet50", "resnet101")
     layer3 = next(s for s in d.stages if s.name == "layer3")
     assert (layer3.blocks_a, layer3.blocks_b) == (6, 23)
-    added_blocks = [r.name for r in d.layers if r.status is Status.ADDED and r.depth == 2]
+    added_blocks = [r.name for r in d.layers if r.status is Change.ADDED and r.depth == 2]
     assert added_blocks == [f"layer3.{i}" for i in range(6, 23)]
-    assert all(s.status is Status.SAME for s in d.stages if s.name != "layer3")
+    assert all(s.status is Change.SAME for s in d.stages if s.name != "layer3")
     outside = [r for r in d.layers if r.stage != "layer3"]
-    assert outside and all(r.status is Status.SAME for r in outside)
-    assert not any(r.status is Status.REMOVED for r in d.layers)
+    assert outside and all(r.status is Change.SAME for r in outside)
+    assert not any(r.status is Change.REMOVED for r in d.layers)
 
 
 def test_shortcut_a_removes_the_projections() -> None:
@@ -73,7 +73,7 @@ def test_shortcut_a_removes_the_projections() -> None:
     # the three projections: 1x1 conv + batch-norm scale and shift, 64->128, 128->256, 256->512
     projections = sum(c_in * 2 * c_in + 2 * 2 * c_in for c_in in (64, 128, 256))
     assert total(d, "params")[2] == -projections == -173_824
-    removed = sorted(r.name for r in d.layers if r.status is Status.REMOVED)
+    removed = sorted(r.name for r in d.layers if r.status is Change.REMOVED)
     assert removed == [f"layer{s}.0.downsample.{i}" for s in (2, 3, 4) for i in (0, 1)]
     shortcut = next(r for r in d.layers if r.name == "layer2.0.downsample")
     assert (shortcut.a.type, shortcut.b.type) == ("Sequential", "ZeroPadShortcut")  # type: ignore[union-attr]

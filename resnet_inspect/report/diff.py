@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..diff import LayerDiff, StageDiff, Status, TotalDiff, TraceDiff
+from ..diff import Change, LayerDiff, StageDiff, TotalDiff, TraceDiff
 from ..spec import format_value, spec_string
 from ..units import shape_text
 from .common import MACS_NOTE, rf_cell
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 ARROW = " -> "
 ROW_STYLE = {
-    Status.ADDED: "green",
-    Status.REMOVED: "red",
-    Status.CHANGED: "yellow",
-    Status.SAME: "dim",
+    Change.ADDED: "green",
+    Change.REMOVED: "red",
+    Change.CHANGED: "yellow",
+    Change.SAME: "dim",
 }
 CHANGE_LABEL = {"output_shape": "shape", "macs": "MACs", "blocks": "blocks"}
 
@@ -85,12 +85,12 @@ def verdict(d: TraceDiff) -> tuple[str, ...]:
     ) or "the same")  # fmt: skip
     if d.structurally_identical:
         return (cause, "The networks trace identically: same modules, shapes, params and MACs.")
-    counts = {s: sum(r.status is s for r in d.layers) for s in Status}
+    counts = {s: sum(r.status is s for r in d.layers) for s in Change}
     params, macs = d.totals[0], d.totals[1]
     return (
         cause,
-        f"Modules (all depths): {counts[Status.CHANGED]} changed, {counts[Status.ADDED]} added, "
-        f"{counts[Status.REMOVED]} removed. Params {_signed(params)}, MACs {_signed(macs)}.",
+        f"Modules (all depths): {counts[Change.CHANGED]} changed, {counts[Change.ADDED]} added, "
+        f"{counts[Change.REMOVED]} removed. Params {_signed(params)}, MACs {_signed(macs)}.",
     )
 
 
@@ -140,7 +140,7 @@ def stage_tables(d: TraceDiff) -> tuple[Table, Table]:
 
 
 def _stage_name(s: StageDiff) -> str:
-    return s.name if s.status in (Status.SAME, Status.CHANGED) else f"{s.name} ({s.status.value})"
+    return s.name if s.status in (Change.SAME, Change.CHANGED) else f"{s.name} ({s.status.value})"
 
 
 def _stage_shape_cells(s: StageDiff) -> tuple[Any, ...]:
@@ -151,12 +151,10 @@ def _stage_shape_cells(s: StageDiff) -> tuple[Any, ...]:
 
 
 def _stage_cost_cells(s: StageDiff) -> tuple[Any, ...]:
-    params_a, params_b = _get(s.a, "params"), _get(s.b, "params")
-    macs_a, macs_b = _get(s.a, "macs"), _get(s.b, "macs")
     return (
         _stage_name(s),
-        params_a, params_b, _delta(params_a, params_b), _ratio(params_a, params_b),
-        macs_a, macs_b, _delta(macs_a, macs_b), _ratio(macs_a, macs_b),
+        _get(s.a, "params"), _get(s.b, "params"), Signed(s.params_delta), s.params_ratio,
+        _get(s.a, "macs"), _get(s.b, "macs"), Signed(s.macs_delta), s.macs_ratio,
     )  # fmt: skip
 
 
@@ -202,15 +200,15 @@ def totals_table(d: TraceDiff) -> Table:
 
 # --- cells -----------------------------------------------------------------------------------
 def _touched(r: LayerDiff) -> bool:
-    return r.status is not Status.SAME or r.inner_changed
+    return r.status is not Change.SAME or r.inner_changed
 
 
 def _layer_style(r: LayerDiff) -> str:
-    return "" if r.status is Status.SAME and r.inner_changed else ROW_STYLE[r.status]
+    return "" if r.status is Change.SAME and r.inner_changed else ROW_STYLE[r.status]
 
 
 def _changed_text(r: LayerDiff) -> str:
-    if r.status in (Status.ADDED, Status.REMOVED):
+    if r.status in (Change.ADDED, Change.REMOVED):
         return str(r.status.value)
     if not r.changed:
         return "inside" if r.inner_changed else ""
@@ -236,14 +234,6 @@ def _geometry(r: LayerRecord | None) -> str | None:
     text = f"{r.kernel}x{r.kernel}/{r.stride}"
     text += f" g{r.groups}" if r.groups and r.groups > 1 else ""
     return text + (f" d{r.dilation}" if r.dilation and r.dilation > 1 else "")
-
-
-def _delta(a: int | None, b: int | None) -> Signed:
-    return Signed((b or 0) - (a or 0))
-
-
-def _ratio(a: int | None, b: int | None) -> float | None:
-    return b / a if a and b is not None else None
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -287,14 +277,12 @@ def _record_json(r: LayerRecord | None, fields: Sequence[str]) -> dict[str, Any]
 
 def _stage_json(s: StageDiff) -> dict[str, Any]:
     fields = ("output_shape", "params", "macs", "flops", "receptive_field", "jump")
-    a, b = _get(s.a, "params"), _get(s.b, "params")
-    ma, mb = _get(s.a, "macs"), _get(s.b, "macs")
     return {
         "name": s.name, "status": s.status.value, "changed": list(s.changed),
         "blocks_a": s.blocks_a, "blocks_b": s.blocks_b,
         "a": _record_json(s.a, fields), "b": _record_json(s.b, fields),
-        "params_delta": int(_delta(a, b)), "params_ratio": _ratio(a, b),
-        "macs_delta": int(_delta(ma, mb)), "macs_ratio": _ratio(ma, mb),
+        "params_delta": s.params_delta, "params_ratio": s.params_ratio,
+        "macs_delta": s.macs_delta, "macs_ratio": s.macs_ratio,
     }  # fmt: skip
 
 

@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import InspectError, SpecError
-from .spec import (
+from ..errors import InspectError, SpecError
+from ..spec import (
     FIELD_NAMES,
     Block,
     Norm,
@@ -33,7 +33,7 @@ from .spec import (
     preset_name,
     spec_string,
 )  # fmt: skip
-from .units import shape_text
+from ..units import shape_text
 
 Shape = tuple[int, ...]
 

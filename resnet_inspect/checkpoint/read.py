@@ -1,4 +1,4 @@
-"""Checkpoint files as data: read one, compare it with a variant, identify it, load it.
+"""Checkpoint files as data: read one into a :class:`Checkpoint` (names, shapes, tensors).
 
 A checkpoint is data, not code. Pickles (``.pth``, ``.pt``, ``.bin``) are read with
 ``torch.load(weights_only=True)``: a file whose unpickling would import or call anything
@@ -30,14 +30,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InspectError, UsageError
-from .identify import Identified, IdentifyError, Shape, identify_shapes
-from .spec import ResNetSpec, spec_string
-from .units import shape_text
+from ..errors import InspectError, UsageError
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+
+Shape = tuple[int, ...]
 
 # Where training scripts nest the weights, in the order they are looked for: the model's own
 # weights before an EMA copy (timm saves both, as state_dict and state_dict_ema).
@@ -221,149 +219,3 @@ def _strip_prefixes(sd: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             return stripped, sd
         stripped += prefix
         sd = {k[len(prefix):]: v for k, v in sd.items()}
-
-
-# --- comparing with a variant ----------------------------------------------------------------
-@dataclass(frozen=True)
-class ShapeMismatch:
-    key: str
-    expected: Shape
-    found: Shape
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A variant's state_dict (expected) against a checkpoint's (found), key by key."""
-
-    matching: tuple[str, ...]
-    missing: tuple[str, ...]  # expected, not in the checkpoint
-    unexpected: tuple[str, ...]  # in the checkpoint, not expected
-    mismatched: tuple[ShapeMismatch, ...]
-    tolerated: tuple[str, ...] = ()  # missing num_batches_tracked: torch fills in 0
-
-    @property
-    def loads_strictly(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
-
-    @property
-    def expected_count(self) -> int:
-        return len(self.matching) + len(self.missing) + len(self.mismatched) + len(self.tolerated)
-
-    def counts(self) -> str:
-        return (f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
-                f"{len(self.mismatched)} with a different shape")  # fmt: skip
-
-
-def compare_shapes(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> Comparison:
-    matching: list[str] = []
-    missing: list[str] = []
-    tolerated: list[str] = []
-    mismatched: list[ShapeMismatch] = []
-    for key, shape in expected.items():
-        if key not in found:
-            (tolerated if key.endswith(_TOLERATED_SUFFIX) else missing).append(key)
-        elif tuple(found[key]) != tuple(shape):
-            mismatched.append(ShapeMismatch(key, tuple(shape), tuple(found[key])))
-        else:
-            matching.append(key)
-    unexpected = [k for k in found if k not in expected]
-    return Comparison(tuple(matching), tuple(missing), tuple(unexpected), tuple(mismatched),
-                      tuple(tolerated))  # fmt: skip
-
-
-def expected_shapes(spec: ResNetSpec) -> dict[str, Shape]:
-    """The variant's state_dict names and shapes, from a model on the meta device (free)."""
-    from .model import build_model
-
-    return {k: tuple(v.shape) for k, v in build_model(spec, "meta").state_dict().items()}
-
-
-def compare(spec: ResNetSpec, checkpoint: Checkpoint) -> Comparison:
-    return compare_shapes(expected_shapes(spec), checkpoint.shapes)
-
-
-def load_strictly_on_meta(spec: ResNetSpec, checkpoint: Checkpoint) -> str | None:
-    """Build ``spec`` on the meta device and load the checkpoint with ``strict=True``,
-    ``assign=True`` (no copy: the model takes the memory-mapped tensors). None when it loads,
-    else torch's first complaint."""
-    from .model import build_model
-
-    model = build_model(spec, "meta")
-    try:
-        model.load_state_dict(dict(checkpoint.tensors), strict=True, assign=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        return lines[1] if len(lines) > 1 else (lines[0] if lines else "RuntimeError")
-    return None
-
-
-def mismatch_message(spec: ResNetSpec, checkpoint: Checkpoint, result: Comparison, label: str) -> str:
-    """One line: what does not fit, the first difference, and what the file looks like."""
-    first = ""
-    if result.mismatched:
-        m = result.mismatched[0]
-        first = f"; first: {m.key} expected {shape_text(m.expected)}, found {shape_text(m.found)}"
-    elif result.missing:
-        first = f"; first missing: {result.missing[0]}"
-    elif result.unexpected:
-        first = f"; first unexpected: {result.unexpected[0]}"
-    guess = looks_like(checkpoint)
-    hint = f"; it looks like {guess}" if guess else ""
-    return (f"{label} {str(checkpoint.path)!r} does not load into {spec_string(spec)}: "
-            f"{result.counts()}{first}{hint} (details: resnet-inspect check)")  # fmt: skip
-
-
-# --- for the commands ------------------------------------------------------------------------
-def verify_weights(spec: ResNetSpec, path: str | Path, label: str = "--weights") -> Checkpoint:
-    """Read ``path`` and check it loads strictly into ``spec``, without building a real model;
-    for commands that trace on the meta device (weights change no shape, count or MAC).
-    Raises CheckpointError (unreadable, exit 2) or WeightsMismatch (exit 1)."""
-    checkpoint = read_checkpoint(path, label)
-    result = compare(spec, checkpoint)
-    if not result.loads_strictly:
-        raise WeightsMismatch(mismatch_message(spec, checkpoint, result, label))
-    return checkpoint
-
-
-def load_weights_into(model: nn.Module, path: str | Path, label: str = "--weights") -> Checkpoint:
-    """Load ``path`` into a real ``model`` (built by :func:`~resnet_inspect.model.build_model`,
-    on any device) with ``strict=True``; tensors are copied onto the model's device and dtype.
-    Raises like :func:`verify_weights`, before touching the model."""
-    spec = getattr(model, "spec", None)
-    checkpoint = read_checkpoint(path, label)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    result = compare_shapes(expected, checkpoint.shapes)
-    if not result.loads_strictly:
-        if isinstance(spec, ResNetSpec):
-            raise WeightsMismatch(mismatch_message(spec, checkpoint, result, label))
-        raise WeightsMismatch(f"{label} {str(path)!r} does not load into the model: {result.counts()}")
-    model.load_state_dict(dict(checkpoint.tensors), strict=True)
-    return checkpoint
-
-
-@dataclass(frozen=True, eq=False)
-class Identification:
-    checkpoint: Checkpoint
-    identified: Identified
-    comparison: Comparison  # the identified spec against the checkpoint
-    load_error: str | None  # None: built the spec and loaded the file with strict=True
-
-    @property
-    def proved(self) -> bool:
-        return self.comparison.loads_strictly and self.load_error is None
-
-
-def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
-    """Identify the variant, then prove it: build it and load the checkpoint strictly."""
-    identified = identify_shapes(checkpoint.shapes)
-    comparison = compare(identified.spec, checkpoint)
-    return Identification(checkpoint, identified, comparison,
-                          load_strictly_on_meta(identified.spec, checkpoint))  # fmt: skip
-
-
-def looks_like(checkpoint: Checkpoint) -> str | None:
-    """The identified spec string, or None when the checkpoint cannot be identified."""
-    try:
-        return identify_shapes(checkpoint.shapes).spec_string
-    except IdentifyError:
-        return None
