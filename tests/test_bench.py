@@ -19,6 +19,7 @@ from resnet_inspect.bench import (
     Measurement,
     Precision,
     Status,
+    engine,
     identify_peak,
     peak_basis,
     quantile,
@@ -199,8 +200,8 @@ class _OomAtBatch(nn.Module):
 
 
 def test_oom_marks_its_row_and_the_sweep_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    make = bench._make_model
-    monkeypatch.setattr(bench, "_make_model", lambda spec, config: _OomAtBatch(make(spec, config), 2))
+    make = engine._make_model
+    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _OomAtBatch(make(spec, config), 2))
     result = run_bench([tiny_task(1), tiny_task(2), tiny_task(4)], QUICK)
     assert [m.task.batch for m in result.measurements] == [1, 2, 4]  # never changed
     assert [m.status for m in result.measurements] == [Status.OK, Status.OOM, Status.OK]
@@ -274,7 +275,7 @@ def test_interrupted_bench_prints_finished_rows_and_exits_130(
     def interrupt(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench, "_breakdowns", interrupt)
+    monkeypatch.setattr(engine, "_breakdowns", interrupt)
     result = runner.invoke(app, ["bench", *TINY_ARGS, "--breakdown", "-f", "json"])
     assert result.exit_code == 130
     data = json.loads(result.stdout)
