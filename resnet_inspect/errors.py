@@ -8,9 +8,17 @@ from __future__ import annotations
 
 
 class InspectError(Exception):
-    """Base class: something resnet-inspect cannot do. Exit code 1 (a failure at run time)."""
+    """Base class: something resnet-inspect cannot do. Exit code 1 (a failure at run time).
+
+    ``subject``: the argument the message begins with (``warmup_s``), where a caller names it
+    differently (the command line: ``--warmup``); None where the message names no argument.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: object, subject: str | None = None) -> None:
+        super().__init__(*args)
+        self.subject = subject
 
 
 class SpecError(InspectError, ValueError):
