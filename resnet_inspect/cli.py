@@ -10,8 +10,9 @@ import contextlib
 import functools
 import inspect
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
 from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 
@@ -202,6 +203,23 @@ def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
             reason = str(exc).removeprefix(f"{name}: ")
             raise SpecError(f"{FLAG_OF[name]} {value!r}: {reason}") from None
     return resolve(arch, **overrides)
+
+
+@contextlib.contextmanager
+def flags_for(flags: Mapping[str, str]) -> Iterator[None]:
+    """A library error names the arguments (``warmup_s``); here, their flags (``--warmup``).
+    Renamed where the error's own words name them: up to its first quoted value or
+    parenthesis, after which it quotes a file name or torch."""
+    try:
+        yield
+    except InspectError as exc:
+        if exc.subject not in flags:
+            raise
+        text = str(exc)
+        cut = min((i for i in (text.find("'"), text.find("(")) if i >= 0), default=len(text))
+        own = re.sub(r"\w+", lambda word: flags.get(word[0], word[0]), text[:cut])
+        exc.args = (own + text[cut:],)
+        raise
 
 
 def input_shape_for(spec: ResNetSpec, text: str | None) -> tuple[int, int, int, int]:
@@ -471,6 +489,10 @@ BenchArchArg = Annotated[
     ),
 ]
 BENCH_PANEL = "Measurement"
+# the bench library's arguments, and the flags that set them
+BENCH_FLAGS = {"batches": "--batch", "input_shape": "--input", "device": "--device", "precision": "--dtype",
+               "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
+               "threads": "--threads", "weights": "--weights"}  # fmt: skip
 
 
 def _bench_option(*names: str, help: str, **kw: Any) -> Any:
@@ -516,16 +538,12 @@ def bench(
     sizes interleaved."""
     from .bench import (
         BenchConfig,
-        BenchTask,
-        check_config,
         parse_batches,
         parse_chw,
         parse_device,
         parse_precision,
-        run_bench,
-        task_flops,
+        resolve_variants,
     )
-    from .bench_view import bench_report
 
     config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
                          channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
@@ -535,15 +553,14 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)
-    specs = _bench_specs(list(arch) if arch else [None], overrides)
-    tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in batches]
-    check_config(config)
-    for spec in specs:
-        verify_weights_option(spec, weights)  # before anything is built or timed
-    for task in tasks[:: len(batches)]:
-        task_flops(task)  # the input fits the network, before anything is timed
+    specs = resolve_variants(arch or [None], functools.partial(spec_from, overrides=overrides))
+    from .bench import plan, run  # torch from here on
+    from .bench_view import bench_report
+
+    with flags_for(BENCH_FLAGS):
+        planned = plan(specs, batches, chw, config)
     with _progress_bar() as progress:
-        result = run_bench(tasks, config, progress)
+        result = run(planned, progress)
     emit(bench_report(result, config), format, output)
     if result.interrupted:
         raise typer.Exit(130)
@@ -553,21 +570,6 @@ def _compile_mode(compile: bool, mode: str | None) -> Any:
     from .bench import parse_compile_mode
 
     return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
-
-
-def _bench_specs(archs: Sequence[str | None], overrides: dict[str, Any]) -> list[ResNetSpec]:
-    """Each ARCH with the flag overrides; an error names the variant when there are several."""
-    specs: list[ResNetSpec] = []
-    for arch in archs:
-        try:
-            spec = spec_from(arch, overrides)
-        except SpecError as exc:
-            if len(archs) == 1:
-                raise
-            raise type(exc)(f"variant {arch!r}: {exc}") from None
-        if spec not in specs:
-            specs.append(spec)
-    return specs
 
 
 @contextlib.contextmanager

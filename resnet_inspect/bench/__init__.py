@@ -8,8 +8,14 @@ raw times, statistics as properties, a noise warning) and the environment it ran
 One concept per module: ``config`` (what is timed, the settings, parsing the command's values),
 ``stats`` (quantiles, the statistics of raw times), ``peaks`` (datasheet peaks of known GPUs),
 ``results`` (the measured records), ``clocks``, ``memory`` (probes), ``environment`` (torch's
-settings for a run, the machine's facts, whether it can run the config), ``planning`` (checks
-before a run) and ``engine`` (the run itself).
+settings for a run, the machine's facts, whether it can run the config), ``planning`` (the
+configurations, checked and traced before a run) and ``engine`` (the run itself).
+
+The library's entry point::
+
+    from resnet_inspect import bench
+    result = bench.run(bench.plan(["resnet18", "resnet50"], batches=[1, 8],
+                                  config=bench.BenchConfig(min_time_s=1.0)))
 
 The modules that import torch are imported on first use of one of their names, so that the
 command line can parse its flags through ``config`` without importing torch.
@@ -29,12 +35,15 @@ from .config import (
     CompileMode,
     Precision,
     Status,
+    check_batches,
+    check_input_shape,
     check_values,
     parse_batches,
     parse_chw,
     parse_compile_mode,
     parse_device,
     parse_precision,
+    resolve_variants,
 )
 from .peaks import (
     A100,
@@ -51,7 +60,14 @@ from .stats import NOISE_THRESHOLD, TimeStatistics, quantile
 
 if TYPE_CHECKING:
     from .clocks import Clock, CudaClock, clock_for
-    from .engine import CUDA_GRAPH_WARMUP_CALLS, ProgressFn, make_input, run_bench, stage_pieces
+    from .engine import (
+        CUDA_GRAPH_WARMUP_CALLS,
+        ProgressFn,
+        make_input,
+        run,
+        run_bench,
+        stage_pieces,
+    )
     from .environment import (
         TORCH_DTYPE,
         Environment,
@@ -61,14 +77,15 @@ if TYPE_CHECKING:
         check_precision_runs,
         collect_environment,
     )
-    from .planning import check_config, stage_costs, task_flops
+    from .planning import BenchPlan, check_config, plan, plan_tasks
 
 _LAZY_MODULES = {
     "clocks": ("Clock", "CudaClock", "clock_for"),
-    "engine": ("CUDA_GRAPH_WARMUP_CALLS", "ProgressFn", "make_input", "run_bench", "stage_pieces"),
+    "engine": ("CUDA_GRAPH_WARMUP_CALLS", "ProgressFn", "make_input", "run", "run_bench",
+               "stage_pieces"),
     "environment": ("TORCH_DTYPE", "Environment", "autocast", "backend_settings", "check_device",
                     "check_precision_runs", "collect_environment"),
-    "planning": ("check_config", "stage_costs", "task_flops"),
+    "planning": ("BenchPlan", "check_config", "plan", "plan_tasks"),
 }  # fmt: skip
 _LAZY = {name: (module, name) for module, names in _LAZY_MODULES.items() for name in names}
 _LAZY["_Clock"] = ("clocks", "Clock")  # the name benchmarks/bench_overhead.py imports
@@ -97,6 +114,7 @@ __all__ = [
     "ROUNDS",
     "TORCH_DTYPE",
     "BenchConfig",
+    "BenchPlan",
     "BenchResult",
     "BenchTask",
     "Clock",
@@ -113,8 +131,10 @@ __all__ = [
     "TimeStatistics",
     "autocast",
     "backend_settings",
+    "check_batches",
     "check_config",
     "check_device",
+    "check_input_shape",
     "check_precision_runs",
     "check_values",
     "clock_for",
@@ -127,9 +147,11 @@ __all__ = [
     "parse_device",
     "parse_precision",
     "peak_basis",
+    "plan",
+    "plan_tasks",
     "quantile",
+    "resolve_variants",
+    "run",
     "run_bench",
-    "stage_costs",
     "stage_pieces",
-    "task_flops",
 ]

@@ -3,18 +3,19 @@ under a :class:`BenchConfig`, the closed choices, and the parsing of the command
 
 Plain data, no torch: the command line parses its flags through this module before torch is
 imported, so ``--help`` and bad values stay instant. The ``parse_*`` functions read command-line
-text and name their flag; :func:`check_values` checks a config built any way and names the
-field (``warmup_s``), as the library's errors do.
+text and name their flag; the ``check_*`` functions check values made any way and name the
+argument (``batches``, ``warmup_s``) in the message and as the error's ``subject``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ..errors import UsageError
-from ..spec import ResNetSpec, parse_dims, spec_string
+from ..errors import SpecError, UsageError
+from ..spec import ResNetSpec, parse_dims, resolve, spec_string
 
 MIN_SAMPLES = 5  # per configuration, however long one iteration takes
 ROUNDS = 5  # min_time is spread over at least this many interleaved turns
@@ -137,17 +138,60 @@ def parse_device(text: str) -> str:
     raise UsageError(f"--device {text!r}: not one of cpu, cuda, cuda:N")
 
 
-# --- a config's values, however it was built ---------------------------------------------------
+# --- the library's values, however they were made: errors name the argument ---------------------
+def resolve_variants(
+    variants: Sequence[ResNetSpec | str | None],
+    resolve_one: Callable[[ResNetSpec | str | None], ResNetSpec] = resolve,
+) -> tuple[ResNetSpec, ...]:
+    """Each variant (a spec, a preset or spec string, None for the default) as a spec, each
+    once, in order; an error names the variant when there are several."""
+    if not variants:
+        raise UsageError("variants: at least one is needed", subject="variants")
+    specs: list[ResNetSpec] = []
+    for variant in variants:
+        try:
+            spec = resolve_one(variant)
+        except SpecError as exc:
+            if len(variants) == 1:
+                raise
+            raise type(exc)(f"variant {variant!r}: {exc}") from None
+        if spec not in specs:
+            specs.append(spec)
+    return tuple(specs)
+
+
+def check_batches(batches: Sequence[int]) -> tuple[int, ...]:
+    """Batch sizes, each measured once, in the order given."""
+    if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
+        raise UsageError(f"batches {list(batches)}: expected one or more whole numbers, each at "
+                         "least 1", subject="batches")  # fmt: skip
+    return tuple(dict.fromkeys(batches))
+
+
+def check_input_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    """One image's shape, CxHxW: the batch comes from the batch sizes."""
+    dims = tuple(shape)
+    if len(dims) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
+        raise UsageError(f"input_shape {list(dims)}: expected CxHxW, 3 whole numbers of at least 1 "
+                         "(the batch is in batches)", subject="input_shape")  # fmt: skip
+    c, h, w = dims
+    return c, h, w
+
+
 def check_values(config: BenchConfig) -> None:
-    """The combinations and values no machine can run: UsageError. Whether this machine has
-    the device and runs the precision is checked in ``environment.py``."""
+    """The combinations and values no machine can run: UsageError naming the field. Whether
+    this machine has the device and runs the precision is checked in ``environment.py``."""
     if config.amp and config.precision not in (Precision.BF16, Precision.FP16):
-        raise UsageError(f"--amp: autocast needs --dtype bf16 or fp16, not {config.precision.value}")
+        raise UsageError(f"amp: autocast needs precision bf16 or fp16, not {config.precision.value}",
+                         subject="amp")  # fmt: skip
     if not 0 <= config.warmup_s < math.inf:  # nan and inf would time forever
-        raise UsageError(f"--warmup {config.warmup_s}: must be at least 0 seconds, and finite")
+        raise UsageError(f"warmup_s {config.warmup_s}: must be at least 0 seconds, and finite",
+                         subject="warmup_s")  # fmt: skip
     if not 0 < config.min_time_s < math.inf:
-        raise UsageError(f"--min-time {config.min_time_s}: must be more than 0 seconds, and finite")
+        raise UsageError(f"min_time_s {config.min_time_s}: must be more than 0 seconds, and finite",
+                         subject="min_time_s")  # fmt: skip
     if config.threads is not None and config.threads < 1:
-        raise UsageError(f"--threads {config.threads}: must be at least 1")
+        raise UsageError(f"threads {config.threads}: must be at least 1", subject="threads")
     if not config.is_cuda and config.precision is Precision.TF32:
-        raise UsageError("--dtype tf32: TF32 is a CUDA tensor-core mode; on cpu use fp32")
+        raise UsageError("precision tf32: TF32 is a CUDA tensor-core mode; on cpu use fp32",
+                         subject="precision")  # fmt: skip

@@ -1,5 +1,5 @@
-"""The engine: every configuration prepared, then timed round-robin, then (with ``breakdown``)
-stage by stage.
+"""The engine: every configuration of a checked plan (``planning.py``) prepared, then timed
+round-robin, then (with ``breakdown``) stage by stage.
 
 Method, in order:
 
@@ -34,7 +34,7 @@ from .clocks import Clock, clock_for
 from .config import MIN_SAMPLES, ROUNDS, BenchConfig, BenchTask, CompileMode, Status
 from .environment import TORCH_DTYPE, autocast, backend_settings, collect_environment
 from .memory import free_memory, memory_pass
-from .planning import check_config, stage_costs, task_flops
+from .planning import BenchPlan, plan_tasks
 from .results import BenchResult, Measurement, MemoryPeak, StageTiming
 
 CUDA_GRAPH_WARMUP_CALLS = 3  # reduce-overhead records its CUDA graph after a few calls
@@ -64,27 +64,33 @@ class _Live:
         return sum(self.times) >= min_time_s and len(self.times) >= MIN_SAMPLES
 
 
-def run_bench(
-    tasks: Sequence[BenchTask], config: BenchConfig, progress: ProgressFn | None = None
-) -> BenchResult:
-    """Measure every task under ``config``. Ctrl-C returns what finished, ``interrupted=True``."""
-    check_config(config)
+def run(plan: BenchPlan, progress: ProgressFn | None = None) -> BenchResult:
+    """Measure every configuration of ``plan``. Ctrl-C returns what finished, with
+    ``interrupted=True``."""
+    config = plan.config
     report = progress or (lambda _f, _d: None)
     with backend_settings(config), torch.inference_mode():
         env = collect_environment(config)
-        lives = [_Live(t) for t in tasks]
+        lives = [_Live(t) for t in plan.tasks]
         interrupted = False
         try:
             _prepare_all(lives, config, report)
             _rounds(lives, config, report)
             if config.breakdown:
-                _breakdowns(lives, config, report)
+                _breakdowns(lives, plan, report)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             for live in lives:
                 _release(live)
-    return BenchResult(env, tuple(_result(live) for live in lives), interrupted)
+    return BenchResult(env, tuple(_result(live, plan) for live in lives), interrupted)
+
+
+def run_bench(
+    tasks: Sequence[BenchTask], config: BenchConfig, progress: ProgressFn | None = None
+) -> BenchResult:
+    """Check and measure configurations made by hand: :func:`run` of their plan."""
+    return run(plan_tasks(tasks, config), progress)
 
 
 # --- 1. preparing ------------------------------------------------------------------------------
@@ -206,15 +212,15 @@ def stage_pieces(model: nn.Module) -> list[tuple[str, Callable[[torch.Tensor], t
     return [("stem", m.forward_stem), *stages, ("head", m.forward_head)]
 
 
-def _breakdowns(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> None:
+def _breakdowns(lives: list[_Live], plan: BenchPlan, report: ProgressFn) -> None:
     """Each stage timed on its own (eagerly, even under --compile), configuration by
     configuration, for ``min_time`` and at least MIN_SAMPLES passes."""
-    clock = clock_for(config)
+    clock = clock_for(plan.config)
     measured = [live for live in lives if live.status is Status.OK]
     for i, live in enumerate(measured):
         report(0.7 + 0.3 * i / len(measured), f"stages of {live.task.label} @ batch {live.task.batch}")
         try:
-            live.stages = _breakdown(live, config, clock)
+            live.stages = _breakdown(live, plan, clock)
         except Exception as exc:
             if not _is_oom(exc):
                 raise _failure(live.task, exc) from exc
@@ -222,8 +228,9 @@ def _breakdowns(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> 
     report(1.0, "done")
 
 
-def _breakdown(live: _Live, config: BenchConfig, clock: Clock) -> tuple[StageTiming, ...]:
+def _breakdown(live: _Live, plan: BenchPlan, clock: Clock) -> tuple[StageTiming, ...]:
     assert live.model is not None and live.x is not None
+    config = plan.config
     names, fns = zip(*stage_pieces(live.model), strict=True)
     samples: list[list[float]] = [[] for _ in names]
     with autocast(config):
@@ -231,16 +238,16 @@ def _breakdown(live: _Live, config: BenchConfig, clock: Clock) -> tuple[StageTim
         while len(samples[0]) < MIN_SAMPLES or sum(map(sum, samples)) < config.min_time_s:
             for acc, t in zip(samples, clock.time_pieces(fns, live.x), strict=True):
                 acc.append(t)
-    costs = stage_costs(live.task, config)
+    costs = plan.stage_costs(live.task)
     return tuple(StageTiming(n, tuple(s), *costs[n]) for n, s in zip(names, samples, strict=True))
 
 
 # --- results, and what goes wrong ----------------------------------------------------------------
-def _result(live: _Live) -> Measurement:
+def _result(live: _Live, plan: BenchPlan) -> Measurement:
     task = live.task
     if live.status is not Status.OK:
-        return Measurement(task, live.status, flops=task_flops(task))
-    return Measurement(task, Status.OK, flops=task_flops(task), times_s=tuple(live.times),
+        return Measurement(task, live.status, flops=plan.flops(task))
+    return Measurement(task, Status.OK, flops=plan.flops(task), times_s=tuple(live.times),
                        block_times_s=tuple(live.blocks), compile_s=live.compile_s,
                        memory=live.memory, stages=live.stages)  # fmt: skip
 

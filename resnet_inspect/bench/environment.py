@@ -134,7 +134,8 @@ def _cuda_device_facts(device: str) -> tuple[str, int]:
 
 # --- can this machine run it -------------------------------------------------------------------
 def check_device(config: BenchConfig) -> None:
-    """A GPU this machine does not have: RuntimeFailure (exit 1, it cannot run here)."""
+    """A GPU this machine does not have: RuntimeFailure (exit 1, it cannot run here), naming
+    the ``device``."""
     if config.is_cuda:
         _cuda_check_device(config.device)
 
@@ -142,15 +143,18 @@ def check_device(config: BenchConfig) -> None:
 def _cuda_check_device(device: str) -> None:
     if not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        raise RuntimeFailure(f"--device {device}: CUDA is not available here (torch {torch.__version__}, {built})")
+        raise RuntimeFailure(f"device {device}: CUDA is not available here (torch {torch.__version__}, "
+                             f"{built})", subject="device")  # fmt: skip
     index = int(device.partition(":")[2] or torch.cuda.current_device())
     count = torch.cuda.device_count()
     if index >= count:
-        raise RuntimeFailure(f"--device {device}: no such GPU; this machine has {count} (cuda:0..cuda:{count - 1})")
+        raise RuntimeFailure(f"device {device}: no such GPU; this machine has {count} "
+                             f"(cuda:0..cuda:{count - 1})", subject="device")  # fmt: skip
 
 
 def check_precision_runs(config: BenchConfig) -> None:
-    """A convolution, norm and linear in the precision on the device, or a one-line UsageError."""
+    """A convolution, norm and linear in the precision on the device, or a one-line UsageError
+    naming the ``precision``."""
     dtype = TORCH_DTYPE[config.precision]
     if dtype is torch.float32:
         return
@@ -165,5 +169,5 @@ def check_precision_runs(config: BenchConfig) -> None:
                 probe.to(config.device, dtype)(x.to(dtype))
     except (RuntimeError, NotImplementedError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"--dtype {config.precision.value}: not supported on {config.device} "
-                         f"here ({reason})") from None  # fmt: skip
+        raise UsageError(f"precision {config.precision.value}: not supported on {config.device} "
+                         f"here ({reason})", subject="precision") from None  # fmt: skip
