@@ -555,7 +555,7 @@ def bench(
         check_output_path(output)
     specs = resolve_variants(arch or [None], functools.partial(spec_from, overrides=overrides))
     from .bench import plan, run  # torch from here on
-    from .bench_view import bench_report
+    from .report.bench import bench_report
 
     with flags_for(BENCH_FLAGS):
         planned = plan(specs, batches, chw, config)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import RuntimeFailure, UsageError
 from .config import BenchConfig, CompileMode, Precision
-from .peaks import DevicePeak, identify_peak, peak_basis
+from .peaks import Bound, DevicePeak, identify_peak, peak_basis
 
 TORCH_DTYPE = {Precision.FP32: torch.float32, Precision.TF32: torch.float32,
                Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}  # fmt: skip
@@ -49,10 +49,32 @@ class Environment:
     peak_basis: str | None  # which of the peak's figures the utilisation is of
 
     @property
+    def is_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    @property
     def peak_tflops(self) -> float | None:
         if self.peak is None or self.peak_basis is None:
             return None
         return self.peak.tflops.get(self.peak_basis)
+
+    def utilisation(self, flops_per_s: float) -> float | None:
+        """``flops_per_s`` as a share of the dense peak; None without a known peak."""
+        return None if self.peak_tflops is None else flops_per_s / 1e12 / self.peak_tflops
+
+    @property
+    def ridge_flops_per_byte(self) -> float | None:
+        """FLOPs per byte where the compute roof meets the memory roof; None without both."""
+        if self.peak is None or self.peak_tflops is None or not self.peak.bandwidth_gb_s:
+            return None
+        return self.peak_tflops * 1e12 / (self.peak.bandwidth_gb_s * 1e9)
+
+    def bound(self, flops_per_byte: float) -> Bound | None:
+        """Which roof limits work of this arithmetic intensity; None without a ridge point."""
+        ridge = self.ridge_flops_per_byte
+        if ridge is None:
+            return None
+        return Bound.MEMORY if flops_per_byte < ridge else Bound.COMPUTE
 
 
 # --- torch's settings for a run ------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Dense peaks of known GPUs (plain data): which part a device is, and which of its peaks a run
-is held to."""
+"""Dense peaks of known GPUs (plain data): which part a device is, which of its peaks a run is
+held to, and which roof of the roofline limits a stage."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 
 from .config import Precision
 
@@ -29,6 +30,14 @@ A100 = DevicePeak("A100", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "fp16": 3
 KNOWN_PARTS: tuple[tuple[str, int, DevicePeak], ...] = (
     ("H100", 132, H100_SXM), ("H100", 114, H100_PCIE), ("H200", 132, H200), ("A100", 108, A100),
 )  # fmt: skip
+
+
+class Bound(str, Enum):
+    """The roof that limits a stage: below the ridge point (FLOPs per byte where the compute
+    roof meets the memory roof), memory bandwidth; above it, compute."""
+
+    MEMORY = "memory"
+    COMPUTE = "compute"
 
 
 def identify_peak(name: str, sm_count: int | None) -> DevicePeak | None:

@@ -71,6 +71,16 @@ class Measurement(TimeStatistics):
     def flops_per_s(self) -> float:
         return self.flops / self.time_per_batch_s
 
+    @property
+    def stages_median_s(self) -> float:
+        """The stages' medians added up (each stage timed on its own; see the engine)."""
+        return sum(s.median_s for s in self.stages)
+
+    def stage_share(self, stage: StageTiming) -> float:
+        """One stage's median as a share of :attr:`stages_median_s`."""
+        total = self.stages_median_s
+        return stage.median_s / total if total else 0.0
+
 
 @dataclass(frozen=True)
 class BenchResult:

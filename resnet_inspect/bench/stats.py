@@ -57,5 +57,10 @@ class TimeStatistics:
         return max(self.times_s)
 
     @property
+    def iqr_share(self) -> float:
+        """The interquartile range as a share of the median: over NOISE_THRESHOLD is noisy."""
+        return self.iqr_s / self.median_s
+
+    @property
     def noisy(self) -> bool:
         return self.iqr_s > NOISE_THRESHOLD * self.median_s

@@ -1,0 +1,1 @@
+"""Result records -> table rows and JSON: one module per command."""
