@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..errors import InspectError, SpecError
@@ -86,7 +87,7 @@ def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig) -> BenchPlan:
         for spec in dict.fromkeys(t.spec for t in tasks):
             _check_weights(spec, config.weights)  # before anything is built or timed
     traces = {task: _trace(task) for task in tasks}  # the input fits the network
-    return BenchPlan(tuple(tasks), config, traces)
+    return BenchPlan(tuple(tasks), config, MappingProxyType(traces))
 
 
 def check_config(config: BenchConfig) -> None:
