@@ -66,7 +66,7 @@ def fixed_cost_us(calls: int = 200_000) -> float:
     Unlike the trials this hardly moves with the machine's load."""
     from contextlib import nullcontext
 
-    from resnet_inspect.bench import _Clock
+    from resnet_inspect.bench.clocks import Clock as _Clock
 
     context = nullcontext()
 

@@ -10,8 +10,9 @@ import contextlib
 import functools
 import inspect
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 
@@ -59,17 +60,24 @@ class _Group(TyperGroup):
         sys.exit(0)
 
 
-# library arguments -> the flags that set them (the spec's fields add theirs below)
-ARGUMENT_FLAGS = {"input_shape": "--input", "dtype": "--dtype"}
+# the library's arguments, and the flags that set them
+ARGUMENT_FLAGS = {
+    "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
+    "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
+    "threads": "--threads", "weights": "--weights",
+}  # fmt: skip
 
 
 def in_flag_terms(exc: InspectError) -> str:
-    """The library names arguments (``input_shape 1x3x4x4: ...``); a user typed flags."""
-    text, subject = str(exc), exc.subject
-    flag = ARGUMENT_FLAGS.get(subject or "") or FLAG_OF.get(subject or "")
-    if subject and flag and text.startswith(subject):
-        return flag + text[len(subject) :]
-    return text
+    """A library error names the arguments (``warmup_s``, ``input_shape``); a user typed
+    flags (``--warmup``, ``--input``). Renamed where the error's own words name them: up to
+    its first quoted value or parenthesis, after which it quotes a file name or torch."""
+    text = str(exc)
+    if exc.subject not in ARGUMENT_FLAGS:
+        return text
+    cut = min((i for i in (text.find("'"), text.find("(")) if i >= 0), default=len(text))
+    own = re.sub(r"\w+", lambda word: ARGUMENT_FLAGS.get(word[0], word[0]), text[:cut])
+    return own + text[cut:]
 
 
 def _fail(message: str, code: int) -> None:
@@ -507,16 +515,12 @@ def bench(
     sizes interleaved."""
     from .bench import (
         BenchConfig,
-        BenchTask,
-        check_config,
         parse_batches,
         parse_chw,
         parse_device,
         parse_precision,
-        run_bench,
-        task_flops,
+        resolve_variants,
     )
-    from .bench_view import bench_report
 
     config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
                          channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
@@ -526,15 +530,13 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)
-    specs = _bench_specs(list(arch) if arch else [None], overrides)
-    tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in batches]
-    check_config(config)
-    for spec in specs:
-        verify_weights_option(spec, weights)  # before anything is built or timed
-    for task in tasks[:: len(batches)]:
-        task_flops(task)  # the input fits the network, before anything is timed
+    specs = resolve_variants(arch or [None], functools.partial(spec_from, overrides=overrides))
+    from .bench import plan, run  # torch from here on
+    from .report.bench import bench_report
+
+    planned = plan(specs, batches, chw, config)
     with _progress_bar() as progress:
-        result = run_bench(tasks, config, progress)
+        result = run(planned, progress)
     emit(bench_report(result, config), format, output)
     if result.interrupted:
         raise typer.Exit(130)
@@ -544,21 +546,6 @@ def _compile_mode(compile: bool, mode: str | None) -> Any:
     from .bench import parse_compile_mode
 
     return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
-
-
-def _bench_specs(archs: Sequence[str | None], overrides: dict[str, Any]) -> list[ResNetSpec]:
-    """Each ARCH with the flag overrides; an error names the variant when there are several."""
-    specs: list[ResNetSpec] = []
-    for arch in archs:
-        try:
-            spec = spec_from(arch, overrides)
-        except SpecError as exc:
-            if len(archs) == 1:
-                raise
-            raise type(exc)(f"variant {arch!r}: {exc}") from None
-        if spec not in specs:
-            specs.append(spec)
-    return specs
 
 
 @contextlib.contextmanager

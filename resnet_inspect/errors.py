@@ -10,14 +10,15 @@ from __future__ import annotations
 class InspectError(Exception):
     """Base class: something resnet-inspect cannot do. Exit code 1 (a failure at run time).
 
-    ``subject`` names the argument the message is about (``input_shape``, ``dtype``) when the
-    message starts with it; the CLI shows the flag that sets it instead (``--input``).
+    ``subject``: the argument the message begins with (``input_shape``, ``warmup_s``), where a
+    caller names it differently (the command line: ``--input``, ``--warmup``); None where the
+    message names no argument.
     """
 
     exit_code = 1
 
-    def __init__(self, message: str, subject: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, *args: object, subject: str | None = None) -> None:
+        super().__init__(*args)
         self.subject = subject
 
 

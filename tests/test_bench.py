@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -19,13 +21,14 @@ from resnet_inspect.bench import (
     Measurement,
     Precision,
     Status,
+    engine,
     identify_peak,
     peak_basis,
     quantile,
     run_bench,
 )
 from resnet_inspect.cli import app
-from resnet_inspect.errors import UsageError
+from resnet_inspect.errors import InspectError, SpecError, UsageError
 from resnet_inspect.spec import resolve
 
 TINY = "resnet18:layers=1,1,1,1,widths=8,16,32,64"
@@ -121,6 +124,81 @@ def test_batch_sizes_keep_their_order_without_repeats() -> None:
     assert bench.parse_batches("32, 1,8,1") == (32, 1, 8)
 
 
+# --- the library's entry point: plan (checks and traces), then run -----------------------------
+def test_plan_makes_every_variant_at_every_batch_once_with_its_trace() -> None:
+    from resnet_inspect.tracing import trace_spec
+
+    planned = bench.plan([TINY, "resnet20", TINY], batches=[2, 1, 2])
+    assert [(t.label, t.batch) for t in planned.tasks] == [(TINY, 2), (TINY, 1), ("resnet20", 2), ("resnet20", 1)]
+    assert planned.tasks[0].input_chw == (3, 224, 224) and planned.tasks[2].input_chw == (3, 32, 32)
+    for task in planned.tasks:  # each variant's own default input; FLOPs of the whole batch
+        assert planned.flops(task) == trace_spec(task.spec, task.input_shape).totals.flops
+    costs = planned.stage_costs(planned.tasks[0])
+    assert list(costs) == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert sum(flops for flops, _ in costs.values()) == planned.flops(planned.tasks[0])
+
+
+def test_run_measures_a_plan() -> None:
+    result = bench.run(bench.plan([TINY], [1], (3, 32, 32), QUICK))
+    (m,) = result.measurements
+    assert m.ok and m.task.input_shape == (1, 3, 32, 32) and m.samples >= bench.MIN_SAMPLES
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "subject", "start"),
+    [
+        ({"batches": [1, 0]}, "batches", "batches [1, 0]: "),
+        ({"batches": []}, "batches", "batches []: "),
+        ({"input_shape": (32, 32)}, "input_shape", "input_shape [32, 32]: "),
+        ({"input_shape": (4, 32, 32)}, "input_shape", "input_shape 1x4x32x32: has 4 channels"),
+        ({"config": BenchConfig(warmup_s=float("inf"))}, "warmup_s", "warmup_s inf: "),
+        ({"config": BenchConfig(min_time_s=0)}, "min_time_s", "min_time_s 0: "),
+        ({"config": BenchConfig(threads=0)}, "threads", "threads 0: "),
+        ({"config": BenchConfig(amp=True)}, "amp", "amp: autocast needs precision bf16 or fp16"),
+        ({"config": BenchConfig(precision=Precision.TF32)}, "precision", "precision tf32: "),
+        ({"config": BenchConfig(weights="no-such.pth")}, "weights", "weights 'no-such.pth': no such file"),
+    ],
+)
+def test_plan_errors_name_the_argument_not_a_flag(kwargs: dict[str, Any], subject: str, start: str) -> None:
+    with pytest.raises(InspectError) as caught:
+        bench.plan([TINY], **kwargs)
+    assert caught.value.subject == subject
+    assert str(caught.value).startswith(start) and "--" not in str(caught.value)
+
+
+def test_plan_names_the_variant_when_there_are_several() -> None:
+    with pytest.raises(SpecError, match=r"^variant 'resnet5': unknown architecture 'resnet5'"):
+        bench.plan([TINY, "resnet5"])
+    with pytest.raises(SpecError, match=r"^unknown architecture 'resnet5'"):
+        bench.plan(["resnet5"])
+
+
+def test_the_command_line_renames_arguments_to_flags_but_not_quoted_text() -> None:
+    from resnet_inspect.cli import in_flag_terms
+
+    def renamed(message: str, subject: str | None) -> str:
+        return in_flag_terms(UsageError(message, subject=subject))
+
+    assert renamed("amp: autocast needs precision bf16 or fp16, not fp32", "amp") == (
+        "--amp: autocast needs --dtype bf16 or fp16, not fp32")  # fmt: skip
+    assert renamed("weights '/threads/device.pth': no such file", "weights") == (
+        "--weights '/threads/device.pth': no such file")  # fmt: skip
+    assert renamed("precision fp16: not supported (threads, device)", "precision") == (
+        "--dtype fp16: not supported (threads, device)")  # fmt: skip
+    assert renamed("threads 0: must be at least 1", None) == "threads 0: must be at least 1"
+
+
+def test_bench_config_parses_without_torch() -> None:
+    # the command line parses its flags before importing torch: bad values fail instantly
+    code = (
+        "import sys; from resnet_inspect.bench import BenchConfig, parse_batches, parse_device, "
+        "resolve_variants; BenchConfig(device=parse_device('cuda:1')); parse_batches('1,8');"
+        "resolve_variants(['resnet18']); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 # --- the engine on the CPU ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_result() -> bench.BenchResult:
@@ -199,8 +277,8 @@ class _OomAtBatch(nn.Module):
 
 
 def test_oom_marks_its_row_and_the_sweep_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    make = bench._make_model
-    monkeypatch.setattr(bench, "_make_model", lambda spec, config: _OomAtBatch(make(spec, config), 2))
+    make = engine._make_model
+    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _OomAtBatch(make(spec, config), 2))
     result = run_bench([tiny_task(1), tiny_task(2), tiny_task(4)], QUICK)
     assert [m.task.batch for m in result.measurements] == [1, 2, 4]  # never changed
     assert [m.status for m in result.measurements] == [Status.OK, Status.OOM, Status.OK]
@@ -274,7 +352,7 @@ def test_interrupted_bench_prints_finished_rows_and_exits_130(
     def interrupt(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench, "_breakdowns", interrupt)
+    monkeypatch.setattr(engine, "_breakdowns", interrupt)
     result = runner.invoke(app, ["bench", *TINY_ARGS, "--breakdown", "-f", "json"])
     assert result.exit_code == 130
     data = json.loads(result.stdout)

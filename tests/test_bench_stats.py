@@ -12,8 +12,17 @@ import pytest
 from torch import nn
 
 # internals (module paths may be renamed: keep these lines together); resolve is public
-from resnet_inspect import bench, resolve
-from resnet_inspect.bench import BenchConfig, BenchTask, Measurement, Status, quantile, run_bench
+from resnet_inspect import resolve
+from resnet_inspect.bench import (
+    BenchConfig,
+    BenchTask,
+    Measurement,
+    Status,
+    engine,
+    quantile,
+    run_bench,
+)
+from resnet_inspect.bench.clocks import Clock
 
 SKEWED = [1.0, 2.0, 3.0, 4.0, 100.0]  # one huge outlier: mean 22, median 3
 TINY = "block=basic,layers=1,widths=8,stem=cifar,stem_width=8,shortcut=A,num_classes=10"
@@ -115,8 +124,8 @@ def _observe(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], dict[str, fl
     timing turn began."""
     log: list[float] = []
     marks: dict[str, float] = {}
-    make, memory_pass, turn = bench._make_model, bench._memory_pass, bench._turn
-    monkeypatch.setattr(bench, "_make_model", lambda spec, config: _Counting(make(spec, config), log))
+    make, memory_pass, turn = engine._make_model, engine.memory_pass, engine._turn
+    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _Counting(make(spec, config), log))
 
     def at_memory(*args: Any) -> Any:
         marks.setdefault("memory", len(log))
@@ -127,12 +136,12 @@ def _observe(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], dict[str, fl
         marks.setdefault("timing", len(log))
         return turn(*args)
 
-    monkeypatch.setattr(bench, "_memory_pass", at_memory)
-    monkeypatch.setattr(bench, "_turn", at_turn)
+    monkeypatch.setattr(engine, "memory_pass", at_memory)
+    monkeypatch.setattr(engine, "_turn", at_turn)
     return log, marks
 
 
-class _FakeClock(bench._Clock):
+class _FakeClock(Clock):
     """Every forward really runs but is said to take 1/8 s: the warm-up's arithmetic is exact."""
 
     def time_one(self, step: Callable[[], Any]) -> float:
@@ -145,7 +154,7 @@ def test_warm_up_runs_for_its_time_before_any_timed_sample(monkeypatch: pytest.M
     (0.625 s over 5 turns of 0.125 s: 5 samples). Catches a warm-up skipped, cut to one call,
     or done after timing has started (the first samples would be cold)."""
     log, marks = _observe(monkeypatch)
-    monkeypatch.setattr(bench, "_clock", lambda config: _FakeClock())
+    monkeypatch.setattr(engine, "clock_for", lambda config: _FakeClock())
     result = run_bench([tiny_task()], BenchConfig(warmup_s=0.5, min_time_s=0.625, threads=1))
     m = result.measurements[0]
     assert m.ok and m.times_s == (0.125,) * 5

@@ -1,0 +1,197 @@
+"""What is timed and under which settings: a :class:`BenchTask` (one variant at one batch size)
+under a :class:`BenchConfig`, the closed choices, and the parsing of the command's values.
+
+Plain data, no torch: the command line parses its flags through this module before torch is
+imported, so ``--help`` and bad values stay instant. The ``parse_*`` functions read command-line
+text and name their flag; the ``check_*`` functions check values made any way and name the
+argument (``batches``, ``warmup_s``) in the message and as the error's ``subject``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from ..errors import SpecError, UsageError
+from ..spec import ResNetSpec, parse_dims, resolve, spec_string
+
+MIN_SAMPLES = 5  # per configuration, however long one iteration takes
+ROUNDS = 5  # min_time is spread over at least this many interleaved turns
+
+
+class Precision(str, Enum):
+    FP32 = "fp32"
+    TF32 = "tf32"  # float32 tensors, TF32 tensor-core math for matmul and convolution
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per tensor element: TF32 is float32 storage with TF32 math."""
+        return 2 if self in (Precision.BF16, Precision.FP16) else 4
+
+
+PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16",
+                     "half": "fp16"}  # fmt: skip
+
+
+class CompileMode(str, Enum):
+    DEFAULT = "default"
+    REDUCE_OVERHEAD = "reduce-overhead"  # CUDA graphs
+    MAX_AUTOTUNE = "max-autotune"
+
+
+class Status(str, Enum):
+    OK = "ok"
+    OOM = "oom"  # out of memory at this batch size; the sweep went on
+    INTERRUPTED = "interrupted"  # Ctrl-C before this configuration finished
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """The settings every configuration of one run shares."""
+
+    device: str = "cpu"
+    precision: Precision = Precision.FP32
+    amp: bool = False  # autocast with float32 weights, instead of casting the model
+    channels_last: bool = False
+    compile_mode: CompileMode | None = None
+    warmup_s: float = 1.0
+    min_time_s: float = 2.0
+    threads: int | None = None  # None: leave torch's default (one per physical core)
+    breakdown: bool = False
+    weights: str | None = None  # a checkpoint loaded into every model before timing
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    @property
+    def layout(self) -> str:
+        return "channels_last" if self.channels_last else "contiguous (NCHW)"
+
+
+@dataclass(frozen=True)
+class BenchTask:
+    """One configuration: a variant at one batch size."""
+
+    spec: ResNetSpec
+    batch: int
+    input_chw: tuple[int, int, int]
+
+    @property
+    def label(self) -> str:
+        return spec_string(self.spec)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, *self.input_chw)
+
+
+# --- the command's values, from its flags' text --------------------------------------------------
+def parse_precision(text: str) -> Precision:
+    key = text.strip().lower()
+    try:
+        return Precision(PRECISION_ALIASES.get(key, key))
+    except ValueError:
+        allowed = ", ".join(p.value for p in Precision)
+        raise UsageError(f"--dtype {text!r}: not one of {allowed}") from None
+
+
+def parse_compile_mode(text: str | None) -> CompileMode | None:
+    if text is None:
+        return None
+    try:
+        return CompileMode(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in CompileMode)
+        raise UsageError(f"--compile-mode {text!r}: not one of {allowed}") from None
+
+
+def parse_batches(text: str) -> tuple[int, ...]:
+    """``"1,8,32"`` -> (1, 8, 32); repeated sizes are measured once, in the order given."""
+    try:
+        sizes = [int(p) for p in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise UsageError(f"--batch {text!r}: expected batch sizes like 1,8,32") from None
+    if any(b < 1 for b in sizes):
+        raise UsageError(f"--batch {text!r}: every batch size must be at least 1")
+    return tuple(dict.fromkeys(sizes))
+
+
+def parse_chw(text: str) -> tuple[int, int, int]:
+    """``"3x224x224"`` -> (3, 224, 224). The batch comes from --batch, not from here."""
+    c, h, w = parse_dims(text, "--input", "CxHxW", "3x224x224", " (the batch is --batch)")
+    return c, h, w
+
+
+def parse_device(text: str) -> str:
+    """Syntax only: ``cpu``, ``cuda`` or ``cuda:N``; whether it exists is checked before a run."""
+    key = text.strip().lower()
+    if key == "cpu" or key == "cuda":
+        return key
+    index = key.removeprefix("cuda:")
+    if key.startswith("cuda:") and index.isdigit():
+        return f"cuda:{int(index)}"
+    raise UsageError(f"--device {text!r}: not one of cpu, cuda, cuda:N")
+
+
+# --- the library's values, however they were made: errors name the argument ---------------------
+def resolve_variants(
+    variants: Sequence[ResNetSpec | str | None],
+    resolve_one: Callable[[ResNetSpec | str | None], ResNetSpec] = resolve,
+) -> tuple[ResNetSpec, ...]:
+    """Each variant (a spec, a preset or spec string, None for the default) as a spec, each
+    once, in order; an error names the variant when there are several."""
+    if not variants:
+        raise UsageError("variants: at least one is needed", subject="variants")
+    specs: list[ResNetSpec] = []
+    for variant in variants:
+        try:
+            spec = resolve_one(variant)
+        except SpecError as exc:
+            if len(variants) == 1:
+                raise
+            raise type(exc)(f"variant {variant!r}: {exc}") from None
+        if spec not in specs:
+            specs.append(spec)
+    return tuple(specs)
+
+
+def check_batches(batches: Sequence[int]) -> tuple[int, ...]:
+    """Batch sizes, each measured once, in the order given."""
+    if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
+        raise UsageError(f"batches {list(batches)}: expected one or more whole numbers, each at "
+                         "least 1", subject="batches")  # fmt: skip
+    return tuple(dict.fromkeys(batches))
+
+
+def check_input_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    """One image's shape, CxHxW: the batch comes from the batch sizes."""
+    dims = tuple(shape)
+    if len(dims) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
+        raise UsageError(f"input_shape {list(dims)}: expected CxHxW, 3 whole numbers of at least 1 "
+                         "(the batch is in batches)", subject="input_shape")  # fmt: skip
+    c, h, w = dims
+    return c, h, w
+
+
+def check_values(config: BenchConfig) -> None:
+    """The combinations and values no machine can run: UsageError naming the field. Whether
+    this machine has the device and runs the precision is checked in ``environment.py``."""
+    if config.amp and config.precision not in (Precision.BF16, Precision.FP16):
+        raise UsageError(f"amp: autocast needs precision bf16 or fp16, not {config.precision.value}",
+                         subject="amp")  # fmt: skip
+    if not 0 <= config.warmup_s < math.inf:  # nan and inf would time forever
+        raise UsageError(f"warmup_s {config.warmup_s}: must be at least 0 seconds, and finite",
+                         subject="warmup_s")  # fmt: skip
+    if not 0 < config.min_time_s < math.inf:
+        raise UsageError(f"min_time_s {config.min_time_s}: must be more than 0 seconds, and finite",
+                         subject="min_time_s")  # fmt: skip
+    if config.threads is not None and config.threads < 1:
+        raise UsageError(f"threads {config.threads}: must be at least 1", subject="threads")
+    if not config.is_cuda and config.precision is Precision.TF32:
+        raise UsageError("precision tf32: TF32 is a CUDA tensor-core mode; on cpu use fp32",
+                         subject="precision")  # fmt: skip
