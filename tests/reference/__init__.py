@@ -1,0 +1,1 @@
+"""Forward-equivalence reference data from torchvision and timm (see generate.py)."""

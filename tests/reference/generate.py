@@ -1,0 +1,201 @@
+"""Generate tests/reference/data.json.gz from torchvision and timm, by hand.
+
+Run from the repository root, in the reference environment (torch 2.13.0 CPU, torchvision
+0.28, timm 1.0.31); reference-env.sh builds it on first use (a few minutes; it takes the venv
+directory as an optional argument, .venv-ref by default) and prints its python last::
+
+    $(bash ../shared/tools/reference-env.sh) tests/reference/generate.py
+
+For every entry in ENTRIES it records, from the *reference* model only: the parameter count,
+every state-dict key with its dtype and shape, and the eval-mode output on
+``deterministic_input(input_shape)`` with ``deterministic_state_dict`` weights (float32,
+base64). tests/test_reference.py then checks our model for ``spec`` against those numbers
+without torchvision or timm. Nothing of resnet_inspect is used here.
+
+To add a model, add an Entry and rerun; the data file is rewritten whole.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import gzip
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for `reference`
+from reference.weights import (
+    SCHEME,
+    describe,
+    deterministic_input,
+    encode_float32,
+    fingerprint,
+    load_deterministic,
+)
+
+DATA = Path(__file__).with_name("data.json.gz")
+SMALL = (2, 3, 64, 64)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """``reference``: ``"torchvision:NAME"`` or ``"timm:NAME"``, optionally with keyword
+    arguments as a Python call, ``"torchvision:resnet50(replace_stride_with_dilation=[False,
+    True, True])"``: literals, or a name from ARGUMENTS. ``spec``: our spec string for the same
+    architecture. The reference string is the entry's id and must be unique."""
+
+    reference: str
+    spec: str
+    input_shape: tuple[int, int, int, int] = SMALL
+
+
+# Keyword values that are not literals.
+ARGUMENTS: dict[str, Any] = {
+    "GroupNorm32": partial(nn.GroupNorm, 32),  # our norm=group: GroupNorm(32, channels)
+}
+
+ENTRIES: list[Entry] = [
+    # torchvision's presets
+    Entry("torchvision:resnet18", "resnet18"),
+    Entry("torchvision:resnet34", "resnet34"),
+    Entry("torchvision:resnet50", "resnet50"),
+    Entry("torchvision:resnet101", "resnet101"),
+    Entry("torchvision:resnet152", "resnet152"),
+    Entry("torchvision:resnext50_32x4d", "resnext50_32x4d"),
+    Entry("torchvision:resnext101_32x8d", "resnext101_32x8d"),
+    Entry("torchvision:resnext101_64x4d", "resnext101_64x4d"),
+    Entry("torchvision:wide_resnet50_2", "wide_resnet50_2"),
+    Entry("torchvision:wide_resnet101_2", "wide_resnet101_2"),
+    # torchvision's options. Its BasicBlock refuses dilation, groups and width_per_group, so
+    # the 18/34 variants are the norm layer and the class count (dilated ones: timm, below).
+    Entry(
+        "torchvision:resnet50(replace_stride_with_dilation=[False, True, True])",
+        "resnet50:replace_stride_with_dilation=0,1,1",
+    ),
+    Entry(
+        "torchvision:resnet50(replace_stride_with_dilation=[False, False, True])",
+        "resnet50:replace_stride_with_dilation=0,0,1",
+    ),
+    Entry(
+        "torchvision:resnext50_32x4d(replace_stride_with_dilation=[False, True, True])",
+        "resnext50_32x4d:replace_stride_with_dilation=0,1,1",
+    ),
+    Entry("torchvision:resnet50(norm_layer=GroupNorm32)", "resnet50:norm=group"),
+    Entry("torchvision:resnet18(norm_layer=GroupNorm32)", "resnet18:norm=group"),
+    Entry("torchvision:resnet34(num_classes=10)", "resnet34:num_classes=10"),
+    Entry(
+        "torchvision:resnet50(groups=4, width_per_group=32)", "resnet50:groups=4,width_per_group=32"
+    ),
+    # timm: the deep stem (C) and deep stem + avg_down (D)
+    Entry("timm:resnet50c", "resnet50c"),
+    Entry("timm:resnet18d", "resnet18d"),
+    Entry("timm:resnet26d", "resnet26d"),
+    Entry("timm:resnet34d", "resnet34d"),
+    Entry("timm:resnet50d", "resnet50d"),
+    Entry("timm:resnet101d", "resnet101d"),
+    Entry("timm:resnet152d", "resnet152d"),
+    # timm's dilation (output_stride) on basic blocks, which torchvision refuses
+    Entry("timm:resnet18(output_stride=8)", "resnet18:replace_stride_with_dilation=0,1,1"),
+    Entry("timm:resnet34(output_stride=16)", "resnet34:replace_stride_with_dilation=0,0,1"),
+    Entry("timm:resnet50d(output_stride=8)", "resnet50d:replace_stride_with_dilation=0,1,1"),
+    Entry("timm:resnet50c(output_stride=16)", "resnet50c:replace_stride_with_dilation=0,0,1"),
+    # timm's in_chans
+    Entry("timm:resnet26d(in_chans=1)", "resnet26d:in_chans=1", (2, 1, 64, 64)),
+]
+
+
+def parse_reference(text: str) -> tuple[str, str, dict[str, Any]]:
+    """``"timm:resnet18(output_stride=8)"`` to ``("timm", "resnet18", {"output_stride": 8})``."""
+    library, sep, call = text.partition(":")
+    if not sep or library not in ("torchvision", "timm"):
+        raise ValueError(f"{text!r}: expected torchvision:NAME or timm:NAME")
+    node = ast.parse(call.strip(), mode="eval").body
+    if isinstance(node, ast.Name):
+        return library, node.id, {}
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.args:
+        raise ValueError(f"{text!r}: expected NAME or NAME(key=value, ...)")
+    kwargs: dict[str, Any] = {}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ValueError(f"{text!r}: no **kwargs")
+        if isinstance(kw.value, ast.Name):
+            kwargs[kw.arg] = ARGUMENTS[kw.value.id]
+        else:
+            kwargs[kw.arg] = ast.literal_eval(kw.value)
+    return library, node.func.id, kwargs
+
+
+def build_reference(text: str) -> nn.Module:
+    library, name, kwargs = parse_reference(text)
+    constructor: Callable[..., nn.Module]
+    if library == "torchvision":
+        import torchvision
+
+        constructor = getattr(torchvision.models, name)
+        return constructor(weights=None, **kwargs)
+    import timm
+
+    return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def record(entry: Entry) -> dict[str, Any]:
+    model = build_reference(entry.reference)
+    layout = {k: describe(t) for k, t in model.state_dict().items()}
+    load_deterministic(model)
+    with torch.no_grad():
+        output = model(deterministic_input(entry.input_shape))
+    return {
+        "reference": entry.reference,
+        "spec": entry.spec,
+        "input_shape": list(entry.input_shape),
+        "params": sum(p.numel() for p in model.parameters()),
+        "state_dict": layout,
+        "output": encode_float32(output),
+    }
+
+
+def main() -> None:
+    import timm
+    import torchvision
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    ids = [e.reference for e in ENTRIES]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise SystemExit(f"duplicate references: {sorted(duplicates)}")
+    entries = []
+    for entry in ENTRIES:
+        start = time.perf_counter()
+        entries.append(record(entry))
+        print(f"{time.perf_counter() - start:6.2f}s  {entry.reference}", file=sys.stderr)
+    data = {
+        "generated_by": "tests/reference/generate.py",
+        "date": datetime.date.today().isoformat(),
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "timm": timm.__version__,
+            "python": platform.python_version(),
+        },
+        "weights": {"scheme": SCHEME, "sha256": fingerprint()},
+        "entries": entries,
+    }
+    text = json.dumps(data, indent=1) + "\n"
+    # no time stamp or path in the header: the same data gives the same bytes
+    with open(DATA, "wb") as raw, gzip.GzipFile("data.json", "wb", fileobj=raw, mtime=0) as gz:
+        gz.write(text.encode())
+    print(f"wrote {DATA} ({DATA.stat().st_size:,} bytes, {len(entries)} entries)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
