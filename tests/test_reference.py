@@ -49,13 +49,9 @@ def entry_params() -> list[Any]:
     return [pytest.param(e, id=ref) for ref, e in entries().items()]
 
 
-KNOWN_DIFFERENCES = {
-    # timm's avg_down shortcut in a dilated stage is a 2x2 stride-1 average pool with "same"
-    # zero padding (timm.models.resnet.downsample_avg, AvgPool2dSame); ours is an identity
-    # there, as in GluonCV's ResNetV1b (AvgPool2D(pool_size=1, strides=1)). Keys and
-    # parameter counts agree; the output differs by 0.15 relative. Strict: a fix must remove it.
-    "timm:resnet50d(output_stride=8)": "avg_down in a dilated stage: identity, timm pools 2x2",
-}
+# Entries whose output is known to differ, with the reason; strict, so a fix must remove them.
+# (timm's resnet50d at output_stride 8 was one: its avg_down pool in a dilated stage; fixed.)
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def output_params() -> list[Any]:

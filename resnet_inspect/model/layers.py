@@ -45,3 +45,12 @@ class ZeroPadShortcut(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_ch}, {self.out_ch}, stride={self.stride}"
+
+
+class AvgPool2x2Same(nn.Module):
+    """A 2x2 average at stride 1 that keeps the size: zero-pad one pixel right and below, then
+    average. timm's avg_down shortcut in a dilated stage (its ``AvgPool2dSame``), where the
+    pool that would have strided still smooths. No parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)

@@ -15,14 +15,17 @@ from torch import nn
 from ..errors import SpecError
 from ..spec import Norm, ResNetSpec, Shortcut, Stem
 from .block import BlockContext, ResidualBlock
-from .layers import ZeroPadShortcut, conv1x1, conv3x3, make_norm
+from .layers import AvgPool2x2Same, ZeroPadShortcut, conv1x1, conv3x3, make_norm
 from .registry import BLOCKS
 
 
 def make_shortcut(
-    spec: ResNetSpec, in_ch: int, out_ch: int, stride: int
+    spec: ResNetSpec, in_ch: int, out_ch: int, stride: int, dilation: int = 1
 ) -> nn.Module | None:
-    """The shortcut of one block, by the paper's option and ResNet-D's avg_down."""
+    """The shortcut of one block, by the paper's option and ResNet-D's avg_down.
+
+    ``dilation`` > 1 for the first block of a dilated stage: its stride became dilation, and
+    avg_down's pool stays, at stride 1 (timm's downsample_avg)."""
     changes_shape = stride != 1 or in_ch != out_ch
     if spec.shortcut is Shortcut.A or (spec.shortcut is Shortcut.B and not changes_shape):
         return ZeroPadShortcut(in_ch, out_ch, stride) if changes_shape else None
@@ -30,11 +33,11 @@ def make_shortcut(
     if not spec.avg_down:
         return nn.Sequential(conv1x1(in_ch, out_ch, stride, bias), make_norm(spec.norm, out_ch))
     # ResNet-D: average the 2x2 neighbourhood instead of skipping 3 of 4 pixels in a strided 1x1.
-    pool: nn.Module = (
-        nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
-        if stride > 1
-        else nn.Identity()
-    )
+    pool: nn.Module = nn.Identity()
+    if stride > 1:
+        pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
+    elif dilation > 1:
+        pool = AvgPool2x2Same()
     return nn.Sequential(pool, conv1x1(in_ch, out_ch, 1, bias), make_norm(spec.norm, out_ch))
 
 
@@ -91,7 +94,8 @@ class ResNet(nn.Module):
         for i in range(spec.layers[stage]):
             s, d0 = (stride, first_dilation) if i == 0 else (1, dilation)
             ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0)
-            blocks.append(block_cls(ctx, make_shortcut(spec, in_ch, out_ch, s)))
+            shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1)
+            blocks.append(block_cls(ctx, shortcut))
             in_ch = out_ch
         return nn.Sequential(*blocks)
 
