@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ..errors import InspectError, SpecError
 from ..spec import (
+    BLOCK_TYPES,
     FIELD_NAMES,
     Block,
     Norm,
@@ -100,7 +101,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     widths = _widths(r, block, len(layers))
     groups, width_per_group = _grouping(r, block, widths)
     avg_down = _avg_down(r)
-    expansion = 4 if block is Block.BOTTLENECK else 1
+    expansion = BLOCK_TYPES[block].expansion
     stem_out = 2 * stem_width if stem is Stem.DEEP else stem_width
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
@@ -188,25 +189,29 @@ def _layers(r: _Reader) -> tuple[int, ...]:
     return tuple(layers)
 
 
+# the conv whose output channels are the block's width times its expansion
+_WIDTH_CONV = {Block.BASIC: "conv1", Block.BOTTLENECK: "conv3"}
+
+
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
     widths = []
+    conv, expansion = _WIDTH_CONV[block], BLOCK_TYPES[block].expansion
     for s in range(1, stages + 1):
-        if block is Block.BASIC:
-            widths.append(r.shape(f"layer{s}.0.conv1.weight")[0])
-            continue
-        out = r.shape(f"layer{s}.0.conv3.weight")[0]
-        if out % 4:
-            raise IdentifyError(f"cannot identify: layer{s} outputs {out} channels, not 4 x a width")
-        widths.append(out // 4)
-    source = "conv1 output channels" if block is Block.BASIC else "conv3 output channels / 4"
-    r.note("widths", tuple(widths), f"layerN.0.{source}")
+        out = r.shape(f"layer{s}.0.{conv}.weight")[0]
+        if out % expansion:
+            raise IdentifyError(
+                f"cannot identify: layer{s} outputs {out} channels, not {expansion} x a width"
+            )
+        widths.append(out // expansion)
+    per = f" / {expansion}" if expansion > 1 else ""
+    r.note("widths", tuple(widths), f"layerN.0.{conv} output channels{per}")
     return tuple(widths)
 
 
 def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, int]:
     """groups from the grouped conv2 (in_channels/groups = weight.shape[1]); width_per_group
     from inner width = int(planes * width_per_group / 64) * groups, for every stage."""
-    if block is Block.BASIC:
+    if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
     for s, planes in enumerate(widths, start=1):

@@ -1,0 +1,179 @@
+"""The trace over the block graph: what it does with operators it has no rule for, and how the
+receptive field goes through several branches and a channel gate.
+
+These are rules this project sets itself (no outside tool reports them), so the expected
+numbers are derived here by hand.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_inspect import resolve
+from resnet_inspect.model import build_model
+from resnet_inspect.render import Format, render
+from resnet_inspect.report.summary import summary_report
+from resnet_inspect.tracing import trace_model
+from resnet_inspect.tracing.costs import FALLBACK_RULE, LISTED, OPERATORS, RULES, rules_text
+
+SHAPE = (1, 3, 64, 64)
+
+
+class ChannelMix(nn.Module):
+    """A 1x1 channel mix written with einsum: the cost table has no rule for einsum."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(c, c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nchw,dc->ndhw", x, self.w)
+
+
+class Swish(nn.Module):
+    """x * sigmoid(x): neither sigmoid nor the multiply has a rule, nor a formula in torch's
+    FLOP counter (it counts matrix products and convolutions only)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x)
+
+
+class Gate(nn.Module):
+    """Squeeze-excitation's shape: a per-channel gate from the global mean multiplies x."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.fc = nn.Conv2d(c, c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc(x.mean((2, 3), keepdim=True)))
+
+
+class TwoBranch(nn.Module):
+    """A 3x3 branch and a dilated 3x3 branch, summed (a selective-kernel-like block part)."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.plain = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.dilated = nn.Conv2d(c, c, 3, padding=2, dilation=2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.plain(x) + self.dilated(x)
+
+
+def resnet18() -> nn.Module:
+    return build_model(resolve("resnet18"), "meta")
+
+
+def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked() -> None:
+    """Catches an unknown operator counted as 0 (the old isinstance ladder's default)."""
+    model = resnet18()
+    model.layer1[0].relu1 = nn.Sequential(ChannelMix(64), nn.ReLU())
+    t = trace_model(model, SHAPE)
+    plain = trace_model(resnet18(), SHAPE)
+    mix_macs = 1 * 16 * 16 * 64 * 64  # every output element: 64 multiply-adds, at 16x16 in layer1
+    ops = {o.operator: o for o in t.operators}
+    fallback = [o for o in t.operators if o.rule == FALLBACK_RULE]
+    assert [o.macs for o in fallback] == [mix_macs] and fallback[0].count == 1
+    assert t.totals.macs == plain.totals.macs + mix_macs
+    assert ops["relu"].count == {o.operator: o for o in plain.operators}["relu"].count
+    assert t.by_name()["layer1.0.relu1.0"].macs == mix_macs
+    assert not t.uncounted
+    text = render(summary_report(t, 1), Format.TABLE, width=200)
+    assert "counted by torch's FLOP counter" in text and "einsum" in text
+
+
+def test_an_operator_nothing_can_count_is_listed_and_warned_about() -> None:
+    """Catches an uncounted operator that silently adds 0 to the totals without a word."""
+    model = resnet18()
+    model.layer2[0].relu1 = Swish()
+    t = trace_model(model, SHAPE)
+    plain = trace_model(resnet18(), SHAPE)
+    assert any("sigmoid" in name for name in t.uncounted)
+    assert any("mul" in name for name in t.uncounted)
+    assert t.totals.flops == plain.totals.flops - plain.by_name()["layer2.0.relu1"].flops
+    text = render(summary_report(t, 1), Format.TABLE, width=200)
+    assert "warning: no cost rule" in text and "sigmoid" in text
+    assert '"uncounted": [' in render(summary_report(t, 1), Format.JSON)
+
+
+def test_a_channel_gate_does_not_wipe_out_the_receptive_field() -> None:
+    """A global mean feeds a per-channel gate; the gated output is still a 3x3 conv's output
+    spatially. Catches a walk that lets the global pool make the whole block 'global'."""
+    plain = trace_model(resnet18(), SHAPE).by_name()
+    model = resnet18()
+    model.layer1[0].bn2 = nn.Sequential(model.layer1[0].bn2, Gate(64))
+    gated = trace_model(model, SHAPE).by_name()
+    for name in ("layer1.0", "layer1", "layer4"):
+        assert gated[name].receptive_field == plain[name].receptive_field is not None
+        assert gated[name].jump == plain[name].jump
+
+
+def test_the_receptive_field_is_the_largest_over_parallel_branches() -> None:
+    """resnet18 at layer1: the stem sees 11 px at jump 4 (7x7/2, then 3x3/2 max-pool), conv1
+    3x3 adds 2 jumps: 19. A plain 3x3 conv2 adds 2 jumps (27); a dilated 3x3 branch spans 5
+    pixels, 4 jumps: 35, and the sum of the two branches sees as far as the farther one.
+    Catches a merge that takes the first branch, or the smaller."""
+    model = resnet18()
+    model.layer1[0].conv2 = TwoBranch(64)
+    rows = trace_model(model, SHAPE).by_name()
+    assert trace_model(resnet18(), SHAPE).by_name()["layer1.0.conv2"].receptive_field == 19 + 2 * 4
+    assert rows["layer1.0.conv2.plain"].receptive_field == 19 + 2 * 4
+    assert rows["layer1.0.conv2.dilated"].receptive_field == 19 + 4 * 4
+    assert rows["layer1.0.conv2"].receptive_field == 35
+    assert rows["layer1.0.conv2"].jump == 4
+
+
+def test_the_shortcut_branch_counts_where_it_sees_further() -> None:
+    """Option A's shortcut subsamples (jump x2) without widening; the projection's strided 1x1
+    likewise. A block's field is the max of its two branches: here the residual branch.
+    resnet20 (CIFAR, no stem pooling): 3 + 2*(1*2) per block in stage 1 (3 blocks of two 3x3):
+    3 + 12 = 15; layer2.0 conv1 strides: 15 + 2 = 17 at jump 2, conv2: 21."""
+    rows = trace_model(build_model(resolve("resnet20"), "meta"), (1, 3, 32, 32)).by_name()
+    assert rows["layer1"].receptive_field == 15
+    assert rows["layer2.0.conv1"].receptive_field == 17 and rows["layer2.0.conv1"].jump == 2
+    assert rows["layer2.0.downsample"].receptive_field == 15 and rows["layer2.0.downsample"].jump == 2
+    assert rows["layer2.0"].receptive_field == 21
+
+
+def test_flops_help_and_the_operator_table_read_the_cost_table() -> None:
+    """One table: every listed operator's rule appears in the --help paragraph, and each
+    operator's rule in the trace is the table's. Catches a rule edited in one place only."""
+    text = rules_text()
+    for name in LISTED:
+        assert f"{name} {RULES[name]}" in text
+    t = trace_model(resnet18(), SHAPE)
+    assert all(o.rule == RULES[o.operator] for o in t.operators)
+    assert {op.name for op in OPERATORS if op.listed} == set(LISTED)
+
+
+def test_functional_calls_in_a_forward_are_the_modules_own_work() -> None:
+    """A module that calls F.relu in its forward (no nn.ReLU child) has that ReLU as its own
+    operator. Catches costs that only look at leaf modules."""
+
+    class Inline(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.relu(self.conv(x))
+
+    model = resnet18()
+    model.layer1[0].conv2 = Inline()
+    rows = trace_model(model, SHAPE).by_name()
+    assert rows["layer1.0.conv2"].operator == "relu"
+    assert rows["layer1.0.conv2"].flops == rows["layer1.0.conv2.conv"].flops + 64 * 16 * 16
+
+
+def test_the_readme_states_the_cost_tables_rules() -> None:
+    """The README's FLOPs table is the cost table's, row for row. Catches a rule changed in
+    the code while the documentation still promises the old one."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = [line.strip() for line in readme.splitlines() if line.strip().startswith("| ")]
+    for name in LISTED:
+        assert f"| {name} | {RULES[name]} |" in rows
