@@ -51,39 +51,11 @@ class FieldChange:
     b: Any
 
 
-@dataclass(frozen=True)
-class LayerDiff:
-    """One module name, present in A, B or both."""
+class _Deltas:
+    """B minus A, and B over A, of a row's parameters and MACs (0 / None where absent)."""
 
-    name: str
-    depth: int
-    stage: str
-    status: Change
     a: LayerRecord | None
     b: LayerRecord | None
-    changed: tuple[str, ...]  # which of COMPARED differ (empty when added or removed)
-    inner_changed: bool  # a submodule differs
-
-    @property
-    def params_delta(self) -> int:
-        return _value(self.b, "params") - _value(self.a, "params")
-
-    @property
-    def macs_delta(self) -> int:
-        return _value(self.b, "macs") - _value(self.a, "macs")
-
-
-@dataclass(frozen=True)
-class StageDiff:
-    """stem, layer1..layerN or head; a stage only one variant has is added or removed."""
-
-    name: str
-    status: Change
-    a: LayerRecord | None
-    b: LayerRecord | None
-    blocks_a: int | None  # None for stem and head, or when the stage is absent
-    blocks_b: int | None
-    changed: tuple[str, ...]
 
     @property
     def params_delta(self) -> int:
@@ -95,12 +67,39 @@ class StageDiff:
 
     @property
     def params_ratio(self) -> float | None:
-        """B / A; None where A has none (or the stage is absent)."""
+        """B / A; None where A has none (or the row is absent)."""
         return _ratio(self.a, self.b, "params")
 
     @property
     def macs_ratio(self) -> float | None:
         return _ratio(self.a, self.b, "macs")
+
+
+@dataclass(frozen=True)
+class LayerDiff(_Deltas):
+    """One module name, present in A, B or both."""
+
+    name: str
+    depth: int
+    stage: str
+    status: Change
+    a: LayerRecord | None
+    b: LayerRecord | None
+    changed: tuple[str, ...]  # which of COMPARED differ (empty when added or removed)
+    inner_changed: bool  # a submodule differs
+
+
+@dataclass(frozen=True)
+class StageDiff(_Deltas):
+    """stem, layer1..layerN or head; a stage only one variant has is added or removed."""
+
+    name: str
+    status: Change
+    a: LayerRecord | None
+    b: LayerRecord | None
+    blocks_a: int | None  # None for stem and head, or when the stage is absent
+    blocks_b: int | None
+    changed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
