@@ -48,6 +48,8 @@ class _Group(TyperGroup):
         except InspectError as exc:
             _fail(in_flag_terms(exc), exc.exit_code)
         except click_error as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: the help was the answer
+                sys.exit(0)
             _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
         except KeyboardInterrupt:
             _fail("interrupted", 130)
@@ -91,7 +93,7 @@ app = typer.Typer(
     name="resnet-inspect",
     help="Build any ResNet variant from flags, then inspect, count, compare and time it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
@@ -107,7 +109,8 @@ def _version(value: bool) -> None:
 def _main(
     version: Annotated[
         Optional[bool],
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option("--version", callback=_version, is_eager=True, metavar="",
+                     help="Show the version."),
     ] = None,
 ) -> None:
     """Build any ResNet variant from flags, then inspect, count, compare and time it."""
@@ -122,7 +125,7 @@ def _spec_parameters() -> list[inspect.Parameter]:
     for f in SPEC_FIELDS:
         meta = f.metadata
         is_bool = f.type in ("bool", bool)
-        option = typer.Option(meta["flag"], help=meta["help"], metavar=meta["metavar"] or None,
+        option = typer.Option(meta["flag"], help=meta["help"], metavar=meta["metavar"],
                               rich_help_panel=ARCH_PANEL, show_default=False)  # fmt: skip
         kind = Optional[bool] if is_bool else Optional[str]
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -155,6 +158,7 @@ def spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
 ArchArg = Annotated[
     Optional[str],
     typer.Argument(
+        metavar="[ARCH]",
         help=f"A preset (resnet50, resnext50_32x4d, ...; see `list`) or a spec string like "
         f"resnet50:groups=32,width_per_group=4. Default: {DEFAULT_ARCH}.",
         show_default=False,
@@ -162,23 +166,23 @@ ArchArg = Annotated[
 ]
 InputOpt = Annotated[
     Optional[str],
-    typer.Option("--input", "-i", help="Input shape BxCxHxW. Default 1 x in_chans x 224 x 224 "
+    typer.Option("--input", "-i", metavar="BxCxHxW", help="Input shape BxCxHxW. Default 1 x in_chans x 224 x 224 "
                  "(32 x 32 for the CIFAR stem).", show_default=False),
 ]
 DepthOpt = Annotated[
-    int, typer.Option("--depth", "-d", help="Rows down to this depth: 1 stem/stages, 2 blocks, 3 layers.")
+    int, typer.Option("--depth", "-d", metavar="N", help="Rows down to this depth: 1 stem/stages, 2 blocks, 3 layers.")
 ]
 DtypeOpt = Annotated[
-    str, typer.Option("--dtype", help="Element type for memory figures: float32, float16, bfloat16.")
+    str, typer.Option("--dtype", metavar="DTYPE", help="Element type for memory figures: float32, float16, bfloat16.")
 ]
 FormatOpt = Annotated[
     Optional[str],
-    typer.Option("--format", "-f", help="table, json, csv, markdown, svg or html. Default: from "
+    typer.Option("--format", "-f", metavar="FORMAT", help="table, json, csv, markdown, svg or html. Default: from "
                  "the --output extension, else table.", show_default=False),
 ]
 OutputOpt = Annotated[
     Optional[str],
-    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.",
+    typer.Option("--output", "-o", metavar="FILE", help="Write to this file (atomically) instead of stdout.",
                  show_default=False),
 ]
 
@@ -234,7 +238,32 @@ def emit(report: Report, fmt: str | None, output: str | None) -> None:
 
 
 # --- commands ------------------------------------------------------------------------------------
-@app.command()
+EXAMPLES = {
+    "summary": ("resnet-inspect summary resnet50",
+                "resnet-inspect summary resnet18 --depth 3 --input 1x3x64x64",
+                "resnet-inspect summary resnet50:groups=32,width_per_group=4 -o r50.json"),
+    "list": ("resnet-inspect list", "resnet-inspect list -f csv -o presets.csv"),
+    "flops": ("resnet-inspect flops resnet18 --by stage",
+              "resnet-inspect flops resnet152 --input 256x3x1024x1024 --by operator",
+              "resnet-inspect flops resnet20 --counter fvcore"),
+    "diff": ("resnet-inspect diff resnet50 resnet50:stride_in=1x1 --only-changed",
+             "resnet-inspect diff resnet18 resnet34 --depth 3",
+             "resnet-inspect diff resnet50 resnext50_32x4d --exit-code"),
+    "check": ("resnet-inspect check resnet50 weights.pth",
+              "resnet-inspect check resnet50d model.safetensors --num-classes 10 --all"),
+    "identify": ("resnet-inspect identify weights.pth", "resnet-inspect identify ckpt.pth -f json"),
+    "bench": ("resnet-inspect bench resnet18 resnet50 --batch 1,8 --min-time 1",
+              "resnet-inspect bench resnet50 --device cuda --dtype bf16 --channels-last --batch 64,256",
+              "resnet-inspect bench resnet50 --breakdown -o bench.json"),
+}
+
+
+def examples(command: str, before: str = "") -> str:
+    """A command's help epilog: what it states (``before``), then two or three real uses."""
+    lines = "\n\n".join(f"  {e}" for e in EXAMPLES[command])
+    return (before + "\n\n" if before else "") + f"[bold]Examples[/bold]\n\n{lines}"
+
+@app.command(epilog=examples("summary"))
 @spec_options
 def summary(
     arch: ArchArg = None,
@@ -260,7 +289,7 @@ def summary(
     emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output)
 
 
-@app.command("list")
+@app.command("list", epilog=examples("list"))
 def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
     choose_format(format, output)
@@ -295,16 +324,16 @@ def choice(flag: str, value: str, enum: type[E]) -> E:
     raise UsageError(f"{flag} {value!r}: not one of {allowed}")
 
 
-@app.command(epilog=costs.rules_text())
+@app.command(epilog=examples("flops", costs.rules_text()))
 @spec_options
 def flops(
     arch: ArchArg = None,
     input: InputOpt = None,
     depth: DepthOpt = 2,
-    counter: Annotated[str, typer.Option("--counter", "-c", help="torch: our accounting on the "
+    counter: Annotated[str, typer.Option("--counter", "-c", metavar="torch|fvcore", help="torch: our accounting on the "
                        "meta device (any input size, instant); fvcore: fvcore's FlopCountAnalysis "
                        "on real tensors.")] = "torch",
-    by: Annotated[str, typer.Option("--by", help="layer, stage or operator.")] = "layer",
+    by: Annotated[str, typer.Option("--by", metavar="layer|stage|operator", help="Rows per layer, stage or operator.")] = "layer",
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
@@ -340,18 +369,18 @@ _SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
 SideA = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
 SideB = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 OnlyChangedOpt = Annotated[
-    bool, typer.Option("--only-changed", help="Hide the layer rows that are the same in A and B.")
+    bool, typer.Option("--only-changed", metavar="", help="Hide the layer rows that are the same in A and B.")
 ]
 ExitCodeOpt = Annotated[
     bool,
     typer.Option(
-        "--exit-code",
+        "--exit-code", metavar="",
         help="Exit 1 when A and B differ, 0 when they are the same (like git diff --exit-code).",
     ),
 ]
 
 
-@app.command()
+@app.command(epilog=examples("diff"))
 def diff(
     a: SideA,
     b: SideB,
@@ -419,12 +448,12 @@ def weights_report(report: Report, checkpoint: Any) -> Report:
     return with_weights(report, checkpoint)
 
 
-@app.command()
+@app.command(epilog=examples("check"))
 @spec_options
 def check(
     arch: CheckArchArg,
     file: FileArg,
-    all: Annotated[bool, typer.Option("--all", help="List matching tensors too.")] = False,
+    all: Annotated[bool, typer.Option("--all", metavar="", help="List matching tensors too.")] = False,
     format: FormatOpt = None,
     output: OutputOpt = None,
     *,
@@ -445,7 +474,7 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=examples("identify"))
 def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) -> None:
     """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
     the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails."""
@@ -476,7 +505,7 @@ def _bench_option(*names: str, help: str, **kw: Any) -> Any:
     return typer.Option(*names, help=help, rich_help_panel=BENCH_PANEL, **kw)
 
 
-@app.command()
+@app.command(epilog=examples("bench"))
 @spec_options
 def bench(
     arch: BenchArchArg = None,

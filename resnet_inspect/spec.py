@@ -249,7 +249,7 @@ def normalize_key(key: str) -> str:
 def parse_field(name: str, value: Any) -> Any:
     """Convert a user-supplied value (a string, or already typed) to the field's type."""
     if name not in FIELD_NAMES:
-        raise SpecError(f"unknown spec key {name!r}{_did_you_mean(name, FIELD_NAMES)}")
+        raise SpecError(f"unknown spec key {name!r}{_suggest_field(name)}")
     if value is None:
         return None
     if name in _CHOICES:
@@ -345,10 +345,7 @@ def _parse_overrides(tail: str, whole: str) -> dict[str, str]:
             raw_key, _, value = token.partition("=")
             key = normalize_key(raw_key)
             if key not in FIELD_NAMES:
-                raise SpecError(
-                    f"unknown spec key {raw_key.strip()!r} in {whole!r}"
-                    f"{_did_you_mean(key, FIELD_NAMES)}"
-                )
+                raise SpecError(f"unknown spec key {raw_key.strip()!r} in {whole!r}{_suggest_field(key)}")
             if key in overrides:
                 raise SpecError(f"spec key {key!r} given twice in {whole!r}")
             overrides[key] = value.strip()
@@ -362,6 +359,15 @@ def _parse_overrides(tail: str, whole: str) -> dict[str, str]:
 def check_preset(name: str) -> None:
     if name not in PRESETS:
         raise SpecError(f"unknown architecture {name!r}{_did_you_mean(name, PRESETS)}")
+
+
+def _suggest_field(key: str) -> str:
+    """'; did you mean X?' for a mistyped field, or for a field's flag name used as a key
+    (``dilation`` is the flag of replace_stride_with_dilation)."""
+    by_flag = {f.metadata["flag"].split("/")[0].removeprefix("--").replace("-", "_"): f.name for f in FIELDS}
+    if key in by_flag:
+        return f"; did you mean {by_flag[key]}?"
+    return _did_you_mean(key, FIELD_NAMES)
 
 
 def _did_you_mean(name: str, choices: Any) -> str:

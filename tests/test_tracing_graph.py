@@ -177,3 +177,28 @@ def test_the_readme_states_the_cost_tables_rules() -> None:
     rows = [line.strip() for line in readme.splitlines() if line.strip().startswith("| ")]
     for name in LISTED:
         assert f"| {name} | {RULES[name]} |" in rows
+
+
+def test_an_input_that_collapses_a_stage_to_1x1_is_warned_about() -> None:
+    """resnet50 downsamples by 32: a 32x32 image reaches layer4 at 1x1 (32/32). Catches a
+    warning that never fires, or fires for the 224x224 the network is made for."""
+    from resnet_inspect import trace
+    from resnet_inspect.tracing.checks import input_warnings
+
+    assert input_warnings(trace("resnet50")) == ()
+    small = input_warnings(trace("resnet50", input_shape=(1, 3, 32, 32)))
+    assert len(small) == 1 and "layer4 outputs 1x1" in small[0] and "--stem cifar" in small[0]
+    # layer3 of resnet50 is at 1/16: 16x16 in reaches it at 1x1 first
+    assert "layer3 outputs 1x1" in input_warnings(trace("resnet50", input_shape=(1, 3, 16, 16)))[0]
+
+
+def test_an_input_not_a_multiple_of_the_output_stride_is_warned_about() -> None:
+    """100 is not a multiple of 32: 100 -> 50 -> 25 -> 13 -> 7 -> 4 (each stride 2 rounds up).
+    resnet20 (output stride 4) at 32x32 is fine; at 30x30 it is not (30 -> 15 -> 8)."""
+    from resnet_inspect import trace
+    from resnet_inspect.tracing.checks import input_warnings
+
+    (text,) = input_warnings(trace("resnet50", input_shape=(1, 3, 100, 100)))
+    assert "output stride 32" in text and "100x100 -> 50x50 -> 25x25 -> 13x13 -> 7x7 -> 4x4)" in text
+    assert input_warnings(trace("resnet20")) == ()
+    assert "output stride 4" in input_warnings(trace("resnet20", input_shape=(1, 3, 30, 30)))[0]

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..spec import ResNetSpec, spec_string
+from ..tracing.checks import input_warnings
 from ..tracing.costs import FALLBACK_RULE
 from ..units import human, human_bytes, shape_text
 from .document import Bar
@@ -38,6 +39,7 @@ def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
         "totals": asdict(trace.totals),
         "operators": [asdict(o) for o in trace.operators],
         "uncounted": list(trace.uncounted),
+        "warnings": list(input_warnings(trace)),
     }
 
 
@@ -68,8 +70,9 @@ def totals_lines(trace: Trace) -> tuple[str, ...]:
 
 
 def counting_warnings(trace: Trace) -> tuple[str, ...]:
-    """What the totals could not count, or counted without a rule of ours: never hidden."""
-    lines = []
+    """An input size the network handles badly; what the totals could not count, or counted
+    without a rule of ours: never hidden."""
+    lines = [f"warning: {text}" for text in input_warnings(trace)]
     if trace.uncounted:
         lines.append(f"warning: no cost rule and no fallback for {', '.join(trace.uncounted)}: "
                      "not counted in MACs or FLOPs")  # fmt: skip
