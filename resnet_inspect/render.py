@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from enum import Enum
 from pathlib import Path
@@ -100,12 +101,22 @@ def render_rich(report: Report, fmt: Format = Format.TABLE, width: int | None = 
     for item in rich_renderables(report):
         console.print(item)
     if fmt is Format.SVG:
-        return console.export_svg(title="resnet-inspect")
+        return offline_svg(console.export_svg(title="resnet-inspect"))
     if fmt is Format.HTML:
         return console.export_html()
     out = console.file
     assert isinstance(out, io.StringIO)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
+LOCAL_MONOSPACE = '"DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace'
+
+
+def offline_svg(svg: str) -> str:
+    """rich's SVG loads its font from a CDN: offline, the table's lines came out dashed. Here
+    the @font-face rules go and the text uses the monospace fonts the viewer has."""
+    svg = re.sub(r"@font-face\s*\{[^}]*\}\s*", "", svg)
+    return svg.replace("font-family: Fira Code, monospace", f"font-family: {LOCAL_MONOSPACE}")
 
 
 def render(report: Report, fmt: Format, width: int | None = None) -> str:
@@ -115,6 +126,10 @@ def render(report: Report, fmt: Format, width: int | None = None) -> str:
         return render_csv(report)
     if fmt is Format.MARKDOWN:
         return render_markdown(report)
+    if fmt is Format.HTML:
+        from .render_html import render_html
+
+        return render_html(report)
     return render_rich(report, fmt, width)
 
 

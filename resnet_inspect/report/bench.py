@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ..bench import MIN_SAMPLES, NOISE_THRESHOLD, ROUNDS, Status
+from .charts import bench_charts
 from .document import Bar, Column, Report, Table
 
 if TYPE_CHECKING:
@@ -297,4 +298,4 @@ def bench_report(result: BenchResult, config: BenchConfig) -> Report:
     if result.interrupted:
         done = sum(m.ok for m in result.measurements)
         notes.append(f"interrupted: {done} of {len(result.measurements)} configurations finished")
-    return Report(payload=payload, tables=tuple(tables), notes=tuple(notes))
+    return Report(payload=payload, tables=tuple(tables), notes=tuple(notes), charts=bench_charts(result))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..diff import Change, LayerDiff, StageDiff, TotalDiff, TraceDiff
 from ..spec import format_value, spec_string
 from ..units import shape_text
+from .charts import diff_charts
 from .common import MACS_NOTE, rf_cell
 from .document import Column, Report, Table, cell_text
 
@@ -52,7 +53,8 @@ def diff_report(
     if d.fields:
         tables.insert(0, fields_table(d))
     payload = diff_json(d, layers, names, depth, only_changed)
-    return Report(payload=payload, tables=tuple(tables), header=header_lines(d, names))
+    return Report(payload=payload, tables=tuple(tables), header=header_lines(d, names),
+                  charts=diff_charts(d))  # fmt: skip
 
 
 # --- header ----------------------------------------------------------------------------------

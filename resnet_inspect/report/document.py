@@ -34,11 +34,41 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Series:
+    name: str
+    values: tuple[float | None, ...]  # one per category (None: no value there)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart as data: what to draw, never how. Renderers that can draw (html) do.
+
+    kind: ``bar`` (series over categories, grouped), ``line`` (series over categories, or
+    over numeric ``x``), ``box`` (one sample set per category) or ``scatter`` (labelled
+    points; ``ceilings`` are lines y = min(peak, slope * x), a roofline)."""
+
+    title: str
+    kind: str
+    x_label: str
+    y_label: str
+    categories: tuple[str, ...] = ()
+    series: tuple[Series, ...] = ()
+    x: tuple[float, ...] = ()  # numeric x positions for a line chart (instead of categories)
+    samples: tuple[tuple[float, ...], ...] = ()  # box: one sample set per category
+    points: tuple[tuple[float, float, str], ...] = ()  # scatter: x, y, label
+    ceilings: tuple[tuple[str, float, float], ...] = ()  # scatter: label, peak y, bandwidth slope
+    log_x: bool = False
+    log_y: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     payload: dict[str, Any]  # the JSON document
     tables: tuple[Table, ...]
     header: tuple[str, ...] = ()  # lines above the tables
     notes: tuple[str, ...] = field(default_factory=tuple)  # lines below the tables
+    charts: tuple[Chart, ...] = ()  # drawn where the format can (html)
 
 
 def cell_text(value: Any, rich: bool = True) -> str:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..spec import spec_string
 from ..units import human, shape_text
+from .charts import trace_charts
 from .common import name_cell, share, totals_lines, trace_json
 from .document import Column, Report, Table
 
@@ -55,7 +56,7 @@ def flops_report(trace: Trace, by: str, depth: int) -> Report:
                             rows=_flops_rows(layers, trace.totals.flops, by == "stage")))  # fmt: skip
     tables.append(_operator_table(trace, footer=(FLOPS_NOTE, *totals_lines(trace))))
     payload = {"command": "flops", "counter": "torch", "by": by, **trace_json(trace, layers)}
-    return Report(payload=payload, tables=tuple(tables))
+    return Report(payload=payload, tables=tuple(tables), charts=trace_charts(trace))
 
 
 def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> Report:

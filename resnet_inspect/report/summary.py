@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..spec import spec_string
 from ..units import shape_text
+from .charts import trace_charts
 from .common import MACS_NOTE, name_cell, rf_cell, totals_lines, trace_json
 from .document import Column, Report, Table
 
@@ -32,4 +33,5 @@ def summary_report(trace: Trace, depth: int) -> Report:
         caption=f"{MACS_NOTE} RF: receptive field in input pixels; Stride: its effective stride.",
         footer=totals_lines(trace),
     )
-    return Report(payload={"command": "summary", **trace_json(trace, layers)}, tables=(table,))
+    return Report(payload={"command": "summary", **trace_json(trace, layers)}, tables=(table,),
+                  charts=trace_charts(trace))  # fmt: skip
