@@ -186,6 +186,10 @@ OutputOpt = Annotated[
                  show_default=False),
 ]
 
+ExactOpt = Annotated[
+    bool, typer.Option("--exact", metavar="", help="Whole numbers in tables (25,557,032) instead "
+                       "of 25.6 M. JSON and CSV are always exact.")
+]
 WeightsOpt = Annotated[
     Optional[str],
     typer.Option("--weights", "-w", metavar="FILE", help="A checkpoint (.pth, .pt, .bin, "
@@ -215,8 +219,9 @@ def check_depth(depth: int) -> int:
     return depth
 
 
-def emit(report: Report, fmt: str | None, output: str | None) -> None:
-    """Render ``report`` to stdout, or atomically to ``output``."""
+def emit(report: Report, fmt: str | None, output: str | None, exact: bool = False) -> None:
+    """Render ``report`` to stdout, or atomically to ``output``; counts in human units on a
+    terminal table (11.7 M) unless ``exact``."""
     chosen = choose_format(fmt, output)
     if output is not None:
         path = check_output_path(output)
@@ -229,12 +234,12 @@ def emit(report: Report, fmt: str | None, output: str | None) -> None:
         from .render import rich_renderables
 
         console = Console()
-        for item in rich_renderables(report):
+        for item in rich_renderables(report, console.width, exact):
             console.print(item)
         return
     columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a positive number
     width = int(columns) if columns.isdecimal() and int(columns) > 0 else 140
-    sys.stdout.write(render(report, chosen, width=width))
+    sys.stdout.write(render(report, chosen, width=width, exact=exact))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -272,6 +277,7 @@ def summary(
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
+    exact: ExactOpt = False,
     weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
@@ -286,11 +292,11 @@ def summary(
 
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output)
+    emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output, exact)
 
 
 @app.command("list", epilog=examples("list"))
-def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
+def list_presets(format: FormatOpt = None, output: OutputOpt = None, exact: ExactOpt = False) -> None:
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
     choose_format(format, output)
     from .model import build_model
@@ -298,7 +304,7 @@ def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
     from .spec import PRESETS
 
     params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
-    emit(list_report(params), format, output)
+    emit(list_report(params), format, output, exact)
 
 
 class Counter(str, Enum):
@@ -337,6 +343,7 @@ def flops(
     dtype: DtypeOpt = "float32",
     format: FormatOpt = None,
     output: OutputOpt = None,
+    exact: ExactOpt = False,
     weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
@@ -362,7 +369,7 @@ def flops(
 
         check_fvcore_fits(trace)
         report = fvcore_report(trace, fvcore_counts(model, shape), grouping.value, depth)
-    emit(weights_report(report, checkpoint), format, output)
+    emit(weights_report(report, checkpoint), format, output, exact)
 
 
 _SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
@@ -390,6 +397,7 @@ def diff(
     exit_code: ExitCodeOpt = False,
     format: FormatOpt = None,
     output: OutputOpt = None,
+    exact: ExactOpt = False,
     weights_a: Annotated[Optional[str], typer.Option("--weights-a", metavar="FILE",
                          help="A checkpoint that must load strictly into A.")] = None,
     weights_b: Annotated[Optional[str], typer.Option("--weights-b", metavar="FILE",
@@ -411,7 +419,7 @@ def diff(
     from .report.diff import diff_report
 
     result = diff_specs(spec_a, spec_b, shape)
-    emit(diff_report(result, depth, only_changed, names=(a, b)), format, output)
+    emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)
     if exit_code and not result.identical:
         raise typer.Exit(1)
 

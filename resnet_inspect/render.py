@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RuntimeFailure, UsageError
-from .report.document import Report, cell_text
+from .report.document import Report, Table, cell_text
 
 SCHEMA_VERSION = 1
 
@@ -72,38 +72,67 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def rich_renderables(report: Report) -> list[Any]:
+def rich_renderables(report: Report, width: int | None = None, exact: bool = False) -> list[Any]:
+    """The report for a terminal ``width`` columns wide: counts in human units unless
+    ``exact``; where a table would not fit, its lowest-priority columns are hidden (and the
+    table says which) before any name is cut."""
     from rich.table import Table as RichTable
     from rich.text import Text
 
     items: list[Any] = [Text.from_markup(line) for line in report.header]
     for table in report.tables:
-        t = RichTable(title=table.title or None, caption=table.caption or None, title_justify="left",
+        texts = [[cell_text(v, rich=True, human=c.human and not exact) for v, c in zip(row, table.columns, strict=True)]
+                 for row in table.rows]  # fmt: skip
+        shown = _columns_that_fit(table, texts, width)
+        hidden = [c.header for i, c in enumerate(table.columns) if i not in shown]
+        caption = table.caption + (f" Hidden at this width: {', '.join(hidden)} (a wider terminal or "
+                                   "-f csv shows them)." if hidden else "")  # fmt: skip
+        t = RichTable(title=table.title or None, caption=caption.strip() or None, title_justify="left",
                       caption_justify="left", header_style="bold")  # fmt: skip
-        for c in table.columns:
-            t.add_column(c.header, justify=c.justify, no_wrap=c.justify == "right")  # type: ignore[arg-type]
-        for i, row in enumerate(table.rows):
-            style = table.styles[i] if i < len(table.styles) else ""
-            t.add_row(*(Text(cell_text(v, rich=True)) for v in row), style=style or None)
+        for i in shown:
+            c = table.columns[i]
+            keep = _natural_width(table, texts, i) if c.priority == 0 and c.justify == "left" else None
+            t.add_column(c.header, justify=c.justify, no_wrap=c.justify == "right" or keep is not None,  # type: ignore[arg-type]
+                         min_width=keep)  # fmt: skip
+        for r, row in enumerate(texts):
+            style = table.styles[r] if r < len(table.styles) else ""
+            t.add_row(*(Text(row[i]) for i in shown), style=style or None)
         items.append(t)
         items += [Text.from_markup(line) for line in table.footer]
     items += [Text.from_markup(line) for line in report.notes]
     return items
 
 
-def render_rich(report: Report, fmt: Format = Format.TABLE, width: int | None = None) -> str:
-    """The rich rendering as plain text (TABLE), or as SVG/HTML for saving."""
+def _natural_width(table: Table, texts: list[list[str]], i: int) -> int:
+    return max([len(table.columns[i].header), *(len(row[i]) for row in texts)])
+
+
+def _columns_that_fit(table: Table, texts: list[list[str]], width: int | None) -> list[int]:
+    """Column indexes to show: all, or without the highest priorities (rightmost first)
+    until the table's natural width (3 per column for borders and padding) fits."""
+    shown = list(range(len(table.columns)))
+    if width is None:
+        return shown
+    need = {i: _natural_width(table, texts, i) + 3 for i in shown}
+    droppable = sorted((i for i in shown if table.columns[i].priority > 0),
+                       key=lambda i: (table.columns[i].priority, i))  # fmt: skip
+    while sum(need[i] for i in shown) + 1 > width and droppable:
+        shown.remove(droppable.pop())
+    return shown
+
+
+def render_rich(report: Report, fmt: Format = Format.TABLE, width: int | None = None,
+                exact: bool = False) -> str:  # fmt: skip
+    """The rich rendering as plain text (TABLE), or as SVG for saving."""
     from rich.console import Console
 
-    record = fmt in (Format.SVG, Format.HTML)
+    record = fmt is Format.SVG
     console = Console(file=io.StringIO(), width=width or 120, record=record, color_system=None,
                       force_terminal=False, soft_wrap=False)  # fmt: skip
-    for item in rich_renderables(report):
+    for item in rich_renderables(report, width or 120, exact):
         console.print(item)
     if fmt is Format.SVG:
         return offline_svg(console.export_svg(title="resnet-inspect"))
-    if fmt is Format.HTML:
-        return console.export_html()
     out = console.file
     assert isinstance(out, io.StringIO)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
@@ -119,7 +148,7 @@ def offline_svg(svg: str) -> str:
     return svg.replace("font-family: Fira Code, monospace", f"font-family: {LOCAL_MONOSPACE}")
 
 
-def render(report: Report, fmt: Format, width: int | None = None) -> str:
+def render(report: Report, fmt: Format, width: int | None = None, exact: bool = False) -> str:
     if fmt is Format.JSON:
         return render_json(report)
     if fmt is Format.CSV:
@@ -130,7 +159,7 @@ def render(report: Report, fmt: Format, width: int | None = None) -> str:
         from .render_html import render_html
 
         return render_html(report)
-    return render_rich(report, fmt, width)
+    return render_rich(report, fmt, width, exact)
 
 
 # --- choosing a format and writing ------------------------------------------------------------

@@ -44,3 +44,13 @@ def shape_text(shape: Sequence[int] | None) -> str:
     if shape is None:
         return "-"
     return "x".join(str(d) for d in shape) if len(shape) else "scalar"
+
+
+def short(n: float) -> str:
+    """A count for the eye: three significant digits and a suffix (11.7 M, 1.81 G, 9.41 k, 128)."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            value = n / scale
+            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+            return f"{value:.{digits}f} {suffix}"
+    return f"{n:g}"

@@ -21,14 +21,14 @@ def test_summary_table_shows_stages_blocks_and_totals(runner: CliRunner) -> None
     result = run(runner, "summary", "resnet50")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for text in ("layer1.0", "Bottleneck", "1x2048x7x7", "25,557,032", "4,089,184,256", "MACs"):
+    for text in ("layer1", "├─0", "└─2", "Bottleneck", "1x2048x7x7", "25,557,032", "4,089,184,256", "MACs"):
         assert text in out
-    assert "layer1.0.conv1" not in out  # default depth: stem, stages, blocks
+    assert "├─conv1" not in out  # default depth: stem, stages, blocks
 
 
 def test_summary_depth_three_shows_layers(runner: CliRunner) -> None:
     out = run(runner, "summary", "resnet18", "--depth", "3").stdout
-    assert "layer1.0.conv1" in out and "layer2.0.downsample" in out
+    assert "│ ├─conv1" in out and "│ ├─downsample" in out  # under layer2's first block
 
 
 def test_no_arch_means_resnet50(runner: CliRunner) -> None:

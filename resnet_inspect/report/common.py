@@ -9,7 +9,7 @@ from ..spec import ResNetSpec, spec_string
 from ..tracing.checks import input_warnings
 from ..tracing.costs import FALLBACK_RULE
 from ..units import human, human_bytes, shape_text
-from .document import Bar
+from .document import Bar, TreeName, tree_names
 
 if TYPE_CHECKING:
     from ..tracing import LayerRecord, Trace
@@ -43,8 +43,9 @@ def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
     }
 
 
-def name_cell(r: LayerRecord) -> str:
-    return "  " * (r.depth - 1) + r.name
+def name_cells(records: list[LayerRecord]) -> list[TreeName]:
+    """Each row's name as a tree cell: the local name under its parent on screen."""
+    return tree_names([r.name for r in records])
 
 
 def rf_cell(r: LayerRecord | None) -> Any:

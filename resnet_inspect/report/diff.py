@@ -14,7 +14,7 @@ from ..spec import format_value, spec_string
 from ..units import shape_text
 from .charts import diff_charts
 from .common import MACS_NOTE, rf_cell
-from .document import Column, Report, Table, cell_text
+from .document import Column, Report, Table, TreeName, cell_text, tree_names
 
 if TYPE_CHECKING:
     from ..tracing import LayerRecord
@@ -127,9 +127,10 @@ def stage_tables(d: TraceDiff) -> tuple[Table, Table]:
         caption="RF: receptive field in input pixels (it also grows downstream of a change).",
     )
     cost_columns = (
-        Column("Stage", "left"), Column("Params A"), Column("Params B"), Column("Δ Params"),
-        Column("Params B/A"), Column("MACs A"), Column("MACs B"), Column("Δ MACs"),
-        Column("MACs B/A"),
+        Column("Stage", "left"), Column("Params A", human=True), Column("Params B", human=True),
+        Column("Δ Params", human=True), Column("Params B/A", priority=2),
+        Column("MACs A", human=True), Column("MACs B", human=True), Column("Δ MACs", human=True),
+        Column("MACs B/A", priority=1),
     )  # fmt: skip
     costs = Table(
         title="Stages: params and MACs",
@@ -162,14 +163,15 @@ def _stage_cost_cells(s: StageDiff) -> tuple[Any, ...]:
 
 def layer_table(d: TraceDiff, layers: Sequence[LayerDiff], depth: int, only_changed: bool) -> Table:
     columns = (
-        Column("Layer", "left"), Column("Type", "left"), Column("Output shape"),
-        Column("Kernel"), Column("Params"), Column("MACs"), Column("Changed (A -> B)", "left"),
+        Column("Layer", "left"), Column("Type", "left", priority=2), Column("Output shape", priority=1),
+        Column("Kernel", priority=3), Column("Params", human=True, priority=4),
+        Column("MACs", human=True, priority=5), Column("Changed (A -> B)", "left"),
     )  # fmt: skip
     hidden = "; unchanged rows hidden" if only_changed else ""
     return Table(
         title=f"Layers, aligned by name (depth <= {depth}{hidden})",
         columns=columns,
-        rows=tuple(_layer_cells(r) for r in layers),
+        rows=tuple(_layer_cells(r, name) for r, name in zip(layers, tree_names([r.name for r in layers]), strict=True)),
         styles=tuple(_layer_style(r) for r in layers),
         caption="Values are B's (A's for a removed row). Changed: how A differs, A -> B, and "
         "B - A for params and MACs; added: only in B; removed: only in A; inside: a submodule "
@@ -177,17 +179,18 @@ def layer_table(d: TraceDiff, layers: Sequence[LayerDiff], depth: int, only_chan
     )
 
 
-def _layer_cells(r: LayerDiff) -> tuple[Any, ...]:
+def _layer_cells(r: LayerDiff, name: TreeName) -> tuple[Any, ...]:
     shown = r.b if r.b is not None else r.a
     assert shown is not None
     return (
-        "  " * (r.depth - 1) + r.name, shown.type, shown.output_shape, _geometry(shown),
+        name, shown.type, shown.output_shape, _geometry(shown),
         shown.params, shown.macs, _changed_text(r),
     )  # fmt: skip
 
 
 def totals_table(d: TraceDiff) -> Table:
-    columns = (Column("Total", "left"), Column("A"), Column("B"), Column("Δ"), Column("Δ %"))
+    columns = (Column("Total", "left"), Column("A", human=True), Column("B", human=True),
+               Column("Δ", human=True, priority=2), Column("Δ %", priority=1))
     rows = tuple(
         (t.label, t.a, t.b, Signed(t.delta), None if t.percent is None else SignedFloat(t.percent))
         for t in d.totals

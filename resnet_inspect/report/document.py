@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..units import shape_text
+from ..units import shape_text, short
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,43 @@ class Bar:
 class Column:
     header: str
     justify: str = "right"
+    priority: int = 0  # 0: always shown; on a narrow terminal the highest are hidden first
+    human: bool = False  # a count shown as 11.7 M on screen (exact with --exact, JSON and CSV)
+
+
+@dataclass(frozen=True)
+class TreeName:
+    """A module's row name: its full name, drawn on screen as its local name under its parent
+    (``layer1`` / ``├─0`` / ``│ └─conv1``), as torchinfo and ``tree`` do."""
+
+    name: str  # the full name: "layer1.0.conv1"
+    depth: int
+    last: tuple[bool, ...]  # for each level down to this row: the last child of its parent?
+
+    def tree(self, ascii_only: bool = False) -> str:
+        if self.depth <= 1:
+            return self.name
+        bar, tee, elbow = ("| ", "|-", "`-") if ascii_only else ("│ ", "├─", "└─")
+        prefix = "".join("  " if done else bar for done in self.last[1:-1])
+        return prefix + (elbow if self.last[-1] else tee) + self.name.rsplit(".", 1)[-1]
+
+
+def tree_names(names: list[str]) -> list[TreeName]:
+    """Tree cells for rows listed parent before children (a trace's order)."""
+    present = set(names)
+    children: dict[str, list[str]] = {}
+    for name in names:
+        parent = name.rsplit(".", 1)[0] if "." in name else ""
+        while parent and parent not in present:  # a parent not shown: attach to its own parent
+            parent = parent.rsplit(".", 1)[0] if "." in parent else ""
+        children.setdefault(parent, []).append(name)
+    last = {name: kids[-1] == name for kids in children.values() for name in kids}
+    out = []
+    for name in names:
+        parts = name.split(".")
+        chain = [".".join(parts[: i + 1]) for i in range(len(parts))]
+        out.append(TreeName(name, len(parts), tuple(last.get(c, True) for c in chain)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,14 +108,18 @@ class Report:
     charts: tuple[Chart, ...] = ()  # drawn where the format can (html)
 
 
-def cell_text(value: Any, rich: bool = True) -> str:
-    """One table cell as text: thousands separators, shapes as 1x3x224x224, None as '-'
-    (rich) or empty (csv)."""
+def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
+    """One table cell as text: thousands separators (or 11.7 M where ``human``), shapes as
+    1x3x224x224, None as '-' (rich) or empty (csv), a tree name drawn (rich) or full."""
     if value is None:
         return "-" if rich else ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, TreeName):
+        return value.tree() if rich else value.name
     if isinstance(value, int):
+        if rich and human:
+            return short(value)
         return f"{value:,}" if rich else str(value)
     if isinstance(value, float):
         return f"{value:,.2f}" if rich else f"{value:.6g}"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..spec import spec_string
 from ..units import human, shape_text
 from .charts import trace_charts
-from .common import name_cell, share, totals_lines, trace_json
+from .common import name_cells, share, totals_lines, trace_json
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
@@ -25,10 +25,10 @@ FVCORE_NOTE = (
 
 
 def _flops_rows(layers: list[LayerRecord], total_flops: int, by_stage: bool) -> tuple[tuple[Any, ...], ...]:
+    names: list[Any] = [r.name for r in layers] if by_stage else name_cells(layers)
     return tuple(
-        (r.name if by_stage else name_cell(r), r.type, r.output_shape, r.params, r.macs, r.flops,
-         share(r.flops, total_flops))
-        for r in layers
+        (name, r.type, r.output_shape, r.params, r.macs, r.flops, share(r.flops, total_flops))
+        for name, r in zip(names, layers, strict=True)
     )  # fmt: skip
 
 
@@ -38,8 +38,9 @@ def _operator_table(trace: Trace, footer: tuple[str, ...]) -> Table:
         (o.operator, o.count, o.macs, o.flops, share(o.flops, total), o.rule)
         for o in trace.operators
     )
-    columns = (Column("Operator", "left"), Column("Calls"), Column("MACs"), Column("FLOPs"),
-               Column("Share of FLOPs", "left"), Column("FLOPs rule", "left"))  # fmt: skip
+    columns = (Column("Operator", "left"), Column("Calls", priority=2), Column("MACs", human=True),
+               Column("FLOPs", human=True), Column("Share of FLOPs", "left"),
+               Column("FLOPs rule", "left", priority=1))  # fmt: skip
     return Table(title="By operator", columns=columns, rows=rows, footer=footer)
 
 
@@ -47,9 +48,10 @@ def flops_report(trace: Trace, by: str, depth: int) -> Report:
     """The torch counter: our own accounting on the meta device."""
     title = f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}: MACs and FLOPs"
     layers = trace.stages() if by == "stage" else trace.at_depth(depth)
-    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left"),
-               Column("Output shape"), Column("Params"), Column("MACs"), Column("FLOPs"),
-               Column("Share of FLOPs", "left"))  # fmt: skip
+    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left", priority=2),
+               Column("Output shape", priority=1), Column("Params", human=True, priority=3),
+               Column("MACs", human=True), Column("FLOPs", human=True),
+               Column("Share of FLOPs", "left", priority=4))  # fmt: skip
     tables = []
     if by != "operator":
         tables.append(Table(title=title, columns=columns,
@@ -72,14 +74,15 @@ def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> 
         c = counts.get(name)
         return (c.macs, c.fvcore_flops) if c else (0, 0)
 
+    names: list[Any] = [r.name for r in layers] if by == "stage" else name_cells(layers)
     rows = tuple(
-        (r.name if by == "stage" else name_cell(r), r.type, r.output_shape, r.params, *of(r.name),
-         share(of(r.name)[1], total))
-        for r in layers
+        (name, r.type, r.output_shape, r.params, *of(r.name), share(of(r.name)[1], total))
+        for name, r in zip(names, layers, strict=True)
     )  # fmt: skip
-    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left"),
-               Column("Output shape"), Column("Params"), Column("MACs"),
-               Column("fvcore flops"), Column("Share", "left"))  # fmt: skip
+    columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left", priority=2),
+               Column("Output shape", priority=1), Column("Params", human=True, priority=3),
+               Column("MACs", human=True), Column("fvcore flops", human=True),
+               Column("Share", "left", priority=4))  # fmt: skip
     op_rows = tuple((op, n, share(n, total)) for op, n in root.by_operator)
     agree = "yes" if root.macs == trace.totals.macs else f"NO (torch counter: {trace.totals.macs:,})"
     footer = (

@@ -9,8 +9,8 @@ from .document import Column, Report, Table
 def list_report(params: dict[str, int]) -> Report:
     columns = (
         Column("Preset", "left"), Column("Block", "left"), Column("Layers", "left"),
-        Column("Groups x width", "left"), Column("Stem", "left"), Column("Shortcut", "left"),
-        Column("Params"),
+        Column("Groups x width", "left", priority=2), Column("Stem", "left", priority=1),
+        Column("Shortcut", "left", priority=3), Column("Params", human=True),
     )  # fmt: skip
     rows = []
     for name, spec in PRESETS.items():
