@@ -66,7 +66,7 @@ class _Group(TyperGroup):
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights",
+    "threads": "--threads", "weights": "--weights", "columns": "--columns",
 }  # fmt: skip
 
 
@@ -278,6 +278,11 @@ def summary(
     format: FormatOpt = None,
     output: OutputOpt = None,
     exact: ExactOpt = False,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="NAME,..", show_default=False,
+        help="Columns after Layer, as torchinfo's col_names: type, input, output, params, macs, "
+        "flops, kernel, stride, padding, dilation, groups, rf, out_stride. Default: "
+        "type,output,params,macs,rf,out_stride.")] = None,
     weights: WeightsOpt = None,
     *,
     overrides: dict[str, Any],
@@ -286,13 +291,14 @@ def summary(
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
     choose_format(format, output)
-    from .report.summary import summary_report
+    from .report.summary import DEFAULT_COLUMNS, summary_report
     from .tracing import trace_spec
     from .units import normalize_dtype
 
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output, exact)
+    shown = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else DEFAULT_COLUMNS
+    emit(weights_report(summary_report(trace, check_depth(depth), shown), checkpoint), format, output, exact)
 
 
 @app.command("list", epilog=examples("list"))

@@ -65,3 +65,26 @@ def test_a_spec_key_close_to_a_field_or_its_flag_is_suggested(key: str, field: s
     """`dilation` is the flag's name, not the key: say which key is meant."""
     with pytest.raises(SpecError, match=f"did you mean {field}"):
         resolve(f"resnet50:{key}=1")
+
+
+def test_columns_show_each_layers_own_geometry() -> None:
+    """resnet18's stem: a 7x7 conv, stride 2, padding 3 (He et al. 2016, table 1 and
+    torchvision); the max-pool 3x3/2, padding 1; layer2.0.conv1 strides by 2 itself while its
+    output stride is 8. Catches the cumulative stride shown as the layer's own."""
+    import json
+
+    out = CliRunner().invoke(app, ["summary", "resnet18", "--depth", "3", "--columns",
+                                   "kernel,stride,padding,out_stride", "-f", "json"]).stdout  # fmt: skip
+    rows = {r["name"]: r for r in json.loads(out)["layers"]}
+    assert (rows["conv1"]["kernel"], rows["conv1"]["stride"], rows["conv1"]["padding"]) == (7, 2, 3)
+    assert (rows["maxpool"]["kernel"], rows["maxpool"]["stride"], rows["maxpool"]["padding"]) == (3, 2, 1)
+    assert (rows["layer2.0.conv1"]["stride"], rows["layer2.0.conv1"]["jump"]) == (2, 8)
+    table = CliRunner().invoke(app, ["summary", "resnet18", "--depth", "3", "--columns",
+                                     "stride,padding,out_stride"], env={"COLUMNS": "200"}).stdout  # fmt: skip
+    header = table.splitlines()[2]
+    assert "Padding" in header and "Out stride" in header and "Params" not in header
+
+
+def test_an_unknown_column_is_bad_input() -> None:
+    result = CliRunner().invoke(app, ["summary", "--columns", "outptu"])
+    assert result.exit_code == 2 and "--columns 'outptu'" in result.stderr and "out_stride" in result.stderr

@@ -64,6 +64,7 @@ class Geometry:
     stride: int | None = None
     dilation: int | None = None
     groups: int | None = None
+    padding: int | None = None
 
 
 def _zero(_call: Call) -> int:
@@ -117,13 +118,21 @@ def _bias(c: Call) -> int:
 
 def _conv_geometry(c: Call) -> Geometry:
     return Geometry(kernel=c.input_shapes[1][-1], stride=_first(c.args.get("stride", 1)),
-                    dilation=_first(c.args.get("dilation", 1)), groups=int(c.args.get("groups", 1)))  # fmt: skip
+                    dilation=_first(c.args.get("dilation", 1)), groups=int(c.args.get("groups", 1)),
+                    padding=_padding(c))  # fmt: skip
 
 
 def _pool_geometry(c: Call) -> Geometry:
     k = _first(c.args["kernel_size"])
     stride = c.args.get("stride") or k  # torch: stride defaults to the kernel
-    return Geometry(kernel=k, stride=_first(stride), dilation=_first(c.args.get("dilation", 1)))
+    return Geometry(kernel=k, stride=_first(stride), dilation=_first(c.args.get("dilation", 1)),
+                    padding=_padding(c))
+
+
+def _padding(c: Call) -> int | None:
+    """Zeros added on each side; None for a string mode ('same') torch resolves itself."""
+    pad = c.args.get("padding", 0)
+    return None if isinstance(pad, str) else _first(pad)
 
 
 def _linear_macs(c: Call) -> int:

@@ -41,6 +41,7 @@ class LayerRecord:
     stride: int | None = None
     dilation: int | None = None
     groups: int | None = None
+    padding: int | None = None
 
     @property
     def is_block(self) -> bool:
