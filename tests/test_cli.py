@@ -68,8 +68,8 @@ def test_json_is_byte_stable(runner: CliRunner) -> None:
 
 def test_csv_and_markdown(runner: CliRunner) -> None:
     csv_out = run(runner, "summary", "resnet18", "-f", "csv").stdout.splitlines()
-    assert csv_out[0].startswith("Layer,Type,Output shape,Params")
-    assert any(line.startswith("layer4,Sequential,1x512x7x7,8393728") for line in csv_out)
+    assert csv_out[0].startswith("name,parent,depth,type,output_shape,params")
+    assert any(line.startswith("layer4,,1,Sequential,1x512x7x7,8393728") for line in csv_out)
     md = run(runner, "summary", "resnet18", "-f", "markdown").stdout
     assert "| Layer | Type |" in md and "11,689,512" in md
 
@@ -86,7 +86,7 @@ def test_output_file_format_from_extension(runner: CliRunner, tmp_path: Path, su
 
 
 def test_list_shows_presets_with_params(runner: CliRunner) -> None:
-    result = run(runner, "list")
+    result = run(runner, "list", "--exact")  # 83.5 M on screen without --exact
     assert result.exit_code == 0
     for text in ("resnext101_64x4d", "83,455,272", "resnet110", "deep/32 +avg_down"):
         assert text in result.stdout
@@ -144,3 +144,17 @@ def test_python_dash_m_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "resnet_inspect", "--version"],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith("resnet-inspect ")
+
+
+def test_csv_is_one_tidy_table(runner: CliRunner) -> None:
+    """One table, a parent and a depth column, numbers only: summing params over depth 1
+    gives the total (11,689,512, torchvision's resnet18), and a pooled receptive field is
+    empty rather than the word 'global'. Catches a CSV that double-counts parents when summed."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(run(runner, "summary", "resnet18", "-f", "csv").stdout)))
+    assert sum(int(r["params"]) for r in rows if r["depth"] == "1") == 11_689_512
+    assert {r["parent"] for r in rows if r["depth"] == "2"} == {"layer1", "layer2", "layer3", "layer4"}
+    assert next(r for r in rows if r["name"] == "avgpool")["rf"] == ""
+    assert all(r["params"].isdigit() for r in rows)

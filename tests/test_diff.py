@@ -205,10 +205,10 @@ def test_json_carries_every_section(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "markers"), [
-    ("csv", ("# Spec fields", "# Stages: params and MACs", "# Totals", "-528128")),
+    ("csv", ("name,parent,depth,type,output_shape", "layer1.0,layer1,2,Bottleneck", "params +34,816")),
     ("markdown", ("### Spec fields", "### Totals", "| groups | 1 | 32 |", "-528,128")),
 ])  # fmt: skip
-def test_csv_and_markdown_carry_the_same_tables(
+def test_csv_carries_the_layers_and_markdown_every_table(
     runner: CliRunner, fmt: str, markers: tuple[str, ...]
 ) -> None:
     out = run(runner, "resnet50", "resnext50_32x4d", "-f", fmt).stdout

@@ -298,4 +298,5 @@ def bench_report(result: BenchResult, config: BenchConfig) -> Report:
     if result.interrupted:
         done = sum(m.ok for m in result.measurements)
         notes.append(f"interrupted: {done} of {len(result.measurements)} configurations finished")
-    return Report(payload=payload, tables=tuple(tables), notes=tuple(notes), charts=bench_charts(result))
+    return Report(payload=payload, tables=tuple(tables), notes=tuple(notes), charts=bench_charts(result),
+                  primary=1)  # fmt: skip  (the timings; the environment is in JSON)

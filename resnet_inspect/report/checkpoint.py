@@ -129,7 +129,7 @@ def check_report(spec: ResNetSpec, c: Checkpoint, r: Comparison, looks_like: str
                  "on a strict load (older torchvision checkpoints have none).",)  # fmt: skip
     payload = {"command": "check", "spec": spec.to_dict(), "spec_string": spec_string(spec),
                "checkpoint": checkpoint_json(c), **comparison_json(r), "looks_like": looks_like}  # fmt: skip
-    return Report(payload=payload, tables=tuple(tables), header=(f"Variant: {spec_string(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
+    return Report(payload=payload, tables=tuple(tables), primary=len(tables) - 1, header=(f"Variant: {spec_string(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
                   notes=(*notes, verdict(spec, r, looks_like)))  # fmt: skip
 
 

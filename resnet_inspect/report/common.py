@@ -9,7 +9,7 @@ from ..spec import ResNetSpec, spec_string
 from ..tracing.checks import input_warnings
 from ..tracing.costs import FALLBACK_RULE
 from ..units import human, human_bytes, shape_text
-from .document import Bar, TreeName, tree_names
+from .document import Bar, Label, TreeName, tree_names
 
 if TYPE_CHECKING:
     from ..tracing import LayerRecord, Trace
@@ -52,7 +52,7 @@ def rf_cell(r: LayerRecord | None) -> Any:
     """The receptive field for a table: 'global' once pooled; None where there is no layer."""
     if r is None:
         return None
-    return "global" if r.receptive_field is None else r.receptive_field
+    return Label("global") if r.receptive_field is None else r.receptive_field
 
 
 def totals_lines(trace: Trace) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ def diff_report(
         tables.insert(0, fields_table(d))
     payload = diff_json(d, layers, names, depth, only_changed)
     return Report(payload=payload, tables=tuple(tables), header=header_lines(d, names),
-                  charts=diff_charts(d))  # fmt: skip
+                  charts=diff_charts(d), primary=len(tables) - 2)  # fmt: skip  (the layers)
 
 
 # --- header ----------------------------------------------------------------------------------

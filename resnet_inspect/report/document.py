@@ -26,6 +26,14 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Label:
+    """A word where a number would stand ('global' for a receptive field once pooled): shown
+    on screen, empty in CSV, whose columns hold numbers only."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class TreeName:
     """A module's row name: its full name, drawn on screen as its local name under its parent
     (``layer1`` / ``├─0`` / ``│ └─conv1``), as torchinfo and ``tree`` do."""
@@ -106,6 +114,7 @@ class Report:
     header: tuple[str, ...] = ()  # lines above the tables
     notes: tuple[str, ...] = field(default_factory=tuple)  # lines below the tables
     charts: tuple[Chart, ...] = ()  # drawn where the format can (html)
+    primary: int = 0  # the table a one-table format (csv) writes: the report's data
 
 
 def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
@@ -117,6 +126,8 @@ def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
         return "yes" if value else "no"
     if isinstance(value, TreeName):
         return value.tree() if rich else value.name
+    if isinstance(value, Label):
+        return value.text if rich else ""
     if isinstance(value, int):
         if rich and human:
             return short(value)
