@@ -202,12 +202,17 @@ def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
 
 
 def input_shape_for(spec: ResNetSpec, text: str | None) -> tuple[int, int, int, int]:
-    return parse_input_shape(text) if text else spec.default_input_shape()
+    # "" is a malformed shape, not "the default": only a missing --input means that
+    return parse_input_shape(text) if text is not None else spec.default_input_shape()
+
+
+MAX_DEPTH = 10  # no module of a ResNet is nested deeper than 4 (layer1.0.downsample.1)
 
 
 def check_depth(depth: int) -> int:
-    if depth < 1:
-        raise UsageError(f"--depth {depth}: must be at least 1")
+    if not 1 <= depth <= MAX_DEPTH:
+        raise UsageError(f"--depth {depth}: must be 1 to {MAX_DEPTH} (1 stem and stages, 2 blocks, "
+                         "3 layers, 4 and up what they hold)")  # fmt: skip
     return depth
 
 
@@ -250,6 +255,7 @@ def summary(
     """Per-module output shapes, parameters, MACs and receptive field, as a table."""
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
+    check_depth(depth)
     choose_format(format, output)
     from .report.summary import summary_report
     from .tracing import trace_spec
@@ -257,7 +263,7 @@ def summary(
 
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    emit(weights_report(summary_report(trace, check_depth(depth)), checkpoint), format, output)
+    emit(weights_report(summary_report(trace, depth), checkpoint), format, output)
 
 
 @app.command("list")
@@ -373,7 +379,7 @@ def diff(
     from .diff import Side, resolve_side
 
     spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
-    shape = parse_input_shape(input) if input else None
+    shape = parse_input_shape(input) if input is not None else None
     verify_weights_option(spec_a, weights_a, "--weights-a")
     verify_weights_option(spec_b, weights_b, "--weights-b")
     check_depth(depth)
