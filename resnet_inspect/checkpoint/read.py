@@ -298,7 +298,7 @@ def _strip_prefixes(sd: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if not candidate:
             return "", sd
         if not key.startswith(candidate):
-            shared = len(os.path.commonprefix([candidate, key]))
+            shared = len(os.path.commonprefix([candidate, key]))  # noqa: RUF071 (characters, not paths)
             candidate = first[: ends[bisect.bisect_right(ends, shared) - 1]]
     n = len(candidate)
     return candidate, ({k[n:]: v for k, v in sd.items()} if n else sd)
