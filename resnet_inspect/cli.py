@@ -21,11 +21,20 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import InspectError, SpecError, UsageError
-from .render import check_output_path, choose_format, render, write_atomic
+from .render import (
+    STDOUT,
+    can_encode,
+    check_output_path,
+    choose_format,
+    render,
+    to_ascii,
+    write_atomic,
+)
 from .report.document import Report
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 from .spec import FIELDS as SPEC_FIELDS
 from .tracing import costs
+from .units import printable
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
@@ -51,6 +60,8 @@ class _Group(TyperGroup):
             _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except MemoryError:  # anywhere: this machine's failure, said in one line
+            _fail("out of memory", 1)
         except BrokenPipeError:
             sys.exit(1)
         if isinstance(code, int) and code:
@@ -81,7 +92,10 @@ def in_flag_terms(exc: InspectError) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    first = " ".join(message.strip().split())
+    # one line; control characters that came from a file (a key, a name) escaped, not obeyed
+    first = " ".join(printable(word) for word in message.strip().split())
+    if not can_encode(sys.stderr, first):
+        first = to_ascii(first)
     print(f"error: {first}", file=sys.stderr)
     sys.exit(code)
 
@@ -217,14 +231,15 @@ def check_depth(depth: int) -> int:
 
 
 def emit(report: Report, fmt: str | None, output: str | None) -> None:
-    """Render ``report`` to stdout, or atomically to ``output``."""
+    """Render ``report`` to stdout (no --output, or ``-o -``), or atomically to ``output``."""
     chosen = choose_format(fmt, output)
-    if output is not None:
+    if output is not None and output != STDOUT:
         path = check_output_path(output)
         write_atomic(path, render(report, chosen))
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {printable(output)}", file=sys.stderr)
         return
-    if chosen.value == "table" and sys.stdout.isatty():
+    ascii_only = not can_encode(sys.stdout)  # LC_ALL=C, PYTHONIOENCODING=ascii: ASCII tables
+    if chosen.value == "table" and sys.stdout.isatty() and not ascii_only:
         from rich.console import Console
 
         from .render import rich_renderables
@@ -233,9 +248,9 @@ def emit(report: Report, fmt: str | None, output: str | None) -> None:
         for item in rich_renderables(report):
             console.print(item)
         return
-    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a positive number
-    width = int(columns) if columns.isdecimal() and int(columns) > 0 else 140
-    sys.stdout.write(render(report, chosen, width=width))
+    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a sane positive number
+    width = int(columns) if columns.isdecimal() and 0 < int(columns) <= 10_000 else 140
+    sys.stdout.write(render(report, chosen, width=width, ascii_only=ascii_only))
 
 
 # --- commands ------------------------------------------------------------------------------------

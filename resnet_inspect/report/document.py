@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..units import shape_text
+from ..units import printable, shape_text
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Report:
 
 def cell_text(value: Any, rich: bool = True) -> str:
     """One table cell as text: thousands separators, shapes as 1x3x224x224, None as '-'
-    (rich) or empty (csv)."""
+    (rich) or empty (csv); control characters escaped (see units.printable)."""
     if value is None:
         return "-" if rich else ""
     if isinstance(value, bool):
@@ -59,4 +59,4 @@ def cell_text(value: Any, rich: bool = True) -> str:
         return f"{100 * value.fraction:5.1f}% " + "█" * filled + "·" * (10 - filled)
     if isinstance(value, tuple):
         return shape_text(value)
-    return str(value)
+    return printable(str(value))  # key names come from files: no escape sequence gets through
