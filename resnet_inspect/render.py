@@ -201,6 +201,9 @@ def check_output_path(output: str) -> Path:
         parent_is_dir = path.parent.is_dir()
     except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL byte ...
         raise UsageError(f"--output {output!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if path.parts[1:2] == ("proc",) or (st is not None and _is_standard_stream(st)):
+        raise UsageError(f"--output {output!r}: is this process's own stdin, stdout or stderr "
+                         "(replacing it would cut off whoever reads it); use - for stdout")  # fmt: skip
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise UsageError(f"--output {output!r}: is a directory")
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -214,6 +217,16 @@ def check_output_path(output: str) -> Path:
     os.close(fd)
     os.unlink(tmp)
     return path
+
+
+def _is_standard_stream(st: os.stat_result) -> bool:
+    """Whether ``st`` is the file behind fd 0, 1 or 2 (/dev/stdout resolves to it)."""
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            own = os.fstat(fd)
+            if (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:
