@@ -21,11 +21,20 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import InspectError, SpecError, UsageError
-from .render import check_output_path, choose_format, render, write_atomic
+from .render import (
+    STDOUT,
+    can_encode,
+    check_output_path,
+    choose_format,
+    render,
+    to_ascii,
+    write_atomic,
+)
 from .report.document import Report
 from .spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 from .spec import FIELDS as SPEC_FIELDS
 from .tracing import costs
+from .units import printable
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
@@ -53,6 +62,8 @@ class _Group(TyperGroup):
             _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except MemoryError:  # anywhere: this machine's failure, said in one line
+            _fail("out of memory", 1)
         except BrokenPipeError:
             sys.exit(1)
         if isinstance(code, int) and code:
@@ -83,7 +94,10 @@ def in_flag_terms(exc: InspectError) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    first = " ".join(message.strip().split())
+    # one line; control characters that came from a file (a key, a name) escaped, not obeyed
+    first = " ".join(printable(word) for word in message.strip().split())
+    if not can_encode(sys.stderr, first):
+        first = to_ascii(first)
     print(f"error: {first}", file=sys.stderr)
     sys.exit(code)
 
@@ -210,25 +224,31 @@ def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
 
 
 def input_shape_for(spec: ResNetSpec, text: str | None) -> tuple[int, int, int, int]:
-    return parse_input_shape(text) if text else spec.default_input_shape()
+    # "" is a malformed shape, not "the default": only a missing --input means that
+    return parse_input_shape(text) if text is not None else spec.default_input_shape()
+
+
+MAX_DEPTH = 10  # no module of a ResNet is nested deeper than 4 (layer1.0.downsample.1)
 
 
 def check_depth(depth: int) -> int:
-    if depth < 1:
-        raise UsageError(f"--depth {depth}: must be at least 1")
+    if not 1 <= depth <= MAX_DEPTH:
+        raise UsageError(f"--depth {depth}: must be 1 to {MAX_DEPTH} (1 stem and stages, 2 blocks, "
+                         "3 layers, 4 and up what they hold)")  # fmt: skip
     return depth
 
 
 def emit(report: Report, fmt: str | None, output: str | None, exact: bool = False) -> None:
-    """Render ``report`` to stdout, or atomically to ``output``; counts in human units on a
-    terminal table (11.7 M) unless ``exact``."""
+    """Render ``report`` to stdout (no --output, or ``-o -``), or atomically to ``output``;
+    counts in human units on a terminal table (11.7 M) unless ``exact``."""
     chosen = choose_format(fmt, output)
-    if output is not None:
+    if output is not None and output != STDOUT:
         path = check_output_path(output)
         write_atomic(path, render(report, chosen))
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {printable(output)}", file=sys.stderr)
         return
-    if chosen.value == "table" and sys.stdout.isatty():
+    ascii_only = not can_encode(sys.stdout)  # LC_ALL=C, PYTHONIOENCODING=ascii: ASCII tables
+    if chosen.value == "table" and sys.stdout.isatty() and not ascii_only:
         from rich.console import Console
 
         from .render import rich_renderables
@@ -237,9 +257,9 @@ def emit(report: Report, fmt: str | None, output: str | None, exact: bool = Fals
         for item in rich_renderables(report, console.width, exact):
             console.print(item)
         return
-    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a positive number
-    width = int(columns) if columns.isdecimal() and int(columns) > 0 else 140
-    sys.stdout.write(render(report, chosen, width=width, exact=exact))
+    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a sane positive number
+    width = int(columns) if columns.isdecimal() and 0 < int(columns) <= 10_000 else 140
+    sys.stdout.write(render(report, chosen, width=width, exact=exact, ascii_only=ascii_only))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -290,15 +310,18 @@ def summary(
     """Per-module output shapes, parameters, MACs and receptive field, as a table."""
     spec = spec_from(arch, overrides)
     shape = input_shape_for(spec, input)
+    check_depth(depth)
     choose_format(format, output)
-    from .report.summary import DEFAULT_COLUMNS, summary_report
+    from .report.summary import DEFAULT_COLUMNS, check_columns, summary_report
     from .tracing import trace_spec
     from .units import normalize_dtype
 
+    chosen = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else None
+    shown = check_columns(chosen) if chosen is not None else DEFAULT_COLUMNS
+
     checkpoint = verify_weights_option(spec, weights)
     trace = trace_spec(spec, shape, normalize_dtype(dtype))
-    shown = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else DEFAULT_COLUMNS
-    emit(weights_report(summary_report(trace, check_depth(depth), shown), checkpoint), format, output, exact)
+    emit(weights_report(summary_report(trace, depth, shown), checkpoint), format, output, exact)
 
 
 @app.command("list", epilog=examples("list"))
@@ -416,7 +439,7 @@ def diff(
     from .diff import Side, resolve_side
 
     spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
-    shape = parse_input_shape(input) if input else None
+    shape = parse_input_shape(input) if input is not None else None
     verify_weights_option(spec_a, weights_a, "--weights-a")
     verify_weights_option(spec_b, weights_b, "--weights-b")
     check_depth(depth)

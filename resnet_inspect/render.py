@@ -7,11 +7,13 @@ timestamps), ``csv`` and ``markdown`` (the same tables, raw numbers), and ``svg`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
+import stat
 import tempfile
 from enum import Enum
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 from .errors import RuntimeFailure, UsageError
 from .report.document import Report, Table, TreeName, cell_text
+from .units import printable
 
 SCHEMA_VERSION = 1
 
@@ -42,6 +45,26 @@ EXTENSIONS = {
 def render_json(report: Report) -> str:
     payload = {"schema_version": SCHEMA_VERSION, **report.payload}
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+
+
+# --- terminals and pipes that cannot take UTF-8 (LC_ALL=C, PYTHONIOENCODING=ascii) ------------
+# our own glyphs, as ASCII of the same width (the tables keep their alignment)
+_ASCII_GLYPHS = str.maketrans({"Δ": "d", "█": "#", "·": ".", "…": ".", "─": "-", "━": "-", "│": "|", "┃": "|",
+                               "├": "|", "└": "`"})
+
+
+def to_ascii(text: str) -> str:
+    """``text`` in ASCII: our glyphs replaced, anything else escaped (\\xe9, \\u2192)."""
+    return text.translate(_ASCII_GLYPHS).encode("ascii", "backslashreplace").decode("ascii")
+
+
+def can_encode(stream: Any, sample: str = "Δ█·┃━") -> bool:
+    """Whether ``stream`` takes our table glyphs (its encoding is UTF-8 or can write them)."""
+    try:
+        sample.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def render_csv(report: Report) -> str:
@@ -74,27 +97,35 @@ def csv_name(header: str) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    out: list[str] = [f"{line}  " for line in report.header]
+    out: list[str] = [f"{printable(line)}  " for line in report.header]
     for table in report.tables:
-        out += ["", f"### {table.title}", ""] if table.title else [""]
+        out += ["", f"### {printable(table.title)}", ""] if table.title else [""]
         out.append("| " + " | ".join(c.header for c in table.columns) + " |")
         out.append("|" + "|".join("---:" if c.justify == "right" else "---" for c in table.columns) + "|")
         for row in table.rows:
             cells = (cell_text(v, rich=True).replace("|", "\\|") for v in row)
             out.append("| " + " | ".join(cells) + " |")
-        out += [""] + [f"{line}  " for line in (table.caption, *table.footer) if line]
-    out += [""] + [f"{line}  " for line in report.notes]
+        out += [""] + [f"{printable(line)}  " for line in (table.caption, *table.footer) if line]
+    out += [""] + [f"{printable(line)}  " for line in report.notes]
     return "\n".join(out).strip() + "\n"
 
 
-def rich_renderables(report: Report, width: int | None = None, exact: bool = False) -> list[Any]:
-    """The report for a terminal ``width`` columns wide: counts in human units unless
-    ``exact``; where a table would not fit, its lowest-priority columns are hidden (and the
-    table says which) before any name is cut."""
+def rich_renderables(report: Report, width: int | None = None, exact: bool = False,
+                     ascii_only: bool = False) -> list[Any]:  # fmt: skip
+    """The report as rich objects for a terminal ``width`` columns wide: counts in human units
+    unless ``exact``; where a table would not fit, its lowest-priority columns are hidden (and
+    the table says which) before any name is cut. Every line is plain text, never markup (a
+    file name with ``[/x]`` in it would be), with control characters escaped; ``ascii_only``:
+    ASCII boxes and glyphs, for a terminal that cannot take UTF-8."""
+    from rich import box
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    items: list[Any] = [Text.from_markup(line) for line in report.header]
+    def text(line: str) -> Text:
+        line = printable(line)
+        return Text(to_ascii(line) if ascii_only else line)
+
+    items: list[Any] = [text(line) for line in report.header]
     for table in report.tables:
         texts = [[cell_text(v, rich=True, human=c.human and not exact) for v, c in zip(row, table.columns, strict=True)]
                  for row in table.rows]  # fmt: skip
@@ -102,19 +133,21 @@ def rich_renderables(report: Report, width: int | None = None, exact: bool = Fal
         hidden = [c.header for i, c in enumerate(table.columns) if i not in shown]
         caption = table.caption + (f" Hidden at this width: {', '.join(hidden)} (a wider terminal or "
                                    "-f csv shows them)." if hidden else "")  # fmt: skip
-        t = RichTable(title=table.title or None, caption=caption.strip() or None, title_justify="left",
-                      caption_justify="left", header_style="bold")  # fmt: skip
+        t = RichTable(title=text(table.title) if table.title else None,
+                      caption=text(caption.strip()) if caption.strip() else None, title_justify="left",
+                      caption_justify="left", header_style="bold",
+                      box=box.ASCII if ascii_only else box.HEAVY_HEAD)  # fmt: skip
         for i in shown:
             c = table.columns[i]
             keep = _natural_width(table, texts, i) if c.priority == 0 and c.justify == "left" else None
-            t.add_column(c.header, justify=c.justify, no_wrap=c.justify == "right" or keep is not None,  # type: ignore[arg-type]
+            t.add_column(text(c.header), justify=c.justify, no_wrap=c.justify == "right" or keep is not None,  # type: ignore[arg-type]
                          min_width=keep)  # fmt: skip
         for r, row in enumerate(texts):
             style = table.styles[r] if r < len(table.styles) else ""
-            t.add_row(*(Text(row[i]) for i in shown), style=style or None)
+            t.add_row(*(text(row[i]) for i in shown), style=style or None)
         items.append(t)
-        items += [Text.from_markup(line) for line in table.footer]
-    items += [Text.from_markup(line) for line in report.notes]
+        items += [text(line) for line in table.footer]
+    items += [text(line) for line in report.notes]
     return items
 
 
@@ -137,14 +170,14 @@ def _columns_that_fit(table: Table, texts: list[list[str]], width: int | None) -
 
 
 def render_rich(report: Report, fmt: Format = Format.TABLE, width: int | None = None,
-                exact: bool = False) -> str:  # fmt: skip
+                exact: bool = False, ascii_only: bool = False) -> str:  # fmt: skip
     """The rich rendering as plain text (TABLE), or as SVG for saving."""
     from rich.console import Console
 
     record = fmt is Format.SVG
     console = Console(file=io.StringIO(), width=width or 120, record=record, color_system=None,
                       force_terminal=False, soft_wrap=False)  # fmt: skip
-    for item in rich_renderables(report, width or 120, exact):
+    for item in rich_renderables(report, width or 120, exact, ascii_only):
         console.print(item)
     if fmt is Format.SVG:
         return offline_svg(console.export_svg(title="resnet-inspect"))
@@ -163,18 +196,23 @@ def offline_svg(svg: str) -> str:
     return svg.replace("font-family: Fira Code, monospace", f"font-family: {LOCAL_MONOSPACE}")
 
 
-def render(report: Report, fmt: Format, width: int | None = None, exact: bool = False) -> str:
+def render(report: Report, fmt: Format, width: int | None = None, exact: bool = False,
+           ascii_only: bool = False) -> str:  # fmt: skip
+    """``report`` as ``fmt``; counts in human units on a table unless ``exact``;
+    ``ascii_only``: nothing but ASCII (see :func:`to_ascii`)."""
     if fmt is Format.JSON:
-        return render_json(report)
-    if fmt is Format.CSV:
-        return render_csv(report)
-    if fmt is Format.MARKDOWN:
-        return render_markdown(report)
-    if fmt is Format.HTML:
+        text = render_json(report)  # json.dumps writes ASCII already
+    elif fmt is Format.CSV:
+        text = render_csv(report)
+    elif fmt is Format.MARKDOWN:
+        text = render_markdown(report)
+    elif fmt is Format.HTML:
         from .render_html import render_html
 
-        return render_html(report)
-    return render_rich(report, fmt, width, exact)
+        text = render_html(report)
+    else:
+        text = render_rich(report, fmt, width, exact, ascii_only)
+    return to_ascii(text) if ascii_only else text
 
 
 # --- choosing a format and writing ------------------------------------------------------------
@@ -187,7 +225,7 @@ def choose_format(fmt: str | None, output: str | None) -> Format:
         except ValueError:
             allowed = ", ".join(f.value for f in Format)
             raise UsageError(f"--format {fmt!r}: not one of {allowed}") from None
-    if output is None:
+    if output is None or output == STDOUT:
         return chosen or Format.TABLE
     suffix = Path(output).suffix.lower()
     implied = EXTENSIONS.get(suffix)
@@ -205,30 +243,94 @@ def choose_format(fmt: str | None, output: str | None) -> Format:
     return chosen or implied or Format.TABLE
 
 
+STDOUT = "-"  # --output - : standard output, as for most command-line tools
+
+
 def check_output_path(output: str) -> Path:
-    path = Path(output)
-    parent = path.parent if str(path.parent) else Path(".")
+    """Everything about ``--output`` that can be checked before a (possibly long) run, without
+    blocking and without touching the target: a regular file or a new name (never a device
+    node, a FIFO, a socket or a directory; a link counts as what it points to, and is kept) in
+    a writable directory, where a temporary file can be created beside it. The path to write
+    (a link's target); ``Path("-")`` for stdout."""
+    if output == STDOUT:
+        return Path(STDOUT)
+    if not output:
+        raise UsageError("--output '': give a file name, or - for stdout")
     try:
-        is_dir, parent_is_dir = path.is_dir(), parent.is_dir()
-    except OSError as exc:  # a name too long, a loop of links ...
-        raise UsageError(f"--output {output!r}: {exc.strerror}") from None
-    if is_dir:
+        path = Path(os.path.realpath(output))  # write through a link, as a shell redirect does
+        st = _stat_or_none(path)  # stat does not open it: a FIFO cannot block it
+        parent_is_dir = path.parent.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL byte ...
+        raise UsageError(f"--output {output!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if path.parts[1:2] == ("proc",) or (st is not None and _is_standard_stream(st)):
+        raise UsageError(f"--output {output!r}: is this process's own stdin, stdout or stderr "
+                         "(replacing it would cut off whoever reads it); use - for stdout")  # fmt: skip
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise UsageError(f"--output {output!r}: is a directory")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"--output {output!r}: is {_file_kind(st.st_mode)}, not a regular file; "
+                         "output goes to regular files only (use - for stdout)")  # fmt: skip
     if not parent_is_dir:
-        raise UsageError(f"--output {output!r}: the directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--output {output!r}: the directory {str(parent)!r} is not writable")
+        raise UsageError(f"--output {output!r}: the directory {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"--output {output!r}: the directory {str(path.parent)!r} is not writable")
+    fd, tmp = _temporary_beside(path, output)  # a read-only mount, no inodes left, a long name
+    os.close(fd)
+    os.unlink(tmp)
     return path
+
+
+def _is_standard_stream(st: os.stat_result) -> bool:
+    """Whether ``st`` is the file behind fd 0, 1 or 2 (/dev/stdout resolves to it)."""
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            own = os.fstat(fd)
+            if (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    """None for a name that does not exist yet; a name too long or a loop raises."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _temporary_beside(path: Path, shown: str) -> tuple[int, str]:
+    # the name is cut so that prefix + name + suffix stays within a file name's 255 bytes
+    name = path.name.encode()[:200].decode(errors="ignore")
+    try:
+        return tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or special filesystem that os.access did not reveal
+        raise UsageError(f"--output {shown!r}: cannot write there: {exc.strerror}") from None
+
+
+def _new_file_mode(path: Path) -> int:
+    """The mode a shell redirect would give: an existing file keeps its own, a new one gets
+    0o666 less the umask (mkstemp makes 0o600)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: an interrupted
-    run never leaves a half-written file nor clobbers an existing one."""
+    run never leaves a half-written file nor clobbers an existing one. ``path`` comes from
+    :func:`check_output_path`, which is checked again here (the name may have changed since)."""
+    path = check_output_path(str(path))
+    fd, tmp = _temporary_beside(path, str(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    except OSError as exc:  # a read-only or special filesystem that os.access did not reveal
-        raise UsageError(f"--output {str(path)!r}: cannot write there: {exc.strerror}") from None
-    try:
+        os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

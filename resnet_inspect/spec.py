@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -200,6 +201,10 @@ _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans")
 _BOOLS = ("avg_down", "zero_init_residual")
 _INT_TUPLES = ("layers", "widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
+# Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
+# CIFAR-10), has 600; every block costs ~2 ms to build and trace, so 10,000 is a 20 s run and
+# 10**6 never ends. 2,000 leaves room for experiments three times deeper than that.
+MAX_BLOCKS = 2000
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 _FALSE = ("0", "false", "no", "off", "n", "f")
 
@@ -306,9 +311,11 @@ def _parse_tuple(name: str, value: Any, item: Any) -> tuple[Any, ...]:
     if isinstance(value, str) and not value.strip() and name == "replace_stride_with_dilation":
         parts: list[Any] = []  # a one-stage network has no stage to dilate
     elif isinstance(value, str):
-        parts = [p for p in value.replace(" ", "").split(",")]
+        # commas or spaces separate ("3,4,6,3", "3 4 6 3", "3, 4"); removing the spaces
+        # instead would join the digits ("3 4 6 3" was one stage of 3,463 blocks)
+        parts = re.split(r"\s*,\s*|\s+", value.strip())
         if any(p == "" for p in parts):
-            raise SpecError(f"{name}: expected comma-separated values, got {value!r}")
+            raise SpecError(f"{name}: expected values separated by commas or spaces, got {value!r}")
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:
@@ -439,6 +446,12 @@ def _validate(spec: ResNetSpec) -> None:
     n = spec.num_stages
     if n < 1:
         raise SpecError("layers: needs at least one stage")
+    if sum(spec.layers) > MAX_BLOCKS:
+        raise SpecError(f"layers: {_fmt(spec.layers)[:60]} is {sum(spec.layers):,} blocks in all; at most "
+                        f"{MAX_BLOCKS:,} (ResNet-1202, the deepest published, has 600)")  # fmt: skip
+    if any(w > MAX_INT for w in spec.stage_widths):
+        raise SpecError(f"widths: a stage is wider than {MAX_INT} channels ({n} stages doubling "
+                        "from the first width)")  # fmt: skip
     if len(spec.stage_widths) != n:
         raise SpecError(
             f"widths: {_fmt(spec.widths)} has {len(spec.stage_widths)} values "

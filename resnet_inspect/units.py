@@ -24,6 +24,15 @@ def normalize_dtype(dtype: str) -> str:
     return key
 
 
+def printable(text: str) -> str:
+    """``text`` with every control and other non-printing character (an escape sequence's
+    ESC, a carriage return, a bidi override) written as Python writes it in a repr:
+    ``\\x1b``, ``\\r``, ``\\u202e``. For anything read from a file on its way to a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def human(n: float, unit: str = "") -> str:
     """25557032 -> '25.56 M'; keeps three significant decimals."""
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):

@@ -150,12 +150,15 @@ def test_integer_fields_accept_the_boundaries(field: str, good: Any) -> None:
         pytest.param("resnet50:layers=3,-4,6,3", ("layers:", "at least 1"), "resnet50:layers=3,4,6,3",
                      id="layers-negative"),
         pytest.param(f"resnet50:layers=3,{BIGGEST + 1}", ("layers:", "too large"),
-                     f"resnet50:layers=3,{BIGGEST}", id="layers-too-large"),
+                     "resnet50:layers=3,1997", id="layers-too-large"),
+        # 2,000 blocks in all (spec.MAX_BLOCKS): a count that would build for minutes is refused
+        pytest.param("resnet50:layers=3,1998", ("layers:", "2,001 blocks", "at most 2,000"),
+                     "resnet50:layers=3,1997", id="layers-too-many-blocks"),
         pytest.param("resnet50:widths=64,0,256,512", ("widths:", "at least 1"),
                      "resnet50:widths=64,1,256,512", id="widths-zero"),
         pytest.param(f"resnet50:widths=64,128,256,{BIGGEST + 1}", ("widths:", "too large"),
                      f"resnet50:widths=64,128,256,{BIGGEST}", id="widths-too-large"),
-        pytest.param(("resnet50", {"layers": "3,,6,3"}), ("layers:", "comma-separated", "'3,,6,3'"),
+        pytest.param(("resnet50", {"layers": "3,,6,3"}), ("layers:", "separated by commas or spaces", "'3,,6,3'"),
                      ("resnet50", {"layers": "3, 6, 3"}), id="layers-empty-item"),
         # in a spec string an empty item ends the list: the message quotes the whole string
         pytest.param("resnet50:layers=3,,6,3", ("'resnet50:layers=3,,6,3'",), "resnet50:layers=3,6,3",

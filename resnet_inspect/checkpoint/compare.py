@@ -15,6 +15,7 @@ from .identify import Identified, IdentifyError, identify_shapes
 from .read import _TOLERATED_SUFFIX, Checkpoint, Shape, WeightsMismatch, read_checkpoint
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 
@@ -77,18 +78,60 @@ def compare(spec: ResNetSpec, checkpoint: Checkpoint) -> Comparison:
 
 
 def load_strictly_on_meta(spec: ResNetSpec, checkpoint: Checkpoint) -> str | None:
-    """Build ``spec`` on the meta device and load the checkpoint with ``strict=True``,
-    ``assign=True`` (no copy: the model takes the memory-mapped tensors). None when it loads,
-    else torch's first complaint."""
+    """Build ``spec`` on the meta device and load the checkpoint strictly with ``assign=True``
+    (no copy: the model takes the memory-mapped tensors). None when it loads, else the first
+    complaint."""
     from ..model import build_model
 
-    model = build_model(spec, "meta")
+    return _load_error(build_model(spec, "meta"), checkpoint)
+
+
+def _load_error(model: nn.Module, checkpoint: Checkpoint) -> str | None:
     try:
-        model.load_state_dict(dict(checkpoint.tensors), strict=True, assign=True)
+        load_strictly(model, checkpoint.tensors, assign=True)
     except RuntimeError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         return lines[1] if len(lines) > 1 else (lines[0] if lines else "RuntimeError")
     return None
+
+
+def load_strictly(model: nn.Module, tensors: Mapping[str, torch.Tensor], assign: bool = False) -> None:
+    """``model.load_state_dict(tensors, strict=True)``, in time linear in the number of keys:
+    torch hands every child the keys under its name by filtering the whole dict once per
+    child, so a stage of 1,666 blocks took 15 s. Here the keys are split by module in one pass
+    and each module that holds tensors itself (a conv, a norm) loads its own with torch.
+    Raises RuntimeError like torch: missing and unexpected keys, then shape mismatches."""
+    missing: list[str] = []
+    unexpected: list[str] = []
+    _load_parts(model, dict(tensors), "", assign, missing, unexpected)
+    problems = [f"{what} key(s) in state_dict: " + ", ".join(f'"{k}"' for k in keys) + "."
+                for what, keys in (("Unexpected", unexpected), ("Missing", missing)) if keys]  # fmt: skip
+    if problems:
+        raise RuntimeError(f"Error(s) in loading state_dict for {type(model).__name__}:\n\t"
+                           + "\n\t".join(problems))  # fmt: skip
+
+
+def _load_parts(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, assign: bool,
+                missing: list[str], unexpected: list[str]) -> None:  # fmt: skip
+    holds_own = any(v is not None for v in (*module._parameters.values(), *module._buffers.values()))
+    if holds_own or not module._modules:
+        try:
+            result = module.load_state_dict(tensors, strict=False, assign=assign)
+        except RuntimeError as exc:  # shape mismatches: name the module, as torch would
+            raise RuntimeError(str(exc).replace("size mismatch for ", f"size mismatch for {prefix}")) from None
+        missing += [prefix + k for k in result.missing_keys]
+        unexpected += [prefix + k for k in result.unexpected_keys]
+        return
+    by_child: dict[str, dict[str, torch.Tensor]] = {name: {} for name in module._modules}
+    for key, value in tensors.items():
+        head, dot, rest = key.partition(".")
+        if dot and head in by_child and module._modules[head] is not None:
+            by_child[head][rest] = value
+        else:
+            unexpected.append(prefix + key)
+    for name, child in module._modules.items():
+        if child is not None:
+            _load_parts(child, by_child[name], f"{prefix}{name}.", assign, missing, unexpected)
 
 
 def mismatch_message(spec: ResNetSpec, checkpoint: Checkpoint, result: Comparison, label: str) -> str:
@@ -131,7 +174,7 @@ def load_weights_into(model: nn.Module, path: str | Path, label: str = "--weight
         if isinstance(spec, ResNetSpec):
             raise WeightsMismatch(mismatch_message(spec, checkpoint, result, label))
         raise WeightsMismatch(f"{label} {str(path)!r} does not load into the model: {result.counts()}")
-    model.load_state_dict(dict(checkpoint.tensors), strict=True)
+    load_strictly(model, checkpoint.tensors)
     return checkpoint
 
 
@@ -149,10 +192,14 @@ class Identification:
 
 def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
     """Identify the variant, then prove it: build it and load the checkpoint strictly."""
+    from ..model import build_model
+
     identified = identify_shapes(checkpoint.shapes)
-    comparison = compare(identified.spec, checkpoint)
+    model = build_model(identified.spec, "meta")  # once: a deep one takes seconds to build
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    comparison = compare_shapes(expected, checkpoint.shapes)
     return Identification(checkpoint, identified, comparison,
-                          load_strictly_on_meta(identified.spec, checkpoint))  # fmt: skip
+                          _load_error(model, checkpoint))  # fmt: skip
 
 
 def looks_like(checkpoint: Checkpoint) -> str | None:

@@ -25,6 +25,7 @@ from ..errors import InspectError, SpecError
 from ..spec import (
     BLOCK_TYPES,
     FIELD_NAMES,
+    MAX_BLOCKS,
     Block,
     Norm,
     ResNetSpec,
@@ -43,7 +44,10 @@ UNSEEN = (
     "replace_stride_with_dilation: dilation has no weights; assumed none",
     "zero_init_residual: an initialisation, not a shape; assumed false",
 )
-_BLOCK_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
+# ASCII digits only (``\d`` would take other scripts' digits, which int() reads too), and few
+# of them: a stage or block index no ResNet reaches is an extra key, not a number to parse
+_BLOCK_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.")
+_PROJECTION_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.downsample\.")
 
 
 class IdentifyError(InspectError):
@@ -79,10 +83,17 @@ class _Reader:
         self.shapes = shapes
         self.evidence: list[Evidence] = []
 
-    def shape(self, key: str) -> Shape:
+    def shape(self, key: str, rank: int) -> Shape:
+        """The shape of ``key``, which must have ``rank`` dimensions, none of them empty: a
+        file may hold anything under a ResNet's key names (a vector where a conv belongs)."""
         if key not in self.shapes:
             raise IdentifyError(f"cannot identify: no {key!r} in the checkpoint")
-        return self.shapes[key]
+        shape = tuple(self.shapes[key])
+        if len(shape) != rank or not all(d >= 1 for d in shape):
+            what = {1: "a vector", 2: "a matrix", 4: "a conv weight"}[rank]
+            raise IdentifyError(f"cannot identify: {key} is {shape_text(shape)}; expected {what} "
+                                f"({rank} dimensions, none of them 0)")  # fmt: skip
+        return shape
 
     def note(self, field: str, value: object, because: str) -> None:
         self.evidence.append(Evidence(field, format_value(value), because))
@@ -127,7 +138,7 @@ def _require_resnet(shapes: Mapping[str, Shape]) -> None:
     has_stem = "conv1.weight" in shapes or "conv1.0.weight" in shapes
     has_stage = any(_BLOCK_KEY.match(k) for k in shapes)
     if not (has_stem and has_stage):
-        sample = ", ".join(list(shapes)[:4])
+        sample = ", ".join(repr(k[:80]) for k in list(shapes)[:4])
         raise IdentifyError(
             "cannot identify: not a ResNet state_dict (no conv1 and layer1.0 keys); "
             f"its first keys are {sample}"
@@ -136,7 +147,7 @@ def _require_resnet(shapes: Mapping[str, Shape]) -> None:
 
 def _stem(r: _Reader) -> tuple[Stem, int, int]:
     if "conv1.0.weight" in r.shapes:
-        a, b, c = (r.shape(f"conv1.{i}.weight") for i in (0, 3, 6))
+        a, b, c = (r.shape(f"conv1.{i}.weight", 4) for i in (0, 3, 6))
         if not (b[0] == a[0] and c[0] == 2 * a[0]):
             raise IdentifyError(
                 f"cannot identify: deep stem of {a[0]}, {b[0]}, {c[0]} channels; this tool's deep "
@@ -146,8 +157,8 @@ def _stem(r: _Reader) -> tuple[Stem, int, int]:
         r.note("stem_width", a[0], f"conv1.0.weight {shape_text(a)}")
         r.note("in_chans", a[1], f"conv1.0.weight {shape_text(a)}")
         return Stem.DEEP, a[0], a[1]
-    w = r.shape("conv1.weight")
-    kernel = w[-1] if len(w) == 4 else 0
+    w = r.shape("conv1.weight", 4)
+    kernel = w[-1]
     if kernel not in (3, 7):
         raise IdentifyError(f"cannot identify: conv1.weight is {shape_text(w)}; expected a 7x7 or 3x3 conv")
     stem = Stem.CLASSIC if kernel == 7 else Stem.CIFAR
@@ -179,12 +190,18 @@ def _layers(r: _Reader) -> tuple[int, ...]:
             blocks.setdefault(int(m[1]), set()).add(int(m[2]))
     stages = sorted(blocks)
     if stages != list(range(1, len(stages) + 1)):
-        raise IdentifyError(f"cannot identify: stages {stages}; expected layer1, layer2, ... in order")
+        shown = ", ".join(map(str, stages[:8])) + (", ..." if len(stages) > 8 else "")
+        raise IdentifyError(f"cannot identify: stages {shown}; expected layer1, layer2, ... in order")
     layers = []
     for s in stages:
         if sorted(blocks[s]) != list(range(len(blocks[s]))):
-            raise IdentifyError(f"cannot identify: layer{s} has blocks {sorted(blocks[s])}; a gap")
+            missing = min(set(range(len(blocks[s]))) - blocks[s])
+            raise IdentifyError(f"cannot identify: layer{s} has {len(blocks[s])} blocks but no "
+                                f"layer{s}.{missing}; a gap")  # fmt: skip
         layers.append(len(blocks[s]))
+    if sum(layers) > MAX_BLOCKS:
+        raise IdentifyError(f"cannot identify: {sum(layers):,} blocks, more than the {MAX_BLOCKS:,} "
+                            "this tool builds")  # fmt: skip
     r.note("layers", tuple(layers), "count of layerN.M blocks")
     return tuple(layers)
 
@@ -197,7 +214,7 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
     widths = []
     conv, expansion = _WIDTH_CONV[block], BLOCK_TYPES[block].expansion
     for s in range(1, stages + 1):
-        out = r.shape(f"layer{s}.0.{conv}.weight")[0]
+        out = r.shape(f"layer{s}.0.{conv}.weight", 4)[0]
         if out % expansion:
             raise IdentifyError(
                 f"cannot identify: layer{s} outputs {out} channels, not {expansion} x a width"
@@ -215,7 +232,7 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, i
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
     for s, planes in enumerate(widths, start=1):
-        inner, per_group = r.shape(f"layer{s}.0.conv2.weight")[:2]
+        inner, per_group = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
         groups_seen.add(inner // per_group)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
         lo = max(lo, -(-64 * per_group // planes))
@@ -226,14 +243,15 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, i
     groups = groups_seen.pop()
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
-    w = r.shape("layer1.0.conv2.weight")
+    w = r.shape("layer1.0.conv2.weight", 4)
     r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {w[0]} channels / {w[1]} per group")
     r.note("width_per_group", wpg, f"{w[1]} channels per group at width {widths[0]}")
     return groups, int(wpg)
 
 
 def _avg_down(r: _Reader) -> bool:
-    pooled = sorted(k for k, v in r.shapes.items() if k.endswith(".downsample.1.weight") and len(v) == 4)
+    pooled = sorted(k for k, v in r.shapes.items()
+                    if k.endswith(".downsample.1.weight") and _PROJECTION_KEY.match(k) and len(v) == 4)  # fmt: skip
     because = f"{pooled[0]} is the conv (after a pool)" if pooled else "no pool before the projection convs"
     r.note("avg_down", bool(pooled), because)
     return bool(pooled)
@@ -244,12 +262,16 @@ def _shortcut(
 ) -> tuple[Shortcut, tuple[bool, ...] | None]:
     """The option, and the dilation where weights show it: with shortcut B, a later stage
     whose first block keeps its channels and has no projection cannot have stride 2."""
-    with_proj, changing, stride_only = set(), set(), set()
+    # one pass over the keys (not one per block: 5,000 blocks x 90,000 keys took minutes)
+    with_proj: set[tuple[int, int]] = set()
+    for key in r.shapes:
+        m = _PROJECTION_KEY.match(key)
+        if m and int(m[1]) <= len(layers) and int(m[2]) < layers[int(m[1]) - 1]:
+            with_proj.add((int(m[1]) - 1, int(m[2])))
+    changing, stride_only = set(), set()
     in_ch = stem_out
     for s, n in enumerate(layers):
         for i in range(n):
-            if any(k.startswith(f"layer{s + 1}.{i}.downsample.") for k in r.shapes):
-                with_proj.add((s, i))
             if i == 0 and (s > 0 or in_ch != outs[s]):
                 changing.add((s, i))
                 if in_ch == outs[s]:
@@ -281,6 +303,6 @@ def _shortcut(
 
 
 def _classifier(r: _Reader) -> int:
-    w = r.shape("fc.weight")
+    w = r.shape("fc.weight", 2)
     r.note("num_classes", w[0], f"fc.weight {shape_text(w)}")
     return w[0]

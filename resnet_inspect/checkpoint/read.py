@@ -19,9 +19,13 @@ model, strictly.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
+import json
+import os
 import pickle
 import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -30,7 +34,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InspectError, UsageError
+from ..errors import InspectError, RuntimeFailure, UsageError
+from ..spec import MAX_BLOCKS
 
 if TYPE_CHECKING:
     import torch
@@ -42,6 +47,14 @@ Shape = tuple[int, ...]
 NESTING_KEYS = ("state_dict", "model_state_dict", "model", "ema", "state_dict_ema", "model_ema")
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel/DDP, torch.compile
 _TOLERATED_SUFFIX = ".num_batches_tracked"  # torch fills a missing one with 0 on a strict load
+# The most tensors a state_dict of a variant this tool builds can hold: MAX_BLOCKS blocks of at
+# most 24 tensors (a bottleneck: 3 convs, 3 BatchNorms of 5, a projection conv and its norm)
+# plus the stem and head. A bigger one cannot be identified or loaded, so it is refused before
+# anything looks at its keys (a 20,000-key file once took minutes to identify).
+MAX_TENSORS = 50_000
+# A training checkpoint holds more than the weights (an optimizer's moments, an EMA copy):
+# the whole file may hold this many before it is refused unread.
+MAX_FILE_TENSORS = 4 * MAX_TENSORS
 
 
 class CheckpointError(UsageError):
@@ -97,25 +110,72 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
     where = f"{label} {str(path)!r}"
     _check_file(p, where)
     fmt = _sniff(p)
+    # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
+    limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
+    _check_count(_count_tensors(p, fmt), limit, "in the file", where)
     obj = _load_safetensors(p, where) if fmt is FileFormat.SAFETENSORS else _load_torch(p, fmt, where)
     nested_key, found = _find_state_dict(obj, where)
+    _check_count(len(found), MAX_TENSORS, "in its state_dict", where)
     prefix, tensors = _strip_prefixes(found)
     return Checkpoint(p, fmt, nested_key, prefix, tensors)
 
 
 def _check_file(p: Path, where: str) -> None:
-    if not p.exists():
-        raise CheckpointError(f"{where}: no such file")
-    if p.is_dir():
-        raise CheckpointError(f"{where}: is a directory, not a checkpoint file")
+    """A regular file, checked without blocking: ``stat`` never waits, where opening a FIFO
+    for reading waits for a writer forever (and a device node reads without end)."""
     try:
-        size = p.stat().st_size
-        with p.open("rb"):
-            pass
+        st = p.stat()
+    except FileNotFoundError:
+        raise CheckpointError(f"{where}: no such file") from None
+    except OSError as exc:  # a name too long, a loop of links, a directory it may not enter
+        raise CheckpointError(f"{where}: cannot read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CheckpointError(f"{where}: is a directory, not a checkpoint file")
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{where}: is {file_kind(st.st_mode)}, not a regular file; a "
+                              "checkpoint must be a file on disk")  # fmt: skip
+    try:  # O_NONBLOCK: should the name have become a FIFO since the stat, do not wait on it
+        os.close(os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
     except OSError as exc:
         raise CheckpointError(f"{where}: cannot read: {exc.strerror}") from None
-    if size == 0:
+    if st.st_size == 0:
         raise CheckpointError(f"{where}: is empty (0 bytes)")
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words: 'a FIFO (named pipe)', 'a character device'..."""
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _check_count(count: int | None, limit: int, what: str, where: str) -> None:
+    if count is not None and count > limit:
+        raise CheckpointError(f"{where}: {count:,} tensors {what}, more than the {limit:,} of the "
+                              f"largest ResNet this tool builds ({MAX_BLOCKS:,} blocks); not read")  # fmt: skip
+
+
+def _count_tensors(p: Path, fmt: FileFormat) -> int | None:
+    """How many tensors the file holds, from its index alone (None where it has none, or it
+    is unreadable: then the loader says what is wrong). safetensors: the keys of the JSON
+    header; torch's zip: the storages under data/ (every one belongs to a tensor)."""
+    try:
+        if fmt is FileFormat.SAFETENSORS:
+            with p.open("rb") as f:
+                size = int.from_bytes(f.read(8), "little")
+                if size > min(p.stat().st_size, _MAX_HEADER_BYTES):
+                    return None
+                header = json.loads(f.read(size))
+            return len(header) - ("__metadata__" in header) if isinstance(header, dict) else None
+        if fmt is FileFormat.TORCH:
+            with zipfile.ZipFile(p) as z:
+                return sum(1 for name in z.namelist() if "/data/" in name)
+    except (OSError, ValueError, RecursionError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its header
 
 
 def _sniff(p: Path) -> FileFormat:
@@ -142,11 +202,24 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
                               mmap=fmt is FileFormat.TORCH)  # fmt: skip
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{where}: {_refusal(str(exc))}") from None
-    except MemoryError:
-        raise
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
+        _raise_if_out_of_memory(exc, where)
         raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
                               f"corrupt? ({_first_line(exc)})") from None
+
+
+# how an allocation failure reads: Python's MemoryError, torch's CPU allocator ("can't
+# allocate memory", "not enough memory"), an mmap that the system refuses (ENOMEM)
+_OUT_OF_MEMORY = re.compile(r"can't allocate memory|not enough memory|out of memory|"
+                            r"cannot allocate memory|\[Errno 12\]", re.IGNORECASE)  # fmt: skip
+
+
+def _raise_if_out_of_memory(exc: BaseException, where: str) -> None:
+    """Lack of memory is this machine's failure, not the file's (exit 1, not "corrupt?")."""
+    if isinstance(exc, MemoryError) or _OUT_OF_MEMORY.search(str(exc)):
+        raise RuntimeFailure(f"{where}: out of memory while reading it ({_first_line(exc)}); the "
+                             "file may be fine: free some memory, or save it in torch's zip "
+                             "format or as safetensors, which are read memory-mapped") from None
 
 
 def _refusal(message: str) -> str:
@@ -179,6 +252,7 @@ def _load_safetensors(p: Path, where: str) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(p), device="cpu")  # memory-mapped: tensors are paged in on use
     except Exception as exc:  # SafetensorError for a truncated or corrupt file
+        _raise_if_out_of_memory(exc, where)
         raise CheckpointError(f"{where}: cannot be read as a safetensors file; is it truncated "
                               f"or corrupt? ({_first_line(exc)})") from None
 
@@ -212,10 +286,19 @@ def _find_state_dict(obj: Any, where: str, depth: int = 0) -> tuple[str | None, 
 
 
 def _strip_prefixes(sd: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    stripped = ""
-    while True:
-        prefix = next((p for p in PREFIXES if all(k.startswith(p) for k in sd)), None)
-        if prefix is None:
-            return stripped, sd
-        stripped += prefix
-        sd = {k[len(prefix):]: v for k, v in sd.items()}
+    """Strip the wrapper prefixes (PREFIXES, repeated, in any order) that every key carries.
+    Linear in the keys' length: no prefix starts another, so the first key's run of prefixes
+    is the only candidate, and each key can only shorten it."""
+    first = next(iter(sd), "")
+    ends = [0]  # where each prefix of the first key's run ends
+    while (p := next((p for p in PREFIXES if first.startswith(p, ends[-1])), None)) is not None:
+        ends.append(ends[-1] + len(p))
+    candidate = first[: ends[-1]]
+    for key in sd:
+        if not candidate:
+            return "", sd
+        if not key.startswith(candidate):
+            shared = len(os.path.commonprefix([candidate, key]))  # noqa: RUF071 (characters, not paths)
+            candidate = first[: ends[bisect.bisect_right(ends, shared) - 1]]
+    n = len(candidate)
+    return candidate, ({k[n:]: v for k, v in sd.items()} if n else sd)

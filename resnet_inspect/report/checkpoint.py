@@ -59,13 +59,29 @@ def verdict(spec: ResNetSpec, r: Comparison, looks_like: str | None) -> str:
     return f"Verdict: does NOT load strictly into {spec_string(spec)}: {r.counts()}{hint}"
 
 
-def _group(status: dict[str, str], key: str) -> str:
+_MIXED = "mixed"
+
+
+def _prefix_statuses(status: dict[str, str]) -> dict[str, str]:
+    """For every module prefix of every key ("layer1.", "layer1.0.", ...): the one status all
+    tensors under it share, or _MIXED. One pass over the keys (comparing every key with every
+    other one took minutes for 20,000 keys)."""
+    shared: dict[str, str] = {}
+    for key, state in status.items():
+        parts = key.split(".")
+        for n in range(1, len(parts)):
+            prefix = ".".join(parts[:n]) + "."
+            shared[prefix] = state if shared.get(prefix, state) == state else _MIXED
+    return shared
+
+
+def _group(status: dict[str, str], key: str, shared: dict[str, str]) -> str:
     """The shortest module prefix of ``key`` under which every tensor has ``key``'s status, so
     a block that is missing entirely is one row, and a BatchNorm's five tensors are one row."""
     parts = key.split(".")
     for n in range(1, len(parts)):
         prefix = ".".join(parts[:n]) + "."
-        if all(v == status[key] for k, v in status.items() if k.startswith(prefix)):
+        if shared[prefix] == status[key]:
             return prefix[:-1]
     return key.rpartition(".")[0]
 
@@ -80,6 +96,7 @@ def _status_rows(r: Comparison, show_matching: bool) -> list[tuple[str, str, str
     # a hidden num_batches_tracked does not split a missing block into its modules
     grouping = status if show_matching else {k: MISSING if v == FILLED else v for k, v in status.items()}
     shapes = {m.key: m for m in r.mismatched}
+    shared = _prefix_statuses(grouping)
     groups: dict[tuple[str, str], list[str]] = {}
     rows: list[tuple[str, str, str, Any, Any]] = []
     for key, state in shown.items():
@@ -87,7 +104,7 @@ def _status_rows(r: Comparison, show_matching: bool) -> list[tuple[str, str, str
             module, _, tensor = key.rpartition(".")
             rows.append((module, state, tensor, shapes[key].expected, shapes[key].found))
             continue
-        group = (_group(grouping, key), state)
+        group = (_group(grouping, key, shared), state)
         if group not in groups:
             groups[group] = []
             rows.append((group[0], state, "", None, None))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..units import shape_text, short
+from ..units import printable, shape_text, short
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, TreeName):
-        return value.tree() if rich else value.name
+        return printable(value.tree() if rich else value.name)
     if isinstance(value, Label):
         return value.text if rich else ""
     if isinstance(value, int):
@@ -141,4 +141,4 @@ def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
         return f"{100 * value.fraction:5.1f}% " + "█" * filled + "·" * (10 - filled)
     if isinstance(value, tuple):
         return shape_text(value)
-    return str(value)
+    return printable(str(value))  # key names come from files: no escape sequence gets through
