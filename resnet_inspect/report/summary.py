@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..spec import spec_string
 from ..units import shape_text
 from .common import MACS_NOTE, name_cell, rf_cell, totals_lines, trace_json
 from .document import Column, Report, Table
@@ -25,7 +24,7 @@ def summary_report(trace: Trace, depth: int) -> Report:
     )
     styles = tuple("bold" if r.depth == 1 and not r.is_leaf else "" for r in layers)
     table = Table(
-        title=f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}",
+        title=f"{trace.label} @ {shape_text(trace.input_shape)}",
         columns=columns,
         rows=rows,
         styles=styles,
