@@ -71,7 +71,7 @@ _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights", "arch": "ARCH",
+    "threads": "--threads", "weights": "--weights", "arch": "ARCH", "breakdown": "--breakdown",
 }  # fmt: skip
 
 
@@ -546,8 +546,8 @@ BenchArchArg = Annotated[
     Optional[list[str]],
     typer.Argument(
         help=f"One or more variants to time side by side: presets or spec strings "
-        f"(resnet18 resnet50 resnet50:stem=deep). The flags below apply to each. "
-        f"Default: {DEFAULT_ARCH}.",
+        f"(resnet18 resnet50 resnet50:stem=deep), or your own model, FILE.py:NAME (this runs "
+        f"that file). The flags below apply to each. Default: {DEFAULT_ARCH}.",
         show_default=False,
     ),
 ]
@@ -590,6 +590,7 @@ def bench(
     format: FormatOpt = None,
     output: OutputOpt = None,
     weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -612,7 +613,7 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)
-    specs = resolve_variants(arch or [None], functools.partial(spec_from, overrides=overrides))
+    specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
     from .bench import plan, run  # torch from here on
     from .report.bench import bench_report
 

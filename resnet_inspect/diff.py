@@ -271,8 +271,9 @@ def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None, align: str 
         fields=tuple(FieldChange(f, va, vb) for f, va, vb in fields),
         stages=_stage_diffs(a, b),
         layers=_layer_diffs(a, b, container_types=not user_code),
-        totals=tuple(
+        totals=tuple(  # a receptive field the pass could not follow (None) is not compared
             TotalDiff(m, label, getattr(a.totals, m), getattr(b.totals, m)) for m, label in TOTALS
+            if getattr(a.totals, m) is not None and getattr(b.totals, m) is not None
         ),
     )
 

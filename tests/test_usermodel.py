@@ -157,6 +157,37 @@ def test_check_says_whether_a_checkpoint_loads_into_the_users_model(runner: CliR
     assert runner.invoke(app, ["check", "resnet18", str(path)]).exit_code == 1  # other names
 
 
+# --- flops and bench -----------------------------------------------------------------------------
+def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "attn.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 1)\n"
+        "    def forward(self, x):\n"
+        "        t = self.conv(x).flatten(2)\n"
+        "        return torch.bmm(t, t.transpose(1, 2))\n"
+    )
+    result = runner.invoke(app, ["flops", f"{tmp_path / 'attn.py'}:Net", "-i", "1x3x4x4", "--by", "operator",
+                                 "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    ops = {o["operator"]: o for o in json.loads(result.stdout)["operators"]}
+    # bmm of (1, 8, 16) by (1, 16, 8): 8 * 8 * 16 = 1,024 MACs, counted by torch's FLOP counter
+    assert ops["torch.bmm"]["flops"] == 2 * 1024 and ops["torch.bmm"]["rule"] != ops["convolution"]["rule"]
+    table = runner.invoke(app, ["flops", f"{tmp_path / 'attn.py'}:Net", "-i", "1x3x4x4"])
+    assert "torch.bmm counted by torch's FLOP counter" in table.stdout
+
+
+def test_bench_times_the_users_model_beside_a_preset(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["bench", "resnet20", user("CifarResNet20"), "--min-time", "0.05",
+                                 "--warmup", "0.01", "-i", "3x32x32", "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["results"]
+    assert [r["variant"] for r in rows] == ["resnet20", user("CifarResNet20")]
+    # the same network; its x.mean((2, 3)) head has no cost rule (uncounted, and said so) where
+    # ours pools adaptively: 64 x 8 x 8 = 4,096 FLOPs apart
+    assert rows[0]["flops"] - rows[1]["flops"] == 64 * 8 * 8
+
+
 # --- failures: one line each ---------------------------------------------------------------------
 BROKEN = {
     "syntax.py": "def f(:\n",
@@ -183,6 +214,7 @@ FAILURES = [
     ("diff resnet18 raises.py:Net", "Net() raised ValueError"),
     ("check raises.py:Net x.pth", "Net() raised ValueError"),
     ("check raises.py:Nope x.pth", "has no 'Nope'"),
+    ("bench raises.py:Net", "Net() raised ValueError"),
 ]
 
 
