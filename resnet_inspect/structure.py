@@ -132,8 +132,11 @@ def skeleton_of(recorder: Any) -> Skeleton:
         branch_p = sorted(i for i in seen_p - before if i >= 0)
         branch_q = sorted(i for i in seen_q - before if i >= 0)
         blocks.append((start, k, _block(nodes, branch_p, branch_q, n.call.call.output_shape)))
-    if not blocks:
-        return Skeleton(tuple(_describe(nodes[i].call) for i in range(len(nodes))), (), None, None, None, ())
+    if not blocks:  # no residual sum anywhere: everything is "stem" and head
+        calls = [n.call for n in nodes]
+        pool, kernel = _pool(calls)
+        return Skeleton(tuple(d for c in calls if (d := _describe(c))), (), pool, kernel, None,
+                        tuple(d for c in calls if (d := _head_part(c))))  # fmt: skip
     first_in, last_add = blocks[0][0], blocks[-1][1]
     stem = tuple(d for i in range(first_in + 1) if (d := _describe(nodes[i].call)))
     tail = [nodes[i].call for i in range(last_add + 1, len(nodes))]
@@ -282,6 +285,8 @@ def departures(
 ) -> tuple[str, ...]:
     """Every way ``found`` departs from the preset ``name`` (skeleton ``ref``), in words."""
     out: list[str] = []
+    if not found.stages:
+        out.append("no residual blocks: nowhere in its forward are two paths from one tensor added")
     if found.layers != ref.layers:
         out.append(f"blocks per stage {list(found.layers)} where {name} has {list(ref.layers)}")
     if found.stem != ref.stem:

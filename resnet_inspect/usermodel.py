@@ -159,19 +159,18 @@ def _import_file(user: UserModel) -> ModuleType:
     path = Path(user.source)
     if not path.is_file():
         raise UserCodeError(f"{user.source}: no such file")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    # its own name, as Python would (dataclasses and pickling look it up), unless a module of
+    # that name is already loaded: a file called typing.py must not replace typing here
+    name = path.stem if path.stem not in sys.modules else f"_resnet_inspect_user_.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UserCodeError(f"{user.source}: cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
-    previous = sys.modules.get(path.stem)
-    sys.modules[path.stem] = module  # as Python would: dataclasses and pickling look it up
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:
-        if previous is not None:
-            sys.modules[path.stem] = previous
-        else:
-            sys.modules.pop(path.stem, None)
+        sys.modules.pop(name, None)
         raise _import_failure(user, exc) from None
     return module
 

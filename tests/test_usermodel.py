@@ -177,15 +177,23 @@ def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked(runner
     assert "torch.bmm counted by torch's FLOP counter" in table.stdout
 
 
-def test_bench_times_the_users_model_beside_a_preset(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["bench", "resnet20", user("CifarResNet20"), "--min-time", "0.05",
-                                 "--warmup", "0.01", "-i", "3x32x32", "-f", "json"])  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)["results"]
-    assert [r["variant"] for r in rows] == ["resnet20", user("CifarResNet20")]
+def test_bench_plans_the_users_model_beside_a_preset() -> None:
+    from resnet_inspect.bench import plan
+
+    planned = plan(["resnet20", user("CifarResNet20")], input_shape=(3, 32, 32))
+    ours, mine = planned.tasks
+    assert mine.label == user("CifarResNet20")
     # the same network; its x.mean((2, 3)) head has no cost rule (uncounted, and said so) where
     # ours pools adaptively: 64 x 8 x 8 = 4,096 FLOPs apart
-    assert rows[0]["flops"] - rows[1]["flops"] == 64 * 8 * 8
+    assert planned.flops(ours) - planned.flops(mine) == 64 * 8 * 8
+
+
+def test_bench_times_the_users_model(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["bench", user("CifarResNet20"), "--min-time", "0.02", "--warmup", "0.01",
+                                 "-i", "3x32x32", "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)["results"]
+    assert row["variant"] == user("CifarResNet20") and row["spec"] is None and row["status"] == "ok"
 
 
 # --- failures: one line each ---------------------------------------------------------------------
@@ -258,6 +266,13 @@ def test_view_and_contiguous_keep_their_shapes_on_meta(tmp_path: Path) -> None:
     )
     trace = trace_source(parse_user_code(f"{tmp_path / 'heads.py'}:Net"), (3, 3, 2, 2))
     assert trace.output_shape == (3, 2)
+
+
+def test_a_file_named_like_a_loaded_module_does_not_replace_it(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "json.py").write_text("from torch import nn\ndef net():\n    return nn.Conv2d(3, 4, 3)\n")
+    result = runner.invoke(app, ["summary", f"{tmp_path / 'json.py'}:net", "-i", "1x3x8x8"])
+    assert result.exit_code == 0, result.stderr
+    assert sys.modules["json"].dumps([1]) == "[1]"
 
 
 def test_help_says_the_file_is_run(runner: CliRunner) -> None:
