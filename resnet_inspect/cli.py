@@ -71,7 +71,7 @@ _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights", "arch": "ARCH", "breakdown": "--breakdown",
+    "threads": "--threads", "weights": "--weights", "breakdown": "--breakdown",
 }  # fmt: skip
 
 

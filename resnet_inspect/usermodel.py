@@ -135,8 +135,10 @@ def user_traceback(exc: BaseException) -> str:
 
 
 def first_line(exc: BaseException) -> str:
+    """``Type: message``'s first line, control characters (terminal escapes) made visible."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    first = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[0]) if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def import_source(user: UserModel) -> ModuleType:

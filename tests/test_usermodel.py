@@ -206,6 +206,7 @@ BROKEN = {
     "forward.py": "from torch import nn\nclass Net(nn.Module):\n"
                   "    def forward(self, x):\n        raise KeyError('oops')\n",
     "atimport.py": "raise RuntimeError('no GPU here')\n",
+    "escapes.py": "def net():\n    raise ValueError('\\x1b[2Jcleared')\n",
 }  # fmt: skip
 FAILURES = [
     ("summary missing.py:Net", "missing.py: no such file"),
@@ -223,6 +224,7 @@ FAILURES = [
     ("check raises.py:Net x.pth", "Net() raised ValueError"),
     ("check raises.py:Nope x.pth", "has no 'Nope'"),
     ("bench raises.py:Net", "Net() raised ValueError"),
+    ("summary escapes.py:net", "raised ValueError: \\x1b[2Jcleared"),  # escapes shown, not obeyed
 ]
 
 
@@ -242,7 +244,7 @@ def test_each_failure_of_user_code_is_one_line(runner: CliRunner, broken: Path, 
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stderr
 
 
 def test_traceback_shows_the_users_own_frames_only(runner: CliRunner, broken: Path) -> None:
