@@ -44,7 +44,7 @@ class Conv:
 @dataclass(frozen=True)
 class BlockShape:
     main: tuple[Conv, ...]
-    shortcut: str  # "identity", "projection", "zero-pad"
+    shortcut: str  # "identity", "projection", "pooled projection" (ResNet-D), "zero-pad"
     shortcut_conv: Conv | None
     in_ch: int
     out_ch: int
@@ -153,7 +153,9 @@ def _block(nodes: list[_Node], x: list[int], y: list[int], out_shape: tuple[int,
     main, short = (x, y) if (len(convs(x)), len(x)) >= (len(convs(y)), len(y)) else (y, x)
     main_convs = tuple(_conv(c) for c in convs(main))
     short_convs = [_conv(c) for c in convs(short)]
-    kind = "identity" if not short else ("projection" if short_convs else "zero-pad")
+    pooled = any(nodes[i].call.name == "avg_pool" for i in short)
+    kind = ("identity" if not short else "zero-pad" if not short_convs
+            else "pooled projection" if pooled else "projection")  # fmt: skip
     in_ch = main_convs[0].in_ch if main_convs else out_shape[1]
     stride = 1
     for c in main_convs:
@@ -300,7 +302,17 @@ def departures(
     return tuple(out)
 
 
-def _where(places: list[str]) -> str:
+def _where(places: list[str], found: Skeleton | None = None) -> str:
+    """``layer2.0 and layer3.0``; a whole stage as ``layer2``, every block as ``every block``."""
+    if found is not None:
+        everything = [f"layer{s}.{i}" for s, st in enumerate(found.stages, 1) for i in range(len(st))]
+        if places == everything and len(places) > 1:
+            return "every block"
+        merged: list[str] = []
+        for s, stage in enumerate(found.stages, 1):
+            mine = [p for p in places if p.split(".")[0] == f"layer{s}"]
+            merged += [f"layer{s}"] if len(mine) == len(stage) > 1 else mine
+        places = merged
     return places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
 
 
@@ -308,6 +320,7 @@ def _block_departures(found: Skeleton, ref: Skeleton, name: str, spec: ResNetSpe
     stride: dict[tuple[int | None, int | None], list[str]] = {}
     shortcut: dict[tuple[str, str], list[str]] = {}
     kernels: dict[tuple[str, str], list[str]] = {}
+    widths: dict[tuple[str, str], list[str]] = {}
     for s, (mine, theirs) in enumerate(zip(found.stages, ref.stages, strict=False), start=1):
         for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
             where = f"layer{s}.{i}"
@@ -318,17 +331,27 @@ def _block_departures(found: Skeleton, ref: Skeleton, name: str, spec: ResNetSpe
             ka, kb = "-".join(c.text() for c in a.main), "-".join(c.text() for c in b.main)
             if ka != kb:
                 kernels.setdefault((ka, kb), []).append(where)
+            elif _widths(a) != _widths(b):
+                widths.setdefault((_widths(a), _widths(b)), []).append(where)
     out = []
     for (mine_i, ref_i), places in stride.items():
-        out.append(_stride_words(found, ref, mine_i, ref_i) + f" at {_where(places)}")
+        out.append(_stride_words(found, ref, mine_i, ref_i) + f" at {_where(places, found)}")
     option = f"{name} (option {spec.shortcut.value})"
     for (mine_s, ref_s), places in shortcut.items():
-        label = {"identity": "an identity", "projection": "a projection", "zero-pad": "a zero-padding (option A)"}
+        label = {"identity": "an identity", "projection": "a projection", "zero-pad": "a zero-padding (option A)",
+                 "pooled projection": "an average-pooled projection (ResNet-D)"}  # fmt: skip
         has = "has none" if ref_s == "identity" else f"has {label[ref_s]} shortcut"
-        out.append(f"{label[mine_s]} shortcut at {_where(places)} where {option} {has}")
+        out.append(f"{label[mine_s]} shortcut at {_where(places, found)} where {option} {has}")
     for (ka, kb), places in kernels.items():
-        out.append(f"main path {ka} at {_where(places)} where {name} has {kb}")
+        out.append(f"main path {ka} at {_where(places, found)} where {name} has {kb}")
+    for (wa, wb), places in widths.items():
+        out.append(f"main path widths {wa} at {_where(places, found)} where {name} has {wb}")
     return out
+
+
+def _widths(b: BlockShape) -> str:
+    """The main path's output channels, with groups: ``128-128(g32)-256``."""
+    return "-".join(f"{c.out_ch}" + (f"(g{c.groups})" if c.groups > 1 else "") for c in b.main)
 
 
 def _stride_words(found: Skeleton, ref: Skeleton, mine: int | None, theirs: int | None) -> str:

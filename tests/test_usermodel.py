@@ -125,8 +125,27 @@ def test_identify_says_an_exact_copy_matches_exactly(runner: CliRunner) -> None:
     assert "matches resnet18 exactly" in result.stdout
 
 
-def test_identify_of_our_own_variant_matches_itself() -> None:
-    assert identify_module(resnet_inspect.build("resnet50", device="meta"), (1, 3, 224, 224)).exact
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
+                                  "resnet50c", "resnet50d", "resnet20"])  # fmt: skip
+def test_identify_of_our_own_variant_matches_itself(name: str) -> None:
+    shape = (1, 3, 32, 32) if name == "resnet20" else (1, 3, 64, 64)
+    match = identify_module(resnet_inspect.build(name, device="meta"), shape)
+    assert match.verdict == f"matches {name} exactly"
+
+
+def test_identify_names_widths_groups_and_pooled_shortcuts_in_words() -> None:
+    from resnet_inspect.spec import PRESETS
+    from resnet_inspect.structure import departures, skeleton
+
+    def bones(name: str) -> object:
+        return skeleton(resnet_inspect.build(name, device="meta"), (1, 3, 64, 64))
+
+    wide = departures(bones("resnext50_32x4d"), bones("resnet50"), "resnet50", PRESETS["resnet50"], (1, 3, 64, 64))  # type: ignore[arg-type]
+    # ResNeXt-50 32x4d: 128-wide grouped 3x3 in layer1 where resnet50 has 64 (torchvision's widths)
+    assert wide[0] == "main path widths 128-128(g32)-256 at layer1 where resnet50 has 64-64-256"
+    d = departures(bones("resnet50d"), bones("resnet50c"), "resnet50c", PRESETS["resnet50c"], (1, 3, 64, 64))  # type: ignore[arg-type]
+    assert d == ("an average-pooled projection (ResNet-D) shortcut at layer2.0, layer3.0 and layer4.0 "
+                 "where resnet50c (option B) has a projection shortcut",)  # fmt: skip
 
 
 # --- diff -----------------------------------------------------------------------------------
