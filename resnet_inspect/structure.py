@@ -49,6 +49,7 @@ class BlockShape:
     in_ch: int
     out_ch: int
     stride: int  # the block's overall stride
+    norms: tuple[str, ...] = ()  # the main path's normalisations, in order
 
     @property
     def stride_index(self) -> int | None:
@@ -160,8 +161,12 @@ def _block(nodes: list[_Node], x: list[int], y: list[int], out_shape: tuple[int,
     stride = 1
     for c in main_convs:
         stride *= c.stride
+    norms = tuple(_NORMS[nodes[i].call.name] for i in main if nodes[i].call.name in _NORMS)
     return BlockShape(main_convs, kind, short_convs[0] if short_convs else None, in_ch,
-                      out_shape[1], stride)  # fmt: skip
+                      out_shape[1], stride, norms)  # fmt: skip
+
+
+_NORMS = {"batch_norm": "BatchNorm", "group_norm": "GroupNorm"}  # the cost table's operators
 
 
 def _stages(blocks: list[BlockShape]) -> tuple[tuple[BlockShape, ...], ...]:
@@ -321,6 +326,7 @@ def _block_departures(found: Skeleton, ref: Skeleton, name: str, spec: ResNetSpe
     shortcut: dict[tuple[str, str], list[str]] = {}
     kernels: dict[tuple[str, str], list[str]] = {}
     widths: dict[tuple[str, str], list[str]] = {}
+    norms: dict[tuple[str, str], list[str]] = {}
     for s, (mine, theirs) in enumerate(zip(found.stages, ref.stages, strict=False), start=1):
         for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
             where = f"layer{s}.{i}"
@@ -333,6 +339,8 @@ def _block_departures(found: Skeleton, ref: Skeleton, name: str, spec: ResNetSpe
                 kernels.setdefault((ka, kb), []).append(where)
             elif _widths(a) != _widths(b):
                 widths.setdefault((_widths(a), _widths(b)), []).append(where)
+            if a.norms != b.norms:
+                norms.setdefault((_norms(a), _norms(b)), []).append(where)
     out = []
     for (mine_i, ref_i), places in stride.items():
         out.append(_stride_words(found, ref, mine_i, ref_i) + f" at {_where(places, found)}")
@@ -346,7 +354,16 @@ def _block_departures(found: Skeleton, ref: Skeleton, name: str, spec: ResNetSpe
         out.append(f"main path {ka} at {_where(places, found)} where {name} has {kb}")
     for (wa, wb), places in widths.items():
         out.append(f"main path widths {wa} at {_where(places, found)} where {name} has {wb}")
+    for (na, nb), places in norms.items():
+        out.append(f"normalisation {na} at {_where(places, found)} where {name} has {nb}")
     return out
+
+
+def _norms(b: BlockShape) -> str:
+    if not b.norms:
+        return "none"
+    kinds = list(dict.fromkeys(b.norms))
+    return (f"{len(b.norms)} x {kinds[0]}" if len(kinds) == 1 else ", ".join(b.norms))
 
 
 def _widths(b: BlockShape) -> str:

@@ -143,6 +143,9 @@ def test_identify_names_widths_groups_and_pooled_shortcuts_in_words() -> None:
     wide = departures(bones("resnext50_32x4d"), bones("resnet50"), "resnet50", PRESETS["resnet50"], (1, 3, 64, 64))  # type: ignore[arg-type]
     # ResNeXt-50 32x4d: 128-wide grouped 3x3 in layer1 where resnet50 has 64 (torchvision's widths)
     assert wide[0] == "main path widths 128-128(g32)-256 at layer1 where resnet50 has 64-64-256"
+    no_bn = resnet_inspect.build("resnet18", norm="none", device="meta")
+    bare = departures(skeleton(no_bn, (1, 3, 64, 64)), bones("resnet18"), "resnet18", PRESETS["resnet18"], (1, 3, 64, 64))
+    assert "normalisation none at every block where resnet18 has 2 x BatchNorm" in bare
     d = departures(bones("resnet50d"), bones("resnet50c"), "resnet50c", PRESETS["resnet50c"], (1, 3, 64, 64))  # type: ignore[arg-type]
     assert d == ("an average-pooled projection (ResNet-D) shortcut at layer2.0, layer3.0 and layer4.0 "
                  "where resnet50c (option B) has a projection shortcut",)  # fmt: skip
