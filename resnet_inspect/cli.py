@@ -51,10 +51,14 @@ class _Group(TyperGroup):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        _SHOW_TRACEBACK[0] = False  # per invocation (tests run many in one process)
         click_error = _click_exception_type()
         try:
             code = super().main(*args, **kwargs)
         except InspectError as exc:
+            user_tb = getattr(exc, "user_traceback", "")
+            if _SHOW_TRACEBACK[0] and user_tb:
+                sys.stderr.write(user_tb)
             _fail(in_flag_terms(exc), exc.exit_code)
         except click_error as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: the help was the answer
@@ -73,11 +77,14 @@ class _Group(TyperGroup):
         sys.exit(0)
 
 
+_SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its own traceback
+
+
 # the library's arguments, and the flags that set them
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights", "columns": "--columns",
+    "threads": "--threads", "weights": "--weights", "columns": "--columns", "breakdown": "--breakdown",
 }  # fmt: skip
 
 
@@ -169,14 +176,31 @@ def spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --- shared options ------------------------------------------------------------------------------
+USER_CODE_HELP = (
+    "Or your own model: FILE.py:NAME or module.path:NAME, an nn.Module subclass or a function "
+    "returning one, with optional literal arguments: my_resnet.py:ResNet50(num_classes=10). "
+    "This imports and so RUNS that file, as python would."
+)
 ArchArg = Annotated[
     Optional[str],
     typer.Argument(
         metavar="[ARCH]",
         help=f"A preset (resnet50, resnext50_32x4d, ...; see `list`) or a spec string like "
-        f"resnet50:groups=32,width_per_group=4. Default: {DEFAULT_ARCH}.",
+        f"resnet50:groups=32,width_per_group=4. {USER_CODE_HELP} Default: {DEFAULT_ARCH}.",
         show_default=False,
     ),
+]
+
+
+def _traceback_flag(value: bool) -> bool:
+    _SHOW_TRACEBACK[0] = _SHOW_TRACEBACK[0] or value
+    return value
+
+
+TracebackOpt = Annotated[
+    bool,
+    typer.Option("--traceback", callback=_traceback_flag, is_eager=True, metavar="",
+                 help="When your own model's code fails, show its traceback too."),
 ]
 InputOpt = Annotated[
     Optional[str],
@@ -223,7 +247,23 @@ def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
     return resolve(arch, **overrides)
 
 
-def input_shape_for(spec: ResNetSpec, text: str | None) -> tuple[int, int, int, int]:
+def source_from(arch: str | None, overrides: dict[str, Any]) -> Any:
+    """ARCH plus flag overrides as a spec, or ARCH as the user's code (which takes no flags)."""
+    from .usermodel import is_user_code
+
+    if not is_user_code(arch):
+        return spec_from(arch, overrides)
+    if overrides:
+        flags = ", ".join(FLAG_OF[n] for n in overrides)
+        raise UsageError(f"{flags}: architecture flags apply to presets and spec strings, not to "
+                         f"your own model {arch!r}; give its arguments in parentheses: "
+                         "file.py:Name(key=value)")  # fmt: skip
+    from .usermodel import parse_user_code
+
+    return parse_user_code(arch or "")
+
+
+def input_shape_for(spec: Any, text: str | None) -> tuple[int, int, int, int]:
     # "" is a malformed shape, not "the default": only a missing --input means that
     return parse_input_shape(text) if text is not None else spec.default_input_shape()
 
@@ -304,23 +344,24 @@ def summary(
         "flops, kernel, stride, padding, dilation, groups, rf, out_stride. Default: "
         "type,output,params,macs,rf,out_stride.")] = None,
     weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
     """Per-module output shapes, parameters, MACs and receptive field, as a table."""
-    spec = spec_from(arch, overrides)
+    spec = source_from(arch, overrides)
     shape = input_shape_for(spec, input)
     check_depth(depth)
     choose_format(format, output)
     from .report.summary import DEFAULT_COLUMNS, check_columns, summary_report
-    from .tracing import trace_spec
+    from .sources import trace_source
     from .units import normalize_dtype
 
     chosen = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else None
     shown = check_columns(chosen) if chosen is not None else DEFAULT_COLUMNS
 
     checkpoint = verify_weights_option(spec, weights)
-    trace = trace_spec(spec, shape, normalize_dtype(dtype))
+    trace = trace_source(spec, shape, normalize_dtype(dtype))
     emit(weights_report(summary_report(trace, depth, shown), checkpoint), format, output, exact)
 
 
@@ -374,23 +415,24 @@ def flops(
     output: OutputOpt = None,
     exact: ExactOpt = False,
     weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
-    """MACs and FLOPs per layer, stage and operator, with the share of each."""
-    spec = spec_from(arch, overrides)
+    """MACs and FLOPs per layer, stage and operator, with the share of each. Operators without
+    a rule of ours (in your own model) are counted by torch's FLOP counter and marked."""
+    spec = source_from(arch, overrides)
     shape = input_shape_for(spec, input)
     how, grouping = choice("--counter", counter, Counter), choice("--by", by, By)
     check_depth(depth)
     choose_format(format, output)
-    from .model import build_model
     from .report.flops import flops_report, fvcore_report
-    from .tracing import trace_model
+    from .sources import build_source, trace_source
     from .units import normalize_dtype
 
     checkpoint = verify_weights_option(spec, weights)
-    model = build_model(spec, "meta")
-    trace = trace_model(model, shape, normalize_dtype(dtype))
+    model = build_source(spec, "meta")
+    trace = trace_source(spec, shape, normalize_dtype(dtype), model=model)
     if how is Counter.TORCH:
         report = flops_report(trace, grouping.value, depth)
     else:
@@ -401,7 +443,8 @@ def flops(
     emit(weights_report(report, checkpoint), format, output, exact)
 
 
-_SIDE_HELP = "A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1."
+_SIDE_HELP = ("A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1; or your own "
+              "model, FILE.py:NAME (this runs that file).")
 SideA = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
 SideB = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 OnlyChangedOpt = Annotated[
@@ -431,23 +474,28 @@ def diff(
                          help="A checkpoint that must load strictly into A.")] = None,
     weights_b: Annotated[Optional[str], typer.Option("--weights-b", metavar="FILE",
                          help="A checkpoint that must load strictly into B.")] = None,
+    traceback: TracebackOpt = False,
 ) -> None:
     """Two variants side by side: spec fields, stages, layers aligned by name, totals.
 
     Both run on the same --input (default: A's). MACs: multiply-accumulates of conv and linear layers.
+    Your own model's layers are aligned by structure where its names differ (order, kind and
+    size of the leaf operations).
     """
     from .diff import Side, resolve_side
+    from .usermodel import is_user_code
 
-    spec_a, spec_b = resolve_side(Side.A, a), resolve_side(Side.B, b)
+    side_a = source_from(a, {}) if is_user_code(a) else resolve_side(Side.A, a)
+    side_b = source_from(b, {}) if is_user_code(b) else resolve_side(Side.B, b)
     shape = parse_input_shape(input) if input is not None else None
-    verify_weights_option(spec_a, weights_a, "--weights-a")
-    verify_weights_option(spec_b, weights_b, "--weights-b")
+    verify_weights_option(side_a, weights_a, "--weights-a")
+    verify_weights_option(side_b, weights_b, "--weights-b")
     check_depth(depth)
     choose_format(format, output)
-    from .diff import diff_specs
+    from .diff import diff_sources
     from .report.diff import diff_report
 
-    result = diff_specs(spec_a, spec_b, shape)
+    result = diff_sources(side_a, side_b, shape)
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)
     if exit_code and not result.identical:
         raise typer.Exit(1)
@@ -456,8 +504,8 @@ def diff(
 # --- checkpoints: check, identify, and --weights for any command -------------------------------
 CheckArchArg = Annotated[
     str,
-    typer.Argument(help="A preset or spec string (see `summary`), plus any architecture flags.",
-                   show_default=False),
+    typer.Argument(help="A preset or spec string (see `summary`), plus any architecture flags; "
+                   "or your own model, FILE.py:NAME (this runs that file).", show_default=False),
 ]
 FileArg = Annotated[
     str,
@@ -466,14 +514,15 @@ FileArg = Annotated[
 ]
 
 
-def verify_weights_option(spec: ResNetSpec, weights: str | None, flag: str = "--weights") -> Any:
+def verify_weights_option(spec: Any, weights: str | None, flag: str = "--weights") -> Any:
     """For a command traced on the meta device: check that ``flag``'s file loads strictly into
-    ``spec`` (the weights change no shape or count, so the trace stays on meta)."""
+    ``spec`` or the user's model (the weights change no shape or count, so the trace stays on
+    meta)."""
     if weights is None:
         return None
-    from .checkpoint import verify_weights
+    from .sources import verify_weights_for
 
-    return verify_weights(spec, weights, flag)
+    return verify_weights_for(spec, weights, flag)
 
 
 def weights_report(report: Report, checkpoint: Any) -> Report:
@@ -493,29 +542,62 @@ def check(
     all: Annotated[bool, typer.Option("--all", metavar="", help="List matching tensors too.")] = False,
     format: FormatOpt = None,
     output: OutputOpt = None,
+    traceback: TracebackOpt = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
-    """Does FILE load into ARCH with strict=True? Matching, missing, unexpected and differently
-    shaped tensors, and a verdict. Exit 0 when it loads strictly, 1 when it does not."""
-    spec = spec_from(arch, overrides)
+    """Does FILE load into ARCH (a variant, or your own model) with strict=True? Matching,
+    missing, unexpected and differently shaped tensors, and a verdict. Exit 0 when it loads
+    strictly, 1 when it does not."""
+    spec = source_from(arch, overrides)
     choose_format(format, output)
-    from .checkpoint import compare, looks_like, read_checkpoint
+    from .checkpoint import looks_like, read_checkpoint
     from .report.checkpoint import check_report
+    from .sources import compare_source, expected_shapes_of
 
+    expected = None if isinstance(spec, ResNetSpec) else expected_shapes_of(spec)  # ARCH first
     checkpoint = read_checkpoint(file)
-    result = compare(spec, checkpoint)
+    result = compare_source(spec, checkpoint, expected)
     hint = None if result.loads_strictly else looks_like(checkpoint)
-    emit(check_report(spec, checkpoint, result, hint, all), format, output)
+    named = spec if isinstance(spec, ResNetSpec) else spec.label
+    emit(check_report(named, checkpoint, result, hint, all), format, output)
     if not result.loads_strictly:
         raise typer.Exit(1)
 
 
+IdentifyArg = Annotated[
+    str,
+    typer.Argument(metavar="FILE|MODEL", help="A checkpoint (.pth, .pt, .bin, .safetensors; read "
+                   "as data), or your own model, FILE.py:NAME (this runs that file).",
+                   show_default=False),
+]
+
+
 @app.command(epilog=examples("identify"))
-def identify(file: FileArg, format: FormatOpt = None, output: OutputOpt = None) -> None:
+def identify(
+    file: IdentifyArg,
+    input: InputOpt = None,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
     """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
-    the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails."""
+    the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails.
+
+    For your own model (FILE.py:NAME): the nearest preset by structure (strides, kernels, pools,
+    shortcuts, head) and every departure from it, or that it matches one exactly."""
     choose_format(format, output)
+    from .usermodel import is_user_code
+
+    if is_user_code(file):
+        user = source_from(file, {})
+        shape = input_shape_for(user, input)
+        from .report.structure import structure_report
+        from .sources import build_source
+        from .structure import identify_module
+
+        emit(structure_report(user.label, identify_module(build_source(user), shape)), format, output)
+        return
     from .checkpoint import identify_checkpoint, read_checkpoint
     from .report.checkpoint import identify_report
 
@@ -530,8 +612,8 @@ BenchArchArg = Annotated[
     Optional[list[str]],
     typer.Argument(
         help=f"One or more variants to time side by side: presets or spec strings "
-        f"(resnet18 resnet50 resnet50:stem=deep). The flags below apply to each. "
-        f"Default: {DEFAULT_ARCH}.",
+        f"(resnet18 resnet50 resnet50:stem=deep), or your own model, FILE.py:NAME (this runs "
+        f"that file). The flags below apply to each. Default: {DEFAULT_ARCH}.",
         show_default=False,
     ),
 ]
@@ -574,6 +656,7 @@ def bench(
     format: FormatOpt = None,
     output: OutputOpt = None,
     weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -596,7 +679,7 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)
-    specs = resolve_variants(arch or [None], functools.partial(spec_from, overrides=overrides))
+    specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
     from .bench import plan, run  # torch from here on
     from .report.bench import bench_report
 

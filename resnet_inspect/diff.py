@@ -137,10 +137,12 @@ class TraceDiff:
     stages: tuple[StageDiff, ...]
     layers: tuple[LayerDiff, ...]
     totals: tuple[TotalDiff, ...]
+    aligned_by: str = "name"  # or "structure": B's modules renamed to A's (see structure.py)
 
     @property
     def identical(self) -> bool:
-        """Same spec, and so the same network on the same input."""
+        """Same spec, and so the same network on the same input (a user's model has no spec:
+        the same modules, shapes and counts)."""
         return not self.fields and self.structurally_identical
 
     @property
@@ -214,6 +216,27 @@ def diff_specs(
     return diff_traces(trace_a, trace_b, plan)
 
 
+def diff_sources(a: Any, b: Any, input_shape: Shape | None = None, dtype: str = "float32") -> TraceDiff:
+    """Like :func:`diff_specs`, where either side may be the user's own model (a
+    :class:`~resnet_inspect.usermodel.UserModel`): traced the same way, aligned by structure
+    where its names differ."""
+    if isinstance(a, ResNetSpec) and isinstance(b, ResNetSpec):
+        return diff_specs(a, b, input_shape, dtype)
+    from .sources import trace_source
+
+    shape_a = input_shape or a.default_input_shape()
+    shape_b = (shape_a[0], b.in_chans, *shape_a[2:]) if isinstance(b, ResNetSpec) else shape_a
+    shape_a = (shape_a[0], a.in_chans, *shape_a[2:]) if isinstance(a, ResNetSpec) else shape_a
+    traces = []
+    for side, source, shape in ((Side.A, a, shape_a), (Side.B, b, shape_b)):
+        try:
+            traces.append(trace_source(source, shape, dtype))
+        except SpecError as exc:
+            raise type(exc)(f"{side.value}: {exc}") from None
+    plan = InputPlan(_as4(shape_a), _as4(shape_b), input_shape is not None, ())
+    return diff_traces(traces[0], traces[1], plan)
+
+
 def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace:
     from .tracing import trace_spec
 
@@ -224,20 +247,41 @@ def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace
 
 
 # --- alignment -------------------------------------------------------------------------------
-def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None) -> TraceDiff:
+def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None, align: str = "auto") -> TraceDiff:
+    """Align and compare. ``align``: "name", "structure" (B's modules renamed to the A modules
+    they match by the order, kind and shape of their leaf operations), or "auto": by structure
+    when a side is the user's own model and fewer than half of B's leaf names are A's (two
+    of our variants share torchvision's names)."""
     if inputs is None:
         inputs = InputPlan(_as4(a.input_shape), _as4(b.input_shape), True, ())
+    if align not in ("auto", "name", "structure"):
+        raise UsageError(f"align {align!r}: not one of auto, name, structure", subject="align")
+    aligned_by = "name"
+    user_code = a.spec is None or b.spec is None
+    if align == "structure" or (align == "auto" and user_code and not _names_mostly_shared(a, b)):
+        from .structure import rename_to_match
+
+        b, aligned_by = rename_to_match(a, b), "structure"
+    fields = (differing_fields(a.spec, b.spec) if a.spec is not None and b.spec is not None else [])
     return TraceDiff(
         a=a,
         b=b,
         inputs=inputs,
-        fields=tuple(FieldChange(f, va, vb) for f, va, vb in differing_fields(a.spec, b.spec)),
+        aligned_by=aligned_by,
+        fields=tuple(FieldChange(f, va, vb) for f, va, vb in fields),
         stages=_stage_diffs(a, b),
-        layers=_layer_diffs(a, b),
-        totals=tuple(
+        layers=_layer_diffs(a, b, container_types=not user_code),
+        totals=tuple(  # a receptive field the pass could not follow (None) is not compared
             TotalDiff(m, label, getattr(a.totals, m), getattr(b.totals, m)) for m, label in TOTALS
+            if getattr(a.totals, m) is not None and getattr(b.totals, m) is not None
         ),
     )
+
+
+def _names_mostly_shared(a: Trace, b: Trace) -> bool:
+    leaves_a = {r.name for r in a.layers if r.is_leaf}
+    leaves_b = [r.name for r in b.layers if r.is_leaf]
+    return not leaves_b or 2 * sum(n in leaves_a for n in leaves_b) >= len(leaves_b)
 
 
 def merge_names(a: Sequence[str], b: Sequence[str]) -> list[str]:
@@ -273,10 +317,12 @@ def _merge(x: list[str], y: list[str]) -> list[str]:
     return out
 
 
-def _layer_diffs(a: Trace, b: Trace) -> tuple[LayerDiff, ...]:
+def _layer_diffs(a: Trace, b: Trace, container_types: bool = True) -> tuple[LayerDiff, ...]:
+    """``container_types``: whether a container's class name counts as a change (not for a
+    user's model: its ``Unit`` may be our ``BasicBlock``; its operations say so)."""
     by_a, by_b = a.by_name(), b.by_name()
     names = merge_names([r.name for r in a.layers], [r.name for r in b.layers])
-    rows = [_layer_row(n, by_a.get(n), by_b.get(n)) for n in names]
+    rows = [_layer_row(n, by_a.get(n), by_b.get(n), container_types) for n in names]
     dirty = {
         _ancestor for r in rows if r.status is not Change.SAME for _ancestor in _ancestors(r.name)
     }
@@ -286,13 +332,16 @@ def _layer_diffs(a: Trace, b: Trace) -> tuple[LayerDiff, ...]:
     )
 
 
-def _layer_row(name: str, a: LayerRecord | None, b: LayerRecord | None) -> LayerDiff:
+def _layer_row(
+    name: str, a: LayerRecord | None, b: LayerRecord | None, container_types: bool = True
+) -> LayerDiff:
     either = a if a is not None else b
     assert either is not None
     if a is None or b is None:
         status = Change.ADDED if a is None else Change.REMOVED
         return LayerDiff(name, either.depth, either.stage, status, a, b, (), False)
-    changed = tuple(f for f in COMPARED if getattr(a, f) != getattr(b, f))
+    compared = COMPARED if container_types or a.is_leaf else COMPARED[1:]
+    changed = tuple(f for f in compared if getattr(a, f) != getattr(b, f))
     status = Change.CHANGED if changed else Change.SAME
     return LayerDiff(name, either.depth, either.stage, status, a, b, changed, False)
 
@@ -331,6 +380,8 @@ def _stage_row(
 def _blocks(trace: Trace, stage: str) -> int | None:
     if not stage.startswith("layer"):
         return None
+    if trace.spec is None:  # a user's model: the stage module's children
+        return sum(1 for r in trace.layers if r.depth == 2 and r.stage == stage) or None
     index = int(stage.removeprefix("layer")) - 1
     layers = trace.spec.layers
     return layers[index] if 0 <= index < len(layers) else None

@@ -17,12 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "resnet_inspect"
 LAYERS = {
     "errors": 0, "units": 0,
     "spec": 1,
-    "model": 2,
+    "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3,
-    "diff": 4, "bench": 4,
+    "diff": 4, "bench": 4, "sources": 4, "structure": 4,
     "report": 5,
     "render": 6, "render_html": 6,
-    "cli": 7, "__main__": 7,
+    "api": 7, "cli": 7, "__main__": 7,
 }  # fmt: skip
 
 

@@ -13,9 +13,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from ..errors import SpecError, UsageError
-from ..spec import ResNetSpec, parse_dims, resolve, spec_string
+from ..spec import ResNetSpec, parse_dims, spec_string
+from ..usermodel import UserModel
 
 MIN_SAMPLES = 5  # per configuration, however long one iteration takes
 ROUNDS = 5  # min_time is spread over at least this many interleaved turns
@@ -77,13 +79,13 @@ class BenchConfig:
 class BenchTask:
     """One configuration: a variant at one batch size."""
 
-    spec: ResNetSpec
+    spec: ResNetSpec | UserModel  # one of ours, or the user's own model (file.py:Name)
     batch: int
     input_chw: tuple[int, int, int]
 
     @property
     def label(self) -> str:
-        return spec_string(self.spec)
+        return spec_string(self.spec) if isinstance(self.spec, ResNetSpec) else self.spec.label
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -140,14 +142,19 @@ def parse_device(text: str) -> str:
 
 # --- the library's values, however they were made: errors name the argument ---------------------
 def resolve_variants(
-    variants: Sequence[ResNetSpec | str | None],
-    resolve_one: Callable[[ResNetSpec | str | None], ResNetSpec] = resolve,
-) -> tuple[ResNetSpec, ...]:
-    """Each variant (a spec, a preset or spec string, None for the default) as a spec, each
-    once, in order; an error names the variant when there are several."""
+    variants: Sequence[ResNetSpec | UserModel | str | None],
+    resolve_one: Callable[[Any], ResNetSpec | UserModel] | None = None,
+) -> tuple[ResNetSpec | UserModel, ...]:
+    """Each variant (a spec, a preset or spec string, None for the default; user code where
+    ``resolve_one`` allows it) as a spec, each once, in order; an error names the variant when
+    there are several."""
     if not variants:
         raise UsageError("variants: at least one is needed", subject="variants")
-    specs: list[ResNetSpec] = []
+    if resolve_one is None:  # presets, spec strings, specs and the user's own code
+        from ..sources import resolve_source
+
+        resolve_one = resolve_source
+    specs: list[ResNetSpec | UserModel] = []
     for variant in variants:
         try:
             spec = resolve_one(variant)

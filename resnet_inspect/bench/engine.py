@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import RuntimeFailure
 from ..spec import ResNetSpec
+from ..usermodel import UserModel
 from .clocks import Clock, clock_for
 from .config import MIN_SAMPLES, ROUNDS, BenchConfig, BenchTask, CompileMode, Status
 from .environment import TORCH_DTYPE, autocast, backend_settings, collect_environment
@@ -95,8 +96,8 @@ def run_bench(
 
 # --- 1. preparing ------------------------------------------------------------------------------
 def _prepare_all(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> None:
-    models: dict[ResNetSpec, nn.Module] = {}
-    compiled: dict[ResNetSpec, Callable[..., Any]] = {}
+    models: dict[ResNetSpec | UserModel, nn.Module] = {}
+    compiled: dict[ResNetSpec | UserModel, Callable[..., Any]] = {}
     for i, live in enumerate(lives):
         report(0.2 * i / len(lives), f"warming up {live.task.label} @ batch {live.task.batch}")
         try:
@@ -107,8 +108,8 @@ def _prepare_all(lives: list[_Live], config: BenchConfig, report: ProgressFn) ->
             _mark_oom(live, config)
 
 
-def _prepare(live: _Live, config: BenchConfig, models: dict[ResNetSpec, nn.Module],
-             compiled: dict[ResNetSpec, Callable[..., Any]]) -> None:  # fmt: skip
+def _prepare(live: _Live, config: BenchConfig, models: dict[ResNetSpec | UserModel, nn.Module],
+             compiled: dict[ResNetSpec | UserModel, Callable[..., Any]]) -> None:  # fmt: skip
     spec = live.task.spec
     if spec not in models:
         models[spec] = _make_model(spec, config)
@@ -132,10 +133,10 @@ def _prepare(live: _Live, config: BenchConfig, models: dict[ResNetSpec, nn.Modul
     live.memory = memory_pass(step, live.model, x, config)
 
 
-def _make_model(spec: ResNetSpec, config: BenchConfig) -> nn.Module:
-    from ..model import build_model
+def _make_model(spec: ResNetSpec | UserModel, config: BenchConfig) -> nn.Module:
+    from ..sources import build_source
 
-    model = build_model(spec, device=config.device).eval().requires_grad_(False)
+    model = build_source(spec, device=config.device).eval().requires_grad_(False)
     if config.weights is not None:
         from ..checkpoint import load_weights_into
 

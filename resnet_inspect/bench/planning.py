@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..errors import InspectError
+from ..errors import InspectError, UsageError
 from ..spec import ResNetSpec
+from ..usermodel import UserModel
 from .config import (
     BenchConfig,
     BenchTask,
@@ -63,7 +64,7 @@ class BenchPlan:
 
 
 def plan(
-    variants: Sequence[ResNetSpec | str | None],
+    variants: Sequence[ResNetSpec | UserModel | str | None],
     batches: Sequence[int] = (1,),
     input_shape: Sequence[int] | None = None,
     config: BenchConfig | None = None,
@@ -83,6 +84,11 @@ def plan(
 def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig) -> BenchPlan:
     """Configurations made by hand, checked and traced like :func:`plan`'s."""
     check_config(config)
+    user_code = [t.label for t in tasks if isinstance(t.spec, UserModel)]
+    if config.breakdown and user_code:
+        raise UsageError(f"breakdown: times our variants' stems, stages and heads; {user_code[0]} "
+                         "is your own model, whose forward cannot be cut into them",
+                         subject="breakdown")  # fmt: skip
     if config.weights is not None:
         for spec in dict.fromkeys(t.spec for t in tasks):
             _check_weights(spec, config.weights)  # before anything is built or timed
@@ -98,18 +104,18 @@ def check_config(config: BenchConfig) -> None:
     check_precision_runs(config)
 
 
-def _check_weights(spec: ResNetSpec, path: str) -> None:
+def _check_weights(spec: ResNetSpec | UserModel, path: str) -> None:
     """The file loads strictly into the variant (read as data; no model is built for it)."""
-    from ..checkpoint import verify_weights
+    from ..sources import verify_weights_for
 
     try:
-        verify_weights(spec, path, "weights")
+        verify_weights_for(spec, path, "weights")
     except InspectError as exc:
         exc.subject = "weights"
         raise
 
 
 def _trace(task: BenchTask) -> Trace:
-    from ..tracing import trace_spec
+    from ..sources import trace_source
 
-    return trace_spec(task.spec, task.input_shape)
+    return trace_source(task.spec, task.input_shape)

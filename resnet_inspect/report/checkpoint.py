@@ -51,12 +51,17 @@ def comparison_json(r: Comparison) -> dict[str, Any]:
 
 
 # --- check -----------------------------------------------------------------------------------
-def verdict(spec: ResNetSpec, r: Comparison, looks_like: str | None) -> str:
+def _variant(spec: ResNetSpec | str) -> str:
+    """A spec's string; a user's model (given as its label) as it was named."""
+    return spec if isinstance(spec, str) else spec_string(spec)
+
+
+def verdict(spec: ResNetSpec | str, r: Comparison, looks_like: str | None) -> str:
     if r.loads_strictly:
-        return f"Verdict: loads strictly into {spec_string(spec)} ({len(r.matching):,} of " \
+        return f"Verdict: loads strictly into {_variant(spec)} ({len(r.matching):,} of " \
                f"{r.expected_count:,} expected tensors match)"  # fmt: skip
     hint = f"; it looks like {looks_like} (see identify)" if looks_like else ""
-    return f"Verdict: does NOT load strictly into {spec_string(spec)}: {r.counts()}{hint}"
+    return f"Verdict: does NOT load strictly into {_variant(spec)}: {r.counts()}{hint}"
 
 
 _MIXED = "mixed"
@@ -119,7 +124,7 @@ def _tensors_cell(names: list[str]) -> str:
     return f"{len(names)} tensors"
 
 
-def check_report(spec: ResNetSpec, c: Checkpoint, r: Comparison, looks_like: str | None,
+def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_like: str | None,
                  show_matching: bool) -> Report:  # fmt: skip
     counts = Table(
         title="Tensors",
@@ -144,9 +149,11 @@ def check_report(spec: ResNetSpec, c: Checkpoint, r: Comparison, looks_like: str
     if r.tolerated:
         notes = (f"{len(r.tolerated)} num_batches_tracked buffers are missing; torch sets them to 0 "
                  "on a strict load (older torchvision checkpoints have none).",)  # fmt: skip
-    payload = {"command": "check", "spec": spec.to_dict(), "spec_string": spec_string(spec),
+    source = ({"arch": spec, "spec": None} if isinstance(spec, str)
+              else {"spec": spec.to_dict(), "spec_string": spec_string(spec)})  # fmt: skip
+    payload = {"command": "check", **source,
                "checkpoint": checkpoint_json(c), **comparison_json(r), "looks_like": looks_like}  # fmt: skip
-    return Report(payload=payload, tables=tuple(tables), primary=len(tables) - 1, header=(f"Variant: {spec_string(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
+    return Report(payload=payload, tables=tuple(tables), primary=len(tables) - 1, header=(f"Variant: {_variant(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
                   notes=(*notes, verdict(spec, r, looks_like)))  # fmt: skip
 
 

@@ -29,9 +29,12 @@ def layer_json(r: LayerRecord) -> dict[str, Any]:
 
 
 def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
+    source: dict[str, Any] = (
+        {"spec": trace.spec.to_dict(), "spec_string": spec_string(trace.spec)}
+        if trace.spec is not None else {"arch": trace.arch, "spec": None}
+    )  # fmt: skip
     return {
-        "spec": trace.spec.to_dict(),
-        "spec_string": spec_string(trace.spec),
+        **source,
         "input_shape": list(trace.input_shape),
         "output_shape": list(trace.output_shape),
         "dtype": trace.dtype,
@@ -62,12 +65,20 @@ def totals_lines(trace: Trace) -> tuple[str, ...]:
         f"parameter memory {human_bytes(t.param_bytes)} ({trace.dtype})",
         f"MACs: {t.macs:,} ({human(t.macs)}MACs)   FLOPs: {t.flops:,} ({human(t.flops)}FLOPs)",
         f"Activations ({trace.dtype}): inference peak ~{human_bytes(t.peak_activation_bytes)}, "
-        f"kept for backward ~{human_bytes(t.training_activation_bytes)}; "
-        f"receptive field {t.receptive_field} px, output stride {t.jump}",
+        f"kept for backward ~{human_bytes(t.training_activation_bytes)}; {field_text(trace)}",
         f"Input: {shape_text(trace.input_shape)}   Output: {shape_text(trace.output_shape)}   "
-        f"Spec: {spec_string(trace.spec)}",
+        + (f"Spec: {spec_string(trace.spec)}" if trace.spec is not None else f"Model: {trace.label}"),
         *counting_warnings(trace),
     )
+
+
+def field_text(trace: Trace) -> str:
+    t = trace.totals
+    if t.receptive_field is None:
+        return ("receptive field: not computed (no spatial output could be followed from the "
+                "input through this model's operations)")  # fmt: skip
+    where = "" if trace.spec is not None else " (of its last spatial output)"
+    return f"receptive field {t.receptive_field} px, output stride {t.jump}{where}"
 
 
 def counting_warnings(trace: Trace) -> tuple[str, ...]:

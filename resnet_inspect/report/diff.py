@@ -59,8 +59,8 @@ def diff_report(
 
 # --- header ----------------------------------------------------------------------------------
 def header_lines(d: TraceDiff, names: tuple[str, str] | None = None) -> tuple[str, ...]:
-    given = names or (spec_string(d.a.spec), spec_string(d.b.spec))
-    lines = [f"{side}: {_side_label(text, trace.spec)}"
+    given = names or (d.a.label, d.b.label)
+    lines = [f"{side}: {_side_label(text, trace)}"
              for side, text, trace in (("A", given[0], d.a), ("B", given[1], d.b))]  # fmt: skip
     source = "--input" if d.inputs.given else "A's default"
     if d.inputs.a == d.inputs.b:
@@ -72,19 +72,26 @@ def header_lines(d: TraceDiff, names: tuple[str, str] | None = None) -> tuple[st
     return (*lines, *d.inputs.notes, *verdict(d))
 
 
-def _side_label(text: str, spec: Any) -> str:
-    canonical = spec_string(spec)
+def _side_label(text: str, trace: Any) -> str:
+    canonical = trace.label
     return canonical if text.strip() == canonical else f"{text.strip()} (= {canonical})"
 
 
 def verdict(d: TraceDiff) -> tuple[str, ...]:
     """The cause, then the effect: are they the same, and if not, what changes and how much."""
+    if d.identical and (d.a.spec is None or d.b.spec is None):
+        how = " (modules aligned by structure)" if d.aligned_by == "structure" else ""
+        return (f"No differences: A and B are the same architecture{how} (same modules, shapes, "
+                "params and MACs).",)  # fmt: skip
     if d.identical:
         return ("No differences: A and B are the same architecture (same spec, modules, shapes, "
                 "params and MACs).",)  # fmt: skip
-    cause = "Spec: " + ("; ".join(
-        f"{f.field}: {format_value(f.a)}{ARROW}{format_value(f.b)}" for f in d.fields
-    ) or "the same")  # fmt: skip
+    if d.a.spec is None or d.b.spec is None:
+        cause = "Spec: none to compare (user code); modules aligned by " + d.aligned_by
+    else:
+        cause = "Spec: " + ("; ".join(
+            f"{f.field}: {format_value(f.a)}{ARROW}{format_value(f.b)}" for f in d.fields
+        ) or "the same")  # fmt: skip
     if d.structurally_identical:
         return (cause, "The networks trace identically: same modules, shapes, params and MACs.")
     counts = {s: sum(r.status is s for r in d.layers) for s in Change}
@@ -169,7 +176,7 @@ def layer_table(d: TraceDiff, layers: Sequence[LayerDiff], depth: int, only_chan
     )  # fmt: skip
     hidden = "; unchanged rows hidden" if only_changed else ""
     return Table(
-        title=f"Layers, aligned by name (depth <= {depth}{hidden})",
+        title=f"Layers, aligned by {d.aligned_by} (depth <= {depth}{hidden})",
         columns=columns,
         rows=tuple(_layer_cells(r, name) for r, name in zip(layers, tree_names([r.name for r in layers]), strict=True)),
         styles=tuple(_layer_style(r) for r in layers),
@@ -246,7 +253,7 @@ def diff_json(
     d: TraceDiff, layers: Sequence[LayerDiff], names: tuple[str, str] | None, depth: int,
     only_changed: bool,
 ) -> dict[str, Any]:  # fmt: skip
-    given = names or (spec_string(d.a.spec), spec_string(d.b.spec))
+    given = names or (d.a.label, d.b.label)
     return {
         "command": "diff",
         "identical": d.identical,
@@ -255,7 +262,7 @@ def diff_json(
         "b": _side_json(given[1], d.b),
         "input": {"given": d.inputs.given, "notes": list(d.inputs.notes)},
         "spec_fields": [
-            {"field": f.field, "a": d.a.spec.to_dict()[f.field], "b": d.b.spec.to_dict()[f.field]}
+            {"field": f.field, "a": _spec_dict(d.a)[f.field], "b": _spec_dict(d.b)[f.field]}
             for f in d.fields
         ],
         "stages": [_stage_json(s) for s in d.stages],
@@ -269,7 +276,14 @@ def diff_json(
     }
 
 
+def _spec_dict(trace: Any) -> dict[str, Any]:
+    return trace.spec.to_dict() if trace.spec is not None else {}
+
+
 def _side_json(text: str, trace: Any) -> dict[str, Any]:
+    if trace.spec is None:
+        return {"arch": text, "spec_string": None, "spec": None,
+                "input_shape": list(trace.input_shape), "dtype": trace.dtype}  # fmt: skip
     return {"arch": text, "spec_string": spec_string(trace.spec), "spec": trace.spec.to_dict(),
             "input_shape": list(trace.input_shape), "dtype": trace.dtype}  # fmt: skip
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..spec import spec_string
 from ..units import human, shape_text
 from .charts import trace_charts
 from .common import name_cells, share, totals_lines, trace_json
@@ -46,7 +45,7 @@ def _operator_table(trace: Trace, footer: tuple[str, ...]) -> Table:
 
 def flops_report(trace: Trace, by: str, depth: int) -> Report:
     """The torch counter: our own accounting on the meta device."""
-    title = f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}: MACs and FLOPs"
+    title = f"{trace.label} @ {shape_text(trace.input_shape)}: MACs and FLOPs"
     layers = trace.stages() if by == "stage" else trace.at_depth(depth)
     columns = (Column("Stage" if by == "stage" else "Layer", "left"), Column("Type", "left", priority=2),
                Column("Output shape", priority=1), Column("Params", human=True, priority=3),
@@ -90,10 +89,10 @@ def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> 
         f"fvcore total: {total:,} ({human(total)}); its conv+linear MACs {root.macs:,} "
         f"agree with the torch counter: {agree}",
         f"Params: {trace.totals.params:,}   Input: {shape_text(trace.input_shape)}   "
-        f"Spec: {spec_string(trace.spec)}",
+        f"Spec: {trace.label}",
     )
     tables = []
-    title = f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}: fvcore"
+    title = f"{trace.label} @ {shape_text(trace.input_shape)}: fvcore"
     if by != "operator":
         tables.append(Table(title=title, columns=columns, rows=rows))
     tables.append(Table(title="By operator (fvcore's names)",

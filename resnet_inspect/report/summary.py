@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..spec import spec_string
 from ..units import shape_text
 from .charts import trace_charts
 from .common import MACS_NOTE, name_cells, rf_cell, totals_lines, trace_json
@@ -61,7 +60,7 @@ def summary_report(trace: Trace, depth: int, columns: tuple[str, ...] = DEFAULT_
     styles = tuple("bold" if r.depth == 1 and not r.is_leaf else "" for r in layers)
     notes = [CAPTIONS[n] for n in CAPTIONS if n in columns]
     table = Table(
-        title=f"{spec_string(trace.spec)} @ {shape_text(trace.input_shape)}",
+        title=f"{trace.label} @ {shape_text(trace.input_shape)}",
         columns=(Column("Layer", "left"), *(c for c, _ in chosen)),
         rows=rows,
         styles=styles,

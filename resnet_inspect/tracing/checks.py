@@ -22,13 +22,14 @@ def input_warnings(trace: Trace) -> tuple[str, ...]:
     stages = [r for r in trace.layers if r.depth == 1 and r.stage.startswith("layer")]
     collapsed = next((r for r in stages if len(r.output_shape) == 4 and r.output_shape[-2:] == (1, 1)), None)
     if collapsed is not None:
-        hint = "" if trace.spec.stem is Stem.CIFAR else " (for small images: --stem cifar)"
+        ours = trace.spec is not None and trace.spec.stem is not Stem.CIFAR
+        hint = " (for small images: --stem cifar)" if ours else ""
         warnings.append(
             f"input {size}: {collapsed.name} outputs 1x1, so its 3x3 convolutions see one pixel "
             f"and padding{hint}"
         )
     stride = trace.totals.jump
-    if stride > 1 and (h % stride or w % stride):
+    if stride is not None and stride > 1 and (h % stride or w % stride):
         grid = [size] + [f"{r.output_shape[-2]}x{r.output_shape[-1]}" for r in trace.layers
                          if r.depth == 1 and r.stage != "head" and len(r.output_shape) == 4]  # fmt: skip
         sides = " -> ".join(dict.fromkeys(grid))

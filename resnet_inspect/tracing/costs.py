@@ -206,6 +206,10 @@ OPERATORS: tuple[Operator, ...] = (
         "add", (f"{_TEN}__add__", f"{_TEN}add", f"{_T}add"), BINARY, "1/element (residual sum)",
         flops=_per_output(1), shape=shapes.add,
     ),
+    Operator(  # out += identity, as hand-written blocks often sum
+        "add", (f"{_TEN}__iadd__", f"{_TEN}add_"), BINARY, "1/element (residual sum)",
+        flops=_per_output(1), shape=shapes.in_place,
+    ),
     Operator(
         "pad", (f"{_F}pad", f"{_T}_C._nn.pad"), ("input", "pad"), "0 (moves data)", shape=shapes.pad,
     ),
@@ -214,9 +218,15 @@ OPERATORS: tuple[Operator, ...] = (
         geometry=_slice_geometry, listed=False,
     ),
     Operator(
-        "reshape", (f"{_T}flatten", f"{_TEN}flatten", f"{_TEN}view", f"{_TEN}reshape",
-                    f"{_T}reshape", f"{_TEN}contiguous"),
+        "reshape", (f"{_T}flatten", f"{_TEN}flatten"),
         ("input", "start_dim", "end_dim"), "0 (a view)", shape=shapes.flatten, listed=False,
+    ),
+    Operator(  # x.view(n, -1), as hand-written heads flatten: its own rule, not flatten's
+        "reshape", (f"{_TEN}view", f"{_TEN}reshape", f"{_T}reshape"),
+        ("input", "shape"), "0 (a view)", shape=shapes.reshape, listed=False,
+    ),
+    Operator(
+        "reshape", (f"{_TEN}contiguous",), ("input",), "0 (a view)", shape=shapes.same, listed=False,
     ),
 )  # fmt: skip
 # an operator may have several entries (window and adaptive pooling, in-place ReLU): one name

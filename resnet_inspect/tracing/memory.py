@@ -62,7 +62,8 @@ def peak_activations(model: nn.Module, seen: dict[str, Seen], item: int) -> int:
             continue
         s = seen[name]
         live = {id(t): _bytes(t, item) for t in s.inputs}
-        live[id(s.output)] = _bytes(s.output, item)
+        if isinstance(s.output, torch.Tensor):
+            live[id(s.output)] = _bytes(s.output, item)
         block = _enclosing_block(blocks, name)
         if block is not None and block in seen:
             live[id(seen[block].inputs[0])] = _bytes(seen[block].inputs[0], item)

@@ -67,13 +67,13 @@ class Totals:
     activation_bytes: int  # sum of every module's output (leaves only)
     peak_activation_bytes: int  # inference estimate, see peak_activations()
     training_activation_bytes: int  # what autograd keeps for backward, see saved_for_backward()
-    receptive_field: int  # of the last stage, in input pixels
-    jump: int  # output stride of the last stage
+    receptive_field: int | None  # of the last stage (or spatial output), in input pixels;
+    jump: int | None  # and its output stride; None where the pass could not follow them
 
 
 @dataclass(frozen=True)
 class Trace:
-    spec: ResNetSpec
+    spec: ResNetSpec | None  # None for a model that is not one of ours (see ``arch``)
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     dtype: str
@@ -81,6 +81,17 @@ class Trace:
     totals: Totals
     operators: tuple[OperatorTotal, ...]
     uncounted: tuple[str, ...] = ()  # operators no rule or fallback could count: not in the totals
+    arch: str = ""  # what the user named: "my_resnet.py:ResNet50" (empty for a spec)
+    executed: tuple[str, ...] = ()  # the leaf modules, in the order the forward ran them
+
+    @property
+    def label(self) -> str:
+        """The spec string for one of ours, else what the user named the model."""
+        if self.spec is not None:
+            from ..spec import spec_string
+
+            return spec_string(self.spec)
+        return self.arch or "model"
 
     def at_depth(self, depth: int) -> list[LayerRecord]:
         return [r for r in self.layers if r.depth <= depth]

@@ -109,6 +109,19 @@ def flatten(x: torch.Tensor, start_dim: int = 0, end_dim: int = -1) -> torch.Ten
     return _empty(x, [*dims[:start], math.prod(dims[start:end + 1]), *dims[end + 1:]])
 
 
+def reshape(x: torch.Tensor, *shape: Any) -> torch.Tensor:
+    """``view``/``reshape`` with sizes as arguments or one sequence; one -1 is inferred."""
+    dims = list(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else list(shape)
+    if not all(isinstance(d, int) for d in dims) or dims.count(-1) > 1:
+        raise NotImplementedError  # view(dtype) and the like: torch's own meta kernel
+    known = math.prod(d for d in dims if d != -1)
+    if -1 in dims:
+        dims[dims.index(-1)] = x.numel() // known if known else 0
+    if math.prod(dims) != x.numel():
+        raise NotImplementedError  # torch raises its own error
+    return _empty(x, dims)
+
+
 def getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
     index = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(i, slice) for i in index):

@@ -59,7 +59,9 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
             m.training = training
 
 
-def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> tuple[dict[str, Seen], Recorder]:
+def _run(
+    model: nn.Module, input_shape: tuple[int, ...], device: str
+) -> tuple[dict[str, Seen], Recorder, Any]:
     seen: dict[str, Seen] = {}
     recorder = Recorder(shape_rules=device == "meta")
     with _hooks(model, seen, recorder), torch.no_grad():
@@ -67,34 +69,41 @@ def _run(model: nn.Module, input_shape: tuple[int, ...], device: str) -> tuple[d
             x = torch.empty(input_shape, device=device)
             recorder.seed(x)
             with recorder:
-                model(x)
+                output = model(x)
         except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
             where = recorder.owners[-1] or "the input"
             raise SpecError(
                 f"input_shape {shape_text(input_shape)}: the network cannot run on it (fails at "
                 f"{where}: {str(exc).splitlines()[0]})", subject="input_shape",
             ) from None  # fmt: skip
-    return seen, recorder
+    return seen, recorder, output
 
 
 def trace_model(
-    model: ResNet, input_shape: tuple[int, ...], dtype: str = "float32", device: str = "meta"
+    model: nn.Module, input_shape: tuple[int, ...], dtype: str = "float32", device: str = "meta",
+    arch: str = "",
 ) -> Trace:
-    """Trace ``model`` (built on ``device``) with an input of ``input_shape``."""
-    spec = model.spec
-    if input_shape[1] != spec.in_chans:
+    """Trace ``model`` (built on ``device``) with an input of ``input_shape``.
+
+    ``model`` is one of ours (a :class:`ResNet`, which carries its spec) or any ``nn.Module``
+    (``arch`` names it in the reports): its stages are its top-level children, its output
+    shape the forward's, its receptive field that of the last 4-D output the pass followed."""
+    spec = model.spec if isinstance(model, ResNet) else None
+    if spec is not None and input_shape[1] != spec.in_chans:
         raise UsageError(
             f"input_shape {shape_text(input_shape)}: has {input_shape[1]} channels but the model "
             f"takes in_chans={spec.in_chans}", subject="input_shape",
         )  # fmt: skip
     dtype = normalize_dtype(dtype)
-    seen, recorder = _run(model, input_shape, device)
+    seen, recorder, output = _run(model, input_shape, device)
+    stages = _stage_names(model, spec)
     item = DTYPE_BYTES[dtype]
     own_calls: dict[str, list[Recorded]] = {}
     for c in recorder.calls:
         own_calls.setdefault(c.owner, []).append(c)
     own = {
-        name: _own_record(name, m, seen[name], own_calls.get(name, []), recorder.rf, item)
+        name: _own_record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []),
+                          recorder.rf, item, stages[name.split(".", 1)[0]])
         for name, m in model.named_modules() if name
     }  # fmt: skip
     layers = _aggregate(own)
@@ -102,12 +111,14 @@ def trace_model(
     return Trace(
         spec=spec,
         input_shape=tuple(input_shape),
-        output_shape=tuple(_shape(seen["fc"].output)),
+        output_shape=tuple(_shape(seen["fc"].output if spec is not None else _first_tensor(output))),
         dtype=dtype,
         layers=layers,
-        totals=_totals(model, layers, recorder.calls, seen, item),
+        totals=_totals(model, layers, recorder, seen, item, spec is not None),
         operators=_operator_totals(calls),
         uncounted=tuple(dict.fromkeys(c.name for c in recorder.calls if c.counted is Counted.UNCOUNTED)),
+        arch=arch,
+        executed=tuple(n for n in seen if n in own and own[n].is_leaf),
     )
 
 
@@ -118,12 +129,41 @@ def trace_spec(
     return trace_model(model, input_shape or spec.default_input_shape(), dtype)
 
 
+_UNSEEN = Seen((), None)  # type: ignore[arg-type]  # a module the forward never called
+
+
+def _stage_names(model: nn.Module, spec: ResNetSpec | None) -> dict[str, str]:
+    """Each top-level child's stage. Ours (and any model named like torchvision's): stem,
+    layer1..layerN, head. Another model: the children before its first ``layerN`` are the
+    stem and those after its last the head; without ``layerN`` children, each child is its
+    own stage."""
+    names = [n for n, _ in model.named_children()]
+    if spec is not None:
+        return {n: stage_of(n) for n in names}
+    stage_like = [i for i, n in enumerate(names) if stage_of(n).startswith("layer")]
+    if not stage_like:
+        return {n: n for n in names}
+    first, last = stage_like[0], stage_like[-1]
+    return {n: stage_of(n) if first <= i <= last else ("stem" if i < first else "head")
+            for i, n in enumerate(names)}  # fmt: skip
+
+
+def _first_tensor(value: Any) -> Any:
+    """A forward's output, or its first tensor (a tuple, a dict of outputs)."""
+    if isinstance(value, (list, tuple)):
+        return next((v for v in value if isinstance(v, torch.Tensor)), None)
+    if isinstance(value, dict):
+        return next((v for v in value.values() if isinstance(v, torch.Tensor)), None)
+    return value
+
+
 def _shape(t: Any) -> tuple[int, ...]:
     return tuple(t.shape) if isinstance(t, torch.Tensor) else ()
 
 
 def _own_record(
-    name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: dict[int, RF], item: int
+    name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: dict[int, RF], item: int,
+    stage: str,
 ) -> LayerRecord:
     """A module's own row: its own calls' costs (its children's are added by _aggregate)."""
     in_shape = _shape(seen.inputs[0]) if seen.inputs else ()
@@ -137,7 +177,7 @@ def _own_record(
         name=name,
         type=type(module).__name__,
         depth=name.count(".") + 1,
-        stage=stage_of(name),
+        stage=stage,
         is_leaf=not any(True for _ in module.children()),
         input_shape=in_shape,
         output_shape=out_shape,
@@ -187,10 +227,11 @@ def _operator_totals(calls: list[Recorded]) -> tuple[OperatorTotal, ...]:
 
 
 def _totals(
-    model: nn.Module, layers: tuple[LayerRecord, ...], calls: list[Recorded],
-    seen: dict[str, Seen], item: int,
+    model: nn.Module, layers: tuple[LayerRecord, ...], recorder: Recorder,
+    seen: dict[str, Seen], item: int, ours: bool,
 ) -> Totals:  # fmt: skip
-    last_stage = [r for r in layers if r.depth == 1 and r.stage.startswith("layer")][-1]
+    calls = recorder.calls
+    field = _output_field(layers, recorder, ours)
     params = sum(p.numel() for p in model.parameters())
     return Totals(
         params=params,
@@ -201,6 +242,26 @@ def _totals(
         activation_bytes=sum(r.output_bytes for r in layers if r.is_leaf),
         peak_activation_bytes=peak_activations(model, seen, item),
         training_activation_bytes=saved_for_backward(calls, item),
-        receptive_field=last_stage.receptive_field or 0,
-        jump=last_stage.jump or 0,
+        receptive_field=field[0],
+        jump=field[1],
     )
+
+
+def _output_field(layers: tuple[LayerRecord, ...], recorder: Recorder, ours: bool) -> tuple[Any, Any]:
+    """The receptive field the totals show: our ResNet's last stage; another model's last
+    4-D (spatial) output in the order the pass computed it; None where none was followed
+    (the input never reached a spatial output the recorder could follow)."""
+    if ours:
+        last_stage = [r for r in layers if r.depth == 1 and r.stage.startswith("layer")][-1]
+        return last_stage.receptive_field or 0, last_stage.jump or 0
+    for c in reversed(recorder.calls):
+        field = recorder.rf.get(c.output_id)
+        if len(c.call.output_shape) == 4 and field is not None and field[0] is not None:
+            return field
+    return None, None
+
+
+def record_pass(model: nn.Module, input_shape: tuple[int, ...], device: str = "meta") -> Recorder:
+    """One pass, and every call it made in order with its tensors' ids (the data-flow graph
+    that structural identification reads); the recorder's ``rf`` holds the input's id first."""
+    return _run(model, input_shape, device)[1]

@@ -1,0 +1,202 @@
+"""The Python API, in the habits of torchinfo and friends: one call, a result that prints.
+
+Each function takes a model (any ``nn.Module``, one of ours included), a :class:`ResNetSpec`, or
+what the command line takes (a preset, a spec string, ``my_resnet.py:Net``), and returns a
+:class:`Result`: it prints as the command's rich table in a terminal, renders as an HTML table
+in Jupyter, and gives plain records for pandas (``pd.DataFrame(result.records())``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+from .report.document import Report, cell_text
+from .spec import ResNetSpec
+
+DEFAULT_INPUT = (1, 3, 224, 224)
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A command's result: ``data`` (the computed record: a Trace, a TraceDiff, a
+    StructureMatch, a BenchResult) and its ``report`` (tables and the JSON payload)."""
+
+    data: Any
+    report: Report
+    rows_key: str = "layers"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document the command line writes with ``--format json``."""
+        return dict(self.report.payload)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One plain dict per row (per layer, per departure, per configuration): for pandas."""
+        rows = self.report.payload.get(self.rows_key, [])
+        return [dict(r) if isinstance(r, dict) else {"value": r} for r in rows]
+
+    def __str__(self) -> str:
+        from .render import Format, render
+
+        return render(self.report, Format.TABLE, width=120)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        from .render import rich_renderables
+
+        return Group(*rich_renderables(self.report))
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p>{html.escape(line)}</p>" for line in self.report.header]
+        for table in self.report.tables:
+            head = "".join(f"<th>{html.escape(c.header)}</th>" for c in table.columns)
+            body = "".join(
+                "<tr>" + "".join(f"<td style='text-align:{c.justify}'>{html.escape(cell_text(v))}</td>"
+                                 for c, v in zip(table.columns, row, strict=False)) + "</tr>"
+                for row in table.rows
+            )  # fmt: skip
+            caption = f"<caption>{html.escape(table.title)}</caption>" if table.title else ""
+            parts.append(f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            parts += [f"<p>{html.escape(line)}</p>" for line in (table.caption, *table.footer) if line]
+        parts += [f"<p>{html.escape(line)}</p>" for line in self.report.notes]
+        return "\n".join(parts)
+
+
+def _input(input_size: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    if input_size is None:
+        return default
+    shape = tuple(input_size)
+    if len(shape) != 4 or not all(isinstance(v, int) and v > 0 for v in shape):
+        raise UsageError(f"input_size {input_size!r}: expected four positive ints (batch, channels, "
+                         "height, width), e.g. (1, 3, 224, 224)", subject="input_size")  # fmt: skip
+    return shape
+
+
+def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "float32") -> Any:
+    """Trace what the caller gave: an nn.Module as it is, else a spec or ARCH text."""
+    from torch import nn
+
+    from .sources import model_device, resolve_source, trace_source
+    from .tracing import trace_model
+    from .units import normalize_dtype
+
+    if isinstance(model_or_spec, nn.Module):
+        spec = getattr(model_or_spec, "spec", None)
+        shape = _input(input_size, spec.default_input_shape() if isinstance(spec, ResNetSpec) else DEFAULT_INPUT)
+        label = "" if isinstance(spec, ResNetSpec) else type(model_or_spec).__name__
+        return trace_model(model_or_spec, shape, normalize_dtype(dtype), model_device(model_or_spec), label)
+    if not isinstance(model_or_spec, (str, ResNetSpec)):
+        raise UsageError(f"model_or_spec: expected an nn.Module, a ResNetSpec or a preset, spec "
+                         f"string or file.py:Name, got {type(model_or_spec).__name__}",
+                         subject="model_or_spec")  # fmt: skip
+    source = resolve_source(model_or_spec)
+    return trace_source(source, _input(input_size, source.default_input_shape()), normalize_dtype(dtype))
+
+
+def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: int = 2,
+            dtype: str = "float32") -> Result:  # fmt: skip
+    """Per-module output shapes, parameters, MACs and receptive field.
+
+    >>> import resnet_inspect
+    >>> s = resnet_inspect.summary("resnet18", input_size=(1, 3, 224, 224))
+    >>> s.data.totals.params
+    11689512
+    """
+    from .report.summary import summary_report
+
+    _check_depth(depth)
+    trace = _trace(model_or_spec, input_size, dtype)
+    return Result(trace, summary_report(trace, depth))
+
+
+def _check_depth(depth: int) -> None:
+    if depth < 1:
+        raise UsageError(f"depth {depth}: must be at least 1", subject="depth")
+
+
+def flops(model_or_spec: Any, input_size: Sequence[int] | None = None, by: str = "layer",
+          depth: int = 2) -> Result:  # fmt: skip
+    """MACs and FLOPs per layer (``by="layer"``), stage or operator.
+
+    >>> r = resnet_inspect.flops("resnet50", by="stage")   # doctest: +SKIP
+    >>> r.data.totals.macs
+    4089184256
+    """
+    from .report.flops import flops_report
+
+    if by not in ("layer", "stage", "operator"):
+        raise UsageError(f"by {by!r}: not one of layer, stage, operator", subject="by")
+    _check_depth(depth)
+    trace = _trace(model_or_spec, input_size)
+    return Result(trace, flops_report(trace, by, depth))
+
+
+def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2,
+         align: str = "auto") -> Result:  # fmt: skip
+    """Two models side by side; layers aligned by name, or by structure (``align``) where a
+    user's model names them differently.
+
+    >>> d = resnet_inspect.diff("resnet18", my_model)   # doctest: +SKIP
+    >>> d.data.identical
+    True
+    """
+    from .diff import diff_traces
+    from .report.diff import diff_report
+
+    trace_a = _side(a, "a", input_size)
+    trace_b = _side(b, "b", input_size or trace_a.input_shape)
+    result = diff_traces(trace_a, trace_b, align=align)
+    return Result(result, diff_report(result, depth))
+
+
+def _side(value: Any, name: str, input_size: Sequence[int] | None) -> Any:
+    try:
+        return _trace(value, input_size)
+    except UsageError as exc:
+        if exc.subject == "model_or_spec":
+            raise UsageError(str(exc).replace("model_or_spec", name, 1), subject=name) from None
+        raise
+
+
+def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
+    """The nearest preset to ``model`` by structure, and every departure from it in words.
+
+    >>> resnet_inspect.identify(my_resnet).data.verdict   # doctest: +SKIP
+    'matches resnet18 exactly'
+    """
+    from torch import nn
+
+    from .report.structure import structure_report
+    from .sources import build_source, resolve_source
+    from .structure import identify_module
+
+    if isinstance(model, nn.Module):
+        label = type(model).__name__
+    elif isinstance(model, str):
+        source = resolve_source(model)
+        label, model = (model, build_source(source))
+    else:
+        raise UsageError(f"model: expected an nn.Module or file.py:Name, got {type(model).__name__}",
+                         subject="model")  # fmt: skip
+    match = identify_module(model, _input(input_size, DEFAULT_INPUT))
+    return Result(match, structure_report(label, match), rows_key="departures")
+
+
+def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
+    """Time the forward pass of one or more of our variants (presets, spec strings, specs);
+    ``config``: :class:`~resnet_inspect.bench.BenchConfig`'s fields (``device="cuda"``,
+    ``min_time_s=1.0``, ...).
+
+    >>> r = resnet_inspect.bench(["resnet18", "resnet50"], batches=[1, 8], min_time_s=0.5)  # doctest: +SKIP
+    """
+    from . import bench as bench_pkg
+    from .report.bench import bench_report
+
+    chosen = [variants] if isinstance(variants, (str, ResNetSpec)) else list(variants)
+    cfg = bench_pkg.BenchConfig(**config)
+    result = bench_pkg.run(bench_pkg.plan(chosen, batches, config=cfg))
+    return Result(result, bench_report(result, cfg), rows_key="results")

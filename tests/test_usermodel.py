@@ -1,0 +1,341 @@
+"""ARCH as the user's own code: loading it, every command on it, identify and diff by structure.
+
+The models are in ``tests/user_models/seed_style.py``, written in the style of the seed posts:
+a v1 ResNet-50 (stride on the first 1x1, a fixed AvgPool2d(7)), a ResNet-34 with a projection at
+every stage start and a sigmoid head, a CIFAR ResNet-20 with option A by slicing and padding,
+and resnet18 exactly, under other names.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+import resnet_inspect
+from resnet_inspect.cli import app
+from resnet_inspect.sources import trace_source
+from resnet_inspect.structure import identify_module
+from resnet_inspect.usermodel import UserCodeError, build_user_model, is_user_code, parse_user_code
+
+MODELS = Path(__file__).parent / "user_models" / "seed_style.py"
+SHAPES = {"ResNet50V1": (1, 3, 224, 224), "ResNet34Sigmoid": (2, 3, 64, 64),
+          "CifarResNet20": (2, 3, 32, 32), "Renamed18": (1, 3, 64, 64)}  # fmt: skip
+
+
+def user(name: str) -> str:
+    return f"{MODELS}:{name}"
+
+
+# --- what ARCH names ----------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("my_resnet.py:ResNet50", True), ("models.resnet:build", True), ("a/b.py:Net(num_classes=10)", True),
+    ("resnet50", False), ("resnet50:groups=32", False), ("block=basic", False), (None, False),
+])  # fmt: skip
+def test_user_code_is_told_from_a_spec_string(text: str | None, expected: bool) -> None:
+    assert is_user_code(text) is expected
+
+
+def test_arguments_are_literals_never_evaluated() -> None:
+    parsed = parse_user_code("x.py:Net(10, widths=(64, 128), name='a', flag=True)")
+    assert parsed.args == (10,) and dict(parsed.kwargs) == {"widths": (64, 128), "name": "a", "flag": True}
+    with pytest.raises(UserCodeError, match="literals"):
+        parse_user_code("x.py:Net(n=__import__('os').getcwd())")
+
+
+# --- summary equals a real forward ------------------------------------------------------------
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_summary_shapes_and_counts_equal_a_real_forward(name: str) -> None:
+    source = parse_user_code(user(name))
+    trace = trace_source(source, SHAPES[name])
+    real = build_user_model(source, "cpu").eval()
+    outputs: dict[str, tuple[int, ...]] = {}
+
+    def keep(name: str) -> object:
+        def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+            outputs[name] = tuple(out.shape)
+
+        return hook
+
+    for n, m in real.named_modules():
+        if n and not any(True for _ in m.children()):
+            m.register_forward_hook(keep(n))  # a module called twice: its last call, as the trace  # type: ignore[arg-type]
+    with torch.no_grad():
+        out = real(torch.randn(SHAPES[name]))
+    assert trace.output_shape == tuple(out.shape)
+    assert trace.totals.params == sum(p.numel() for p in real.parameters())
+    leaves = {r.name: r.output_shape for r in trace.layers if r.is_leaf and r.name in outputs}
+    assert leaves == outputs
+
+
+def test_renamed_copy_counts_exactly_what_resnet18_counts() -> None:
+    mine = trace_source(parse_user_code(user("Renamed18")), (1, 3, 224, 224))
+    ours = resnet_inspect.trace("resnet18")
+    assert mine.totals.macs == ours.totals.macs == 1_814_073_344  # torchvision: 1.81 GFLOPS (MACs)
+    assert mine.totals.flops == ours.totals.flops
+    assert (mine.totals.receptive_field, mine.totals.jump) == (ours.totals.receptive_field, ours.totals.jump)
+
+
+def test_receptive_field_said_plainly_where_it_cannot_be_followed(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "mlp.py").write_text(
+        "from torch import nn\n"
+        "def mlp():\n    return nn.Sequential(nn.Flatten(), nn.Linear(48, 4))\n"
+    )
+    result = runner.invoke(app, ["summary", f"{tmp_path / 'mlp.py'}:mlp", "-i", "1x3x4x4"])
+    assert result.exit_code == 0, result.stderr
+    assert "receptive field: not computed" in result.stdout
+
+
+# --- identify --------------------------------------------------------------------------------
+def _identify(name: str) -> resnet_inspect.api.Result:
+    return resnet_inspect.identify(user(name), input_size=SHAPES[name] if "Cifar" in name else None)
+
+
+def test_identify_names_the_v1_stride_and_the_fixed_pool() -> None:
+    match = _identify("ResNet50V1").data
+    assert match.preset == "resnet50"
+    assert match.departures == (
+        "stride on the first 1x1 (the paper's v1; torchvision strides on the 3x3) at layer2.0, "
+        "layer3.0 and layer4.0",
+        "AvgPool2d(7) instead of adaptive pooling: only inputs that reach layer4 at 7x7 work (224x224)",
+    )
+
+
+def test_identify_names_the_extra_projection_and_the_sigmoid_head() -> None:
+    match = _identify("ResNet34Sigmoid").data
+    assert match.preset == "resnet34"
+    assert match.departures == (
+        "a projection shortcut at layer1.0 where resnet34 (option B) has none",
+        "head: Linear(512, 1) + Sigmoid where resnet34 has Linear(512, 1000)",
+    )
+
+
+def test_option_a_written_differently_is_still_resnet20() -> None:
+    assert _identify("CifarResNet20").data.verdict == "matches resnet20 exactly"
+
+
+def test_identify_says_an_exact_copy_matches_exactly(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["identify", user("Renamed18")])
+    assert result.exit_code == 0, result.stderr
+    assert "matches resnet18 exactly" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
+                                  "resnet50c", "resnet50d", "resnet20"])  # fmt: skip
+def test_identify_of_our_own_variant_matches_itself(name: str) -> None:
+    shape = (1, 3, 32, 32) if name == "resnet20" else (1, 3, 64, 64)
+    match = identify_module(resnet_inspect.build(name, device="meta"), shape)
+    assert match.verdict == f"matches {name} exactly"
+
+
+def test_identify_names_widths_groups_and_pooled_shortcuts_in_words() -> None:
+    from resnet_inspect.spec import PRESETS
+    from resnet_inspect.structure import departures, skeleton
+
+    def bones(name: str) -> object:
+        return skeleton(resnet_inspect.build(name, device="meta"), (1, 3, 64, 64))
+
+    wide = departures(bones("resnext50_32x4d"), bones("resnet50"), "resnet50", PRESETS["resnet50"], (1, 3, 64, 64))  # type: ignore[arg-type]
+    # ResNeXt-50 32x4d: 128-wide grouped 3x3 in layer1 where resnet50 has 64 (torchvision's widths)
+    assert wide[0] == "main path widths 128-128(g32)-256 at layer1 where resnet50 has 64-64-256"
+    no_bn = resnet_inspect.build("resnet18", norm="none", device="meta")
+    bare = departures(skeleton(no_bn, (1, 3, 64, 64)), bones("resnet18"), "resnet18", PRESETS["resnet18"], (1, 3, 64, 64))
+    assert "normalisation none at every block where resnet18 has 2 x BatchNorm" in bare
+    d = departures(bones("resnet50d"), bones("resnet50c"), "resnet50c", PRESETS["resnet50c"], (1, 3, 64, 64))  # type: ignore[arg-type]
+    assert d == ("an average-pooled projection (ResNet-D) shortcut at layer2.0, layer3.0 and layer4.0 "
+                 "where resnet50c (option B) has a projection shortcut",)  # fmt: skip
+
+
+# --- diff -----------------------------------------------------------------------------------
+def test_diff_aligns_the_renamed_copy_by_structure_with_zero_changes(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["diff", "resnet18", user("Renamed18"), "--exit-code", "-f", "json", "-d", "3"])
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["identical"]
+    assert {row["status"] for row in payload["layers"]} == {"same"}
+    assert "layer1.0.conv1" in {row["name"] for row in payload["layers"]}  # B's stage1.0.c1, renamed
+
+
+def test_diff_against_v1_shows_the_strided_1x1() -> None:
+    d = resnet_inspect.diff("resnet50", user("ResNet50V1"), depth=3).data
+    rows = {r.name: r for r in d.layers}
+    assert rows["layer2.0.conv1"].changed == ("stride", "output_shape", "macs")
+    assert rows["layer2.0.conv2"].changed == ("stride",)  # 28x28 either way
+    assert d.totals[0].delta == 0  # same parameters
+
+
+# --- check ------------------------------------------------------------------------------------
+def test_check_says_whether_a_checkpoint_loads_into_the_users_model(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "renamed.pth"
+    torch.save(build_user_model(parse_user_code(user("Renamed18")), "cpu").state_dict(), path)
+    loads = runner.invoke(app, ["check", user("Renamed18"), str(path)])
+    assert loads.exit_code == 0, loads.stderr
+    assert "loads strictly into" in loads.stdout
+    assert runner.invoke(app, ["check", "resnet18", str(path)]).exit_code == 1  # other names
+
+
+# --- flops and bench -----------------------------------------------------------------------------
+def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "attn.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 1)\n"
+        "    def forward(self, x):\n"
+        "        t = self.conv(x).flatten(2)\n"
+        "        return torch.bmm(t, t.transpose(1, 2))\n"
+    )
+    result = runner.invoke(app, ["flops", f"{tmp_path / 'attn.py'}:Net", "-i", "1x3x4x4", "--by", "operator",
+                                 "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    ops = {o["operator"]: o for o in json.loads(result.stdout)["operators"]}
+    # bmm of (1, 8, 16) by (1, 16, 8): 8 * 8 * 16 = 1,024 MACs, counted by torch's FLOP counter
+    assert ops["torch.bmm"]["flops"] == 2 * 1024 and ops["torch.bmm"]["rule"] != ops["convolution"]["rule"]
+    table = runner.invoke(app, ["flops", f"{tmp_path / 'attn.py'}:Net", "-i", "1x3x4x4"])
+    assert "torch.bmm counted by torch's FLOP counter" in table.stdout
+
+
+def test_bench_plans_the_users_model_beside_a_preset() -> None:
+    from resnet_inspect.bench import plan
+
+    planned = plan(["resnet20", user("CifarResNet20")], input_shape=(3, 32, 32))
+    ours, mine = planned.tasks
+    assert mine.label == user("CifarResNet20")
+    # the same network; its x.mean((2, 3)) head has no cost rule (uncounted, and said so) where
+    # ours pools adaptively: 64 x 8 x 8 = 4,096 FLOPs apart
+    assert planned.flops(ours) - planned.flops(mine) == 64 * 8 * 8
+
+
+def test_bench_times_the_users_model(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["bench", user("CifarResNet20"), "--min-time", "0.02", "--warmup", "0.01",
+                                 "-i", "3x32x32", "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)["results"]
+    assert row["variant"] == user("CifarResNet20") and row["spec"] is None and row["status"] == "ok"
+
+
+# --- failures: one line each ---------------------------------------------------------------------
+BROKEN = {
+    "syntax.py": "def f(:\n",
+    "imports.py": "import not_a_module_anywhere_xyz\n",
+    "raises.py": "from torch import nn\nclass Net(nn.Module):\n"
+                 "    def __init__(self):\n        raise ValueError('widths must be positive')\n",
+    "notmodule.py": "def build():\n    return 42\n",
+    "forward.py": "from torch import nn\nclass Net(nn.Module):\n"
+                  "    def forward(self, x):\n        raise KeyError('oops')\n",
+    "atimport.py": "raise RuntimeError('no GPU here')\n",
+    "escapes.py": "def net():\n    raise ValueError('\\x1b[2Jcleared')\n",
+}  # fmt: skip
+FAILURES = [
+    ("summary missing.py:Net", "missing.py: no such file"),
+    ("summary syntax.py:f", "syntax error at syntax.py:1"),
+    ("summary imports.py:Net", "an import inside it failed: ModuleNotFoundError"),
+    ("summary atimport.py:Net", "raised RuntimeError: no GPU here while being imported"),
+    ("summary raises.py:Nope", "has no 'Nope' (it defines: Net)"),
+    ("flops raises.py:Net", "Net() raised ValueError: widths must be positive"),
+    ("summary notmodule.py:build", "returned a int, not an nn.Module"),
+    ("summary forward.py:Net", "Net's forward on 1x3x224x224 raised KeyError"),
+    ("summary raises.py:Net(x=open)", "arguments must be Python literals"),
+    ("summary raises.py:Net --groups 32", "--groups: architecture flags apply to presets"),
+    ("identify raises.py:Net", "Net() raised ValueError"),
+    ("diff resnet18 raises.py:Net", "Net() raised ValueError"),
+    ("check raises.py:Net x.pth", "Net() raised ValueError"),
+    ("check raises.py:Nope x.pth", "has no 'Nope'"),
+    ("bench raises.py:Net", "Net() raised ValueError"),
+    ("summary escapes.py:net", "raised ValueError: \\x1b[2Jcleared"),  # escapes shown, not obeyed
+]
+
+
+@pytest.fixture()
+def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, text in BROKEN.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "x.pth").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("args", "fragment"), FAILURES, ids=[a for a, _ in FAILURES])
+def test_each_failure_of_user_code_is_one_line(runner: CliRunner, broken: Path, args: str, fragment: str) -> None:
+    result = runner.invoke(app, args.split())
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stderr
+
+
+def test_traceback_shows_the_users_own_frames_only(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(app, ["summary", "raises.py:Net", "--traceback"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "raises.py" in result.stderr
+    assert "resnet_inspect" not in result.stderr.replace("error: ", "")
+    assert result.stderr.splitlines()[-1].startswith("error: ")
+
+
+def test_view_and_contiguous_keep_their_shapes_on_meta(tmp_path: Path) -> None:
+    """Hand-written heads flatten with x.view(n, -1); on the meta device the shape rule must
+    give what torch gives (a view's sizes are not flatten's start and end dims)."""
+    (tmp_path / "heads.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(12, 2)\n"
+        "    def forward(self, x):\n"
+        "        x = x.contiguous().view(x.size(0), -1)\n"
+        "        return self.fc(x.reshape((x.shape[0], 12)))\n"
+    )
+    trace = trace_source(parse_user_code(f"{tmp_path / 'heads.py'}:Net"), (3, 3, 2, 2))
+    assert trace.output_shape == (3, 2)
+
+
+def test_a_file_named_like_a_loaded_module_does_not_replace_it(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "json.py").write_text("from torch import nn\ndef net():\n    return nn.Conv2d(3, 4, 3)\n")
+    result = runner.invoke(app, ["summary", f"{tmp_path / 'json.py'}:net", "-i", "1x3x8x8"])
+    assert result.exit_code == 0, result.stderr
+    assert sys.modules["json"].dumps([1]) == "[1]"
+
+
+def test_help_says_the_file_is_run(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["summary", "--help"], env={"COLUMNS": "200"})
+    assert "RUNS that file" in result.stdout
+
+
+# --- the Python API ---------------------------------------------------------------------------
+def test_diff_and_bench_are_functions_and_still_the_modules() -> None:
+    from resnet_inspect import bench
+
+    assert callable(resnet_inspect.diff) and resnet_inspect.diff.Change.SAME.value == "same"
+    assert bench.BenchConfig().min_time_s > 0 and callable(bench)
+
+
+def test_api_results_print_render_html_and_give_records() -> None:
+    sys.path.insert(0, str(MODELS.parent))
+    try:
+        import seed_style  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(MODELS.parent))
+    result = resnet_inspect.summary(seed_style.ResNet34Sigmoid(), input_size=(1, 3, 64, 64), depth=1)
+    assert "ResNet34Sigmoid @ 1x3x64x64" in str(result)
+    assert "<table>" in result._repr_html_() and "layer4" in result._repr_html_()
+    records = result.records()
+    assert [r["name"] for r in records] == ["pre", "layer1", "layer2", "layer3", "layer4", "fc"]
+    assert result.to_dict()["totals"]["params"] == sum(p.numel() for p in seed_style.ResNet34Sigmoid().parameters())
+    flops = resnet_inspect.flops("resnet18", by="stage")
+    assert [r["name"] for r in flops.records()] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+
+
+@pytest.mark.parametrize(("call", "argument"), [
+    (lambda: resnet_inspect.summary(42), "model_or_spec"),
+    (lambda: resnet_inspect.summary("resnet18", input_size=(3, 224)), "input_size"),
+    (lambda: resnet_inspect.flops("resnet18", by="block"), "by"),
+    (lambda: resnet_inspect.diff("resnet18", 3.5), "b"),
+    (lambda: resnet_inspect.identify(nn), "model"),
+])  # fmt: skip
+def test_api_errors_name_the_argument(call: object, argument: str) -> None:
+    with pytest.raises(resnet_inspect.InspectError) as info:
+        call()  # type: ignore[operator]
+    assert info.value.subject == argument and str(info.value).startswith(argument)
