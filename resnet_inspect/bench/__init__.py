@@ -27,18 +27,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .config import (
+    MAX_BATCH,
     MIN_SAMPLES,
     PRECISION_ALIASES,
     ROUNDS,
     BenchConfig,
     BenchTask,
+    Breakdown,
     CompileMode,
+    Mode,
+    Optimizer,
     Precision,
     Status,
     check_batches,
     check_input_shape,
     check_values,
     parse_batches,
+    parse_choice,
     parse_chw,
     parse_compile_mode,
     parse_device,
@@ -56,7 +61,15 @@ from .peaks import (
     identify_peak,
     peak_basis,
 )
-from .results import BenchResult, Measurement, MemoryPeak, StageTiming
+from .results import (
+    BenchResult,
+    CompileStats,
+    HookOverhead,
+    LayerTiming,
+    Measurement,
+    MemoryPeak,
+    StageTiming,
+)
 from .stats import NOISE_THRESHOLD, TimeStatistics, quantile
 
 if TYPE_CHECKING:
@@ -78,7 +91,8 @@ if TYPE_CHECKING:
         check_precision_runs,
         collect_environment,
     )
-    from .planning import BenchPlan, check_config, plan, plan_tasks
+    from .fit import BatchFit, bisect_largest, find_max_batch
+    from .planning import TRAIN_FLOPS_NOTE, BenchPlan, check_config, plan, plan_tasks
 
 _LAZY_MODULES = {
     "clocks": ("Clock", "CudaClock", "clock_for"),
@@ -86,7 +100,8 @@ _LAZY_MODULES = {
                "stage_pieces"),
     "environment": ("TORCH_DTYPE", "Environment", "autocast", "backend_settings", "check_device",
                     "check_precision_runs", "collect_environment"),
-    "planning": ("BenchPlan", "check_config", "plan", "plan_tasks"),
+    "planning": ("TRAIN_FLOPS_NOTE", "BenchPlan", "check_config", "plan", "plan_tasks"),
+    "fit": ("BatchFit", "bisect_largest", "find_max_batch"),
 }  # fmt: skip
 _LAZY = {name: (module, name) for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -108,23 +123,32 @@ __all__ = [
     "H100_SXM",
     "H200",
     "KNOWN_PARTS",
+    "MAX_BATCH",
     "MIN_SAMPLES",
     "NOISE_THRESHOLD",
     "PRECISION_ALIASES",
     "ROUNDS",
     "TORCH_DTYPE",
+    "TRAIN_FLOPS_NOTE",
+    "BatchFit",
     "BenchConfig",
     "BenchPlan",
     "BenchResult",
     "BenchTask",
     "Bound",
+    "Breakdown",
     "Clock",
     "CompileMode",
+    "CompileStats",
     "CudaClock",
     "DevicePeak",
     "Environment",
+    "HookOverhead",
+    "LayerTiming",
     "Measurement",
     "MemoryPeak",
+    "Mode",
+    "Optimizer",
     "Precision",
     "ProgressFn",
     "StageTiming",
@@ -132,6 +156,7 @@ __all__ = [
     "TimeStatistics",
     "autocast",
     "backend_settings",
+    "bisect_largest",
     "check_batches",
     "check_config",
     "check_device",
@@ -140,9 +165,11 @@ __all__ = [
     "check_values",
     "clock_for",
     "collect_environment",
+    "find_max_batch",
     "identify_peak",
     "make_input",
     "parse_batches",
+    "parse_choice",
     "parse_chw",
     "parse_compile_mode",
     "parse_device",
