@@ -1,4 +1,5 @@
-"""bench: forward-pass timing on CPU and CUDA, and the result types it hands to the report.
+"""bench: timing a forward pass or a training step on CPU and CUDA, and the result types it
+hands to the report.
 
 Three separate things, after ``torch.utils.benchmark``: what is timed (:class:`BenchTask`, one
 variant at one batch size, under a :class:`BenchConfig`), the measurement (:class:`Measurement`:
@@ -7,9 +8,12 @@ raw times, statistics as properties, a noise warning) and the environment it ran
 
 One concept per module: ``config`` (what is timed, the settings, parsing the command's values),
 ``stats`` (quantiles, the statistics of raw times), ``peaks`` (datasheet peaks of known GPUs),
-``results`` (the measured records), ``clocks``, ``memory`` (probes), ``environment`` (torch's
-settings for a run, the machine's facts, whether it can run the config), ``planning`` (the
-configurations, checked and traced before a run) and ``engine`` (the run itself).
+``results`` (the measured records), ``clocks``, ``memory`` (probes, and the memory a run may
+use), ``environment`` (torch's settings for a run, the machine's facts, whether it can run the
+config), ``planning`` (the configurations, checked, traced and fitted to memory before a run),
+``training`` (the training step and its memory parts), ``layers`` (per-layer hooks),
+``compiled`` (torch.compile's limits and counts), ``fit`` (the largest batch) and ``engine``
+(the run itself).
 
 The library's entry point::
 

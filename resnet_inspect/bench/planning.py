@@ -169,7 +169,7 @@ def check_fits(planned: BenchPlan) -> None:
     if available is not None and need > available:
         raise RuntimeFailure(
             f"memory: this run needs about {human_bytes(need)} ({human_bytes(need - activations)} "
-            f"of weights, inputs{', gradients and optimizer state' if config.training else ''}, "
+            f"of {'weights, inputs, gradients and optimizer state' if config.training else 'weights and inputs'}, "
             f"{human_bytes(activations)} of activations at the largest configuration) but "
             f"{human_bytes(available)} is available on {config.device} ({where}); use smaller "
             "batches, fewer variants or a lower precision", subject="memory",

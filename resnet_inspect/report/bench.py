@@ -430,7 +430,8 @@ def max_batch_report(fits: list[BatchFit], config: BenchConfig) -> Report:
         rows=tuple((r["variant"], "x".join(map(str, r["input_shape"])), r["max_batch"],
                     len(r["probes"]), None if r["available_bytes"] is None
                     else r["available_bytes"] / MIB) for r in records),
-        caption=f"Bisection: the batch doubles from 1 until one does not fit, then the gap is "
+        caption=f"Bisection: the batch doubles from {2 if config.training else 1} until one does not "
+        "fit, then the gap is "
         f"halved. Each size {how}. Available: {fits[0].basis if fits else 'unknown'}.",
     )  # fmt: skip
     payload = {"command": "bench", "max_batch": records, "mode": config.mode.value,
