@@ -254,6 +254,17 @@ def test_probes_survive_out_of_memory_and_find_the_limit(monkeypatch: pytest.Mon
     assert found == 5 and (6, False) in probes
 
 
+@needs_cuda
+def test_cuda_max_batch_probes_for_real_and_leaves_the_device_clean() -> None:
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    config = BenchConfig(device="cuda", mode=Mode.TRAIN)
+    found = fit.find_max_batch(resolve(TINY), (3, 256, 256), config)
+    assert found.measured and found.task.batch >= 2 and any(not ok for _, ok in found.probes)
+    assert torch.cuda.memory_allocated() == before  # every probe's tensors gone after the OOMs
+    assert fit.run_probe(BenchTask(resolve(TINY), 2, (3, 256, 256)), config)  # still usable
+
+
 def test_cpu_max_batch_is_the_estimate_within_the_memory_available(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fit, "available_bytes", lambda config: (50 * 2**20, "test"))
     found = fit.find_max_batch(resolve(TINY), (3, 32, 32), TRAIN)
