@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import InspectError, SpecError, UsageError
+from .errors import InspectError, RuntimeFailure, SpecError, UsageError
 from .render import (
     STDOUT,
     can_encode,
@@ -84,7 +84,8 @@ _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights", "columns": "--columns", "breakdown": "--breakdown",
+    "threads": "--threads", "weights": "--weights", "columns": "--columns", "mode": "--mode",
+    "top": "--top", "breakdown": "--breakdown",
 }  # fmt: skip
 
 
@@ -651,8 +652,19 @@ def bench(
     threads: Annotated[Optional[int], _bench_option(
         "--threads", help="CPU threads for torch. Default: torch's (one per core).",
         show_default=False)] = None,
-    breakdown: Annotated[bool, _bench_option("--breakdown", help="Per stage: time, share, "
-                                             "FLOP/s and FLOPs per byte (a roofline).")] = False,
+    breakdown: Annotated[Optional[str], _bench_option(
+        "--breakdown", metavar="stage|layer", show_default=False,
+        help="stage: each stage's time, share, FLOP/s and FLOPs per byte (a roofline); layer: "
+        "the same for every layer, slowest first (the forward pass, eagerly).")] = None,
+    top: Annotated[Optional[int], _bench_option(
+        "--top", metavar="N", show_default=False,
+        help="With --breakdown layer: only the N slowest layers.")] = None,
+    mode: Annotated[str, _bench_option("--mode", help="infer: a forward pass; train: a training "
+                                       "step (forward, loss, backward, optimizer step).")] = "infer",
+    optimizer: Annotated[str, _bench_option("--optimizer", help="With --mode train: sgd (momentum "
+                                            "0.9) or adamw.")] = "sgd",
+    max_batch: Annotated[bool, _bench_option("--max-batch", help="Find the largest batch that fits "
+                                             "(bisection) instead of timing.")] = False,
     format: FormatOpt = None,
     output: OutputOpt = None,
     weights: WeightsOpt = None,
@@ -660,11 +672,15 @@ def bench(
     *,
     overrides: dict[str, Any],
 ) -> None:
-    """Time the forward pass: latency percentiles, images/s, FLOP/s, memory; variants and batch
-    sizes interleaved."""
+    """Time the forward pass or a training step: latency percentiles, images/s, FLOP/s,
+    memory; variants and batch sizes interleaved."""
     from .bench import (
         BenchConfig,
+        Breakdown,
+        Mode,
+        Optimizer,
         parse_batches,
+        parse_choice,
         parse_chw,
         parse_device,
         parse_precision,
@@ -674,21 +690,76 @@ def bench(
     config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
                          channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
                          warmup_s=warmup, min_time_s=min_time, threads=threads,
-                         breakdown=breakdown, weights=weights)  # fmt: skip
+                         breakdown=parse_choice("--breakdown", breakdown, Breakdown) if breakdown
+                         else Breakdown.OFF, weights=weights, mode=parse_choice("--mode", mode, Mode),
+                         optimizer=parse_choice("--optimizer", optimizer, Optimizer), top=top)  # fmt: skip
     batches, chw = parse_batches(batch), parse_chw(input) if input else None
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
-        check_output_path(output)
+        check_output_path(output)  # the whole pre-flight, the temporary file included
     specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
     from .bench import plan, run  # torch from here on
-    from .report.bench import bench_report
+    from .report.bench import bench_report, max_batch_report
 
+    if max_batch:
+        from .bench import check_config, find_max_batch
+
+        check_config(config)
+        fits = [find_max_batch(spec, chw, config) for spec in specs]
+        emit(max_batch_report(fits, config), format, output)
+        return
     planned = plan(specs, batches, chw, config)
-    with _progress_bar() as progress:
+    with _progress_bar() as progress, _sigterm_as_interrupt() as signalled:
         result = run(planned, progress)
+    _check_some_ran(result)
     emit(bench_report(result, config), format, output)
     if result.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(143 if signalled else 130)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[int]]:
+    """SIGTERM (a container stopping, ``kill``) is taken like Ctrl-C: the rows measured so far
+    are printed, and the command exits 143 (128 + SIGTERM) instead of 130. Yields a list that
+    holds the signal once one came."""
+    import signal
+
+    received: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_some_ran(result: Any) -> None:
+    """Out of memory everywhere is a failure (exit 1); in some rows, a warning on stderr."""
+    from .bench import Status
+
+    statuses = [m.status for m in result.measurements]
+    oom = sum(s is Status.OOM for s in statuses)
+    eager = sum(s is Status.NOT_COMPILED for s in statuses)
+    if not result.interrupted and oom + eager == len(statuses):
+        why = "ran out of memory" if oom else "fell back to eager (not compiled)"
+        if oom and eager:
+            why = f"ran out of memory ({oom}) or fell back to eager ({eager})"
+        raise RuntimeFailure(f"nothing was measured: every configuration ({len(statuses)}) {why}; "
+                             "use smaller batches, a lower precision or fewer variants")  # fmt: skip
+    if oom:
+        print(f"warning: {oom} of {len(statuses)} configurations ran out of memory (marked OOM)",
+              file=sys.stderr)
+    if eager:
+        print(f"warning: {eager} of {len(statuses)} configurations fell back to eager under "
+              "torch.compile (marked, not timed)", file=sys.stderr)
 
 
 def _compile_mode(compile: bool, mode: str | None) -> Any:

@@ -139,7 +139,8 @@ def rich_renderables(report: Report, width: int | None = None, exact: bool = Fal
                       box=box.ASCII if ascii_only else box.HEAVY_HEAD)  # fmt: skip
         for i in shown:
             c = table.columns[i]
-            keep = _natural_width(table, texts, i) if c.priority == 0 and c.justify == "left" else None
+            # the first column names the row: never cut, unless it would take over half the width
+            keep = min(_natural_width(table, texts, i), (width or 120) // 2) if i == 0 else None
             t.add_column(text(c.header), justify=c.justify, no_wrap=c.justify == "right" or keep is not None,  # type: ignore[arg-type]
                          min_width=keep)  # fmt: skip
         for r, row in enumerate(texts):

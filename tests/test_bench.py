@@ -330,7 +330,7 @@ def test_bench_json_carries_every_number_and_the_environment(runner: CliRunner) 
 
 
 def test_bench_table_says_which_flops_and_why_no_utilisation(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["bench", *TINY_ARGS, "resnet20", "--breakdown"])
+    result = runner.invoke(app, ["bench", *TINY_ARGS, "resnet20", "--breakdown", "stage"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     for text in ("Environment", "Median ms", "P10 ms", "IQR ms", "Images/s", "GFLOP/s",
@@ -353,7 +353,7 @@ def test_interrupted_bench_prints_finished_rows_and_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(engine, "_breakdowns", interrupt)
-    result = runner.invoke(app, ["bench", *TINY_ARGS, "--breakdown", "-f", "json"])
+    result = runner.invoke(app, ["bench", *TINY_ARGS, "--breakdown", "stage", "-f", "json"])
     assert result.exit_code == 130
     data = json.loads(result.stdout)
     assert data["interrupted"] is True and data["results"][0]["status"] == "ok"

@@ -1,4 +1,5 @@
-"""bench: forward-pass timing on CPU and CUDA, and the result types it hands to the report.
+"""bench: timing a forward pass or a training step on CPU and CUDA, and the result types it
+hands to the report.
 
 Three separate things, after ``torch.utils.benchmark``: what is timed (:class:`BenchTask`, one
 variant at one batch size, under a :class:`BenchConfig`), the measurement (:class:`Measurement`:
@@ -7,9 +8,12 @@ raw times, statistics as properties, a noise warning) and the environment it ran
 
 One concept per module: ``config`` (what is timed, the settings, parsing the command's values),
 ``stats`` (quantiles, the statistics of raw times), ``peaks`` (datasheet peaks of known GPUs),
-``results`` (the measured records), ``clocks``, ``memory`` (probes), ``environment`` (torch's
-settings for a run, the machine's facts, whether it can run the config), ``planning`` (the
-configurations, checked and traced before a run) and ``engine`` (the run itself).
+``results`` (the measured records), ``clocks``, ``memory`` (probes, and the memory a run may
+use), ``environment`` (torch's settings for a run, the machine's facts, whether it can run the
+config), ``planning`` (the configurations, checked, traced and fitted to memory before a run),
+``training`` (the training step and its memory parts), ``layers`` (per-layer hooks),
+``compiled`` (torch.compile's limits and counts), ``fit`` (the largest batch) and ``engine``
+(the run itself).
 
 The library's entry point::
 
@@ -27,18 +31,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .config import (
+    MAX_BATCH,
     MIN_SAMPLES,
     PRECISION_ALIASES,
     ROUNDS,
     BenchConfig,
     BenchTask,
+    Breakdown,
     CompileMode,
+    Mode,
+    Optimizer,
     Precision,
     Status,
     check_batches,
     check_input_shape,
     check_values,
     parse_batches,
+    parse_choice,
     parse_chw,
     parse_compile_mode,
     parse_device,
@@ -56,7 +65,15 @@ from .peaks import (
     identify_peak,
     peak_basis,
 )
-from .results import BenchResult, Measurement, MemoryPeak, StageTiming
+from .results import (
+    BenchResult,
+    CompileStats,
+    HookOverhead,
+    LayerTiming,
+    Measurement,
+    MemoryPeak,
+    StageTiming,
+)
 from .stats import NOISE_THRESHOLD, TimeStatistics, quantile
 
 if TYPE_CHECKING:
@@ -78,7 +95,8 @@ if TYPE_CHECKING:
         check_precision_runs,
         collect_environment,
     )
-    from .planning import BenchPlan, check_config, plan, plan_tasks
+    from .fit import BatchFit, bisect_largest, find_max_batch
+    from .planning import TRAIN_FLOPS_NOTE, BenchPlan, check_config, plan, plan_tasks
 
 _LAZY_MODULES = {
     "clocks": ("Clock", "CudaClock", "clock_for"),
@@ -86,7 +104,8 @@ _LAZY_MODULES = {
                "stage_pieces"),
     "environment": ("TORCH_DTYPE", "Environment", "autocast", "backend_settings", "check_device",
                     "check_precision_runs", "collect_environment"),
-    "planning": ("BenchPlan", "check_config", "plan", "plan_tasks"),
+    "planning": ("TRAIN_FLOPS_NOTE", "BenchPlan", "check_config", "plan", "plan_tasks"),
+    "fit": ("BatchFit", "bisect_largest", "find_max_batch"),
 }  # fmt: skip
 _LAZY = {name: (module, name) for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -108,23 +127,32 @@ __all__ = [
     "H100_SXM",
     "H200",
     "KNOWN_PARTS",
+    "MAX_BATCH",
     "MIN_SAMPLES",
     "NOISE_THRESHOLD",
     "PRECISION_ALIASES",
     "ROUNDS",
     "TORCH_DTYPE",
+    "TRAIN_FLOPS_NOTE",
+    "BatchFit",
     "BenchConfig",
     "BenchPlan",
     "BenchResult",
     "BenchTask",
     "Bound",
+    "Breakdown",
     "Clock",
     "CompileMode",
+    "CompileStats",
     "CudaClock",
     "DevicePeak",
     "Environment",
+    "HookOverhead",
+    "LayerTiming",
     "Measurement",
     "MemoryPeak",
+    "Mode",
+    "Optimizer",
     "Precision",
     "ProgressFn",
     "StageTiming",
@@ -132,6 +160,7 @@ __all__ = [
     "TimeStatistics",
     "autocast",
     "backend_settings",
+    "bisect_largest",
     "check_batches",
     "check_config",
     "check_device",
@@ -140,9 +169,11 @@ __all__ = [
     "check_values",
     "clock_for",
     "collect_environment",
+    "find_max_batch",
     "identify_peak",
     "make_input",
     "parse_batches",
+    "parse_choice",
     "parse_chw",
     "parse_compile_mode",
     "parse_device",

@@ -40,6 +40,14 @@ class Clock:
             marks.append(time.perf_counter())
         return [b - a for a, b in itertools.pairwise(marks)]
 
+    def mark(self) -> Any:
+        """A point in time, to be read by :meth:`between` once the work is done."""
+        return time.perf_counter()
+
+    def between(self, start: Any, end: Any) -> float:
+        """Seconds from one :meth:`mark` to another (after :meth:`sync`)."""
+        return float(end - start)
+
 
 class CudaClock(Clock):
     def __init__(self, device: str) -> None:
@@ -69,6 +77,16 @@ class CudaClock(Clock):
             event.record()
         events[-1].synchronize()
         return [float(a.elapsed_time(b)) / 1e3 for a, b in itertools.pairwise(events)]
+
+
+    def mark(self) -> Any:
+        make: Any = torch.cuda.Event
+        event = make(enable_timing=True)
+        event.record()
+        return event
+
+    def between(self, start: Any, end: Any) -> float:
+        return float(start.elapsed_time(end)) / 1e3
 
 
 def clock_for(config: BenchConfig) -> Clock:

@@ -9,7 +9,7 @@ argument (``batches``, ``warmup_s``) in the message and as the error's ``subject
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +21,17 @@ from ..usermodel import UserModel
 
 MIN_SAMPLES = 5  # per configuration, however long one iteration takes
 ROUNDS = 5  # min_time is spread over at least this many interleaved turns
+MAX_BATCH = 2**20  # far past any device's memory at any input; the memory check refuses sooner
+MAX_SECONDS = 3600.0  # --warmup and --min-time: an hour per configuration at most
+MAX_TOP = 100_000  # --top: more rows than any ResNet has layers
+
+
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on (its affinity mask, as containers set it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 class Precision(str, Enum):
@@ -39,6 +50,22 @@ PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "fl
                      "half": "fp16"}  # fmt: skip
 
 
+class Mode(str, Enum):
+    INFER = "infer"  # eval mode, inference_mode, a forward pass
+    TRAIN = "train"  # train mode: forward, loss, backward, optimizer step
+
+
+class Optimizer(str, Enum):
+    SGD = "sgd"  # with momentum 0.9 (the ResNet paper's)
+    ADAMW = "adamw"
+
+
+class Breakdown(str, Enum):
+    OFF = "off"
+    STAGE = "stage"  # stem, layer1.., head
+    LAYER = "layer"  # every leaf module
+
+
 class CompileMode(str, Enum):
     DEFAULT = "default"
     REDUCE_OVERHEAD = "reduce-overhead"  # CUDA graphs
@@ -48,6 +75,7 @@ class CompileMode(str, Enum):
 class Status(str, Enum):
     OK = "ok"
     OOM = "oom"  # out of memory at this batch size; the sweep went on
+    NOT_COMPILED = "not compiled"  # torch.compile fell back to eager: refused, not timed
     INTERRUPTED = "interrupted"  # Ctrl-C before this configuration finished
 
 
@@ -63,8 +91,19 @@ class BenchConfig:
     warmup_s: float = 1.0
     min_time_s: float = 2.0
     threads: int | None = None  # None: leave torch's default (one per physical core)
-    breakdown: bool = False
+    breakdown: Breakdown = Breakdown.OFF  # True and False are read as STAGE and OFF
     weights: str | None = None  # a checkpoint loaded into every model before timing
+    mode: Mode = Mode.INFER
+    optimizer: Optimizer = Optimizer.SGD  # for Mode.TRAIN
+    top: int | None = None  # with Breakdown.LAYER: only the N slowest layers
+
+    def __post_init__(self) -> None:
+        if isinstance(self.breakdown, bool):  # the boolean of earlier releases: the stages
+            object.__setattr__(self, "breakdown", Breakdown.STAGE if self.breakdown else Breakdown.OFF)
+
+    @property
+    def training(self) -> bool:
+        return self.mode is Mode.TRAIN
 
     @property
     def is_cuda(self) -> bool:
@@ -118,9 +157,18 @@ def parse_batches(text: str) -> tuple[int, ...]:
         sizes = [int(p) for p in text.replace(" ", "").split(",")]
     except ValueError:
         raise UsageError(f"--batch {text!r}: expected batch sizes like 1,8,32") from None
-    if any(b < 1 for b in sizes):
-        raise UsageError(f"--batch {text!r}: every batch size must be at least 1")
+    if any(not 1 <= b <= MAX_BATCH for b in sizes):
+        raise UsageError(f"--batch {text!r}: every batch size must be from 1 to {MAX_BATCH}")
     return tuple(dict.fromkeys(sizes))
+
+
+def parse_choice(flag: str, text: str, enum: type[Enum]) -> Any:
+    """A closed choice by its value (case and surrounding spaces ignored)."""
+    try:
+        return enum(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        raise UsageError(f"{flag} {text!r}: not one of {allowed}") from None
 
 
 def parse_chw(text: str) -> tuple[int, int, int]:
@@ -169,9 +217,10 @@ def resolve_variants(
 
 def check_batches(batches: Sequence[int]) -> tuple[int, ...]:
     """Batch sizes, each measured once, in the order given."""
-    if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
-        raise UsageError(f"batches {list(batches)}: expected one or more whole numbers, each at "
-                         "least 1", subject="batches")  # fmt: skip
+    if not batches or any(isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= MAX_BATCH
+                          for b in batches):  # fmt: skip
+        raise UsageError(f"batches {list(batches)}: expected one or more whole numbers, each from "
+                         f"1 to {MAX_BATCH}", subject="batches")  # fmt: skip
     return tuple(dict.fromkeys(batches))
 
 
@@ -191,14 +240,24 @@ def check_values(config: BenchConfig) -> None:
     if config.amp and config.precision not in (Precision.BF16, Precision.FP16):
         raise UsageError(f"amp: autocast needs precision bf16 or fp16, not {config.precision.value}",
                          subject="amp")  # fmt: skip
-    if not 0 <= config.warmup_s < math.inf:  # nan and inf would time forever
-        raise UsageError(f"warmup_s {config.warmup_s}: must be at least 0 seconds, and finite",
+    if config.training and config.precision is Precision.FP16 and not config.amp:
+        raise UsageError("mode train: fp16 weights lose small updates and fp16 gradients "
+                         "underflow; train with amp (float32 weights, fp16 autocast and a "
+                         "gradient scaler) or bf16", subject="mode")  # fmt: skip
+    if not 0 <= config.warmup_s <= MAX_SECONDS:  # nan and inf would time forever
+        raise UsageError(f"warmup_s {config.warmup_s}: must be from 0 to {MAX_SECONDS:g} seconds",
                          subject="warmup_s")  # fmt: skip
-    if not 0 < config.min_time_s < math.inf:
-        raise UsageError(f"min_time_s {config.min_time_s}: must be more than 0 seconds, and finite",
-                         subject="min_time_s")  # fmt: skip
-    if config.threads is not None and config.threads < 1:
-        raise UsageError(f"threads {config.threads}: must be at least 1", subject="threads")
+    if not 0 < config.min_time_s <= MAX_SECONDS:
+        raise UsageError(f"min_time_s {config.min_time_s}: must be more than 0 and at most "
+                         f"{MAX_SECONDS:g} seconds", subject="min_time_s")  # fmt: skip
+    cpus = usable_cpus()
+    if config.threads is not None and not 1 <= config.threads <= cpus:
+        raise UsageError(f"threads {config.threads}: must be from 1 to {cpus}, the CPUs this "
+                         "process may use", subject="threads")  # fmt: skip
+    if config.top is not None and not 1 <= config.top <= MAX_TOP:
+        raise UsageError(f"top {config.top}: must be from 1 to {MAX_TOP}", subject="top")
+    if config.top is not None and config.breakdown is not Breakdown.LAYER:
+        raise UsageError("top: needs breakdown layer", subject="top")
     if not config.is_cuda and config.precision is Precision.TF32:
         raise UsageError("precision tf32: TF32 is a CUDA tensor-core mode; on cpu use fp32",
                          subject="precision")  # fmt: skip

@@ -1,26 +1,34 @@
 """The engine: every configuration of a checked plan (``planning.py``) prepared, then timed
-round-robin, then (with ``breakdown``) stage by stage.
+round-robin, then (with ``breakdown``) stage by stage or layer by layer.
+
+What is timed is a forward pass (``Mode.INFER``: eval mode, ``torch.inference_mode``) or a
+training step (``Mode.TRAIN``: train mode, forward, loss, backward, optimizer step; see
+``training.py``).
 
 Method, in order:
 
-1. every configuration is prepared: the model built on the device in eval mode (shared between
-   batch sizes of one variant), the input made once on the device, ``torch.compile`` timed on
-   its first call (shown apart, never mixed into the latency), a warm-up by time, and a
-   separate forward pass that measures peak memory;
+1. every configuration is prepared: the model built on the device (shared between batch sizes
+   of one variant; in training each configuration has its own model and optimizer, as a
+   step changes them), the input made once on the device, ``torch.compile`` timed on its first
+   call (shown apart, never mixed into the latency; see ``compiled.py`` for what makes a row
+   compiled), a warm-up by time, and a separate pass that measures peak memory;
 2. the configurations are timed round-robin, a slice of ``min_time`` each per turn, so that
    clock drift and thermal changes hit all of them alike. Every iteration is timed on its own
    (synchronised on CUDA): that is the latency. On CUDA each turn also times the same number
    of iterations back to back between two events: that is the throughput. On CPU a forward is
    synchronous, so the throughput is batch / median latency;
-3. with ``breakdown``, each stage (stem, layer1.., head) is timed on its own, eagerly.
+3. with ``breakdown``, each stage (stem, layer1.., head) is timed on its own, or every leaf
+   layer between hooks (``layers.py``), eagerly, the forward pass only.
 
-Everything runs under ``torch.inference_mode`` and :func:`~.environment.backend_settings`.
-An out-of-memory configuration is marked and freed, and the others go on; Ctrl-C returns
-what finished.
+Everything runs under :func:`~.environment.backend_settings` (and ``torch.inference_mode``
+when inferring). An out-of-memory configuration is marked and freed, and the others go on;
+Ctrl-C returns what finished.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +39,32 @@ from torch import nn
 from ..errors import RuntimeFailure
 from ..spec import ResNetSpec
 from ..usermodel import UserModel
+from . import compiled as dynamo
 from .clocks import Clock, clock_for
-from .config import MIN_SAMPLES, ROUNDS, BenchConfig, BenchTask, CompileMode, Status
+from .config import MIN_SAMPLES, ROUNDS, BenchConfig, BenchTask, Breakdown, CompileMode, Status
 from .environment import TORCH_DTYPE, autocast, backend_settings, collect_environment
+from .layers import hooked_pass, plain_pass
 from .memory import free_memory, memory_pass
 from .planning import BenchPlan, plan_tasks
-from .results import BenchResult, Measurement, MemoryPeak, StageTiming
+from .results import (
+    BenchResult,
+    HookOverhead,
+    LayerTiming,
+    Measurement,
+    MemoryPeak,
+    StageTiming,
+)
+from .training import (
+    TrainParts,
+    gradient_bytes,
+    make_optimizer,
+    make_scaler,
+    make_target,
+    optimizer_state_bytes,
+    saved_activation_bytes,
+    train_step,
+    weight_bytes,
+)
 
 CUDA_GRAPH_WARMUP_CALLS = 3  # reduce-overhead records its CUDA graph after a few calls
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, what is running)
@@ -55,6 +83,12 @@ class _Live:
     compile_s: float | None = None
     memory: MemoryPeak | None = None
     stages: tuple[StageTiming, ...] = ()
+    layers: tuple[LayerTiming, ...] = ()
+    outside_s: list[float] = field(default_factory=list)
+    overhead: HookOverhead | None = None
+    counts_before: tuple[int, int, int] | None = None  # torch._dynamo's, before the first call
+    counts_after: tuple[int, int, int] | None = None  # and after it
+    recompiles: int = 0  # frames compiled while it was timed
     status: Status = Status.INTERRUPTED
 
     @property
@@ -70,14 +104,16 @@ def run(plan: BenchPlan, progress: ProgressFn | None = None) -> BenchResult:
     ``interrupted=True``."""
     config = plan.config
     report = progress or (lambda _f, _d: None)
-    with backend_settings(config), torch.inference_mode():
+    grad = contextlib.nullcontext() if config.training else torch.inference_mode()
+    limits = dynamo.compile_limits(len(plan.tasks)) if config.compile_mode else contextlib.nullcontext()
+    with backend_settings(config), grad, limits:
         env = collect_environment(config)
         lives = [_Live(t) for t in plan.tasks]
         interrupted = False
         try:
-            _prepare_all(lives, config, report)
+            _prepare_all(lives, plan, report)
             _rounds(lives, config, report)
-            if config.breakdown:
+            if config.breakdown is not Breakdown.OFF:
                 _breakdowns(lives, plan, report)
         except KeyboardInterrupt:
             interrupted = True
@@ -95,48 +131,124 @@ def run_bench(
 
 
 # --- 1. preparing ------------------------------------------------------------------------------
-def _prepare_all(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> None:
+def _prepare_all(lives: list[_Live], plan: BenchPlan, report: ProgressFn) -> None:
+    config = plan.config
     models: dict[ResNetSpec | UserModel, nn.Module] = {}
     compiled: dict[ResNetSpec | UserModel, Callable[..., Any]] = {}
     for i, live in enumerate(lives):
         report(0.2 * i / len(lives), f"warming up {live.task.label} @ batch {live.task.batch}")
         try:
-            _prepare(live, config, models, compiled)
+            _prepare(live, plan, models, compiled)
         except Exception as exc:
-            if not _is_oom(exc):
-                raise _failure(live.task, exc) from exc
-            _mark_oom(live, config)
+            _handle(live, config, exc)
 
 
-def _prepare(live: _Live, config: BenchConfig, models: dict[ResNetSpec | UserModel, nn.Module],
+def _handle(live: _Live, config: BenchConfig, exc: Exception) -> None:
+    """An eager fallback or an out-of-memory marks its configuration and the sweep goes on;
+    anything else ends the run."""
+    if isinstance(exc, _NotCompiled) or dynamo.is_fallback(exc):
+        _mark(live, config, Status.NOT_COMPILED)
+    elif is_oom(exc):
+        _mark(live, config, Status.OOM)
+    else:
+        raise _failure(live.task, exc) from exc
+
+
+def _prepare(live: _Live, plan: BenchPlan, models: dict[ResNetSpec | UserModel, nn.Module],
              compiled: dict[ResNetSpec | UserModel, Callable[..., Any]]) -> None:  # fmt: skip
-    spec = live.task.spec
+    config, spec = plan.config, live.task.spec
+    if config.training:  # a step changes the weights: each configuration trains its own copy
+        models.pop(spec, None)
+        compiled.pop(spec, None)
     if spec not in models:
         models[spec] = _make_model(spec, config)
         if config.compile_mode is not None:
-            compiled[spec] = torch.compile(models[spec], mode=config.compile_mode.value, dynamic=False)
+            compiled[spec] = dynamo.compile_model(models[spec], config)
     live.model = models[spec]
-    x = make_input(live.task, config)
+    live.x = x = make_input(live.task, config)
     fn = compiled.get(spec, live.model)
+    parts = None
+    if config.training:
+        parts = TrainParts(live.model, make_optimizer(live.model, config), make_scaler(config), x,
+                           make_target(live.task, plan.traces[live.task].output_shape[-1], config.device))  # fmt: skip
+        step = train_step(parts, fn, config)
+    else:
+        step = _forward_step(fn, x, config)
+    live.step = step
+    clock = clock_for(config)
+    if config.compile_mode is not None:
+        live.counts_before = dynamo.counts()
+        live.compile_s = clock.time_one(step)  # the first call compiles (for this batch size)
+        live.counts_after = dynamo.counts()
+        if live.counts_after[1] == live.counts_before[1]:  # no graph: it ran eagerly
+            raise _NotCompiled
+    calls = CUDA_GRAPH_WARMUP_CALLS if config.compile_mode is CompileMode.REDUCE_OVERHEAD else 1
+    _warm_up(step, clock, config.warmup_s, calls)
+    live.memory = memory_pass(step, live.model, x, config)
+    if parts is not None:
+        live.memory = _train_memory(live.memory, parts, plan, live.task)
+    else:
+        live.memory = dataclasses.replace(live.memory, weight_bytes=weight_bytes(live.model))
+
+
+class _NotCompiled(Exception):
+    """The first call under torch.compile made no graph: the model ran eagerly."""
+
+
+def _forward_step(fn: Callable[..., Any], x: torch.Tensor, config: BenchConfig) -> Callable[[], Any]:
     context = autocast(config)
 
     def step() -> Any:
         with context:
             return fn(x)
 
-    live.x, live.step = x, step
-    clock = clock_for(config)
-    if config.compile_mode is not None:
-        live.compile_s = clock.time_one(step)  # the first call compiles (for this batch size)
-    calls = CUDA_GRAPH_WARMUP_CALLS if config.compile_mode is CompileMode.REDUCE_OVERHEAD else 1
-    _warm_up(step, clock, config.warmup_s, calls)
-    live.memory = memory_pass(step, live.model, x, config)
+    return step
+
+
+def _train_memory(peak: MemoryPeak, parts: TrainParts, plan: BenchPlan, task: BenchTask) -> MemoryPeak:
+    """The step's peak with its parts: weights, gradients, optimizer state, kept for backward
+    (measured, and the trace's estimate in the run's precision)."""
+    config = plan.config
+    return dataclasses.replace(
+        peak,
+        weight_bytes=weight_bytes(parts.model),
+        gradient_bytes=gradient_bytes(parts, config),
+        optimizer_bytes=optimizer_state_bytes(parts.optimizer),
+        saved_bytes=saved_activation_bytes(parts.model, parts.x, config),
+        saved_estimate_bytes=plan.saved_estimate(task),
+    )
+
+
+def _num_classes(task: BenchTask, model: nn.Module, x: torch.Tensor) -> int:
+    """The classes a training step's labels are drawn from: the spec's, or what the user's
+    model outputs (one eager pass of one image)."""
+    if isinstance(task.spec, ResNetSpec):
+        return task.spec.num_classes
+    with torch.no_grad():
+        return int(model(x[:1]).shape[-1])
+
+
+def probe_step(task: BenchTask, config: BenchConfig) -> None:
+    """One call of what ``config`` times, eagerly, at ``task``'s batch size, and nothing kept."""
+    grad = contextlib.nullcontext() if config.training else torch.inference_mode()
+    with backend_settings(config), grad:
+        model = _make_model(task.spec, config)
+        x = make_input(task, config)
+        if config.training:
+            parts = TrainParts(model, make_optimizer(model, config), make_scaler(config), x,
+                               make_target(task, _num_classes(task, model, x), config.device))  # fmt: skip
+            step = train_step(parts, model, config)
+        else:
+            step = _forward_step(model, x, config)
+        step()
+        step()  # the optimizer's state exists from the first step on
 
 
 def _make_model(spec: ResNetSpec | UserModel, config: BenchConfig) -> nn.Module:
     from ..sources import build_source
 
-    model = build_source(spec, device=config.device).eval().requires_grad_(False)
+    model = build_source(spec, device=config.device)
+    model = model.train() if config.training else model.eval().requires_grad_(False)
     if config.weights is not None:
         from ..checkpoint import load_weights_into
 
@@ -170,16 +282,17 @@ def _rounds(lives: list[_Live], config: BenchConfig, report: ProgressFn) -> None
     while pending := [live for live in lives if live.pending]:
         for live in pending:
             report(_progress(lives, config), f"timing {live.task.label} @ batch {live.task.batch}")
+            before = dynamo.counts()[0] if config.compile_mode else 0
             try:
                 _turn(live, clock, turn)
             except Exception as exc:
-                if not _is_oom(exc):
-                    raise _failure(live.task, exc) from exc
-                _mark_oom(live, config)
+                _handle(live, config, exc)
                 continue
+            if config.compile_mode:
+                live.recompiles += dynamo.counts()[0] - before
             if live.enough(config.min_time_s):
                 live.status = Status.OK
-    report(0.9 if config.breakdown else 1.0, "done")
+    report(0.9 if config.breakdown is not Breakdown.OFF else 1.0, "done")
 
 
 def _turn(live: _Live, clock: Clock, budget_s: float) -> None:
@@ -202,7 +315,7 @@ def _progress(lives: list[_Live], config: BenchConfig) -> float:
         return min(sum(live.times) / config.min_time_s, len(live.times) / MIN_SAMPLES)
 
     timed = sum(share(live) for live in lives) / len(lives)
-    return 0.2 + (0.5 if config.breakdown else 0.8) * timed
+    return 0.2 + (0.5 if config.breakdown is not Breakdown.OFF else 0.8) * timed
 
 
 # --- 3. the per-stage breakdown ------------------------------------------------------------------
@@ -214,19 +327,52 @@ def stage_pieces(model: nn.Module) -> list[tuple[str, Callable[[torch.Tensor], t
 
 
 def _breakdowns(lives: list[_Live], plan: BenchPlan, report: ProgressFn) -> None:
-    """Each stage timed on its own (eagerly, even under --compile), configuration by
+    """Each stage, or each leaf layer, timed (eagerly, even under --compile), configuration by
     configuration, for ``min_time`` and at least MIN_SAMPLES passes."""
     clock = clock_for(plan.config)
+    by_layer = plan.config.breakdown is Breakdown.LAYER
+    what = "layers" if by_layer else "stages"
     measured = [live for live in lives if live.status is Status.OK]
     for i, live in enumerate(measured):
-        report(0.7 + 0.3 * i / len(measured), f"stages of {live.task.label} @ batch {live.task.batch}")
+        report(0.7 + 0.3 * i / len(measured), f"{what} of {live.task.label} @ batch {live.task.batch}")
         try:
-            live.stages = _breakdown(live, plan, clock)
+            if by_layer:
+                _layer_breakdown(live, plan, clock)
+            else:
+                live.stages = _breakdown(live, plan, clock)
         except Exception as exc:
-            if not _is_oom(exc):
+            if not is_oom(exc):
                 raise _failure(live.task, exc) from exc
-            live.stages = ()
+            live.stages, live.layers = (), ()
     report(1.0, "done")
+
+
+def _layer_breakdown(live: _Live, plan: BenchPlan, clock: Clock) -> None:
+    """Hooked passes (every leaf timed) and plain passes in turn: the layers' times, and the
+    hooks' overhead on the whole pass."""
+    model, x, config = live.model, live.x, plan.config
+    assert model is not None and x is not None
+    context = autocast(config)
+
+    def forward() -> Any:
+        with context:
+            return model(x)
+
+    samples: dict[str, list[float]] = {}
+    plain: list[float] = []
+    hooked: list[float] = []
+    hooked_pass(forward, model, clock)  # warm-up
+    while len(plain) < MIN_SAMPLES or sum(hooked) + sum(plain) < config.min_time_s:
+        plain.append(plain_pass(forward, clock))
+        times, total = hooked_pass(forward, model, clock)
+        hooked.append(total)
+        live.outside_s.append(total - sum(times.values()))
+        for name, t in times.items():
+            samples.setdefault(name, []).append(t)
+    costs = plan.layer_costs(live.task)
+    live.layers = tuple(LayerTiming(name, tuple(ts), *costs.get(name, (0, 0, "")))
+                        for name, ts in samples.items())  # fmt: skip
+    live.overhead = HookOverhead(tuple(plain), tuple(hooked))
 
 
 def _breakdown(live: _Live, plan: BenchPlan, clock: Clock) -> tuple[StageTiming, ...]:
@@ -246,27 +392,34 @@ def _breakdown(live: _Live, plan: BenchPlan, clock: Clock) -> tuple[StageTiming,
 # --- results, and what goes wrong ----------------------------------------------------------------
 def _result(live: _Live, plan: BenchPlan) -> Measurement:
     task = live.task
+    flops, forward = plan.step_flops(task), plan.flops(task)
     if live.status is not Status.OK:
-        return Measurement(task, live.status, flops=plan.flops(task))
-    return Measurement(task, Status.OK, flops=plan.flops(task), times_s=tuple(live.times),
-                       block_times_s=tuple(live.blocks), compile_s=live.compile_s,
-                       memory=live.memory, stages=live.stages)  # fmt: skip
+        return Measurement(task, live.status, flops=flops, forward_flops=forward)
+    stats = None
+    if live.counts_before is not None and live.counts_after is not None:
+        stats = dynamo.stats_between(live.counts_before, live.counts_after, live.recompiles)
+    return Measurement(task, Status.OK, times_s=tuple(live.times), block_times_s=tuple(live.blocks),
+                       compile_s=live.compile_s, memory=live.memory, stages=live.stages,
+                       layers=live.layers, layer_overhead=live.overhead, compiled=stats,
+                       outside_layers_s=tuple(live.outside_s), flops=flops,
+                       forward_flops=forward)  # fmt: skip
 
 
 def _release(live: _Live) -> None:
     live.step, live.x, live.model = None, None, None
 
 
-def _mark_oom(live: _Live, config: BenchConfig) -> None:
-    """This configuration ran out of memory: free what it held; the others go on."""
+def _mark(live: _Live, config: BenchConfig, status: Status) -> None:
+    """This configuration ran out of memory (or would not compile): free what it held; the
+    others go on."""
     _release(live)
-    live.status = Status.OOM
+    live.status = status
     live.times.clear()
     live.blocks.clear()
     free_memory(config)
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
     oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     text = str(exc).lower()
     return isinstance(exc, oom_type) or "out of memory" in text or "can't allocate memory" in text

@@ -62,3 +62,50 @@ def _cpu_resident_peak(step: Callable[[], Any]) -> int | None:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return None
+
+
+# --- what a run may use --------------------------------------------------------------------------
+UNLIMITED = 2**60  # cgroup v1 writes a huge number for "no limit"
+
+
+def available_bytes(config: BenchConfig) -> tuple[int | None, str]:
+    """The memory a run may still use on its device, and where the figure comes from; None
+    where it cannot be told."""
+    if config.is_cuda:
+        free, _total = torch.cuda.mem_get_info(torch.device(config.device))
+        return int(free), "free device memory"
+    return cpu_available_bytes()
+
+
+def cpu_available_bytes(root: str = "/") -> tuple[int | None, str]:
+    """The least of the machine's available memory (``MemAvailable``) and the room left under
+    the container's limit (cgroup v2 ``memory.max``, or v1 ``memory.limit_in_bytes``)."""
+    found: list[tuple[int, str]] = []
+    meminfo = _read(root, "proc/meminfo")
+    for line in (meminfo or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            found.append((int(line.split()[1]) * 1024, "MemAvailable"))
+    for limit_file, usage_file, name in (
+        ("sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory.current", "cgroup v2 memory.max"),
+        ("sys/fs/cgroup/memory/memory.limit_in_bytes", "sys/fs/cgroup/memory/memory.usage_in_bytes",
+         "cgroup v1 memory.limit_in_bytes"),
+    ):  # fmt: skip
+        limit, usage = _read_int(root, limit_file), _read_int(root, usage_file)
+        if limit is not None and limit < UNLIMITED:
+            found.append((max(limit - (usage or 0), 0), f"the container's limit, {name}"))
+    if not found:
+        return None, "unknown"
+    return min(found)
+
+
+def _read(root: str, path: str) -> str | None:
+    try:
+        with open(f"{root.rstrip('/')}/{path}", encoding="ascii") as f:
+            return f.read(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _read_int(root: str, path: str) -> int | None:
+    text = (_read(root, path) or "").strip()
+    return int(text) if text.isdigit() else None  # "max": no limit

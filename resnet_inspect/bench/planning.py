@@ -16,14 +16,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InspectError, UsageError
+from ..errors import InspectError, RuntimeFailure, UsageError
 from ..spec import ResNetSpec
+from ..units import human_bytes
 from ..usermodel import UserModel
 from .config import (
     BenchConfig,
     BenchTask,
+    Breakdown,
+    Optimizer,
     check_batches,
     check_input_shape,
     check_values,
@@ -33,6 +36,18 @@ from .environment import check_device, check_precision_runs
 
 if TYPE_CHECKING:
     from ..tracing import Trace
+
+TRACE_ITEMSIZE = 4  # the plan's traces are float32; their byte counts are scaled to the run's
+# Backward FLOPs per forward FLOP: convolution and linear compute the input's and the
+# weight's gradient (two products the size of the forward); every other operator one
+# gradient of its input, about its forward's cost. The optimizer's step (a few FLOPs per
+# parameter) is not counted.
+BACKWARD_FACTOR = {"convolution": 2, "linear": 2}
+TRAIN_FLOPS_NOTE = (
+    "Training step FLOPs: the forward's, plus the backward at twice the forward for "
+    "convolution and linear (input and weight gradients) and once the forward for every other "
+    "operator; the optimizer's step (a few FLOPs per parameter) is not counted."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +61,52 @@ class BenchPlan:
     def flops(self, task: BenchTask) -> int:
         """FLOPs of one forward pass of the batch, from the meta-device trace."""
         return self.traces[task].totals.flops
+
+    def step_flops(self, task: BenchTask) -> int:
+        """FLOPs of what is timed: a forward pass, or with training forward + backward (see
+        BACKWARD_FACTOR)."""
+        if not self.config.training:
+            return self.flops(task)
+        return self.flops(task) + backward_flops(self.traces[task])
+
+    def saved_estimate(self, task: BenchTask) -> int:
+        """The trace's "kept for backward" estimate, in the run's precision."""
+        trace = self.traces[task]
+        return trace.totals.training_activation_bytes * self.config.precision.itemsize // TRACE_ITEMSIZE
+
+    def layer_costs(self, task: BenchTask) -> dict[str, tuple[int, int, str]]:
+        """Per leaf layer: FLOPs, bytes moved (as for the stages) and its class."""
+        trace = self.traces[task]
+        return {r.name: (r.flops, self._moved(r), r.type) for r in trace.layers if r.is_leaf}
+
+    def _moved(self, r: Any) -> int:
+        act = self.config.precision.itemsize
+        weight = 4 if self.config.amp else act
+        return int(r.params * weight + (math.prod(r.input_shape) + math.prod(r.output_shape)) * act)
+
+    def required_bytes(self) -> tuple[int, int]:
+        """An estimate of the run's peak memory, and the activations' part of it: every
+        configuration's input and (training) model, gradients and optimizer state, or each
+        variant's weights (inference) stay resident; the largest configuration's activations
+        come on top."""
+        resident = sum(math.prod(t.input_shape) * self.config.precision.itemsize for t in self.tasks)
+        holders = self.tasks if self.config.training else tuple({t.spec: t for t in self.tasks}.values())
+        resident += sum(self.model_bytes(t) for t in holders)
+        activations = max((self.activation_bytes(t) for t in self.tasks), default=0)
+        return resident + activations, activations
+
+    def model_bytes(self, task: BenchTask) -> int:
+        """Weights; with training also their gradients and the optimizer's state."""
+        weights = self.traces[task].totals.params * (4 if self.config.amp else self.config.precision.itemsize)
+        if not self.config.training:
+            return weights
+        states = 2 if self.config.optimizer is Optimizer.ADAMW else 1  # Adam's moments; momentum
+        return weights * (2 + states)
+
+    def activation_bytes(self, task: BenchTask) -> int:
+        totals = self.traces[task].totals
+        peak = totals.peak_activation_bytes * self.config.precision.itemsize // TRACE_ITEMSIZE
+        return peak + (self.saved_estimate(task) if self.config.training else 0)
 
     def stage_costs(self, task: BenchTask) -> dict[str, tuple[int, int]]:
         """Per stage: FLOPs, and bytes moved if every layer reads its weights and input and
@@ -81,19 +142,59 @@ def plan(
     return plan_tasks(tasks, config if config is not None else BenchConfig())
 
 
-def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig) -> BenchPlan:
-    """Configurations made by hand, checked and traced like :func:`plan`'s."""
+def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig, check_memory: bool = True) -> BenchPlan:
+    """Configurations made by hand, checked and traced like :func:`plan`'s. With
+    ``check_memory``, a run that would not fit in the memory available is refused
+    (RuntimeFailure) before anything is built."""
     check_config(config)
     user_code = [t.label for t in tasks if isinstance(t.spec, UserModel)]
-    if config.breakdown and user_code:
-        raise UsageError(f"breakdown: times our variants' stems, stages and heads; {user_code[0]} "
+    if config.breakdown is Breakdown.STAGE and user_code:
+        raise UsageError(f"breakdown stage: times our variants' stems, stages and heads; {user_code[0]} "
                          "is your own model, whose forward cannot be cut into them",
                          subject="breakdown")  # fmt: skip
     if config.weights is not None:
         for spec in dict.fromkeys(t.spec for t in tasks):
             _check_weights(spec, config.weights)  # before anything is built or timed
     traces = {task: _trace(task) for task in tasks}  # the input fits the network
-    return BenchPlan(tuple(tasks), config, MappingProxyType(traces))
+    planned = BenchPlan(tuple(tasks), config, MappingProxyType(traces))
+    if config.training:
+        for task in tasks:
+            _check_batch_norm_trains(task, traces[task])
+    if check_memory:
+        check_fits(planned)
+    return planned
+
+
+def check_fits(planned: BenchPlan) -> None:
+    """Refuse a run whose estimated peak is more than the memory available to it (on the CPU
+    the kernel's OOM killer would end it with no message)."""
+    from .memory import available_bytes
+
+    config = planned.config
+    available, where = available_bytes(config)
+    need, activations = planned.required_bytes()
+    if available is not None and need > available:
+        raise RuntimeFailure(
+            f"memory: this run needs about {human_bytes(need)} ({human_bytes(need - activations)} "
+            f"of {'weights, inputs, gradients and optimizer state' if config.training else 'weights and inputs'}, "
+            f"{human_bytes(activations)} of activations at the largest configuration) but "
+            f"{human_bytes(available)} is available on {config.device} ({where}); use smaller "
+            "batches, fewer variants or a lower precision", subject="memory",
+        )  # fmt: skip
+
+
+def _check_batch_norm_trains(task: BenchTask, trace: Trace) -> None:
+    """Batch norm in train mode needs more than one value per channel (batch x height x width)."""
+    for r in trace.layers:
+        if r.is_leaf and "BatchNorm" in r.type and math.prod(r.input_shape) // r.input_shape[1] <= 1:
+            raise UsageError(f"batches {task.batch}: training {task.label}, {r.name} normalises "
+                             f"{r.type} inputs of shape {list(r.input_shape)}: one value per "
+                             "channel; train with a batch of at least 2", subject="batches")  # fmt: skip
+
+
+def backward_flops(trace: Trace) -> int:
+    """The backward pass's FLOPs by BACKWARD_FACTOR, from every module's own operator."""
+    return sum(r.self_flops * BACKWARD_FACTOR.get(r.operator or "", 1) for r in trace.layers)
 
 
 def check_config(config: BenchConfig) -> None:
