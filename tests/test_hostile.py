@@ -522,3 +522,24 @@ def test_reading_checks_the_file_before_opening_it(tmp_path: Path) -> None:
 
     with pytest.raises(CheckpointError, match="is a directory"):
         read_checkpoint(tmp_path)
+
+
+def _old_group(status: dict[str, str], key: str) -> str:
+    """check's former grouping (every key against every other), the reference for the new."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        prefix = ".".join(parts[:n]) + "."
+        if all(v == status[key] for k, v in status.items() if k.startswith(prefix)):
+            return prefix[:-1]
+    return key.rpartition(".")[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.lists(st.sampled_from(["layer1", "0", "1", "bn1", "conv1", "weight", ""]), min_size=1,
+                                max_size=4).map(".".join),
+                       st.sampled_from(["match", "missing", "unexpected"]), min_size=1, max_size=12))  # fmt: skip
+def test_check_groups_tensors_as_the_former_loop_did(status: dict[str, str]) -> None:
+    from resnet_inspect.report.checkpoint import _group, _prefix_statuses
+
+    shared = _prefix_statuses(status)
+    assert all(_group(status, k, shared) == _old_group(status, k) for k in status)
