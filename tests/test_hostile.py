@@ -543,3 +543,16 @@ def test_check_groups_tensors_as_the_former_loop_did(status: dict[str, str]) -> 
 
     shared = _prefix_statuses(status)
     assert all(_group(status, k, shared) == _old_group(status, k) for k in status)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_file_names_that_are_not_utf8_are_read_and_written(runner: CliRunner, tmp_path: Path, suffix: str) -> None:
+    """A latin-1 name (bytes 0xff) is a valid Linux file name; torch's and safetensors' readers
+    encode names as UTF-8 and failed on it, blaming the file ("corrupt?")."""
+    good = save(tmp_path / f"good{suffix}", build_model(resolve("resnet20"), "meta").to_empty(device="cpu").state_dict())
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/w\xff" + suffix.encode()))
+    odd.write_bytes(good.read_bytes())
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/o\xff.md"))
+    result = runner.invoke(app, ["identify", str(odd), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "resnet20" in out.read_text() and "\\udcff" in result.stderr

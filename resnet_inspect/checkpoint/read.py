@@ -28,7 +28,7 @@ import re
 import stat
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -109,6 +109,11 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
     p = Path(path)
     where = f"{label} {str(path)!r}"
     _check_file(p, where)
+    with _utf8_name(p, where) as p:
+        return _read(p, Path(path), where)
+
+
+def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     fmt = _sniff(p)
     # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
     limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
@@ -117,7 +122,28 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
     nested_key, found = _find_state_dict(obj, where)
     _check_count(len(found), MAX_TENSORS, "in its state_dict", where)
     prefix, tensors = _strip_prefixes(found)
-    return Checkpoint(p, fmt, nested_key, prefix, tensors)
+    return Checkpoint(shown, fmt, nested_key, prefix, tensors)
+
+
+@contextlib.contextmanager
+def _utf8_name(p: Path, where: str) -> Iterator[Path]:
+    """A name the loaders can take: torch's and safetensors' readers encode it as UTF-8, which
+    a file name of other bytes (latin-1, from an old archive) is not. Such a file is opened
+    and read through /proc/self/fd, where there is one."""
+    try:
+        str(p).encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            alias = Path(f"/proc/self/fd/{fd}")
+            if not alias.exists():
+                raise CheckpointError(f"{where}: the file name is not UTF-8, which torch cannot "
+                                      "open; rename the file") from None  # fmt: skip
+            yield alias
+        finally:
+            os.close(fd)
+        return
+    yield p
 
 
 def _check_file(p: Path, where: str) -> None:
