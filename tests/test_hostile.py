@@ -486,8 +486,9 @@ def test_printable_escapes_like_repr() -> None:
 # --- 8. out of memory is this machine's failure, not the file's ----------------------------------
 @pytest.mark.parametrize("error", [
     MemoryError(),
+    # a size the file holds (a valid file's storages fit in it): the machine's fault
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
-                 "you tried to allocate 1073741824 bytes."),
+                 "you tried to allocate 1024 bytes."),
     OSError(12, "Cannot allocate memory"),
 ])  # fmt: skip
 def test_out_of_memory_while_reading_is_exit_1(
@@ -556,3 +557,19 @@ def test_file_names_that_are_not_utf8_are_read_and_written(runner: CliRunner, tm
     result = runner.invoke(app, ["identify", str(odd), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "resnet20" in out.read_text() and "\\udcff" in result.stderr
+
+
+def test_a_file_that_asks_for_more_memory_than_it_holds_is_corrupt(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A legacy torch file allocates each storage at the size its pickle declares before
+    reading it from the file: a declared size beyond the file's is the file's fault (exit 2)."""
+    path = save(tmp_path / "w.pth", {"fc.weight": torch.zeros(2)})
+
+    def declared_huge(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           "1125899906842624 bytes. Error code 12 (Cannot allocate memory)")  # fmt: skip
+
+    monkeypatch.setattr(torch, "load", declared_huge)
+    line = polite(runner.invoke(app, ["identify", str(path)]), codes=(2,))
+    assert "1,125,899,906,842,624 bytes" in line and "truncated or corrupt" in line

@@ -229,7 +229,7 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{where}: {_refusal(str(exc))}") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
-        _raise_if_out_of_memory(exc, where)
+        _raise_if_out_of_memory(exc, where, _size(p))
         raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
                               f"corrupt? ({_first_line(exc)})") from None
 
@@ -240,12 +240,23 @@ _OUT_OF_MEMORY = re.compile(r"can't allocate memory|not enough memory|out of mem
                             r"cannot allocate memory|\[Errno 12\]", re.IGNORECASE)  # fmt: skip
 
 
-def _raise_if_out_of_memory(exc: BaseException, where: str) -> None:
-    """Lack of memory is this machine's failure, not the file's (exit 1, not "corrupt?")."""
+def _raise_if_out_of_memory(exc: BaseException, where: str, file_bytes: int | None = None) -> None:
+    """Lack of memory is this machine's failure, not the file's (exit 1, not "corrupt?");
+    unless the file asked for more bytes than it holds (a tensor's data is in the file)."""
+    asked = re.search(r"allocate (\d{1,30}) bytes", str(exc))
+    if asked and file_bytes is not None and int(asked[1]) > file_bytes:
+        raise CheckpointError(f"{where}: declares a tensor of {int(asked[1]):,} bytes in a file of "
+                              f"{file_bytes:,}; truncated or corrupt") from None  # fmt: skip
     if isinstance(exc, MemoryError) or _OUT_OF_MEMORY.search(str(exc)):
         raise RuntimeFailure(f"{where}: out of memory while reading it ({_first_line(exc)}); the "
                              "file may be fine: free some memory, or save it in torch's zip "
                              "format or as safetensors, which are read memory-mapped") from None
+
+
+def _size(p: Path) -> int | None:
+    with contextlib.suppress(OSError):
+        return p.stat().st_size
+    return None
 
 
 def _refusal(message: str) -> str:
