@@ -307,7 +307,7 @@ def _file_kind(mode: int) -> str:
 
 def _temporary_beside(path: Path, shown: str) -> tuple[int, str]:
     # the name is cut so that prefix + name + suffix stays within a file name's 255 bytes
-    name = path.name.encode()[:200].decode(errors="ignore")
+    name = os.fsdecode(os.fsencode(path.name)[:200])  # bytes as on disk: any name, UTF-8 or not
     try:
         return tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:  # a read-only or special filesystem that os.access did not reveal

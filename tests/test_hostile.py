@@ -486,8 +486,9 @@ def test_printable_escapes_like_repr() -> None:
 # --- 8. out of memory is this machine's failure, not the file's ----------------------------------
 @pytest.mark.parametrize("error", [
     MemoryError(),
+    # a size the file holds (a valid file's storages fit in it): the machine's fault
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
-                 "you tried to allocate 1073741824 bytes."),
+                 "you tried to allocate 1024 bytes."),
     OSError(12, "Cannot allocate memory"),
 ])  # fmt: skip
 def test_out_of_memory_while_reading_is_exit_1(
@@ -522,3 +523,53 @@ def test_reading_checks_the_file_before_opening_it(tmp_path: Path) -> None:
 
     with pytest.raises(CheckpointError, match="is a directory"):
         read_checkpoint(tmp_path)
+
+
+def _old_group(status: dict[str, str], key: str) -> str:
+    """check's former grouping (every key against every other), the reference for the new."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        prefix = ".".join(parts[:n]) + "."
+        if all(v == status[key] for k, v in status.items() if k.startswith(prefix)):
+            return prefix[:-1]
+    return key.rpartition(".")[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.lists(st.sampled_from(["layer1", "0", "1", "bn1", "conv1", "weight", ""]), min_size=1,
+                                max_size=4).map(".".join),
+                       st.sampled_from(["match", "missing", "unexpected"]), min_size=1, max_size=12))  # fmt: skip
+def test_check_groups_tensors_as_the_former_loop_did(status: dict[str, str]) -> None:
+    from resnet_inspect.report.checkpoint import _group, _prefix_statuses
+
+    shared = _prefix_statuses(status)
+    assert all(_group(status, k, shared) == _old_group(status, k) for k in status)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_file_names_that_are_not_utf8_are_read_and_written(runner: CliRunner, tmp_path: Path, suffix: str) -> None:
+    """A latin-1 name (bytes 0xff) is a valid Linux file name; torch's and safetensors' readers
+    encode names as UTF-8 and failed on it, blaming the file ("corrupt?")."""
+    good = save(tmp_path / f"good{suffix}", build_model(resolve("resnet20"), "meta").to_empty(device="cpu").state_dict())
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/w\xff" + suffix.encode()))
+    odd.write_bytes(good.read_bytes())
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/o\xff.md"))
+    result = runner.invoke(app, ["identify", str(odd), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "resnet20" in out.read_text() and "\\udcff" in result.stderr
+
+
+def test_a_file_that_asks_for_more_memory_than_it_holds_is_corrupt(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A legacy torch file allocates each storage at the size its pickle declares before
+    reading it from the file: a declared size beyond the file's is the file's fault (exit 2)."""
+    path = save(tmp_path / "w.pth", {"fc.weight": torch.zeros(2)})
+
+    def declared_huge(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           "1125899906842624 bytes. Error code 12 (Cannot allocate memory)")  # fmt: skip
+
+    monkeypatch.setattr(torch, "load", declared_huge)
+    line = polite(runner.invoke(app, ["identify", str(path)]), codes=(2,))
+    assert "1,125,899,906,842,624 bytes" in line and "truncated or corrupt" in line

@@ -28,7 +28,7 @@ import re
 import stat
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -109,6 +109,11 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
     p = Path(path)
     where = f"{label} {str(path)!r}"
     _check_file(p, where)
+    with _utf8_name(p, where) as p:
+        return _read(p, Path(path), where)
+
+
+def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     fmt = _sniff(p)
     # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
     limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
@@ -117,7 +122,28 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
     nested_key, found = _find_state_dict(obj, where)
     _check_count(len(found), MAX_TENSORS, "in its state_dict", where)
     prefix, tensors = _strip_prefixes(found)
-    return Checkpoint(p, fmt, nested_key, prefix, tensors)
+    return Checkpoint(shown, fmt, nested_key, prefix, tensors)
+
+
+@contextlib.contextmanager
+def _utf8_name(p: Path, where: str) -> Iterator[Path]:
+    """A name the loaders can take: torch's and safetensors' readers encode it as UTF-8, which
+    a file name of other bytes (latin-1, from an old archive) is not. Such a file is opened
+    and read through /proc/self/fd, where there is one."""
+    try:
+        str(p).encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            alias = Path(f"/proc/self/fd/{fd}")
+            if not alias.exists():
+                raise CheckpointError(f"{where}: the file name is not UTF-8, which torch cannot "
+                                      "open; rename the file") from None  # fmt: skip
+            yield alias
+        finally:
+            os.close(fd)
+        return
+    yield p
 
 
 def _check_file(p: Path, where: str) -> None:
@@ -203,7 +229,7 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{where}: {_refusal(str(exc))}") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
-        _raise_if_out_of_memory(exc, where)
+        _raise_if_out_of_memory(exc, where, _size(p))
         raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
                               f"corrupt? ({_first_line(exc)})") from None
 
@@ -214,12 +240,23 @@ _OUT_OF_MEMORY = re.compile(r"can't allocate memory|not enough memory|out of mem
                             r"cannot allocate memory|\[Errno 12\]", re.IGNORECASE)  # fmt: skip
 
 
-def _raise_if_out_of_memory(exc: BaseException, where: str) -> None:
-    """Lack of memory is this machine's failure, not the file's (exit 1, not "corrupt?")."""
+def _raise_if_out_of_memory(exc: BaseException, where: str, file_bytes: int | None = None) -> None:
+    """Lack of memory is this machine's failure, not the file's (exit 1, not "corrupt?");
+    unless the file asked for more bytes than it holds (a tensor's data is in the file)."""
+    asked = re.search(r"allocate (\d{1,30}) bytes", str(exc))
+    if asked and file_bytes is not None and int(asked[1]) > file_bytes:
+        raise CheckpointError(f"{where}: declares a tensor of {int(asked[1]):,} bytes in a file of "
+                              f"{file_bytes:,}; truncated or corrupt") from None  # fmt: skip
     if isinstance(exc, MemoryError) or _OUT_OF_MEMORY.search(str(exc)):
         raise RuntimeFailure(f"{where}: out of memory while reading it ({_first_line(exc)}); the "
                              "file may be fine: free some memory, or save it in torch's zip "
                              "format or as safetensors, which are read memory-mapped") from None
+
+
+def _size(p: Path) -> int | None:
+    with contextlib.suppress(OSError):
+        return p.stat().st_size
+    return None
 
 
 def _refusal(message: str) -> str:
