@@ -630,10 +630,13 @@ def _bench_option(*names: str, help: str, **kw: Any) -> Any:
 def bench(
     arch: BenchArchArg = None,
     device: Annotated[str, _bench_option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch: Annotated[str, _bench_option("--batch", "-b", help="Batch sizes to sweep: 1,8,32.")] = "1",
+    batch: Annotated[Optional[str], _bench_option("--batch", "-b", metavar="N,N,..", show_default=False,
+                                                  help="Batch sizes to sweep: 1,8,32. Default: "
+                                                  "--input's B, else 1.")] = None,
     input: Annotated[Optional[str], _bench_option(
-        "--input", "-i", help="One image, CxHxW. Default in_chans x 224 x 224 (32 x 32 for the "
-        "CIFAR stem).", show_default=False)] = None,
+        "--input", "-i", metavar="BxCxHxW", help="As for every command; B is the batch unless "
+        "--batch sweeps (then give CxHxW, or a B that --batch agrees with). Default: 1 x in_chans "
+        "x 224 x 224 (32 x 32 for the CIFAR stem).", show_default=False)] = None,
     dtype: Annotated[str, _bench_option("--dtype", help="fp32, tf32 (CUDA: TF32 turned on, and "
                                         "said so), bf16 or fp16.")] = "fp32",
     amp: Annotated[bool, _bench_option("--amp", help="bf16/fp16 by autocast, float32 weights, "
@@ -679,9 +682,8 @@ def bench(
         Breakdown,
         Mode,
         Optimizer,
-        parse_batches,
+        parse_bench_input,
         parse_choice,
-        parse_chw,
         parse_device,
         parse_precision,
         resolve_variants,
@@ -693,7 +695,7 @@ def bench(
                          breakdown=parse_choice("--breakdown", breakdown, Breakdown) if breakdown
                          else Breakdown.OFF, weights=weights, mode=parse_choice("--mode", mode, Mode),
                          optimizer=parse_choice("--optimizer", optimizer, Optimizer), top=top)  # fmt: skip
-    batches, chw = parse_batches(batch), parse_chw(input) if input else None
+    batches, chw = parse_bench_input(input, batch)
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)  # the whole pre-flight, the temporary file included

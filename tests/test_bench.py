@@ -366,7 +366,7 @@ def test_interrupted_bench_prints_finished_rows_and_exits_130(
         (["--dtype", "fp64"], "--dtype 'fp64'"),
         (["--dtype", "fp32", "--amp"], "--amp"),
         (["--batch", "0"], "--batch '0'"),
-        (["--input", "1x3x32x32"], "--input '1x3x32x32'"),
+        (["--input", "1x3x32x32x2"], "--input '1x3x32x32x2'"),  # BxCxHxW is taken, as everywhere
         (["--input", "4x32x32"], "--input 1x4x32x32"),
         (["--compile-mode", "fastest"], "--compile-mode 'fastest'"),
         (["--min-time", "0"], "--min-time"),

@@ -177,6 +177,25 @@ def parse_chw(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+def parse_bench_input(text: str | None, batch: str | None) -> tuple[tuple[int, ...], tuple[int, int, int] | None]:
+    """``--input`` as every command takes it, BxCxHxW, and ``--batch`` for a sweep: the
+    batch sizes and one image's CxHxW. The rule: --batch gives the batches; without it the
+    input's B is the batch; both may be given when they agree (B is one of the batches is
+    not enough: a sweep is said with --batch alone). A CxHxW input (the old form) is taken too."""
+    if text is not None and text.strip().lower().count("x") == 2:
+        return parse_batches(batch or "1"), parse_chw(text)
+    if text is None:
+        return parse_batches(batch or "1"), None
+    b, c, h, w = parse_dims(text, "--input", "BxCxHxW", "1x3x224x224", " (or CxHxW; a sweep: --batch 1,8,32)")
+    if batch is None:
+        return (b,), (c, h, w)
+    batches = parse_batches(batch)
+    if batches != (b,):
+        raise UsageError(f"--input {text!r} says batch {b} but --batch says {batch}: give the batch "
+                         f"once (--input {c}x{h}x{w} --batch {batch}, or --input {text} alone)")
+    return batches, (c, h, w)
+
+
 def parse_device(text: str) -> str:
     """Syntax only: ``cpu``, ``cuda`` or ``cuda:N``; whether it exists is checked before a run."""
     key = text.strip().lower()
