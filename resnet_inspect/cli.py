@@ -64,7 +64,7 @@ class _Group(TyperGroup):
 ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
-    "threads": "--threads", "weights": "--weights",
+    "threads": "--threads", "weights": "--weights", "family": "--family",
 }  # fmt: skip
 
 
@@ -261,14 +261,23 @@ def summary(
 
 
 @app.command("list")
-def list_presets(format: FormatOpt = None, output: OutputOpt = None) -> None:
+def list_presets(
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    family: Annotated[
+        Optional[str],
+        typer.Option("--family", metavar="NAME", help="only this family: resnet, resnext, "
+                     "wide_resnet, seresnet, ecaresnet, resnet_aa, resnet_rs, cifar"),
+    ] = None,
+) -> None:  # fmt: skip
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
     choose_format(format, output)
     from .model import build_model
     from .report.listing import list_report
-    from .spec import PRESETS
+    from .spec import PRESETS, presets_of_family
 
-    params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
+    names = presets_of_family(family)
+    params = {n: sum(p.numel() for p in build_model(PRESETS[n], "meta").parameters()) for n in names}
     emit(list_report(params), format, output)
 
 

@@ -137,10 +137,11 @@ def check_report(spec: ResNetSpec, c: Checkpoint, r: Comparison, looks_like: str
 def proof_line(ident: Identification) -> str:
     name = ident.identified.spec_string
     if ident.proved:
-        return (f"Proof: built {name} and loaded all {len(ident.checkpoint.tensors):,} tensors "
-                "with load_state_dict(strict=True)")  # fmt: skip
+        return (f"Loads strictly: built {name} and loaded all {len(ident.checkpoint.tensors):,} "
+                "tensors with load_state_dict(strict=True); that proves the shapes, not what the "
+                "weights cannot show (below)")  # fmt: skip
     problem = ident.load_error or ident.comparison.counts()
-    return f"Proof FAILED: {name} does not load the checkpoint strictly: {problem}"
+    return f"Does NOT load strictly: {name} does not load the checkpoint strictly: {problem}"
 
 
 def identify_report(ident: Identification) -> Report:
