@@ -247,6 +247,16 @@ def test_an_anti_aliased_checkpoint_is_not_claimed_as_proved_plain() -> None:
     assert found.preset == "resnet50d"
     assert [a for a in found.assumptions if a.startswith("aa:")]
     assert [a for a in found.assumptions if a.startswith("drop_path:")]
+    assert found.twins == ("resnetblur50d", "resnetaa50d")
+
+
+def test_identify_names_the_anti_aliased_twins(runner: CliRunner, tmp_path: Path) -> None:
+    path = save(tmp_path / "aa.pth", state_dict("resnetaa34d"))
+    result = runner.invoke(app, ["identify", str(path)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "Preset: resnet34d" in out and "aa: anti-aliasing" in out
+    assert "The same weights load strictly into resnetaa34d" in out
 
 
 @st.composite

@@ -28,6 +28,7 @@ from ..errors import InspectError, SpecError
 from ..spec import (
     BLOCK_TYPES,
     FIELD_NAMES,
+    PRESETS,
     Attn,
     Block,
     Norm,
@@ -78,6 +79,14 @@ class Identified:
     @property
     def spec_string(self) -> str:
         return spec_string(self.spec)
+
+    @property
+    def twins(self) -> tuple[str, ...]:
+        """Other presets these weights load into strictly, differing only in what weights
+        cannot show (anti-aliasing, drop path): resnetaa50d and resnetblur50d for resnet50d."""
+        unseen = {"aa": "none", "drop_path": 0.0}
+        plain = self.spec.replace(**unseen)
+        return tuple(name for name, p in PRESETS.items() if p != self.spec and p.replace(**unseen) == plain)
 
 
 class _Reader:

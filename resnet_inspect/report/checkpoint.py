@@ -153,7 +153,11 @@ def identify_report(ident: Identification) -> Report:
         rows=tuple((e.field, e.value, e.because) for e in found.evidence),
         footer=(f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident)),
     )
-    notes = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    notes: tuple[str, ...] = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    if found.twins:
+        notes += (f"The same weights load strictly into {', '.join(found.twins)}, which compute "
+                  "something else (anti-aliasing or drop path has no weights): which one was "
+                  "trained, the file cannot say.",)  # fmt: skip
     payload = {
         "command": "identify",
         "checkpoint": checkpoint_json(ident.checkpoint),
@@ -162,6 +166,7 @@ def identify_report(ident: Identification) -> Report:
         "spec": found.spec.to_dict(),
         "evidence": [dataclasses.asdict(e) for e in found.evidence],
         "assumptions": list(found.assumptions),
+        "also_loads_into": list(found.twins),
         "proved": ident.proved,
         "load_error": ident.load_error,
         **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},
