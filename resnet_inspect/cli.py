@@ -85,7 +85,7 @@ ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
     "threads": "--threads", "weights": "--weights", "columns": "--columns", "mode": "--mode",
-    "top": "--top", "breakdown": "--breakdown",
+    "top": "--top", "breakdown": "--breakdown", "family": "--family",
 }  # fmt: skip
 
 
@@ -367,14 +367,24 @@ def summary(
 
 
 @app.command("list", epilog=examples("list"))
-def list_presets(format: FormatOpt = None, output: OutputOpt = None, exact: ExactOpt = False) -> None:
+def list_presets(
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    family: Annotated[
+        Optional[str],
+        typer.Option("--family", metavar="NAME", help="only this family: resnet, resnext, "
+                     "wide_resnet, seresnet, ecaresnet, resnet_aa, resnet_rs, cifar"),
+    ] = None,
+) -> None:  # fmt: skip
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
     choose_format(format, output)
     from .model import build_model
     from .report.listing import list_report
-    from .spec import PRESETS
+    from .spec import PRESETS, presets_of_family
 
-    params = {n: sum(p.numel() for p in build_model(s, "meta").parameters()) for n, s in PRESETS.items()}
+    names = presets_of_family(family)
+    params = {n: sum(p.numel() for p in build_model(PRESETS[n], "meta").parameters()) for n in names}
     emit(list_report(params), format, output, exact)
 
 

@@ -26,6 +26,7 @@ class Block(str, Enum):
 class Stem(str, Enum):
     CLASSIC = "classic"  # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool
     DEEP = "deep"  # ResNet-C: three 3x3 convs, then the max-pool
+    TIERED = "tiered"  # timm's resnet*t: three 3x3 convs of 3*(w//4), w, 2w channels
     CIFAR = "cifar"  # one 3x3/1 conv, no max-pool (He et al. 2015, section 4.2)
 
 
@@ -38,6 +39,28 @@ class Shortcut(str, Enum):
 class StrideIn(str, Enum):
     CONV3X3 = "3x3"  # torchvision's "v1.5": the 3x3 conv downsamples
     CONV1X1 = "1x1"  # the paper's original: the first 1x1 conv downsamples
+
+
+class Attn(str, Enum):
+    """Channel attention after a block's last norm, before the residual sum (timm's ``se``)."""
+
+    NONE = "none"
+    SE = "se"  # squeeze-excitation (Hu et al. 2018): mean, 1x1 reduce, ReLU, 1x1 expand, sigmoid
+    ECA = "eca"  # efficient channel attention (Wang et al. 2020): mean, 1-D conv, sigmoid
+
+
+class AntiAlias(str, Enum):
+    """Anti-aliased downsampling (Zhang 2019; timm's ``aa_layer``): a strided conv becomes a
+    stride-1 conv followed by a stride-2 filter, in the blocks and the stem's pool."""
+
+    NONE = "none"
+    AVG = "avg"  # a 2x2 average at stride 2
+    BLUR = "blur"  # a 3x3 binomial blur at stride 2 (reflect padding)
+
+
+class StemPool(str, Enum):
+    MAX = "max"  # a 3x3/2 max-pool
+    CONV = "conv"  # ResNet-RS: a 3x3/2 conv, norm and ReLU instead (timm's replace_stem_pool)
 
 
 class Norm(str, Enum):
@@ -113,6 +136,27 @@ class ResNetSpec:
     zero_init_residual: bool = _field(
         False, "--zero-init-residual", "", "zero the last norm of every residual branch"
     )
+    attn: Attn = _field(
+        Attn.NONE, "--attn", "NAME", "channel attention in every block: none, se, eca"
+    )
+    se_reduction: int = _field(
+        16, "--se-reduction", "N", "SE squeeze: channels/N rounded to a multiple of 8 (at least 8)"
+    )
+    aa: AntiAlias = _field(
+        AntiAlias.NONE, "--aa", "NAME", "anti-aliased downsampling: none, avg, blur"
+    )
+    stem_pool: StemPool = _field(
+        StemPool.MAX, "--stem-pool", "NAME", "after the stem: max (pool) or conv (ResNet-RS)"
+    )
+    reduce_first: int = _field(
+        1, "--reduce-first", "N", "divide a block's first conv width by N (2 in SENet-154)"
+    )
+    down_kernel: int = _field(
+        1, "--down-kernel", "N", "kernel of the strided projection shortcut: 1, or 3 (SENet-154)"
+    )
+    drop_path: float = _field(
+        0.0, "--drop-path", "RATE", "stochastic depth, rising linearly to RATE (training only)"
+    )
     num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
@@ -145,6 +189,8 @@ class ResNetSpec:
         """Output channels of each stem convolution."""
         if self.stem is Stem.DEEP:
             return (self.stem_width, self.stem_width, 2 * self.stem_width)
+        if self.stem is Stem.TIERED:
+            return (3 * (self.stem_width // 4), self.stem_width, 2 * self.stem_width)
         return (self.stem_width,)
 
     def inner_width(self, stage: int) -> int:
@@ -153,6 +199,15 @@ class ResNetSpec:
         if not self.uses("width_per_group"):
             return planes
         return int(planes * (self.width_per_group / 64.0)) * self.groups
+
+    def first_width(self, stage: int) -> int:
+        """Output channels of a block's first conv (the inner width, divided by reduce_first)."""
+        return self.inner_width(stage) // self.reduce_first
+
+    def se_channels(self, channels: int) -> int:
+        """Squeezed channels of the SE gate on ``channels``: timm's rule, channels /
+        se_reduction rounded to the nearest multiple of 8 (halves up), at least 8."""
+        return max(8, int(channels / self.se_reduction + 4) // 8 * 8)
 
     @property
     def stage_widths(self) -> tuple[int, ...]:
@@ -196,8 +251,13 @@ _CHOICES: dict[str, type[Enum]] = {
     "shortcut": Shortcut,
     "stride_in": StrideIn,
     "norm": Norm,
+    "attn": Attn,
+    "aa": AntiAlias,
+    "stem_pool": StemPool,
 }
-_INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans")
+_INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
+         "reduce_first", "down_kernel")  # fmt: skip
+_FLOATS = ("drop_path",)
 _BOOLS = ("avg_down", "zero_init_residual")
 _INT_TUPLES = ("layers", "widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
@@ -214,34 +274,141 @@ def default_widths(num_stages: int, base: int = 64) -> tuple[int, ...]:
 
 
 # --- presets: one line of data per variant -------------------------------------------------
+# Names, layers and options are those of torchvision 0.28 (models/resnet.py), the ResNet paper's
+# CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py: each name's
+# model_args); tests/test_reference.py proves each one equal to its source.
 _CIFAR = dict(
     block="basic", widths=(16, 32, 64), stem="cifar", stem_width=16, shortcut="A", num_classes=10
 )
+_B = dict(block="basic")
+_C = dict(stem="deep", stem_width=32)
 _D = dict(stem="deep", stem_width=32, avg_down=True)
+_T = dict(stem="tiered", stem_width=32, avg_down=True)
+_S = dict(stem="deep", stem_width=64)
+_RS = dict(stem="deep", stem_width=32, stem_pool="conv", avg_down=True, attn="se", se_reduction=4)
+_SE, _ECA = dict(attn="se"), dict(attn="eca")
+_AVG, _BLUR = dict(aa="avg"), dict(aa="blur")
+_X32x4, _X32x8, _X64x4 = (dict(groups=g, width_per_group=w) for g, w in ((32, 4), (32, 8), (64, 4)))
+_L18, _L26, _L34, _L101, _L152, _L200, _L269 = (
+    (2, 2, 2, 2), (2, 2, 2, 2), (3, 4, 6, 3), (3, 4, 23, 3), (3, 8, 36, 3), (3, 24, 36, 3),
+    (3, 30, 48, 8),
+)  # fmt: skip
+_L50 = _L34
 
+# family -> {preset: fields}; `list --family` filters by the family
+PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
+    "resnet": {
+        "resnet18": dict(layers=_L18, **_B),
+        "resnet34": dict(layers=_L34, **_B),
+        "resnet50": dict(layers=_L50),
+        "resnet101": dict(layers=_L101),
+        "resnet152": dict(layers=_L152),
+        "resnet26": dict(layers=_L26),
+        "resnet200": dict(layers=_L200),
+        "resnet50_gn": dict(layers=_L50, norm="group"),
+        "resnet50c": dict(layers=_L50, **_C),
+        "resnet101c": dict(layers=_L101, **_C),
+        "resnet152c": dict(layers=_L152, **_C),
+        "resnet18d": dict(layers=_L18, **_B, **_D),
+        "resnet26d": dict(layers=_L26, **_D),
+        "resnet34d": dict(layers=_L34, **_B, **_D),
+        "resnet50d": dict(layers=_L50, **_D),
+        "resnet101d": dict(layers=_L101, **_D),
+        "resnet152d": dict(layers=_L152, **_D),
+        "resnet200d": dict(layers=_L200, **_D),
+        "resnet50s": dict(layers=_L50, **_S),
+        "resnet101s": dict(layers=_L101, **_S),
+        "resnet152s": dict(layers=_L152, **_S),
+        "resnet10t": dict(layers=(1, 1, 1, 1), **_B, **_T),
+        "resnet14t": dict(layers=(1, 1, 1, 1), **_T),
+        "resnet26t": dict(layers=_L26, **_T),
+        "resnet50t": dict(layers=_L50, **_T),
+    },
+    "resnext": {
+        "resnext50_32x4d": dict(layers=_L50, **_X32x4),
+        "resnext101_32x8d": dict(layers=_L101, **_X32x8),
+        "resnext101_64x4d": dict(layers=_L101, **_X64x4),
+        "resnext50d_32x4d": dict(layers=_L50, **_X32x4, **_D),
+        "resnext101_32x4d": dict(layers=_L101, **_X32x4),
+        "resnext101_32x16d": dict(layers=_L101, groups=32, width_per_group=16),
+        "resnext101_32x32d": dict(layers=_L101, groups=32, width_per_group=32),
+    },
+    "wide_resnet": {
+        "wide_resnet50_2": dict(layers=_L50, width_per_group=128),
+        "wide_resnet101_2": dict(layers=_L101, width_per_group=128),
+    },
+    "seresnet": {
+        "seresnet18": dict(layers=_L18, **_B, **_SE),
+        "seresnet34": dict(layers=_L34, **_B, **_SE),
+        "seresnet50": dict(layers=_L50, **_SE),
+        "seresnet101": dict(layers=_L101, **_SE),
+        "seresnet152": dict(layers=_L152, **_SE),
+        "seresnet50t": dict(layers=_L50, **_T, **_SE),
+        "seresnet152d": dict(layers=_L152, **_D, **_SE),
+        "seresnet200d": dict(layers=_L200, **_D, **_SE),
+        "seresnet269d": dict(layers=_L269, **_D, **_SE),
+        "seresnext26d_32x4d": dict(layers=_L26, **_X32x4, **_D, **_SE),
+        "seresnext26t_32x4d": dict(layers=_L26, **_X32x4, **_T, **_SE),
+        "seresnext50_32x4d": dict(layers=_L50, **_X32x4, **_SE),
+        "seresnext101_32x4d": dict(layers=_L101, **_X32x4, **_SE),
+        "seresnext101_32x8d": dict(layers=_L101, **_X32x8, **_SE),
+        "seresnext101d_32x8d": dict(layers=_L101, **_X32x8, **_D, **_SE),
+        "seresnext101_64x4d": dict(layers=_L101, **_X64x4, **_SE),
+        # timm's senet154 (resnet.py): deep stem of 64, halved first convs, 3x3 projections
+        "senet154": dict(
+            layers=_L152, **_X64x4, stem="deep", reduce_first=2, down_kernel=3, **_SE
+        ),
+    },
+    "ecaresnet": {
+        "ecaresnet26t": dict(layers=_L26, **_T, **_ECA),
+        "ecaresnet50d": dict(layers=_L50, **_D, **_ECA),
+        "ecaresnet50t": dict(layers=_L50, **_T, **_ECA),
+        # timm's stem_width=32 is unused by its one-conv stem, which has 64 channels
+        "ecaresnetlight": dict(layers=(1, 1, 11, 3), avg_down=True, **_ECA),
+        "ecaresnet101d": dict(layers=_L101, **_D, **_ECA),
+        "ecaresnet200d": dict(layers=_L200, **_D, **_ECA),
+        "ecaresnet269d": dict(layers=_L269, **_D, **_ECA),
+        "ecaresnext26t_32x4d": dict(layers=_L26, **_X32x4, **_T, **_ECA),
+        "ecaresnext50t_32x4d": dict(layers=_L50, **_X32x4, **_T, **_ECA),
+    },
+    "resnet_aa": {
+        "resnetblur18": dict(layers=_L18, **_B, **_BLUR),
+        "resnetblur50": dict(layers=_L50, **_BLUR),
+        "resnetblur50d": dict(layers=_L50, **_D, **_BLUR),
+        "resnetblur101d": dict(layers=_L101, **_D, **_BLUR),
+        "resnetaa34d": dict(layers=_L34, **_B, **_D, **_AVG),
+        "resnetaa50": dict(layers=_L50, **_AVG),
+        "resnetaa50d": dict(layers=_L50, **_D, **_AVG),
+        "resnetaa101d": dict(layers=_L101, **_D, **_AVG),
+        "seresnetaa50d": dict(layers=_L50, **_D, **_AVG, **_SE),
+        "seresnextaa101d_32x8d": dict(layers=_L101, **_X32x8, **_D, **_AVG, **_SE),
+        "seresnextaa201d_32x8d": dict(
+            layers=(3, 24, 36, 4), **_X32x8, stem="deep", stem_width=64, avg_down=True, **_AVG,
+            **_SE,
+        ),
+    },
+    "resnet_rs": {
+        "resnetrs50": dict(layers=_L50, **_RS),
+        "resnetrs101": dict(layers=_L101, **_RS),
+        "resnetrs152": dict(layers=_L152, **_RS),
+        "resnetrs200": dict(layers=_L200, **_RS),
+        "resnetrs270": dict(layers=(4, 29, 53, 4), **_RS),
+        "resnetrs350": dict(layers=(4, 36, 72, 4), **_RS),
+        "resnetrs420": dict(layers=(4, 44, 87, 4), **_RS),
+    },
+    "cifar": {
+        "resnet20": dict(layers=(3, 3, 3), **_CIFAR),
+        "resnet32": dict(layers=(5, 5, 5), **_CIFAR),
+        "resnet44": dict(layers=(7, 7, 7), **_CIFAR),
+        "resnet56": dict(layers=(9, 9, 9), **_CIFAR),
+        "resnet110": dict(layers=(18, 18, 18), **_CIFAR),
+    },
+}
 PRESET_FIELDS: dict[str, dict[str, Any]] = {
-    "resnet18": dict(block="basic", layers=(2, 2, 2, 2)),
-    "resnet34": dict(block="basic", layers=(3, 4, 6, 3)),
-    "resnet50": dict(layers=(3, 4, 6, 3)),
-    "resnet101": dict(layers=(3, 4, 23, 3)),
-    "resnet152": dict(layers=(3, 8, 36, 3)),
-    "resnext50_32x4d": dict(layers=(3, 4, 6, 3), groups=32, width_per_group=4),
-    "resnext101_32x8d": dict(layers=(3, 4, 23, 3), groups=32, width_per_group=8),
-    "resnext101_64x4d": dict(layers=(3, 4, 23, 3), groups=64, width_per_group=4),
-    "wide_resnet50_2": dict(layers=(3, 4, 6, 3), width_per_group=128),
-    "wide_resnet101_2": dict(layers=(3, 4, 23, 3), width_per_group=128),
-    "resnet50c": dict(layers=(3, 4, 6, 3), stem="deep", stem_width=32),
-    "resnet18d": dict(block="basic", layers=(2, 2, 2, 2), **_D),
-    "resnet26d": dict(layers=(2, 2, 2, 2), **_D),
-    "resnet34d": dict(block="basic", layers=(3, 4, 6, 3), **_D),
-    "resnet50d": dict(layers=(3, 4, 6, 3), **_D),
-    "resnet101d": dict(layers=(3, 4, 23, 3), **_D),
-    "resnet152d": dict(layers=(3, 8, 36, 3), **_D),
-    "resnet20": dict(layers=(3, 3, 3), **_CIFAR),
-    "resnet32": dict(layers=(5, 5, 5), **_CIFAR),
-    "resnet44": dict(layers=(7, 7, 7), **_CIFAR),
-    "resnet56": dict(layers=(9, 9, 9), **_CIFAR),
-    "resnet110": dict(layers=(18, 18, 18), **_CIFAR),
+    name: fields for family in PRESET_FAMILIES.values() for name, fields in family.items()
+}
+PRESET_FAMILY: dict[str, str] = {
+    name: family for family, presets in PRESET_FAMILIES.items() for name in presets
 }
 DEFAULT_ARCH = "resnet50"
 
@@ -263,6 +430,8 @@ def parse_field(name: str, value: Any) -> Any:
         return _parse_int(name, value)
     if name in _BOOLS:
         return _parse_bool(name, value)
+    if name in _FLOATS:
+        return _parse_rate(name, value)
     if name in _INT_TUPLES:
         return _parse_tuple(name, value, _parse_int)
     return _parse_tuple(name, value, _parse_bool)
@@ -293,6 +462,19 @@ def _parse_int(name: str, value: Any) -> int:
         raise SpecError(f"{name}: must be at least 1, got {number}")
     if number > MAX_INT:
         raise SpecError(f"{name}: {number} is too large (at most {MAX_INT})")
+    return number
+
+
+def _parse_rate(name: str, value: Any) -> float:
+    """A probability in [0, 1)."""
+    if isinstance(value, bool):
+        raise SpecError(f"{name}: expected a number from 0 to below 1, got {value!r}")
+    try:
+        number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    except ValueError:
+        raise SpecError(f"{name}: expected a number from 0 to below 1, got {value!r}") from None
+    if not 0.0 <= number < 1.0:  # also refuses nan
+        raise SpecError(f"{name}: must be from 0 to below 1, got {value!r}")
     return number
 
 
@@ -361,6 +543,17 @@ def _parse_overrides(tail: str, whole: str) -> dict[str, str]:
         elif token or tail.strip():
             raise SpecError(f"cannot parse {whole!r}: expected key=value after ':'")
     return overrides
+
+
+def presets_of_family(family: str | None) -> tuple[str, ...]:
+    """The preset names of ``family`` (all of them for None), in table order."""
+    if family is None:
+        return tuple(PRESET_FIELDS)
+    key = normalize_key(family)
+    if key not in PRESET_FAMILIES:
+        allowed = ", ".join(PRESET_FAMILIES)
+        raise UsageError(f"family: {family!r} is not one of {allowed}", subject="family")
+    return tuple(PRESET_FAMILIES[key])
 
 
 def check_preset(name: str) -> None:
@@ -475,6 +668,7 @@ def _validate(spec: ResNetSpec) -> None:
         )
     if spec.shortcut is Shortcut.A:
         _check_zero_padding(spec)
+    _check_block_parts(spec)
     if spec.norm is Norm.GROUP:
         _check_group_norm(spec)
 
@@ -499,6 +693,33 @@ def _check_block_fields(spec: ResNetSpec) -> None:
         )
 
 
+def _check_block_parts(spec: ResNetSpec) -> None:
+    if spec.down_kernel not in (1, 3):
+        raise SpecError(f"down_kernel: {spec.down_kernel} is not one of 1, 3")
+    if spec.down_kernel == 3 and (spec.avg_down or spec.shortcut is Shortcut.A):
+        raise SpecError(
+            "down_kernel=3 needs a strided projection shortcut; avg_down=true projects with a "
+            "1x1 after its pool, and shortcut A has no projection"
+        )
+    if spec.aa is not AntiAlias.NONE and spec.uses("stride_in") and spec.stride_in is StrideIn.CONV1X1:
+        raise SpecError(
+            f"aa={spec.aa.value}: anti-aliasing takes the stride of the 3x3 conv; "
+            "stride_in=1x1 strides the 1x1"
+        )
+    if spec.stem_pool is StemPool.CONV and spec.stem is Stem.CIFAR:
+        raise SpecError("stem_pool=conv: the cifar stem has no pool to replace")
+    if spec.se_reduction != _DEFAULTS["se_reduction"] and spec.attn is not Attn.SE:
+        raise SpecError(
+            f"se_reduction={spec.se_reduction}: applies to attn=se only (attn is {spec.attn.value})"
+        )
+    for stage in range(spec.num_stages):
+        first = spec.first_width(stage)
+        if first < 1:
+            raise SpecError(
+                f"reduce_first={spec.reduce_first}: stage {stage + 1} would have no channels"
+            )
+
+
 def _check_zero_padding(spec: ResNetSpec) -> None:
     channels = spec.stem_channels[-1]
     for stage in range(spec.num_stages):
@@ -515,7 +736,7 @@ def normalized_channels(spec: ResNetSpec) -> list[int]:
     """Every channel count that passes through a normalisation layer."""
     counts = list(spec.stem_channels)
     for stage in range(spec.num_stages):
-        counts += [spec.inner_width(stage), spec.out_channels(stage)]
+        counts += [spec.first_width(stage), spec.inner_width(stage), spec.out_channels(stage)]
     return counts
 
 

@@ -58,7 +58,12 @@ def output_params() -> list[Any]:
     marks = {
         ref: pytest.mark.xfail(reason=why, strict=True) for ref, why in KNOWN_DIFFERENCES.items()
     }
-    return [pytest.param(e, id=ref, marks=marks.get(ref, ())) for ref, e in entries().items()]
+    # entries generated with output=False (big timm models whose features are covered by a
+    # smaller entry with its output) are checked by parameters and layout only
+    return [
+        pytest.param(e, id=ref, marks=marks.get(ref, ()))
+        for ref, e in entries().items() if e["output"] is not None
+    ]
 
 
 def relative_difference(ours: torch.Tensor, ref: torch.Tensor) -> float:

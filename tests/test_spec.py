@@ -77,7 +77,7 @@ def test_presets_match_the_issue_table() -> None:
         ("resnet50:layers=3,0,3", "layers: must be at least 1"),
         ("resnet50:layers=-1", "layers"),
         ("resnet50:shortcut=D", "not one of A, B, C"),
-        ("resnet50:stem=fancy", "not one of classic, deep, cifar"),
+        ("resnet50:stem=fancy", "not one of classic, deep, tiered, cifar"),
         ("resnet50:norm=layer", "not one of batch, group, none"),
         ("resnet50:replace_stride_with_dilation=1,1", "replace_stride_with_dilation"),
         ("resnet50:avg_down=maybe", "expected true or false"),

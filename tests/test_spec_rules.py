@@ -181,7 +181,7 @@ def test_integer_lists(invalid: Case, fragments: tuple[str, ...], valid: Case) -
     [
         pytest.param("resnet50:block=triangle", ("block:", "'triangle'", "basic, bottleneck"),
                      "resnet50:block=BASIC,layers=2,2,2,2", id="block"),
-        pytest.param("resnet50:stem=fancy", ("stem:", "'fancy'", "classic, deep, cifar"),
+        pytest.param("resnet50:stem=fancy", ("stem:", "'fancy'", "classic, deep, tiered, cifar"),
                      "resnet50:stem=Cifar", id="stem"),
         pytest.param("resnet50:shortcut=D", ("shortcut:", "'D'", "A, B, C"), "resnet50:shortcut=c",
                      id="shortcut"),

@@ -12,6 +12,9 @@ What weights cannot show, and what is assumed instead:
 - ``zero_init_residual``: an initialisation, not a shape (false).
 - the max-pool has no weights: a single 3x3 stem conv is taken as the CIFAR stem (no max-pool).
 - GroupNorm's number of groups is not in its weights (the builder's 32).
+- ``aa``: anti-aliasing filters have no weights; a resnetaa50d or resnetblur50 checkpoint
+  loads strictly into resnet50d or resnet50, which compute a different function (none).
+- ``drop_path``: stochastic depth acts in training only and has no weights (0).
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from ..spec import (
     BLOCK_TYPES,
     FIELD_NAMES,
     MAX_BLOCKS,
+    PRESETS,
+    Attn,
     Block,
     Norm,
     ResNetSpec,
     Shortcut,
     Stem,
+    StemPool,
     format_value,
     preset_name,
     spec_string,
@@ -43,6 +49,9 @@ UNSEEN = (
     "stride_in: a stride has no weights; assumed 3x3 (torchvision's v1.5)",
     "replace_stride_with_dilation: dilation has no weights; assumed none",
     "zero_init_residual: an initialisation, not a shape; assumed false",
+    "aa: anti-aliasing (avg or blur) has no weights; assumed none, so an anti-aliased "
+    "checkpoint (resnetaa50d, resnetblur50, ...) identifies as its plain twin",
+    "drop_path: stochastic depth has no weights; assumed 0",
 )
 # ASCII digits only (``\d`` would take other scripts' digits, which int() reads too), and few
 # of them: a stage or block index no ResNet reaches is an extra key, not a number to parse
@@ -75,6 +84,14 @@ class Identified:
     def spec_string(self) -> str:
         return spec_string(self.spec)
 
+    @property
+    def twins(self) -> tuple[str, ...]:
+        """Other presets these weights load into strictly, differing only in what weights
+        cannot show (anti-aliasing, drop path): resnetaa50d and resnetblur50d for resnet50d."""
+        unseen = {"aa": "none", "drop_path": 0.0}
+        plain = self.spec.replace(**unseen)
+        return tuple(name for name, p in PRESETS.items() if p != self.spec and p.replace(**unseen) == plain)
+
 
 class _Reader:
     """Looks keys up, and records which ones decided what."""
@@ -83,16 +100,19 @@ class _Reader:
         self.shapes = shapes
         self.evidence: list[Evidence] = []
 
-    def shape(self, key: str, rank: int) -> Shape:
-        """The shape of ``key``, which must have ``rank`` dimensions, none of them empty: a
-        file may hold anything under a ResNet's key names (a vector where a conv belongs)."""
+    def shape(self, key: str, rank: int | None = None) -> Shape:
+        """The shape of ``key``, which must have ``rank`` dimensions (any, where None), none of
+        them empty: a file may hold anything under a ResNet's key names (a vector where a conv
+        belongs)."""
         if key not in self.shapes:
             raise IdentifyError(f"cannot identify: no {key!r} in the checkpoint")
         shape = tuple(self.shapes[key])
-        if len(shape) != rank or not all(d >= 1 for d in shape):
-            what = {1: "a vector", 2: "a matrix", 4: "a conv weight"}[rank]
+        if (rank is not None and len(shape) != rank) or not shape or not all(d >= 1 for d in shape):
+            what = {1: "a vector", 2: "a matrix", 3: "a 1-D conv weight", 4: "a conv weight"}.get(
+                rank or 0, "a tensor")
+            dims = (f"{rank} dimensions, " if rank else "") + "none of them 0"
             raise IdentifyError(f"cannot identify: {key} is {shape_text(shape)}; expected {what} "
-                                f"({rank} dimensions, none of them 0)")  # fmt: skip
+                                f"({dims})")  # fmt: skip
         return shape
 
     def note(self, field: str, value: object, because: str) -> None:
@@ -110,10 +130,14 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
                                                       else "absent: two 3x3 convs per block"))  # fmt: skip
     widths = _widths(r, block, len(layers))
-    groups, width_per_group = _grouping(r, block, widths)
+    reduce_first = _reduce_first(r, block)
+    groups, width_per_group = _grouping(r, block, widths, reduce_first)
     avg_down = _avg_down(r)
+    stem_pool = _stem_pool(r, stem)
+    attn, se_reduction = _attn(r, layers)
+    down_kernel = _down_kernel(r)
     expansion = BLOCK_TYPES[block].expansion
-    stem_out = 2 * stem_width if stem is Stem.DEEP else stem_width
+    stem_out = 2 * stem_width if stem in (Stem.DEEP, Stem.TIERED) else stem_width
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
@@ -127,6 +151,8 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
+            attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
+            down_kernel=down_kernel,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
@@ -148,15 +174,20 @@ def _require_resnet(shapes: Mapping[str, Shape]) -> None:
 def _stem(r: _Reader) -> tuple[Stem, int, int]:
     if "conv1.0.weight" in r.shapes:
         a, b, c = (r.shape(f"conv1.{i}.weight", 4) for i in (0, 3, 6))
-        if not (b[0] == a[0] and c[0] == 2 * a[0]):
+        if b[0] == a[0] and c[0] == 2 * a[0]:
+            stem = Stem.DEEP
+        elif a[0] == 3 * (b[0] // 4) and c[0] == 2 * b[0]:
+            stem = Stem.TIERED
+        else:
             raise IdentifyError(
                 f"cannot identify: deep stem of {a[0]}, {b[0]}, {c[0]} channels; this tool's deep "
-                "stem is w, w, 2w"
+                "stems are w, w, 2w and 3*(w//4), w, 2w (tiered)"
             )
-        r.note("stem", Stem.DEEP, f"conv1.0/.3/.6: three 3x3 convs of {a[0]}, {b[0]}, {c[0]} channels")
-        r.note("stem_width", a[0], f"conv1.0.weight {shape_text(a)}")
+        r.note("stem", stem, f"conv1.0/.3/.6: three 3x3 convs of {a[0]}, {b[0]}, {c[0]} channels")
+        width_key, width = ("conv1.0", a) if stem is Stem.DEEP else ("conv1.3", b)
+        r.note("stem_width", b[0], f"{width_key}.weight {shape_text(width)}")
         r.note("in_chans", a[1], f"conv1.0.weight {shape_text(a)}")
-        return Stem.DEEP, a[0], a[1]
+        return stem, b[0], a[1]
     w = r.shape("conv1.weight", 4)
     kernel = w[-1]
     if kernel not in (3, 7):
@@ -169,7 +200,7 @@ def _stem(r: _Reader) -> tuple[Stem, int, int]:
 
 
 def _norm(r: _Reader, stem: Stem) -> Norm:
-    conv = "conv1.0" if stem is Stem.DEEP else "conv1"
+    conv = "conv1.0" if stem in (Stem.DEEP, Stem.TIERED) else "conv1"
     if "bn1.running_mean" in r.shapes:
         r.note("norm", Norm.BATCH, "bn1.running_mean present")
         return Norm.BATCH
@@ -207,7 +238,7 @@ def _layers(r: _Reader) -> tuple[int, ...]:
 
 
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv1", Block.BOTTLENECK: "conv3"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3"}
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -225,15 +256,28 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
     return tuple(widths)
 
 
-def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, int]:
-    """groups from the grouped conv2 (in_channels/groups = weight.shape[1]); width_per_group
+def _reduce_first(r: _Reader, block: Block) -> int:
+    """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
+    first = r.shape("layer1.0.conv1.weight")
+    following = r.shape("layer1.0.conv2.weight")
+    ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
+    if ratio > 1:
+        r.note("reduce_first", ratio, f"layer1.0.conv1.weight {shape_text(first)} into "
+                                      f"conv2 of {following[0]} channels")  # fmt: skip
+    return max(ratio, 1)
+
+
+def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: int) -> tuple[int, int]:
+    """groups from the grouped conv2 (its input channels / weight.shape[1]); width_per_group
     from inner width = int(planes * width_per_group / 64) * groups, for every stage."""
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
     for s, planes in enumerate(widths, start=1):
-        inner, per_group = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
-        groups_seen.add(inner // per_group)
+        inner, per_group_in = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
+        groups = r.shape(f"layer{s}.0.conv1.weight", 4)[0] // max(per_group_in, 1)
+        groups_seen.add(groups)
+        per_group = inner // max(groups, 1)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
         lo = max(lo, -(-64 * per_group // planes))
         hi = min(hi, -(-64 * (per_group + 1) // planes) - 1)
@@ -244,9 +288,50 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...]) -> tuple[int, i
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
     w = r.shape("layer1.0.conv2.weight", 4)
-    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {w[0]} channels / {w[1]} per group")
-    r.note("width_per_group", wpg, f"{w[1]} channels per group at width {widths[0]}")
+    first = r.shape("layer1.0.conv1.weight", 4)[0]
+    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {first} channels / {w[1]} per group")
+    r.note("width_per_group", wpg, f"{w[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
+
+
+def _stem_pool(r: _Reader, stem: Stem) -> StemPool:
+    w = r.shapes.get("maxpool.0.weight")
+    if w is not None and len(w) == 4:
+        r.note("stem_pool", StemPool.CONV, f"maxpool.0.weight {shape_text(w)}: a conv in place of the pool")
+        return StemPool.CONV
+    if stem is not Stem.CIFAR:  # which has no pool at all
+        r.note("stem_pool", StemPool.MAX, "no maxpool weights: a pool (max, or an anti-aliasing filter)")
+    return StemPool.MAX
+
+
+_SE_REDUCTIONS = (16, 4, 8, 2, 32, 1)  # timm's 1/16, ResNet-RS's 1/4 first
+
+
+def _attn(r: _Reader, layers: tuple[int, ...]) -> tuple[Attn, int]:
+    if "layer1.0.se.conv.weight" in r.shapes:
+        w = r.shape("layer1.0.se.conv.weight")
+        r.note("attn", Attn.ECA, f"layer1.0.se.conv.weight {shape_text(w)}: a 1-D conv across channels")
+        return Attn.ECA, 16
+    if "layer1.0.se.fc1.weight" not in r.shapes:
+        r.note("attn", Attn.NONE, "no layerN.M.se weights")
+        return Attn.NONE, 16
+    fc1 = [r.shape(f"layer{s + 1}.{i}.se.fc1.weight") for s, n in enumerate(layers) for i in range(n)]
+    w = fc1[0]
+    r.note("attn", Attn.SE, f"layer1.0.se.fc1.weight {shape_text(w)}: squeeze-excitation")
+    for reduction in _SE_REDUCTIONS:
+        if all(f[0] == max(8, int(f[1] / reduction + 4) // 8 * 8) for f in fc1):
+            r.note("se_reduction", reduction, f"{w[1]} channels squeezed to {w[0]}")
+            return Attn.SE, reduction
+    raise IdentifyError(f"cannot identify: the SE gates squeeze {w[1]} channels to {w[0]}, "
+                        "which no se_reduction of this tool's rounding gives")  # fmt: skip
+
+
+def _down_kernel(r: _Reader) -> int:
+    for key, shape in r.shapes.items():
+        if key.endswith(".downsample.0.weight") and len(shape) == 4 and shape[-1] == 3:
+            r.note("down_kernel", 3, f"{key} {shape_text(shape)}")
+            return 3
+    return 1
 
 
 def _avg_down(r: _Reader) -> bool:

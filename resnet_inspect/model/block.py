@@ -3,7 +3,9 @@
 A block type is a subclass of :class:`ResidualBlock` that builds its children from a
 :class:`BlockContext` and declares, as class attributes, the shape of its graph:
 
-- ``main``: the children of the residual branch, in the order they run;
+- ``main``: the children of the residual branch, in the order they run; an optional part
+  (anti-aliasing ``aa``, channel attention ``se``, ``drop_path``) is None where the spec
+  has none, and is skipped;
 - ``post``: the children applied after the merge (the last ReLU);
 - ``last_norm_name``: the norm ``zero_init_residual`` zeroes;
 - the shortcut is the child ``downsample`` (None: identity).
@@ -22,7 +24,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..spec import BLOCK_TYPES, Block, Norm, ResNetSpec
+from ..spec import BLOCK_TYPES, AntiAlias, Attn, Block, Norm, ResNetSpec
+from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, make_aa
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class BlockContext:
     stride: int
     dilation: int  # of the block's later convs
     first_dilation: int  # of its first strided conv (the previous stage's dilation)
+    drop_path: float = 0.0  # this block's stochastic-depth rate
 
     @property
     def bias(self) -> bool:
@@ -57,6 +61,9 @@ class ResidualBlock(nn.Module):
     last_norm_name: ClassVar[str]
     shortcut_name: ClassVar[str] = "downsample"
     downsample: nn.Module | None
+    aa: nn.Module | None
+    se: nn.Module | None
+    drop_path: nn.Module | None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -66,8 +73,21 @@ class ResidualBlock(nn.Module):
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.main:
-            x = getattr(self, name)(x)
+            part = getattr(self, name)
+            if part is not None:
+                x = part(x)
         return x
+
+    def add_optional_parts(self, ctx: BlockContext, aa_channels: int) -> bool:
+        """Sets ``aa``, ``se`` and ``drop_path`` (None where the spec has none); returns
+        whether the block's strided conv hands its stride to the anti-aliasing filter (timm:
+        where the block strides, or where a dilated stage's first block changes dilation)."""
+        spec = ctx.spec
+        use_aa = spec.aa is not AntiAlias.NONE and (ctx.stride == 2 or ctx.first_dilation != ctx.dilation)
+        self.aa = make_aa(spec.aa, aa_channels, ctx.stride) if use_aa else None
+        self.se = make_attn(spec, ctx.out_ch)
+        self.drop_path = DropPath(ctx.drop_path) if ctx.drop_path > 0 else None
+        return use_aa
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.residual(x)
@@ -80,3 +100,11 @@ class ResidualBlock(nn.Module):
     @property
     def last_norm(self) -> nn.Module:
         return getattr(self, self.last_norm_name)
+
+
+def make_attn(spec: ResNetSpec, channels: int) -> nn.Module | None:
+    if spec.attn is Attn.SE:
+        return SqueezeExcite(channels, spec.se_channels(channels))
+    if spec.attn is Attn.ECA:
+        return EfficientChannelAttention(channels)
+    return None

@@ -11,7 +11,7 @@ from .layers import conv1x1, conv3x3, make_norm
 
 class Bottleneck(ResidualBlock):
     kind = Block.BOTTLENECK
-    main = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3")
+    main = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "aa", "conv3", "bn3", "se", "drop_path")
     post = ("relu3",)
     last_norm_name = "bn3"
 
@@ -21,10 +21,14 @@ class Bottleneck(ResidualBlock):
         width = spec.inner_width(ctx.stage)
         # v1.5 (torchvision) strides on the 3x3; the paper's v1 strides on the first 1x1.
         s1, s3 = (ctx.stride, 1) if spec.stride_in is StrideIn.CONV1X1 else (1, ctx.stride)
-        self.conv1 = conv1x1(ctx.in_ch, width, s1, bias=bias)
-        self.bn1 = make_norm(spec.norm, width)
+        # anti-aliasing takes the 3x3's stride (timm's blocks; with stride_in=1x1 the 1x1 keeps it)
+        if self.add_optional_parts(ctx, width) and spec.stride_in is StrideIn.CONV3X3:
+            s3 = 1
+        first = spec.first_width(ctx.stage)  # SENet-154 halves the first conv
+        self.conv1 = conv1x1(ctx.in_ch, first, s1, bias=bias)
+        self.bn1 = make_norm(spec.norm, first)
         self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(width, width, s3, spec.groups, ctx.first_dilation, bias=bias)
+        self.conv2 = conv3x3(first, width, s3, spec.groups, ctx.first_dilation, bias=bias)
         self.bn2 = make_norm(spec.norm, width)
         self.relu2 = nn.ReLU(inplace=True)
         self.conv3 = conv1x1(width, ctx.out_ch, bias=bias)

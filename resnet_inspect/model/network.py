@@ -13,25 +13,31 @@ import torch
 from torch import nn
 
 from ..errors import SpecError
-from ..spec import Norm, ResNetSpec, Shortcut, Stem
+from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
 from .block import BlockContext, ResidualBlock
-from .layers import AvgPool2x2Same, ZeroPadShortcut, conv1x1, conv3x3, make_norm
+from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
 from .registry import BLOCKS
 
 
 def make_shortcut(
-    spec: ResNetSpec, in_ch: int, out_ch: int, stride: int, dilation: int = 1
+    spec: ResNetSpec, in_ch: int, out_ch: int, stride: int, dilation: int = 1, first_dilation: int = 1
 ) -> nn.Module | None:
     """The shortcut of one block, by the paper's option and ResNet-D's avg_down.
 
     ``dilation`` > 1 for the first block of a dilated stage: its stride became dilation, and
-    avg_down's pool stays, at stride 1 (timm's downsample_avg)."""
+    avg_down's pool stays, at stride 1 (timm's downsample_avg). ``first_dilation`` is the
+    previous stage's, which a 3x3 projection (down_kernel=3) takes, as timm's does."""
     changes_shape = stride != 1 or in_ch != out_ch
     if spec.shortcut is Shortcut.A or (spec.shortcut is Shortcut.B and not changes_shape):
         return ZeroPadShortcut(in_ch, out_ch, stride) if changes_shape else None
     bias = spec.norm is Norm.NONE
     if not spec.avg_down:
-        return nn.Sequential(conv1x1(in_ch, out_ch, stride, bias), make_norm(spec.norm, out_ch))
+        if spec.down_kernel == 1 or (stride == 1 and dilation == 1):
+            conv = conv1x1(in_ch, out_ch, stride, bias)
+        else:  # timm's downsample_conv: padding ((stride - 1) + dilation * (k - 1)) // 2
+            pad = ((stride - 1) + first_dilation * (spec.down_kernel - 1)) // 2
+            conv = nn.Conv2d(in_ch, out_ch, spec.down_kernel, stride, pad, first_dilation, bias=bias)
+        return nn.Sequential(conv, make_norm(spec.norm, out_ch))
     # ResNet-D: average the 2x2 neighbourhood instead of skipping 3 of 4 pixels in a strided 1x1.
     pool: nn.Module = nn.Identity()
     if stride > 1:
@@ -42,14 +48,13 @@ def make_shortcut(
 
 
 def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]:
-    """conv1 (a conv, or timm's deep-stem Sequential), bn1, and the max-pool if any."""
+    """conv1 (a conv, or timm's deep-stem Sequential), bn1, and the pool if any."""
     bias = spec.norm is Norm.NONE
-    maxpool: nn.Module | None = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
     out = spec.stem_channels[-1]
     conv1: nn.Module
     if spec.stem is Stem.CLASSIC:
         conv1 = nn.Conv2d(spec.in_chans, out, 7, 2, padding=3, bias=bias)
-    elif spec.stem is Stem.DEEP:
+    elif spec.stem in (Stem.DEEP, Stem.TIERED):
         a, b, _ = spec.stem_channels
         conv1 = nn.Sequential(
             conv3x3(spec.in_chans, a, 2, bias=bias), make_norm(spec.norm, a), nn.ReLU(inplace=True),
@@ -57,9 +62,24 @@ def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]
             conv3x3(b, out, bias=bias),
         )  # fmt: skip
     else:
-        conv1 = conv3x3(spec.in_chans, out, 1, bias=bias)
-        maxpool = None
-    return conv1, make_norm(spec.norm, out), maxpool
+        return conv3x3(spec.in_chans, out, 1, bias=bias), make_norm(spec.norm, out), None
+    return conv1, make_norm(spec.norm, out), make_stem_pool(spec, out)
+
+
+def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
+    """The stem's downsampling after conv1 (timm's ``maxpool``, whatever it holds): a 3x3/2
+    max-pool; with anti-aliasing a 2x2 average instead, or a stride-1 max-pool then a blur;
+    ResNet-RS's strided conv (its stride handed to the filter with anti-aliasing)."""
+    aa = spec.aa is not AntiAlias.NONE
+    if spec.stem_pool is StemPool.CONV:
+        parts: list[nn.Module] = [conv3x3(channels, channels, 1 if aa else 2, bias=spec.norm is Norm.NONE)]
+        parts += [make_aa(spec.aa, channels, 2)] if aa else []
+        return nn.Sequential(*parts, make_norm(spec.norm, channels), nn.ReLU(inplace=True))
+    if spec.aa is AntiAlias.AVG:
+        return nn.AvgPool2d(2)
+    if spec.aa is AntiAlias.BLUR:
+        return nn.Sequential(nn.MaxPool2d(3, 1, padding=1), BlurPool(channels, 2))
+    return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
 
 class ResNet(nn.Module):
@@ -71,6 +91,7 @@ class ResNet(nn.Module):
         if maxpool is not None:
             self.maxpool = maxpool
         in_ch, dilation = spec.stem_channels[-1], 1
+        self._blocks_before, self._blocks_total = 0, sum(spec.layers)
         for stage in range(spec.num_stages):
             stride = 1 if stage == 0 else 2
             previous_dilation = dilation
@@ -84,20 +105,25 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(in_ch, spec.num_classes)
         _init_weights(self, spec)
 
-    @staticmethod
     def _make_stage(
-        spec: ResNetSpec, stage: int, in_ch: int, stride: int, dilation: int, first_dilation: int
+        self, spec: ResNetSpec, stage: int, in_ch: int, stride: int, dilation: int, first_dilation: int
     ) -> nn.Sequential:
         block_cls = BLOCKS[spec.block]
         planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
         blocks = []
         for i in range(spec.layers[stage]):
             s, d0 = (stride, first_dilation) if i == 0 else (1, dilation)
-            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0)
-            shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1)
+            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0, self._drop_rate())
+            shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1, d0)
             blocks.append(block_cls(ctx, shortcut))
             in_ch = out_ch
         return nn.Sequential(*blocks)
+
+    def _drop_rate(self) -> float:
+        """timm's stochastic-depth rule: the rate rises linearly from 0 at the first block to
+        drop_path at the last."""
+        index, self._blocks_before = self._blocks_before, self._blocks_before + 1
+        return self.spec.drop_path * index / max(self._blocks_total - 1, 1)
 
     @property
     def stages(self) -> list[nn.Sequential]:

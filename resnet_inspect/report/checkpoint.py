@@ -161,10 +161,11 @@ def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_lik
 def proof_line(ident: Identification) -> str:
     name = ident.identified.spec_string
     if ident.proved:
-        return (f"Proof: built {name} and loaded all {len(ident.checkpoint.tensors):,} tensors "
-                "with load_state_dict(strict=True)")  # fmt: skip
+        return (f"Loads strictly: built {name} and loaded all {len(ident.checkpoint.tensors):,} "
+                "tensors with load_state_dict(strict=True); that proves the shapes, not what the "
+                "weights cannot show (below)")  # fmt: skip
     problem = ident.load_error or ident.comparison.counts()
-    return f"Proof FAILED: {name} does not load the checkpoint strictly: {problem}"
+    return f"Does NOT load strictly: {name} does not load the checkpoint strictly: {problem}"
 
 
 def identify_report(ident: Identification) -> Report:
@@ -176,7 +177,11 @@ def identify_report(ident: Identification) -> Report:
         rows=tuple((e.field, e.value, e.because) for e in found.evidence),
         footer=(f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident)),
     )
-    notes = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    notes: tuple[str, ...] = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    if found.twins:
+        notes += (f"The same weights load strictly into {', '.join(found.twins)}, which compute "
+                  "something else (anti-aliasing or drop path has no weights): which one was "
+                  "trained, the file cannot say.",)  # fmt: skip
     payload = {
         "command": "identify",
         "checkpoint": checkpoint_json(ident.checkpoint),
@@ -185,6 +190,7 @@ def identify_report(ident: Identification) -> Report:
         "spec": found.spec.to_dict(),
         "evidence": [dataclasses.asdict(e) for e in found.evidence],
         "assumptions": list(found.assumptions),
+        "also_loads_into": list(found.twins),
         "proved": ident.proved,
         "load_error": ident.load_error,
         **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},

@@ -222,11 +222,34 @@ OPERATORS: tuple[Operator, ...] = (
         ("input", "start_dim", "end_dim"), "0 (a view)", shape=shapes.flatten, listed=False,
     ),
     Operator(  # x.view(n, -1), as hand-written heads flatten: its own rule, not flatten's
-        "reshape", (f"{_TEN}view", f"{_TEN}reshape", f"{_T}reshape"),
-        ("input", "shape"), "0 (a view)", shape=shapes.reshape, listed=False,
+        "reshape", (f"{_TEN}view", f"{_TEN}reshape", f"{_T}reshape"), ("input", "shape"),
+        "0 (a view)", shape=shapes.view, listed=False,
     ),
     Operator(
         "reshape", (f"{_TEN}contiguous",), ("input",), "0 (a view)", shape=shapes.same, listed=False,
+    ),
+    Operator(
+        "reshape", (f"{_TEN}expand_as", f"{_TEN}expand"), UNARY, "0 (a view)", listed=False,
+    ),
+    # channel attention (squeeze-excitation, ECA): a global mean, a gate, a per-channel product
+    Operator(
+        "mean", (f"{_TEN}mean", f"{_T}mean"), ("input", "dim", "keepdim"),
+        "1/input element (global average)", flops=lambda c: c.input_numel, shape=shapes.mean,
+        global_receptive_field=True,  # a ResNet takes means over the spatial dimensions only
+    ),
+    Operator(
+        "conv1d", (f"{_F}conv1d", f"{_T}conv1d"), CONV_ARGS, "2/MAC, +1/output if bias",
+        macs=_conv_macs, flops=lambda c: 2 * _conv_macs(c) + _bias(c), shape=shapes.conv1d,
+        saves=Saves.INPUT,  # across channels (ECA): no spatial window, the field is unchanged
+    ),
+    Operator(
+        "sigmoid", (f"{_T}sigmoid", f"{_TEN}sigmoid", f"{_F}sigmoid"), UNARY,
+        "4/element (negate, exp, add, divide)", flops=_per_output(4), shape=shapes.same,
+        saves=Saves.OUTPUT,
+    ),
+    Operator(
+        "mul", (f"{_TEN}__mul__", f"{_TEN}mul", f"{_T}mul"), BINARY, "1/element (gate x channels)",
+        flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
     ),
 )  # fmt: skip
 # an operator may have several entries (window and adaptive pooling, in-place ReLU): one name

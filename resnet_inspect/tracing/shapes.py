@@ -109,19 +109,6 @@ def flatten(x: torch.Tensor, start_dim: int = 0, end_dim: int = -1) -> torch.Ten
     return _empty(x, [*dims[:start], math.prod(dims[start:end + 1]), *dims[end + 1:]])
 
 
-def reshape(x: torch.Tensor, *shape: Any) -> torch.Tensor:
-    """``view``/``reshape`` with sizes as arguments or one sequence; one -1 is inferred."""
-    dims = list(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else list(shape)
-    if not all(isinstance(d, int) for d in dims) or dims.count(-1) > 1:
-        raise NotImplementedError  # view(dtype) and the like: torch's own meta kernel
-    known = math.prod(d for d in dims if d != -1)
-    if -1 in dims:
-        dims[dims.index(-1)] = x.numel() // known if known else 0
-    if math.prod(dims) != x.numel():
-        raise NotImplementedError  # torch raises its own error
-    return _empty(x, dims)
-
-
 def getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
     index = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(i, slice) for i in index):
@@ -136,3 +123,32 @@ def pad(x: torch.Tensor, pad: Sequence[int], *_: Any, **__: Any) -> torch.Tensor
         dims[-1 - i] += pad[2 * i] + pad[2 * i + 1]
     return _empty(x, dims)
 
+
+
+def conv1d(x: torch.Tensor, weight: torch.Tensor, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> torch.Tensor:  # fmt: skip
+    if x.shape[-2] != weight.shape[1] * groups:
+        raise RuntimeError(f"expected {weight.shape[1] * groups} input channels, got {x.shape[-2]}")
+    k, s, p, d = (int(v if isinstance(v, int) else v[0]) for v in (weight.shape[-1], stride, padding, dilation))
+    return _empty(x, (*x.shape[:-2], weight.shape[0], _window(x.shape[-1], k, s, p, d)))
+
+
+def mean(x: torch.Tensor, dim: Any = None, keepdim: bool = False, *_: Any, **__: Any) -> torch.Tensor:
+    if dim is None:
+        raise NotImplementedError  # a mean of everything: left to torch
+    dims = {d % x.dim() for d in ((dim,) if isinstance(dim, int) else dim)}
+    kept = [1 if i in dims else n for i, n in enumerate(x.shape) if keepdim or i not in dims]
+    return _empty(x, kept)
+
+
+def view(x: torch.Tensor, *shape: Any) -> torch.Tensor:
+    """``view(2, 1, -1)`` or ``view((2, 1, -1))``: at most one -1, inferred from the rest."""
+    dims = list(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else list(shape)
+    if not all(isinstance(d, int) for d in dims) or dims.count(-1) > 1:
+        raise NotImplementedError
+    known = math.prod(d for d in dims if d != -1)
+    if -1 in dims:
+        dims[dims.index(-1)] = x.numel() // known if known else 0
+    if math.prod(dims) != x.numel():
+        raise RuntimeError(f"shape {dims} is invalid for input of size {x.numel()}")
+    return _empty(x, dims)

@@ -57,6 +57,7 @@ class Entry:
     reference: str
     spec: str
     input_shape: tuple[int, int, int, int] = SMALL
+    output: bool = True  # False: parameters and state-dict layout only (keeps the suite fast)
 
 
 # Keyword values that are not literals.
@@ -111,6 +112,46 @@ ENTRIES: list[Entry] = [
     Entry("timm:resnet50c(output_stride=16)", "resnet50c:replace_stride_with_dilation=0,0,1"),
     # timm's in_chans
     Entry("timm:resnet26d(in_chans=1)", "resnet26d:in_chans=1", (2, 1, 64, 64)),
+    # timm's options beyond C and D: at least one model per feature with its output checked
+    # (attention SE/ECA on both block types, tiered and S stems, ResNet-RS, avg and blur
+    # anti-aliasing, dilated anti-aliasing, SENet-154's halved first conv and 3x3 projection,
+    # GroupNorm, drop path), the rest by parameters and state-dict layout only.
+    Entry("timm:seresnet18", "seresnet18"),
+    Entry("timm:seresnet50", "seresnet50"),
+    Entry("timm:seresnext26t_32x4d", "seresnext26t_32x4d"),
+    Entry("timm:ecaresnet26t", "ecaresnet26t"),
+    Entry("timm:ecaresnetlight", "ecaresnetlight"),
+    Entry("timm:resnet10t", "resnet10t"),
+    Entry("timm:resnet14t", "resnet14t"),
+    Entry("timm:resnet50s", "resnet50s"),
+    Entry("timm:resnet50_gn", "resnet50_gn"),
+    Entry("timm:resnetblur18", "resnetblur18"),
+    Entry("timm:resnetblur50d", "resnetblur50d"),
+    Entry("timm:resnetaa34d", "resnetaa34d"),
+    Entry("timm:resnetaa50", "resnetaa50"),
+    Entry("timm:seresnetaa50d", "seresnetaa50d"),
+    Entry("timm:resnetrs50", "resnetrs50"),
+    Entry("timm:senet154", "senet154"),
+    Entry("timm:resnetblur18(output_stride=8)", "resnetblur18:replace_stride_with_dilation=0,1,1"),
+    Entry("timm:resnetaa50d(output_stride=16)", "resnetaa50d:replace_stride_with_dilation=0,0,1"),
+    Entry("timm:resnetrs50(output_stride=16, drop_path_rate=0.1)",
+          "resnetrs50:replace_stride_with_dilation=0,0,1,drop_path=0.1"),
+    Entry("timm:resnet26(block_reduce_first=2, down_kernel_size=3, output_stride=8)",
+          "resnet26:reduce_first=2,down_kernel=3,replace_stride_with_dilation=0,1,1"),
+    *(Entry(f"timm:{name}", name, output=False) for name in (
+        "resnet26", "resnet200", "resnet101c", "resnet152c", "resnet200d", "resnet101s",
+        "resnet152s", "resnet26t", "resnet50t", "resnext50d_32x4d", "resnext101_32x4d",
+        "resnext101_32x8d", "resnext101_64x4d", "resnext101_32x16d", "resnext101_32x32d",
+        "wide_resnet50_2", "wide_resnet101_2", "seresnet34", "seresnet101", "seresnet152",
+        "seresnet50t", "seresnet152d", "seresnet200d", "seresnet269d", "seresnext26d_32x4d",
+        "seresnext50_32x4d", "seresnext101_32x4d", "seresnext101_32x8d", "seresnext101d_32x8d",
+        "seresnext101_64x4d", "ecaresnet50d", "ecaresnet50t", "ecaresnet101d", "ecaresnet200d",
+        "ecaresnet269d", "ecaresnext26t_32x4d", "ecaresnext50t_32x4d", "resnetblur50",
+        "resnetblur101d", "resnetaa50d", "resnetaa101d", "seresnextaa101d_32x8d",
+        "seresnextaa201d_32x8d", "resnetrs101", "resnetrs152", "resnetrs200", "resnetrs270",
+        "resnetrs350", "resnetrs420", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnext50_32x4d",
+    )),
 ]
 
 
@@ -151,16 +192,18 @@ def build_reference(text: str) -> nn.Module:
 def record(entry: Entry) -> dict[str, Any]:
     model = build_reference(entry.reference)
     layout = {k: describe(t) for k, t in model.state_dict().items()}
-    load_deterministic(model)
-    with torch.no_grad():
-        output = model(deterministic_input(entry.input_shape))
+    output = None
+    if entry.output:
+        load_deterministic(model)
+        with torch.no_grad():
+            output = encode_float32(model(deterministic_input(entry.input_shape)))
     return {
         "reference": entry.reference,
         "spec": entry.spec,
         "input_shape": list(entry.input_shape),
         "params": sum(p.numel() for p in model.parameters()),
         "state_dict": layout,
-        "output": encode_float32(output),
+        "output": output,
     }
 
 
