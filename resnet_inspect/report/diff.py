@@ -80,9 +80,9 @@ def _side_label(text: str, trace: Any) -> str:
 def verdict(d: TraceDiff) -> tuple[str, ...]:
     """The cause, then the effect: are they the same, and if not, what changes and how much."""
     if d.identical and (d.a.spec is None or d.b.spec is None):
-        how = " (modules aligned by structure)" if d.aligned_by == "structure" else ""
-        return (f"No differences: A and B are the same architecture{how} (same modules, shapes, "
-                "params and MACs).",)  # fmt: skip
+        how = "modules aligned by structure; " if d.aligned_by == "structure" else ""
+        return (f"No differences: A and B are the same architecture ({how}the same modules, "
+                "shapes, params and MACs).",)  # fmt: skip
     if d.identical:
         return ("No differences: A and B are the same architecture (same spec, modules, shapes, "
                 "params and MACs).",)  # fmt: skip
