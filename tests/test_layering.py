@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "resnet_inspect"
 LAYERS = {
     "errors": 0, "units": 0,
-    "spec": 1,
+    "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3,
     "diff": 4, "bench": 4, "sources": 4, "structure": 4,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spec import PRESET_FAMILY, PRESETS, ResNetSpec, format_value
+from ..presets import PRESET_FAMILY
+from ..spec import PRESETS, ResNetSpec, format_value
 from .document import Column, Report, Table
 
 _OTHER = ("attn", "se_reduction", "aa", "stem_pool", "reduce_first", "down_kernel", "norm",
