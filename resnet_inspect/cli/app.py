@@ -1,0 +1,152 @@
+"""The Typer app: its error handling (one line, an exit code), the argument-to-flag mapping,
+the help's examples, and main()."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import InspectError
+from ..render import (
+    can_encode,
+    to_ascii,
+)
+from ..units import printable
+
+ARCH_PANEL = "Architecture (override any preset field)"
+
+
+
+def _click_exception_type() -> type[Exception]:
+    # typer vendors click in recent releases and uses the real click in older ones; find its
+    # ClickException through a class typer exports either way.
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _Group(TyperGroup):
+    """Turns every error into ``error: ...`` on stderr with exit code 2 (bad input) or 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        _SHOW_TRACEBACK[0] = False  # per invocation (tests run many in one process)
+        click_error = _click_exception_type()
+        try:
+            code = super().main(*args, **kwargs)
+        except InspectError as exc:
+            user_tb = getattr(exc, "user_traceback", "")
+            if _SHOW_TRACEBACK[0] and user_tb:
+                sys.stderr.write(user_tb)
+            _fail(in_flag_terms(exc), exc.exit_code)
+        except click_error as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: the help was the answer
+                sys.exit(0)
+            _fail(exc.format_message(), getattr(exc, "exit_code", 2))  # type: ignore[attr-defined]
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except MemoryError:  # anywhere: this machine's failure, said in one line
+            _fail("out of memory", 1)
+        except BrokenPipeError:
+            sys.exit(1)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+        if "Abort" in type(code).__name__:
+            sys.exit(1)
+        sys.exit(0)
+
+
+_SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its own traceback
+
+
+# the library's arguments, and the flags that set them
+ARGUMENT_FLAGS = {
+    "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
+    "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
+    "threads": "--threads", "weights": "--weights", "columns": "--columns", "mode": "--mode",
+    "top": "--top", "breakdown": "--breakdown", "family": "--family",
+}  # fmt: skip
+
+
+def in_flag_terms(exc: InspectError) -> str:
+    """A library error names the arguments (``warmup_s``, ``input_shape``); a user typed
+    flags (``--warmup``, ``--input``). Renamed where the error's own words name them: up to
+    its first quoted value or parenthesis, after which it quotes a file name or torch."""
+    text = str(exc)
+    if exc.subject not in ARGUMENT_FLAGS:
+        return text
+    cut = min((i for i in (text.find("'"), text.find("(")) if i >= 0), default=len(text))
+    own = re.sub(r"\w+", lambda word: ARGUMENT_FLAGS.get(word[0], word[0]), text[:cut])
+    return own + text[cut:]
+
+
+def _fail(message: str, code: int) -> None:
+    # one line; control characters that came from a file (a key, a name) escaped, not obeyed
+    first = " ".join(printable(word) for word in message.strip().split())
+    if not can_encode(sys.stderr, first):
+        first = to_ascii(first)
+    print(f"error: {first}", file=sys.stderr)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="resnet-inspect",
+    help="Build any ResNet variant from flags, then inspect, count, compare and time it.",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"resnet-inspect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, metavar="",
+                     help="Show the version."),
+    ] = None,
+) -> None:
+    """Build any ResNet variant from flags, then inspect, count, compare and time it."""
+
+
+
+# --- commands ------------------------------------------------------------------------------------
+EXAMPLES = {
+    "summary": ("resnet-inspect summary resnet50",
+                "resnet-inspect summary resnet18 --depth 3 --input 1x3x64x64",
+                "resnet-inspect summary resnet50:groups=32,width_per_group=4 -o r50.json"),
+    "list": ("resnet-inspect list", "resnet-inspect list -f csv -o presets.csv"),
+    "flops": ("resnet-inspect flops resnet18 --by stage",
+              "resnet-inspect flops resnet152 --input 256x3x1024x1024 --by operator",
+              "resnet-inspect flops resnet20 --counter fvcore"),
+    "diff": ("resnet-inspect diff resnet50 resnet50:stride_in=1x1 --only-changed",
+             "resnet-inspect diff resnet18 resnet34 --depth 3",
+             "resnet-inspect diff resnet50 resnext50_32x4d --exit-code"),
+    "check": ("resnet-inspect check resnet50 weights.pth",
+              "resnet-inspect check resnet50d model.safetensors --num-classes 10 --all"),
+    "identify": ("resnet-inspect identify weights.pth", "resnet-inspect identify ckpt.pth -f json"),
+    "bench": ("resnet-inspect bench resnet18 resnet50 --batch 1,8 --min-time 1",
+              "resnet-inspect bench resnet50 --device cuda --dtype bf16 --channels-last --batch 64,256",
+              "resnet-inspect bench resnet50 --breakdown -o bench.json"),
+}
+
+
+def examples(command: str, before: str = "") -> str:
+    """A command's help epilog: what it states (``before``), then two or three real uses."""
+    lines = "\n\n".join(f"  {e}" for e in EXAMPLES[command])
+    return (before + "\n\n" if before else "") + f"[bold]Examples[/bold]\n\n{lines}"
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,305 @@
+"""summary, list, flops, diff, check and identify: each parse -> call -> render."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from ..errors import UsageError
+from ..render import (
+    choose_format,
+)
+from ..spec import ResNetSpec, parse_input_shape
+from ..tracing import costs
+from .app import app, examples
+from .options import (
+    ArchArg,
+    DepthOpt,
+    DtypeOpt,
+    ExactOpt,
+    FormatOpt,
+    InputOpt,
+    OutputOpt,
+    TracebackOpt,
+    WeightsOpt,
+    check_depth,
+    emit,
+    input_shape_for,
+    source_from,
+    spec_options,
+    verify_weights_option,
+    weights_report,
+)
+
+
+@app.command(epilog=examples("summary"))
+@spec_options
+def summary(
+    arch: ArchArg = None,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    dtype: DtypeOpt = "float32",
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="NAME,..", show_default=False,
+        help="Columns after Layer, as torchinfo's col_names: type, input, output, params, macs, "
+        "flops, kernel, stride, padding, dilation, groups, rf, out_stride. Default: "
+        "type,output,params,macs,rf,out_stride.")] = None,
+    weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Per-module output shapes, parameters, MACs and receptive field, as a table."""
+    spec = source_from(arch, overrides)
+    shape = input_shape_for(spec, input)
+    check_depth(depth)
+    choose_format(format, output)
+    from ..report.summary import DEFAULT_COLUMNS, check_columns, summary_report
+    from ..sources import trace_source
+    from ..units import normalize_dtype
+
+    chosen = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else None
+    shown = check_columns(chosen) if chosen is not None else DEFAULT_COLUMNS
+
+    checkpoint = verify_weights_option(spec, weights)
+    trace = trace_source(spec, shape, normalize_dtype(dtype))
+    emit(weights_report(summary_report(trace, depth, shown), checkpoint), format, output, exact)
+
+
+@app.command("list", epilog=examples("list"))
+def list_presets(
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    family: Annotated[
+        Optional[str],
+        typer.Option("--family", metavar="NAME", help="only this family: resnet, resnext, "
+                     "wide_resnet, seresnet, ecaresnet, resnet_aa, resnet_rs, cifar"),
+    ] = None,
+) -> None:  # fmt: skip
+    """The presets: block, layers, groups x width, stem, shortcut and parameters."""
+    choose_format(format, output)
+    from ..model import build_model
+    from ..report.listing import list_report
+    from ..spec import PRESETS, presets_of_family
+
+    names = presets_of_family(family)
+    params = {n: sum(p.numel() for p in build_model(PRESETS[n], "meta").parameters()) for n in names}
+    emit(list_report(params), format, output, exact)
+
+
+class Counter(str, Enum):
+    TORCH = "torch"
+    FVCORE = "fvcore"
+
+
+class By(str, Enum):
+    LAYER = "layer"
+    STAGE = "stage"
+    OPERATOR = "operator"
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def choice(flag: str, value: str, enum: type[E]) -> E:
+    """A closed choice from a flag, with the allowed values in the error."""
+    for member in enum:
+        if value.strip().lower() == member.value:
+            return member
+    allowed = ", ".join(m.value for m in enum)
+    raise UsageError(f"{flag} {value!r}: not one of {allowed}")
+
+
+@app.command(epilog=examples("flops", costs.rules_text()))
+@spec_options
+def flops(
+    arch: ArchArg = None,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    counter: Annotated[str, typer.Option("--counter", "-c", metavar="torch|fvcore", help="torch: our accounting on the "
+                       "meta device (any input size, instant); fvcore: fvcore's FlopCountAnalysis "
+                       "on real tensors.")] = "torch",
+    by: Annotated[str, typer.Option("--by", metavar="layer|stage|operator", help="Rows per layer, stage or operator.")] = "layer",
+    dtype: DtypeOpt = "float32",
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    weights: WeightsOpt = None,
+    traceback: TracebackOpt = False,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """MACs and FLOPs per layer, stage and operator, with the share of each. Operators without
+    a rule of ours (in your own model) are counted by torch's FLOP counter and marked."""
+    spec = source_from(arch, overrides)
+    shape = input_shape_for(spec, input)
+    how, grouping = choice("--counter", counter, Counter), choice("--by", by, By)
+    check_depth(depth)
+    choose_format(format, output)
+    from ..report.flops import flops_report, fvcore_report
+    from ..sources import build_source, trace_source
+    from ..units import normalize_dtype
+
+    checkpoint = verify_weights_option(spec, weights)
+    model = build_source(spec, "meta")
+    trace = trace_source(spec, shape, normalize_dtype(dtype), model=model)
+    if how is Counter.TORCH:
+        report = flops_report(trace, grouping.value, depth)
+    else:
+        from ..counters.fvcore import check_fvcore_fits, fvcore_counts
+
+        check_fvcore_fits(trace)
+        report = fvcore_report(trace, fvcore_counts(model, shape), grouping.value, depth)
+    emit(weights_report(report, checkpoint), format, output, exact)
+
+
+_SIDE_HELP = ("A preset or spec string, e.g. resnet50 or resnet50:stride_in=1x1; or your own "
+              "model, FILE.py:NAME (this runs that file).")
+SideA = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
+SideB = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
+OnlyChangedOpt = Annotated[
+    bool, typer.Option("--only-changed", metavar="", help="Hide the layer rows that are the same in A and B.")
+]
+ExitCodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exit-code", metavar="",
+        help="Exit 1 when A and B differ, 0 when they are the same (like git diff --exit-code).",
+    ),
+]
+
+
+@app.command(epilog=examples("diff"))
+def diff(
+    a: SideA,
+    b: SideB,
+    input: InputOpt = None,
+    depth: DepthOpt = 2,
+    only_changed: OnlyChangedOpt = False,
+    exit_code: ExitCodeOpt = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    weights_a: Annotated[Optional[str], typer.Option("--weights-a", metavar="FILE",
+                         help="A checkpoint that must load strictly into A.")] = None,
+    weights_b: Annotated[Optional[str], typer.Option("--weights-b", metavar="FILE",
+                         help="A checkpoint that must load strictly into B.")] = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Two variants side by side: spec fields, stages, layers aligned by name, totals.
+
+    Both run on the same --input (default: A's). MACs: multiply-accumulates of conv and linear layers.
+    Your own model's layers are aligned by structure where its names differ (order, kind and
+    size of the leaf operations).
+    """
+    from ..diff import Side, resolve_side
+    from ..usermodel import is_user_code
+
+    side_a = source_from(a, {}) if is_user_code(a) else resolve_side(Side.A, a)
+    side_b = source_from(b, {}) if is_user_code(b) else resolve_side(Side.B, b)
+    shape = parse_input_shape(input) if input is not None else None
+    verify_weights_option(side_a, weights_a, "--weights-a")
+    verify_weights_option(side_b, weights_b, "--weights-b")
+    check_depth(depth)
+    choose_format(format, output)
+    from ..diff import diff_sources
+    from ..report.diff import diff_report
+
+    result = diff_sources(side_a, side_b, shape)
+    emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)
+    if exit_code and not result.identical:
+        raise typer.Exit(1)
+
+
+
+# --- checkpoints: check, identify, and --weights for any command -------------------------------
+CheckArchArg = Annotated[
+    str,
+    typer.Argument(help="A preset or spec string (see `summary`), plus any architecture flags; "
+                   "or your own model, FILE.py:NAME (this runs that file).", show_default=False),
+]
+FileArg = Annotated[
+    str,
+    typer.Argument(metavar="FILE", help="A checkpoint: .pth, .pt, .bin (torch.save, read with "
+                   "weights_only=True) or .safetensors.", show_default=False),
+]
+
+
+
+@app.command(epilog=examples("check"))
+@spec_options
+def check(
+    arch: CheckArchArg,
+    file: FileArg,
+    all: Annotated[bool, typer.Option("--all", metavar="", help="List matching tensors too.")] = False,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Does FILE load into ARCH (a variant, or your own model) with strict=True? Matching,
+    missing, unexpected and differently shaped tensors, and a verdict. Exit 0 when it loads
+    strictly, 1 when it does not."""
+    spec = source_from(arch, overrides)
+    choose_format(format, output)
+    from ..checkpoint import looks_like, read_checkpoint
+    from ..report.checkpoint import check_report
+    from ..sources import compare_source, expected_shapes_of
+
+    expected = None if isinstance(spec, ResNetSpec) else expected_shapes_of(spec)  # ARCH first
+    checkpoint = read_checkpoint(file)
+    result = compare_source(spec, checkpoint, expected)
+    hint = None if result.loads_strictly else looks_like(checkpoint)
+    named = spec if isinstance(spec, ResNetSpec) else spec.label
+    emit(check_report(named, checkpoint, result, hint, all), format, output)
+    if not result.loads_strictly:
+        raise typer.Exit(1)
+
+
+IdentifyArg = Annotated[
+    str,
+    typer.Argument(metavar="FILE|MODEL", help="A checkpoint (.pth, .pt, .bin, .safetensors; read "
+                   "as data), or your own model, FILE.py:NAME (this runs that file).",
+                   show_default=False),
+]
+
+
+@app.command(epilog=examples("identify"))
+def identify(
+    file: IdentifyArg,
+    input: InputOpt = None,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
+    the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails.
+
+    For your own model (FILE.py:NAME): the nearest preset by structure (strides, kernels, pools,
+    shortcuts, head) and every departure from it, or that it matches one exactly."""
+    choose_format(format, output)
+    from ..usermodel import is_user_code
+
+    if is_user_code(file):
+        user = source_from(file, {})
+        shape = input_shape_for(user, input)
+        from ..report.structure import structure_report
+        from ..sources import build_source
+        from ..structure import identify_module
+
+        emit(structure_report(user.label, identify_module(build_source(user), shape)), format, output)
+        return
+    from ..checkpoint import identify_checkpoint, read_checkpoint
+    from ..report.checkpoint import identify_report
+
+    identification = identify_checkpoint(read_checkpoint(file))
+    emit(identify_report(identification), format, output)
+    if not identification.proved:
+        raise typer.Exit(1)
