@@ -25,14 +25,14 @@ def test_every_command_help_ends_with_real_examples(command: str) -> None:
         assert example in out
 
 
-@pytest.mark.parametrize("command", ["summary", "flops", "diff", "check", "identify"])
+@pytest.mark.parametrize("command", ["summary", "flops", "diff", "check", "identify", "bench", "list"])
 def test_metavars_read_like_values(command: str) -> None:
     """typer's defaults (<str>, <int>, <bool>) say nothing about the value a flag takes."""
     out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
     options = [ln for ln in out.splitlines() if ln.lstrip("│ ").startswith("-") and "--help " not in ln]
     assert len(options) >= 2
     for line in options:  # (typer shows a positional argument's type; options are ours)
-        for lazy in ("<str>", "<int>", "<list", "<bool>"):
+        for lazy in ("<str>", "<int>", "<float>", "<list", "<bool>"):
             assert lazy not in line, f"{command} --help: {line.strip()}"
 
 

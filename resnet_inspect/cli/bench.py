@@ -40,7 +40,16 @@ BenchArchArg = Annotated[
 BENCH_PANEL = "Measurement"
 
 
+# what each option takes, as its help shows it ("" for a flag): typer's <str> says nothing
+BENCH_METAVARS = {
+    "--device": "cpu|cuda|cuda:N", "--dtype": "fp32|tf32|bf16|fp16", "--warmup": "SECONDS",
+    "--min-time": "SECONDS", "--threads": "N", "--mode": "infer|train", "--optimizer": "sgd|adamw",
+    "--amp": "", "--channels-last": "", "--compile": "", "--max-batch": "",
+}  # fmt: skip
+
+
 def _bench_option(*names: str, help: str, **kw: Any) -> Any:
+    kw.setdefault("metavar", BENCH_METAVARS.get(names[0]))
     return typer.Option(*names, help=help, rich_help_panel=BENCH_PANEL, **kw)
 
 
