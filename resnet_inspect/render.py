@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import RuntimeFailure, UsageError
 from .report.document import Report, Table, TreeName, cell_text
-from .units import printable
+from .units import file_kind, printable
 
 SCHEMA_VERSION = 1
 
@@ -269,7 +269,7 @@ def check_output_path(output: str) -> Path:
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise UsageError(f"--output {output!r}: is a directory")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"--output {output!r}: is {_file_kind(st.st_mode)}, not a regular file; "
+        raise UsageError(f"--output {output!r}: is {file_kind(st.st_mode)}, not a regular file; "
                          "output goes to regular files only (use - for stdout)")  # fmt: skip
     if not parent_is_dir:
         raise UsageError(f"--output {output!r}: the directory {str(path.parent)!r} does not exist")
@@ -297,12 +297,6 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return os.stat(path)
     except FileNotFoundError:
         return None
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # fmt: skip
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _temporary_beside(path: Path, shown: str) -> tuple[int, str]:

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from .report.document import Bar, Chart, Report, Table, cell_text
+from .units import printable
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;
@@ -73,8 +74,7 @@ def render_html(report: Report) -> str:
 
 def _e(text: str) -> str:
     """Escaped for HTML, and with control characters shown as escapes, never passed on."""
-    safe = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
-    return html.escape(safe)
+    return html.escape(printable(text))
 
 
 def _plain(line: str) -> str:

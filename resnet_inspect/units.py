@@ -5,6 +5,7 @@ Below everything that computes or shows a number: pure Python, no torch, no rich
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 
 from .errors import UsageError
@@ -31,6 +32,14 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words: 'a FIFO (named pipe)', 'a
+    character device'... (from ``os.stat``'s mode: never opened to find out)."""
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def human(n: float, unit: str = "") -> str:

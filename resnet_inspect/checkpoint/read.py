@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InspectError, RuntimeFailure, UsageError
 from ..spec import MAX_BLOCKS
+from ..units import file_kind
 
 if TYPE_CHECKING:
     import torch
@@ -166,13 +167,6 @@ def _check_file(p: Path, where: str) -> None:
         raise CheckpointError(f"{where}: cannot read: {exc.strerror}") from None
     if st.st_size == 0:
         raise CheckpointError(f"{where}: is empty (0 bytes)")
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words: 'a FIFO (named pipe)', 'a character device'..."""
-    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))  # fmt: skip
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _check_count(count: int | None, limit: int, what: str, where: str) -> None:
