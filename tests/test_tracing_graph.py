@@ -203,3 +203,23 @@ def test_an_input_not_a_multiple_of_the_output_stride_is_warned_about() -> None:
     assert "output stride 32" in text and "100x100 -> 50x50 -> 25x25 -> 13x13 -> 7x7 -> 4x4)" in text
     assert input_warnings(trace("resnet20")) == ()
     assert "output stride 4" in input_warnings(trace("resnet20", input_shape=(1, 3, 30, 30)))[0]
+
+
+def test_a_receptive_field_the_trace_cannot_follow_is_said_to_be_assumed() -> None:
+    """An operator with no rule that changes the size (an upsampling here): the field after it
+    is shown as global, and every output says that is an assumption. Catches a guess
+    presented as a measurement."""
+    model = resnet18()
+    model.layer4[0].relu1 = nn.Sequential(nn.ReLU(), Upsample())
+    model.layer4[0].conv2 = nn.Conv2d(512, 512, 3, stride=2, padding=1, bias=False)
+    t = trace_model(model, SHAPE)
+    assert t.field_assumed_global_after == ("interpolate",)
+    assert t.by_name()["layer4.0.conv2"].receptive_field is None
+    assert trace_model(resnet18(), SHAPE).field_assumed_global_after == ()
+    text = render(summary_report(t, 1), Format.TABLE, width=200)
+    assert "receptive field assumed global after" in text
+
+
+class Upsample(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")

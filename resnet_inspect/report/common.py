@@ -42,6 +42,7 @@ def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
         "totals": asdict(trace.totals),
         "operators": [asdict(o) for o in trace.operators],
         "uncounted": list(trace.uncounted),
+        "field_assumed_global_after": list(trace.field_assumed_global_after),
         "warnings": list(input_warnings(trace)),
     }
 
@@ -88,6 +89,9 @@ def counting_warnings(trace: Trace) -> tuple[str, ...]:
     if trace.uncounted:
         lines.append(f"warning: no cost rule and no fallback for {', '.join(trace.uncounted)}: "
                      "not counted in MACs or FLOPs")  # fmt: skip
+    if trace.field_assumed_global_after:
+        lines.append(f"note: receptive field assumed global after {', '.join(trace.field_assumed_global_after)}: "
+                     "no rule says how it changes the field")  # fmt: skip
     fallback = [o.operator for o in trace.operators if o.rule == FALLBACK_RULE]
     if fallback:
         lines.append(f"note: {', '.join(fallback)} counted by torch's FLOP counter (no rule here)")

@@ -92,6 +92,7 @@ class Recorder(TorchFunctionMode):
         self.calls: list[Recorded] = []
         self.owners: list[str] = [""]
         self.rf: dict[int, RF] = {}
+        self.assumed_global: list[str] = []  # operators after which the field was assumed global
         self._alive: list[torch.Tensor] = []  # keeps every id in ``rf`` unique for the pass
 
     # -- the module stack, driven by the trace's hooks ------------------------------------
@@ -161,8 +162,11 @@ class Recorder(TorchFunctionMode):
         merged = merge_fields(known)
         if op is not None:
             field = op.receptive(call, merged)
-        else:  # no rule: a spatial size kept is taken as a pointwise operation
-            field = merged if _same_spatial(call.output_shape, [s for _, s in known]) else GLOBAL
+        elif _same_spatial(call.output_shape, [s for _, s in known]):
+            field = merged  # no rule: a spatial size kept is taken as a pointwise operation
+        else:  # no rule, and the size changes: how the field changes is not known; say so
+            field = GLOBAL
+            self.assumed_global.append(call.operator)
         self.rf[id(out)] = field
         self._alive.append(out)
 

@@ -81,6 +81,9 @@ class Trace:
     totals: Totals
     operators: tuple[OperatorTotal, ...]
     uncounted: tuple[str, ...] = ()  # operators no rule or fallback could count: not in the totals
+    # operators with no rule that change the spatial size: the receptive field after them is
+    # assumed global (shown as such), because nothing says how they widen it
+    field_assumed_global_after: tuple[str, ...] = ()
     arch: str = ""  # what the user named: "my_resnet.py:ResNet50" (empty for a spec)
     executed: tuple[str, ...] = ()  # the leaf modules, in the order the forward ran them
 

@@ -117,6 +117,7 @@ def trace_model(
         totals=_totals(model, layers, recorder, seen, item, spec is not None),
         operators=_operator_totals(calls),
         uncounted=tuple(dict.fromkeys(c.name for c in recorder.calls if c.counted is Counted.UNCOUNTED)),
+        field_assumed_global_after=tuple(dict.fromkeys(recorder.assumed_global)),
         arch=arch,
         executed=tuple(n for n in seen if n in own and own[n].is_leaf),
     )
