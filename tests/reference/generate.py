@@ -1,4 +1,4 @@
-"""Generate tests/reference/data.json.gz from torchvision and timm, by hand.
+"""Generate the reference data under tests/reference/data/ from torchvision and timm, by hand.
 
 Run from the repository root, in the reference environment (torch 2.13.0 CPU, torchvision
 0.28, timm 1.0.31); reference-env.sh builds it on first use (a few minutes; it takes the venv
@@ -12,7 +12,14 @@ every state-dict key with its dtype and shape, and the eval-mode output on
 base64). tests/test_reference.py then checks our model for ``spec`` against those numbers
 without torchvision or timm. Nothing of resnet_inspect is used here.
 
-To add a model, add an Entry and rerun; the data file is rewritten whole.
+Entries come in groups, one data file each (``data/<group>.json.gz``): ``ENTRIES`` below is
+the group ``resnet`` (torchvision and timm's resnet.py); every module in ``groups/`` that
+defines ``ENTRIES`` (and, where it needs them, ``ARGUMENTS``) is the group of its name. To add
+a model, add an Entry to its group and rerun for that group only::
+
+    python tests/reference/generate.py resnetv2
+
+With no argument every group is regenerated. A group's file is rewritten whole.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from __future__ import annotations
 import ast
 import datetime
 import gzip
+import importlib
 import json
 import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for `reference`
+from reference.entry import SMALL, Entry
 from reference.weights import (
     SCHEME,
     describe,
@@ -43,21 +51,8 @@ from reference.weights import (
     load_deterministic,
 )
 
-DATA = Path(__file__).with_name("data.json.gz")
-SMALL = (2, 3, 64, 64)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """``reference``: ``"torchvision:NAME"`` or ``"timm:NAME"``, optionally with keyword
-    arguments as a Python call, ``"torchvision:resnet50(replace_stride_with_dilation=[False,
-    True, True])"``: literals, or a name from ARGUMENTS. ``spec``: our spec string for the same
-    architecture. The reference string is the entry's id and must be unique."""
-
-    reference: str
-    spec: str
-    input_shape: tuple[int, int, int, int] = SMALL
-    output: bool = True  # False: parameters and state-dict layout only (keeps the suite fast)
+DATA_DIR = Path(__file__).with_name("data")
+GROUPS_DIR = Path(__file__).with_name("groups")
 
 
 # Keyword values that are not literals.
@@ -207,22 +202,34 @@ def record(entry: Entry) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def groups() -> dict[str, list[Entry]]:
+    """Every group's entries: ``resnet`` here, the rest from ``groups/<name>.py``."""
+    found = {"resnet": ENTRIES}
+    for path in sorted(GROUPS_DIR.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        module = importlib.import_module(f"reference.groups.{path.stem}")
+        ARGUMENTS.update(getattr(module, "ARGUMENTS", {}))
+        found[path.stem] = module.ENTRIES
+    return found
+
+
+def write_group(name: str, group: list[Entry]) -> None:
     import timm
     import torchvision
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    ids = [e.reference for e in ENTRIES]
+    ids = [e.reference for e in group]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
-        raise SystemExit(f"duplicate references: {sorted(duplicates)}")
+        raise SystemExit(f"duplicate references in {name}: {sorted(duplicates)}")
     entries = []
-    for entry in ENTRIES:
+    for entry in group:
         start = time.perf_counter()
         entries.append(record(entry))
         print(f"{time.perf_counter() - start:6.2f}s  {entry.reference}", file=sys.stderr)
     data = {
         "generated_by": "tests/reference/generate.py",
+        "group": name,
         "date": datetime.date.today().isoformat(),
         "versions": {
             "torch": torch.__version__,
@@ -234,11 +241,27 @@ def main() -> None:
         "entries": entries,
     }
     text = json.dumps(data, indent=1) + "\n"
+    DATA_DIR.mkdir(exist_ok=True)
+    path = DATA_DIR / f"{name}.json.gz"
     # no time stamp or path in the header: the same data gives the same bytes
-    with open(DATA, "wb") as raw, gzip.GzipFile("data.json", "wb", fileobj=raw, mtime=0) as gz:
+    with open(path, "wb") as raw, gzip.GzipFile(f"{name}.json", "wb", fileobj=raw, mtime=0) as gz:
         gz.write(text.encode())
-    print(f"wrote {DATA} ({DATA.stat().st_size:,} bytes, {len(entries)} entries)", file=sys.stderr)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes, {len(entries)} entries)", file=sys.stderr)
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    found = groups()
+    unknown = [name for name in argv if name not in found]
+    if unknown:
+        raise SystemExit(f"unknown group(s) {unknown}; groups: {', '.join(found)}")
+    all_ids = [e.reference for group in found.values() for e in group]
+    across = {i for i in all_ids if all_ids.count(i) > 1}
+    if across:
+        raise SystemExit(f"references in more than one group: {sorted(across)}")
+    for name in argv or list(found):
+        write_group(name, found[name])
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
