@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for `reference`
-from reference.entry import SMALL, Entry
+from reference.entry import Entry
 from reference.weights import (
     SCHEME,
     describe,
