@@ -64,6 +64,13 @@ class StemPool(str, Enum):
     CONV = "conv"  # ResNet-RS: a 3x3/2 conv, norm and ReLU instead (timm's replace_stem_pool)
 
 
+class Layout(str, Enum):
+    """The network's module tree, hence its state-dict keys: which checkpoints load into it.
+    Each layout is one network class (``model/build.py``'s NETWORKS)."""
+
+    TORCHVISION = "torchvision"  # conv1, bn1, layer1..N.M, fc: torchvision and timm's resnet.py
+
+
 class Norm(str, Enum):
     BATCH = "batch"
     GROUP = "group"  # GroupNorm with 32 groups
@@ -157,6 +164,9 @@ class ResNetSpec:
     )
     drop_path: float = _field(
         0.0, "--drop-path", "RATE", "stochastic depth, rising linearly to RATE (training only)"
+    )
+    layout: Layout = _field(
+        Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
     )
     num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
@@ -255,6 +265,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "attn": Attn,
     "aa": AntiAlias,
     "stem_pool": StemPool,
+    "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
          "reduce_first", "down_kernel")  # fmt: skip

@@ -1,4 +1,4 @@
-"""The network: stems, shortcuts, stages of blocks, the head; and build_model(spec).
+"""The torchvision layout: stems, shortcuts, stages of blocks, the head.
 
 State-dict names follow torchvision (conv1, bn1, layer1..layerN, downsample.0/.1, fc) so its
 checkpoints load with strict=True; the deep stem and avg_down follow timm's layout
@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import SpecError
 from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
+from .base import Network
 from .block import BlockContext, ResidualBlock
 from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
 from .registry import BLOCKS
@@ -82,7 +82,9 @@ def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
     return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
 
-class ResNet(nn.Module):
+class ResNet(Network):
+    """conv1, bn1, [maxpool], layer1..layerN, avgpool, fc: torchvision's layout."""
+
     def __init__(self, spec: ResNetSpec) -> None:
         super().__init__()
         self.spec = spec
@@ -126,24 +128,15 @@ class ResNet(nn.Module):
         return self.spec.drop_path * index / max(self._blocks_total - 1, 1)
 
     @property
-    def stages(self) -> list[nn.Sequential]:
+    def stages(self) -> list[nn.Module]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.spec.num_stages)]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
         return self.maxpool(x) if hasattr(self, "maxpool") else x
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.forward_stem(x)
-        for stage in self.stages:
-            x = stage(x)
-        return x
-
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
@@ -165,17 +158,3 @@ def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
                 norm = m.last_norm
                 if isinstance(norm, (nn.BatchNorm2d, nn.GroupNorm)):
                     nn.init.zeros_(norm.weight)
-
-
-def build_model(spec: ResNetSpec, device: str | torch.device | None = None) -> ResNet:
-    """Build ``spec``. ``device="meta"`` builds without allocating or initialising memory."""
-    try:
-        if device is None:
-            return ResNet(spec)
-        with torch.device(device):
-            return ResNet(spec)
-    except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if "overflow" not in reason.lower():
-            raise
-        raise SpecError(f"{spec}: too large to build ({reason})") from None

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import SpecError, UsageError
-from ..model import ResNet, build_model
+from ..model import Network, build_model
 from ..spec import ResNetSpec
 from ..units import DTYPE_BYTES, normalize_dtype, shape_text
 from . import costs
@@ -85,10 +85,10 @@ def trace_model(
 ) -> Trace:
     """Trace ``model`` (built on ``device``) with an input of ``input_shape``.
 
-    ``model`` is one of ours (a :class:`ResNet`, which carries its spec) or any ``nn.Module``
+    ``model`` is one of ours (a :class:`Network`, which carries its spec) or any ``nn.Module``
     (``arch`` names it in the reports): its stages are its top-level children, its output
     shape the forward's, its receptive field that of the last 4-D output the pass followed."""
-    spec = model.spec if isinstance(model, ResNet) else None
+    spec = model.spec if isinstance(model, Network) else None
     if spec is not None and input_shape[1] != spec.in_chans:
         raise UsageError(
             f"input_shape {shape_text(input_shape)}: has {input_shape[1]} channels but the model "

@@ -1,0 +1,39 @@
+"""What every network this tool builds offers, whatever its layout (module names).
+
+The trace, bench's per-stage breakdown and the reports read a network through this class
+only: its spec, its stages in order, and its forward cut at the stage boundaries.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..spec import ResNetSpec
+
+
+class Network(nn.Module):
+    """A network built from a spec. Subclasses build their children and define the three
+    pieces of the forward; ``stage_names`` says which stage each top-level child belongs to."""
+
+    spec: ResNetSpec
+
+    @property
+    def stages(self) -> list[nn.Module]:
+        """The residual stages, in order (``layer1``..``layerN`` where the layout names them so)."""
+        raise NotImplementedError
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
