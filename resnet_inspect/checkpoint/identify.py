@@ -15,6 +15,10 @@ What weights cannot show, and what is assumed instead:
 - ``aa``: anti-aliasing filters have no weights; a resnetaa50d or resnetblur50 checkpoint
   loads strictly into resnet50d or resnet50, which compute a different function (none).
 - ``drop_path``: stochastic depth acts in training only and has no weights (0).
+- ``avd``, ``avd_first``: ResNeSt's average-pool downsampling has no weights (true, as in
+  every timm ResNeSt), nor has its place (after the 3x3): resnest50d_4s2x40d and
+  resnest50d_1s4x24d, which pool before it, identify with avd_first=false and are named as
+  twins.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ UNSEEN = (
     "checkpoint (resnetaa50d, resnetblur50, ...) identifies as its plain twin",
     "drop_path: stochastic depth has no weights; assumed 0",
 )
+UNSEEN_SPLIT_ATTENTION = (
+    "avd: ResNeSt's average-pool downsampling has no weights; assumed true (every timm ResNeSt)",
+    "avd_first: where the avd pool sits has no weights; assumed after the 3x3, so a checkpoint "
+    "that pools before it (resnest50d_4s2x40d, resnest50d_1s4x24d) identifies as its twin "
+    "with avd_first=false",
+)
 # ASCII digits only (``\d`` would take other scripts' digits, which int() reads too), and few
 # of them: a stage or block index no ResNet reaches is an extra key, not a number to parse
 _BLOCK_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.")
@@ -88,9 +98,16 @@ class Identified:
     def twins(self) -> tuple[str, ...]:
         """Other presets these weights load into strictly, differing only in what weights
         cannot show (anti-aliasing, drop path): resnetaa50d and resnetblur50d for resnet50d."""
-        unseen = {"aa": "none", "drop_path": 0.0}
-        plain = self.spec.replace(**unseen)
-        return tuple(name for name, p in PRESETS.items() if p != self.spec and p.replace(**unseen) == plain)
+        plain = _without_unseen(self.spec)
+        return tuple(name for name, p in PRESETS.items() if p != self.spec and _without_unseen(p) == plain)
+
+
+def _without_unseen(spec: ResNetSpec) -> ResNetSpec:
+    """``spec`` with what weights cannot show set as identify assumes it."""
+    unseen: dict[str, object] = {"aa": "none", "drop_path": 0.0}
+    if spec.block is Block.RESNEST:
+        unseen.update(avd=True, avd_first=False)
+    return spec.replace(**unseen)
 
 
 class _Reader:
@@ -126,12 +143,11 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     stem, stem_width, in_chans = _stem(r)
     norm = _norm(r, stem)
     layers = _layers(r)
-    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in shapes else Block.BASIC
-    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
-                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    block = _block(r)
     widths = _widths(r, block, len(layers))
     reduce_first = _reduce_first(r, block)
     groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    radix = _radix(r, block, len(layers))
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem)
     attn, se_reduction = _attn(r, layers)
@@ -146,16 +162,20 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
                            "CIFAR stem, which has none")  # fmt: skip
     if norm is Norm.GROUP:
         assumptions.append("GroupNorm groups: not in the weights; assumed 32")
+    if block is Block.RESNEST:
+        assumptions += UNSEEN_SPLIT_ATTENTION
     try:
         spec = ResNetSpec(
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel,
+            down_kernel=down_kernel, radix=radix, avd=block is Block.RESNEST,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
+    if block is Block.RESNEST:
+        _check_attention_width(r, spec)
     evidence = sorted(r.evidence, key=lambda e: FIELD_NAMES.index(e.field))
     return Identified(spec, tuple(evidence), tuple(assumptions))
 
@@ -237,8 +257,18 @@ def _layers(r: _Reader) -> tuple[int, ...]:
     return tuple(layers)
 
 
+def _block(r: _Reader) -> Block:
+    if "layer1.0.conv2.conv.weight" in r.shapes:
+        r.note("block", Block.RESNEST, "layer1.0.conv2.conv.weight present: split attention (ResNeSt)")
+        return Block.RESNEST
+    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in r.shapes else Block.BASIC
+    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
+                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    return block
+
+
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RESNEST: "conv3"}
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -258,6 +288,8 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
 
 def _reduce_first(r: _Reader, block: Block) -> int:
     """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
+    if block is Block.RESNEST:  # its first conv has the full width (the spec allows no other)
+        return 1
     first = r.shape("layer1.0.conv1.weight")
     following = r.shape("layer1.0.conv2.weight")
     ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
@@ -273,9 +305,16 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
+    # the grouped conv: the 3x3 of a bottleneck, the attention's fc1 of a ResNeSt block (its
+    # 3x3 has groups x radix groups)
+    grouped = "conv2.fc1" if block is Block.RESNEST else "conv2"
+    inners = []
     for s, planes in enumerate(widths, start=1):
-        inner, per_group_in = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
-        groups = r.shape(f"layer{s}.0.conv1.weight", 4)[0] // max(per_group_in, 1)
+        first_out = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        grouped_out, per_group_in = r.shape(f"layer{s}.0.{grouped}.weight", 4)[:2]
+        inner = first_out if block is Block.RESNEST else grouped_out
+        inners.append(inner)
+        groups = first_out // max(per_group_in, 1)
         groups_seen.add(groups)
         per_group = inner // max(groups, 1)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
@@ -287,11 +326,51 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     groups = groups_seen.pop()
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
-    w = r.shape("layer1.0.conv2.weight", 4)
+    w = r.shape(f"layer1.0.{grouped}.weight", 4)
     first = r.shape("layer1.0.conv1.weight", 4)[0]
-    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {first} channels / {w[1]} per group")
-    r.note("width_per_group", wpg, f"{w[0] // groups} channels per group at width {widths[0]}")
+    r.note("groups", groups, f"layer1.0.{grouped}.weight {shape_text(w)}: {first} channels / {w[1]} per group")
+    r.note("width_per_group", wpg, f"{inners[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
+
+
+def _radix(r: _Reader, block: Block, stages: int) -> int:
+    """ResNeSt's branches: the split-attention conv's outputs over the block's width."""
+    if block is not Block.RESNEST:
+        return 2  # the spec's default, unread by other blocks
+    radixes = set()
+    for s in range(1, stages + 1):
+        width = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        branches = r.shape(f"layer{s}.0.conv2.conv.weight", 4)[0]
+        if branches % width:
+            raise IdentifyError(f"cannot identify: layer{s}.0.conv2.conv has {branches} outputs, "
+                                f"not a whole number of branches of {width} channels")  # fmt: skip
+        radixes.add(branches // width)
+    if len(radixes) != 1:
+        raise IdentifyError("cannot identify: the split-attention convs do not follow one radix")
+    radix = radixes.pop()
+    w = r.shape("layer1.0.conv2.conv.weight", 4)
+    first = r.shape("layer1.0.conv1.weight", 4)[0]
+    r.note("radix", radix, f"layer1.0.conv2.conv.weight {shape_text(w)}: {radix} branches of {first} channels")
+    return radix
+
+
+def _check_attention_width(r: _Reader, spec: ResNetSpec) -> None:
+    """The attention's hidden width follows timm's rule (radix x width / 4, in multiples of
+    8, at least 32); a checkpoint with another would not load into the spec."""
+    for s in range(spec.num_stages):
+        conv = r.shape(f"layer{s + 1}.0.conv2.conv.weight", 4)
+        if conv[1] * spec.groups * spec.radix != spec.inner_width(s):
+            raise IdentifyError(
+                f"cannot identify: layer{s + 1}.0.conv2.conv.weight is {shape_text(conv)}; "
+                f"groups x radix = {spec.groups * spec.radix} groups of {spec.inner_width(s)} "
+                "channels do not give that"
+            )
+        hidden = r.shape(f"layer{s + 1}.0.conv2.fc1.weight", 4)[0]
+        if hidden != spec.attn_channels(s):
+            raise IdentifyError(
+                f"cannot identify: layer{s + 1}.0.conv2.fc1 has {hidden} outputs; this tool's "
+                f"split attention has {spec.attn_channels(s)} there (radix x width / 4, rounded to 8)"
+            )
 
 
 def _stem_pool(r: _Reader, stem: Stem) -> StemPool:

@@ -6,8 +6,10 @@ from ..spec import Block
 from .basic import BasicBlock
 from .block import ResidualBlock
 from .bottleneck import Bottleneck
+from .resnest import ResNestBottleneck
 
 BLOCKS: dict[Block, type[ResidualBlock]] = {
     Block.BASIC: BasicBlock,
     Block.BOTTLENECK: Bottleneck,
+    Block.RESNEST: ResNestBottleneck,
 }

@@ -231,6 +231,10 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "reshape", (f"{_TEN}expand_as", f"{_TEN}expand"), UNARY, "0 (a view)", listed=False,
     ),
+    Operator(  # ResNeSt's radix softmax reorders the attention's channels by branch
+        "reshape", (f"{_TEN}transpose", f"{_T}transpose"), ("input", "dim0", "dim1"), "0 (a view)",
+        listed=False,
+    ),
     # channel attention (squeeze-excitation, ECA): a global mean, a gate, a per-channel product
     Operator(
         "mean", (f"{_TEN}mean", f"{_T}mean"), ("input", "dim", "keepdim"),
