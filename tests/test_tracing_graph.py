@@ -308,3 +308,31 @@ def test_softmax_sum_and_stack_costs_by_hand() -> None:
     assert ops["mean"].flops == 64 * hw
     assert ops["mul"].flops == 2 * 64 * hw
     assert "sum" not in plain and "softmax" not in plain
+
+
+def test_a_module_called_several_times_says_so() -> None:
+    """A hand-written block that reuses one ReLU three times (after bn1, bn2 and the sum) is
+    one row: 'ReLU x3', its FLOPs the three calls' (1 per element each: 64*16*16 twice and
+    64*16*16 after the sum, at layer1 of a 64x64 input), and a note says what the row shows.
+    Catches a row that silently shows the last call only."""
+
+    class SharedRelu(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+            self.conv2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+            self.relu = nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.relu(self.conv2(self.relu(self.conv1(x))) + self.relu(x))
+
+    model = resnet18()
+    model.layer1[0] = SharedRelu()
+    t = trace_model(model, SHAPE)
+    row = t.by_name()["layer1.0.relu"]
+    assert row.calls == 3 and row.type_label == "ReLU x3"
+    assert row.flops == 3 * 64 * 16 * 16
+    assert t.by_name()["layer1.0.conv1"].calls == 1 and t.by_name()["layer1.0.conv1"].type_label == "Conv2d"
+    text = render(summary_report(t, 3), Format.TABLE, width=200)
+    assert "ReLU x3" in text and "xN: a module that ran N times" in text
+    assert "xN:" not in render(summary_report(trace_model(resnet18(), SHAPE), 3), Format.TABLE, width=200)
