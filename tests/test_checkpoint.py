@@ -328,7 +328,7 @@ def test_a_resnest_attention_of_another_width_is_not_identified() -> None:
     weights would not load into the spec identify would claim, so it refuses."""
     shapes = dict(meta_shapes(PRESETS["resnest14d"]))
     shapes["layer1.0.conv2.fc1.weight"] = (48, 64, 1, 1)
-    with pytest.raises(IdentifyError, match="layer1.0.conv2.fc1 has 48 outputs"):
+    with pytest.raises(IdentifyError, match=r"layer1\.0\.conv2\.fc1 has 48 outputs"):
         identify_shapes(shapes)
 
 

@@ -42,6 +42,15 @@ class LayerRecord:
     dilation: int | None = None
     groups: int | None = None
     padding: int | None = None
+    # forward calls in the pass: a module used several times (one ReLU for a whole block, as
+    # hand-written blocks do) is one row; its costs are summed over the calls, its shapes and
+    # receptive field are the last call's
+    calls: int = 1
+
+    @property
+    def type_label(self) -> str:
+        """The class name, with the number of calls where there were several: ``ReLU x3``."""
+        return self.type if self.calls <= 1 else f"{self.type} x{self.calls}"
 
     @property
     def is_block(self) -> bool:
@@ -133,6 +142,7 @@ def stage_rows(trace: Trace) -> list[LayerRecord]:
                 operator=None,
                 self_flops=0,
                 is_leaf=False,
+                calls=1,
             )
         )
     return rows
