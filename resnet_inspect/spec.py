@@ -642,7 +642,7 @@ def _check_split_attention(spec: ResNetSpec) -> None:
         if inner % splits:
             raise SpecError(
                 f"radix={spec.radix}: stage {stage + 1}'s {inner} channels cannot be split into "
-                f"groups x radix = {splits} branches of the 3x3"
+                f"groups x radix = {splits} groups of the 3x3"
             )
         if spec.attn_channels(stage) % spec.groups:
             raise SpecError(

@@ -14,6 +14,10 @@ from __future__ import annotations
 import pytest
 
 from resnet_inspect import trace
+from resnet_inspect.checkpoint.compare import expected_shapes
+from resnet_inspect.checkpoint.identify import identify_shapes
+from resnet_inspect.report.listing import list_report
+from resnet_inspect.spec import PRESETS
 from resnet_inspect.tracing import Trace
 
 SHAPE = (1, 3, 64, 64)
@@ -103,3 +107,23 @@ def test_every_operator_of_the_block_is_counted() -> None:
     for arch in ("resnest50d_4s2x40d:layers=1,1,1,1", "resnest14d", "resnest50d_1s4x24d:layers=1,1,1,1"):
         t = trace(arch, input_shape=SHAPE)
         assert t.uncounted == () and t.field_assumed_global_after == ()
+
+
+def test_list_tells_the_resnest_presets_apart() -> None:
+    """Same layers, stem and shortcut: the radix and the avd pool's place are what differ."""
+    names = ("resnest50d", "resnest50d_1s4x24d", "resnest50d_4s2x40d")
+    rows = list_report(dict.fromkeys(names, 0)).tables[0].rows
+    assert [(r[3], r[6]) for r in rows] == [
+        ("1x64", "radix=2 avd=true"),
+        ("4x24", "radix=1 avd=true avd_first=true"),
+        ("2x40", "radix=4 avd=true avd_first=true"),
+    ]
+
+
+def test_identify_does_not_assume_what_a_resnest_block_has_not() -> None:
+    """Its avd pool takes the stride (no stride_in) and it has no anti-aliasing: identify lists
+    the avd pool as unseen instead."""
+    found = identify_shapes(expected_shapes(PRESETS["resnest14d"]))
+    unseen = [a.split(":")[0] for a in found.assumptions]
+    assert "stride_in" not in unseen and "aa" not in unseen
+    assert unseen[-2:] == ["avd", "avd_first"] and found.preset == "resnest14d"

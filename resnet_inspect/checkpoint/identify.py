@@ -162,7 +162,8 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
                            "CIFAR stem, which has none")  # fmt: skip
     if norm is Norm.GROUP:
         assumptions.append("GroupNorm groups: not in the weights; assumed 32")
-    if block is Block.RESNEST:
+    if block is Block.RESNEST:  # its avd pool, not its 3x3 or a filter, takes the stride
+        assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
         assumptions += UNSEEN_SPLIT_ATTENTION
     try:
         spec = ResNetSpec(
