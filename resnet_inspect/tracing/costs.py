@@ -213,6 +213,13 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "pad", (f"{_F}pad", f"{_T}_C._nn.pad"), ("input", "pad"), "0 (moves data)", shape=shapes.pad,
     ),
+    Operator(  # Res2Net's hierarchical splits: the pieces are views of the input
+        "split", (f"{_T}split", f"{_TEN}split"), ("input", "split_size_or_sections", "dim"),
+        "0 (views)", listed=False,
+    ),
+    Operator(  # where split branches merge again; the list of tensors is read as the input
+        "cat", (f"{_T}cat", f"{_T}concat"), ("input", "dim"), "0 (moves data)",
+    ),
     Operator(
         "slice", (f"{_TEN}__getitem__",), ("input", "index"), "0 (a view)", shape=shapes.getitem,
         geometry=_slice_geometry, listed=False,
