@@ -223,3 +223,116 @@ def test_a_receptive_field_the_trace_cannot_follow_is_said_to_be_assumed() -> No
 class Upsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+class Hierarchical(nn.Module):
+    """Res2Net's shape: split the channels in 4, each later split adds the previous one's
+    output before its own 3x3, the first split passes through, then concatenate."""
+
+    def __init__(self, c: int, scale: int = 4) -> None:
+        super().__init__()
+        self.scale = scale
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c // scale, c // scale, 3, padding=1, bias=False) for _ in range(scale - 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(x, x.shape[1] // self.scale, 1)
+        outs, previous = [parts[0]], None
+        for conv, part in zip(self.convs, parts[1:], strict=True):
+            previous = conv(part if previous is None else part + previous)
+            outs.append(previous)
+        return torch.cat(outs, 1)
+
+
+class SelectBranch(nn.Module):
+    """A selective kernel's shape: two branches stacked (N x 2 x C x H x W), a gate from their
+    sum's global mean, a softmax across the two, a weighted sum over them."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.plain = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.dilated = nn.Conv2d(c, c, 3, padding=2, dilation=2, bias=False)
+        self.select = nn.Conv2d(c, 2 * c, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        paths = torch.stack([self.plain(x), self.dilated(x)], dim=1)
+        n, _, c, _, _ = paths.shape
+        gate = self.select(paths.sum(1).mean((2, 3), keepdim=True)).view(n, 2, c, 1, 1)
+        return (paths * torch.softmax(gate, dim=1)).sum(1)
+
+
+def test_the_receptive_field_follows_every_branch_of_a_split() -> None:
+    """resnet18's layer1.0.conv2 input sees 19 px at jump 4 (see above). Split in 4: the
+    second split passes one 3x3 (27), the third two (35), the fourth three (43); the
+    concatenation sees as far as the farthest. Catches a split whose later branches lose their
+    field (only its first output followed) and a cat that keeps the first input's field."""
+    model = resnet18()
+    model.layer1[0].conv2 = Hierarchical(64)
+    t = trace_model(model, SHAPE)
+    rows = t.by_name()
+    assert [rows[f"layer1.0.conv2.convs.{i}"].receptive_field for i in range(3)] == [27, 35, 43]
+    assert rows["layer1.0.conv2"].receptive_field == 43 and rows["layer1.0.conv2"].jump == 4
+    assert t.field_assumed_global_after == ()
+    # the split is a view, the concatenation moves data: neither has arithmetic
+    ops = {o.operator: o for o in t.operators}
+    assert ops["cat"].flops == 0 and "split" not in ops
+
+
+def test_a_softmax_over_stacked_branches_keeps_the_farthest_branchs_field() -> None:
+    """Stacking keeps H x W (the rank grows to 5), the sum over the branches too, and the
+    softmax gate is global (a spatial mean): the block sees as far as the dilated branch,
+    19 + 4 * 4 = 35, with no field assumed. Catches a 5-D tensor taken as a size change (then
+    'global'), and a gate or a sum over branches that widens the field."""
+    model = resnet18()
+    model.layer1[0].conv2 = SelectBranch(64)
+    t = trace_model(model, SHAPE)
+    assert t.by_name()["layer1.0.conv2"].receptive_field == 35
+    assert t.field_assumed_global_after == ()
+    assert t.uncounted == ()
+
+
+def test_softmax_sum_and_stack_costs_by_hand() -> None:
+    """SelectBranch at layer1 (64 channels, 16 x 16, batch 1). The sum over 2 branches: one
+    addition per output, 64*16*16; the spatial mean: 1 per input element, 64*16*16; the
+    softmax: 5 per element (max, subtract, exp, sum, divide) of the 2 x 64 gate; the final
+    weighted sum over 2 branches: 64*16*16 again; the stack: no arithmetic."""
+    model = resnet18()
+    model.layer1[0].conv2 = SelectBranch(64)
+    ops = {o.operator: o for o in trace_model(model, SHAPE).operators}
+    plain = {o.operator: o for o in trace_model(resnet18(), SHAPE).operators}
+    hw = 16 * 16
+    assert ops["sum"].flops == 2 * 64 * hw and ops["sum"].count == 2
+    assert ops["softmax"].flops == 5 * 2 * 64
+    assert ops["cat"].flops == 0 and ops["cat"].count == 1
+    assert ops["mean"].flops == 64 * hw
+    assert ops["mul"].flops == 2 * 64 * hw
+    assert "sum" not in plain and "softmax" not in plain
+
+
+def test_a_module_called_several_times_says_so() -> None:
+    """A hand-written block that reuses one ReLU three times (after bn1, bn2 and the sum) is
+    one row: 'ReLU x3', its FLOPs the three calls' (1 per element each: 64*16*16 twice and
+    64*16*16 after the sum, at layer1 of a 64x64 input), and a note says what the row shows.
+    Catches a row that silently shows the last call only."""
+
+    class SharedRelu(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+            self.conv2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+            self.relu = nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.relu(self.conv2(self.relu(self.conv1(x))) + self.relu(x))
+
+    model = resnet18()
+    model.layer1[0] = SharedRelu()
+    t = trace_model(model, SHAPE)
+    row = t.by_name()["layer1.0.relu"]
+    assert row.calls == 3 and row.type_label == "ReLU x3"
+    assert row.flops == 3 * 64 * 16 * 16
+    assert t.by_name()["layer1.0.conv1"].calls == 1 and t.by_name()["layer1.0.conv1"].type_label == "Conv2d"
+    text = render(summary_report(t, 3), Format.TABLE, width=200)
+    assert "ReLU x3" in text and "xN: a module that ran N times" in text
+    assert "xN:" not in render(summary_report(trace_model(resnet18(), SHAPE), 3), Format.TABLE, width=200)

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 MACS_NOTE = "MACs: multiply-accumulates of convolution and linear layers (1 MAC = 2 FLOPs)."
 
 
+def calls_note(layers: list[LayerRecord]) -> tuple[str, ...]:
+    """Said under a table where a row stands for several calls of one module."""
+    if not any(r.calls > 1 for r in layers):
+        return ()
+    return ("xN: a module that ran N times in the pass; its row sums the costs of all N calls "
+            "and shows the last call's shapes and receptive field.",)  # fmt: skip
+
+
 def spec_line(spec: ResNetSpec) -> str:
     return spec_string(spec)
 

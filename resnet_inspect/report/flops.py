@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..units import human, shape_text
 from .charts import trace_charts
-from .common import name_cells, share, totals_lines, trace_json
+from .common import calls_note, name_cells, share, totals_lines, trace_json
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ FVCORE_NOTE = (
 def _flops_rows(layers: list[LayerRecord], total_flops: int, by_stage: bool) -> tuple[tuple[Any, ...], ...]:
     names: list[Any] = [r.name for r in layers] if by_stage else name_cells(layers)
     return tuple(
-        (name, r.type, r.output_shape, r.params, r.macs, r.flops, share(r.flops, total_flops))
+        (name, r.type_label, r.output_shape, r.params, r.macs, r.flops, share(r.flops, total_flops))
         for name, r in zip(names, layers, strict=True)
     )  # fmt: skip
 
@@ -53,7 +53,7 @@ def flops_report(trace: Trace, by: str, depth: int) -> Report:
                Column("Share of FLOPs", "left", priority=4))  # fmt: skip
     tables = []
     if by != "operator":
-        tables.append(Table(title=title, columns=columns,
+        tables.append(Table(title=title, columns=columns, caption=" ".join(calls_note(layers)),
                             rows=_flops_rows(layers, trace.totals.flops, by == "stage")))  # fmt: skip
     tables.append(_operator_table(trace, footer=(FLOPS_NOTE, *totals_lines(trace))))
     payload = {"command": "flops", "counter": "torch", "by": by, **trace_json(trace, layers)}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 from ..units import shape_text
 from .charts import trace_charts
-from .common import MACS_NOTE, name_cells, rf_cell, totals_lines, trace_json
+from .common import MACS_NOTE, calls_note, name_cells, rf_cell, totals_lines, trace_json
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # every column summary can show: its header, how it is drawn, and the record's value
 COLUMNS: dict[str, tuple[Column, Callable[[LayerRecord], Any]]] = {
-    "type": (Column("Type", "left", priority=2), lambda r: r.type),
+    "type": (Column("Type", "left", priority=2), lambda r: r.type_label),
     "input": (Column("Input shape", priority=1), lambda r: r.input_shape if r.ran else None),
     "output": (Column("Output shape", priority=1), lambda r: r.output_shape if r.ran else None),
     "params": (Column("Params", human=True), lambda r: r.params),
@@ -58,7 +58,7 @@ def summary_report(trace: Trace, depth: int, columns: tuple[str, ...] = DEFAULT_
         for name, r in zip(name_cells(layers), layers, strict=True)
     )
     styles = tuple("bold" if r.depth == 1 and not r.is_leaf else "" for r in layers)
-    notes = [CAPTIONS[n] for n in CAPTIONS if n in columns]
+    notes = [CAPTIONS[n] for n in CAPTIONS if n in columns] + list(calls_note(layers))
     table = Table(
         title=f"{trace.label} @ {shape_text(trace.input_shape)}",
         columns=(Column("Layer", "left"), *(c for c, _ in chosen)),

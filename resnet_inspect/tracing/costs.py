@@ -87,6 +87,7 @@ class Operator:
     shape: Callable[..., Any] | None = None  # closed-form output shape on the meta device
     geometry: Callable[[Call], Geometry] | None = None  # a window's kernel, stride, dilation
     global_receptive_field: bool = False  # its output sees the whole input (global pooling)
+    reduction: bool = False  # a reduction over ``dim``: global only where ``dim`` is spatial
     saves: Saves = Saves.NOTHING
     listed: bool = True  # False: moves or views data, no arithmetic; not a row of the table
 
@@ -94,6 +95,8 @@ class Operator:
         """The receptive field and jump of the output, from those of the (merged) input."""
         size, jump = rf
         if self.global_receptive_field or size is None or jump is None:
+            return GLOBAL
+        if self.reduction and _reduces_spatial(call):
             return GLOBAL
         if self.geometry is None:
             return rf
@@ -147,6 +150,24 @@ def _slice_geometry(c: Call) -> Geometry:
     steps = [s.step for s in (index if isinstance(index, tuple) else (index,))
              if isinstance(s, slice) and s.step]  # fmt: skip
     return Geometry(stride=int(steps[-1]) if steps else 1)
+
+
+def _reduces_spatial(c: Call) -> bool:
+    """Whether a reduction (mean, sum) takes in the spatial dimensions, the last two of a
+    tensor of rank 4 or more (N, C, H, W; N, paths, C, H, W): all of them where ``dim`` is None."""
+    rank = len(c.input_shapes[0]) if c.input_shapes else 0
+    dim = c.args.get("dim")
+    if rank < 4:
+        return False  # no spatial dimensions left to reduce (a gate's N x C or N x 1 x C)
+    if dim is None:
+        return True
+    dims = {int(d) % rank for d in ((dim,) if isinstance(dim, int) else dim)}
+    return bool(dims & {rank - 1, rank - 2})
+
+
+def _summed_away(c: Call) -> int:
+    """n - 1 additions for each output of n inputs: the input's elements less the output's."""
+    return max(c.input_numel - c.output_numel, 0)
 
 
 def _per_output(n: int) -> Callable[[Call], int]:
@@ -213,13 +234,6 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "pad", (f"{_F}pad", f"{_T}_C._nn.pad"), ("input", "pad"), "0 (moves data)", shape=shapes.pad,
     ),
-    Operator(  # Res2Net's hierarchical splits: the pieces are views of the input
-        "split", (f"{_T}split", f"{_TEN}split"), ("input", "split_size_or_sections", "dim"),
-        "0 (views)", listed=False,
-    ),
-    Operator(  # where split branches merge again; the list of tensors is read as the input
-        "cat", (f"{_T}cat", f"{_T}concat"), ("input", "dim"), "0 (moves data)",
-    ),
     Operator(
         "slice", (f"{_TEN}__getitem__",), ("input", "index"), "0 (a view)", shape=shapes.getitem,
         geometry=_slice_geometry, listed=False,
@@ -242,7 +256,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "mean", (f"{_TEN}mean", f"{_T}mean"), ("input", "dim", "keepdim"),
         "1/input element (global average)", flops=lambda c: c.input_numel, shape=shapes.mean,
-        global_receptive_field=True,  # a ResNet takes means over the spatial dimensions only
+        reduction=True,  # over H and W: global; over channels or branches: the field is kept
     ),
     Operator(
         "conv1d", (f"{_F}conv1d", f"{_T}conv1d"), CONV_ARGS, "2/MAC, +1/output if bias",
@@ -257,6 +271,31 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "mul", (f"{_TEN}__mul__", f"{_TEN}mul", f"{_T}mul"), BINARY, "1/element (gate x channels)",
         flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
+    ),
+    # multi-branch blocks (Res2Net, ResNeSt, selective kernels): a tensor split into branches,
+    # the branches stacked or concatenated again, summed, and weighted by a softmax across them
+    Operator(
+        "split", (f"{_T}split", f"{_TEN}split", f"{_T}chunk", f"{_TEN}chunk", f"{_T}unbind",
+                  f"{_TEN}unbind"),
+        ("input", "split_size_or_sections", "dim"), "0 (views)", listed=False,
+    ),
+    Operator(
+        "reshape", (f"{_TEN}transpose", f"{_T}transpose", f"{_TEN}permute", f"{_T}permute"),
+        UNARY, "0 (a view)", listed=False,
+    ),
+    Operator(
+        "cat", (f"{_T}cat", f"{_T}concat", f"{_T}concatenate", f"{_T}stack"), ("tensors", "dim"),
+        "0 (moves data)",
+    ),
+    Operator(
+        "sum", (f"{_TEN}sum", f"{_T}sum"), ("input", "dim", "keepdim"),
+        "n-1 per output of n summed (branches, or a global sum)", flops=_summed_away,
+        shape=shapes.mean, reduction=True,
+    ),
+    Operator(
+        "softmax", (f"{_T}softmax", f"{_TEN}softmax", f"{_F}softmax"), ("input", "dim"),
+        "5/element (max, subtract, exp, sum, divide)", flops=_per_output(5), shape=shapes.same,
+        saves=Saves.OUTPUT,
     ),
 )  # fmt: skip
 # an operator may have several entries (window and adaptive pooling, in-place ReLU): one name

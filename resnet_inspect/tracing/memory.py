@@ -23,6 +23,7 @@ class Seen:
 
     inputs: tuple[torch.Tensor, ...]
     output: torch.Tensor
+    calls: int = 1  # how often the module ran in the pass; inputs and output are the last call's
 
 
 def _bytes(t: torch.Tensor, item: int) -> int:

@@ -14,7 +14,10 @@ each call it
 - follows the receptive field along the tensors themselves: each output's field comes from
   its inputs', so both branches of a block (or any number of branches) are seen, and the
   largest wins where they merge. A multiply by a per-channel gate (an NxCx1x1 tensor, as in
-  squeeze-excitation) scales the spatial operand: the field follows that operand.
+  squeeze-excitation) scales the spatial operand: the field follows that operand. Every
+  tensor of a tuple output (the branches of a split) carries the field, and an operation
+  without a rule that keeps the spatial size (the last two dimensions, whatever the rank: a
+  stack of branches is N x paths x C x H x W) is taken as pointwise.
 """
 
 from __future__ import annotations
@@ -120,9 +123,9 @@ class Recorder(TorchFunctionMode):
                 out = func(*args, **kwargs)
         else:
             out = self._run(op, func, args, kwargs)
-        result = out[0] if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor) else out
-        if isinstance(result, torch.Tensor) and inputs:
-            self._record(op, func, args, kwargs, inputs, result, flops_counter)
+        outputs = _tensors(out) if isinstance(out, (tuple, list)) else [out]
+        if outputs and isinstance(outputs[0], torch.Tensor) and inputs:
+            self._record(op, func, args, kwargs, inputs, outputs, flops_counter)
         return out
 
     def _run(self, op: Operator | None, func: Any, args: Any, kwargs: Any) -> Any:
@@ -136,10 +139,11 @@ class Recorder(TorchFunctionMode):
 
     def _record(
         self, op: Operator | None, func: Any, args: Any, kwargs: Any,
-        inputs: list[torch.Tensor], out: torch.Tensor, counter: Any,
+        inputs: list[torch.Tensor], outputs: list[torch.Tensor], counter: Any,
     ) -> None:  # fmt: skip
+        out = outputs[0]  # the call's shape is its first output's (one branch of a split)
         named = costs.bind(op, args, kwargs) if op is not None else dict(kwargs)
-        extra = {k: v for k, v in named.items() if not isinstance(v, torch.Tensor) and k != "input"}
+        extra = {k: v for k, v in named.items() if k != "input" and not _holds_tensors(v)}
         if op is not None and "bias" in named:
             extra["bias"] = named["bias"]  # only whether there is one is read
         call = Call(op.name if op else _function_name(func), tuple(tuple(t.shape) for t in inputs),
@@ -151,10 +155,10 @@ class Recorder(TorchFunctionMode):
             macs, counted = flops // 2, Counted.FALLBACK if flops else Counted.UNCOUNTED
         self.calls.append(Recorded(call.operator, op, self.owners[-1], call, macs, flops, counted,
                                    tuple(id(t) for t in inputs), id(out)))  # fmt: skip
-        self._follow_receptive_field(op, call, inputs, out)
+        self._follow_receptive_field(op, call, inputs, outputs)
 
     def _follow_receptive_field(
-        self, op: Operator | None, call: Call, inputs: list[torch.Tensor], out: torch.Tensor
+        self, op: Operator | None, call: Call, inputs: list[torch.Tensor], outputs: list[torch.Tensor]
     ) -> None:
         known = [(self.rf[id(t)], tuple(t.shape)) for t in inputs if id(t) in self.rf]
         if not known:
@@ -162,13 +166,14 @@ class Recorder(TorchFunctionMode):
         merged = merge_fields(known)
         if op is not None:
             field = op.receptive(call, merged)
-        elif _same_spatial(call.output_shape, [s for _, s in known]):
+        elif merged == GLOBAL or _same_spatial(call.output_shape, [s for _, s in known]):
             field = merged  # no rule: a spatial size kept is taken as a pointwise operation
         else:  # no rule, and the size changes: how the field changes is not known; say so
             field = GLOBAL
             self.assumed_global.append(call.operator)
-        self.rf[id(out)] = field
-        self._alive.append(out)
+        for out in outputs:
+            self.rf[id(out)] = field
+            self._alive.append(out)
 
 
 def merge_fields(inputs: list[tuple[RF, tuple[int, ...]]]) -> RF:
@@ -176,7 +181,7 @@ def merge_fields(inputs: list[tuple[RF, tuple[int, ...]]]) -> RF:
 
     Operands without spatial extent (a per-channel gate after global pooling) scale the
     others and do not widen their field."""
-    spatial = [rf for rf, shape in inputs if len(shape) == 4 and shape[-1] * shape[-2] > 1]
+    spatial = [rf for rf, shape in inputs if len(shape) >= 4 and shape[-1] * shape[-2] > 1]
     fields = spatial or [rf for rf, _ in inputs]
     if any(size is None for size, _ in fields):
         return GLOBAL
@@ -184,7 +189,15 @@ def merge_fields(inputs: list[tuple[RF, tuple[int, ...]]]) -> RF:
 
 
 def _same_spatial(out: tuple[int, ...], ins: list[tuple[int, ...]]) -> bool:
-    return len(out) == 4 and any(len(s) == 4 and s[-2:] == out[-2:] for s in ins)
+    """Whether the output keeps an input's spatial size: the last two dimensions of tensors of
+    rank 4 or more (a view to N x paths x C x H x W, a stack of branches, a sum across them)."""
+    return len(out) >= 4 and any(len(s) >= 4 and s[-2:] == out[-2:] for s in ins)
+
+
+def _holds_tensors(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value)
+    )
 
 
 _METADATA = frozenset({"dim", "size", "numel", "__get__", "__len__", "__bool__", "element_size",

@@ -42,6 +42,15 @@ class LayerRecord:
     dilation: int | None = None
     groups: int | None = None
     padding: int | None = None
+    # forward calls in the pass: a module used several times (one ReLU for a whole block, as
+    # hand-written blocks do) is one row; its costs are summed over the calls, its shapes and
+    # receptive field are the last call's
+    calls: int = 1
+
+    @property
+    def type_label(self) -> str:
+        """The class name, with the number of calls where there were several: ``ReLU x3``."""
+        return self.type if self.calls <= 1 else f"{self.type} x{self.calls}"
 
     @property
     def is_block(self) -> bool:
@@ -52,7 +61,7 @@ class LayerRecord:
         """Whether the pass called this module itself. A container of branches (a Res2Net
         block's ``convs``, a ModuleList) is not: its parent calls its children one by one, so
         it has no shapes and no receptive field of its own, only their sums."""
-        return bool(self.input_shape or self.output_shape)
+        return self.calls > 0
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,7 @@ def stage_rows(trace: Trace) -> list[LayerRecord]:
                 operator=None,
                 self_flops=0,
                 is_leaf=False,
+                calls=1,
             )
         )
     return rows

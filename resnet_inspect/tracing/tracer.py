@@ -44,7 +44,8 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
         def post(_m: nn.Module, args: Any, output: Any) -> None:
             name = recorder.owners[-1]
             recorder.leave()
-            seen[name] = Seen(tuple(a for a in args if isinstance(a, torch.Tensor)), output)
+            before = seen[name].calls if name in seen else 0
+            seen[name] = Seen(tuple(a for a in args if isinstance(a, torch.Tensor)), output, before + 1)
 
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
@@ -130,7 +131,7 @@ def trace_spec(
     return trace_model(model, input_shape or spec.default_input_shape(), dtype)
 
 
-_UNSEEN = Seen((), None)  # type: ignore[arg-type]  # a module the forward never called
+_UNSEEN = Seen((), None, 0)  # type: ignore[arg-type]  # a module the forward never called
 
 
 def _stage_names(model: nn.Module, spec: ResNetSpec | None) -> dict[str, str]:
@@ -191,6 +192,7 @@ def _own_record(
         output_bytes=(math.prod(out_shape) if out_shape else 0) * item,
         receptive_field=field[0],
         jump=field[1],
+        calls=seen.calls,
         **dataclasses.asdict(geometry),
     )
 

@@ -19,7 +19,8 @@ a model, add an Entry to its group and rerun for that group only::
 
     python tests/reference/generate.py resnetv2
 
-With no argument every group is regenerated. A group's file is rewritten whole.
+With no argument every group is regenerated. A group's file is rewritten whole. Every run also
+rewrites ``timm_models.json``: the names timm registers in its ResNet modules.
 """
 
 from __future__ import annotations
@@ -249,6 +250,21 @@ def write_group(name: str, group: list[Entry]) -> None:
     print(f"wrote {path} ({path.stat().st_size:,} bytes, {len(entries)} entries)", file=sys.stderr)
 
 
+TIMM_MODULES = ("resnet", "resnetv2", "senet", "res2net", "resnest", "sknet")
+REGISTRY = Path(__file__).with_name("timm_models.json")
+
+
+def write_registry() -> None:
+    """Every architecture timm registers in the ResNet modules, by module: the list the
+    suite checks the presets and the reference entries against."""
+    import timm
+
+    modules = {m: sorted(timm.list_models(module=m)) for m in TIMM_MODULES}
+    data = {"generated_by": "tests/reference/generate.py", "timm": timm.__version__, "modules": modules}
+    REGISTRY.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {REGISTRY} ({sum(map(len, modules.values()))} architectures)", file=sys.stderr)
+
+
 def main(argv: list[str]) -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     found = groups()
@@ -261,6 +277,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"references in more than one group: {sorted(across)}")
     for name in argv or list(found):
         write_group(name, found[name])
+    write_registry()
 
 
 if __name__ == "__main__":
