@@ -56,3 +56,35 @@ def test_the_split_containers_show_sums_not_shapes() -> None:
     table = summary_report(t, depth=3).tables[0]
     row = next(r for r in table.rows if r[0].name == "layer1.1.convs")
     assert row[2] is None and row[5] is None  # output shape, receptive field
+
+
+def test_receptive_field_is_the_widest_branch_derived_by_hand() -> None:
+    """The field follows every split, through the split (a tuple of views), the hierarchical
+    sums and the concatenation, and the block's is the largest. By hand, in input pixels
+    (field, jump), a kxk window at jump j widens the field by (k - 1) * j:
+
+    stem:      conv 7x7/2 -> (7, 2); max-pool 3x3/2 -> 7 + 2 * 2 = (11, 4)
+    layer1.0   (projects, so no hierarchy): each split conv 3x3 on its own split of conv1's
+               output: 11 + 2 * 4 = 19; the last split's 3x3 pool also 19; the block: 19
+    layer1.1   (the hierarchy): convs.0 on split 1: 19 + 8 = 27; convs.1 on convs.0's output
+               + split 2: max(27, 19) + 8 = 35; convs.2: 35 + 8 = 43; split 4 passes 19; the
+               concatenation and the block: max(27, 35, 43, 19) = 43
+
+    A plain bottleneck's single 3x3 would give layer1.1 19 + 8 = 27: three chained 3x3s see
+    further. Catches the field lost at the split (the splits after the first unfollowed, or
+    taken as global), the sums not widening it, or the cat taking the first branch's."""
+    rows = trace(ARCH, input_shape=SHAPE).by_name()
+    assert (rows["maxpool"].receptive_field, rows["maxpool"].jump) == (11, 4)
+    assert [rows[f"layer1.0.convs.{i}"].receptive_field for i in range(3)] == [19, 19, 19]
+    assert rows["layer1.0.pool"].receptive_field == 19
+    assert rows["layer1.0"].receptive_field == 19
+    assert [rows[f"layer1.1.convs.{i}"].receptive_field for i in range(3)] == [27, 35, 43]
+    assert (rows["layer1.1"].receptive_field, rows["layer1.1"].jump) == (43, 4)
+    plain = trace("resnet50:layers=2,1,1,1", input_shape=SHAPE).by_name()
+    assert plain["layer1.1"].receptive_field == 27
+
+
+def test_more_splits_see_further() -> None:
+    """scale 8: seven chained 3x3s in layer1.1, 19 + 7 * 8 = 75 (scale 4: 43, above)."""
+    rows = trace("res2net50_14w_8s:layers=2,1,1,1", input_shape=SHAPE).by_name()
+    assert rows["layer1.1"].receptive_field == 19 + 7 * 8
