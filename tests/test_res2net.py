@@ -88,3 +88,30 @@ def test_more_splits_see_further() -> None:
     """scale 8: seven chained 3x3s in layer1.1, 19 + 7 * 8 = 75 (scale 4: 43, above)."""
     rows = trace("res2net50_14w_8s:layers=2,1,1,1", input_shape=SHAPE).by_name()
     assert rows["layer1.1"].receptive_field == 19 + 7 * 8
+
+
+def test_diff_from_a_plain_resnet_shows_the_branches_stage_by_stage() -> None:
+    """resnet50 -> res2net50_26w_4s (timm: its Bottle2neck in the same ResNet): every block
+    changes type, the single 3x3 (conv2/bn2/relu2) is removed and the split stage (convs, bns,
+    relus, and the pool of each stage's first block) added; each stage's receptive field
+    widens (chained 3x3s) while its output shape stays. Catches the diff aligning conv2 with a
+    split conv (hiding the branches) or showing the containers as scalars."""
+    from resnet_inspect.diff import Change, diff_specs
+    from resnet_inspect.report.diff import diff_report
+    from resnet_inspect.spec import resolve
+
+    d = diff_specs(resolve("resnet50:layers=2,1,1,1"), resolve("res2net50_26w_4s:layers=2,1,1,1"), SHAPE)
+    layers = {r.name: r for r in d.layers}
+    assert layers["layer1.1"].changed[0] == "type"
+    assert layers["layer1.1.conv2"].status is Change.REMOVED
+    for part in ("convs", "bns", "relus", "convs.2"):
+        assert layers[f"layer1.1.{part}"].status is Change.ADDED
+    assert layers["layer2.0.pool"].status is Change.ADDED and "layer1.1.pool" not in layers
+    for s in d.stages:
+        if s.name.startswith("layer"):
+            assert s.a is not None and s.b is not None
+            assert s.b.output_shape == s.a.output_shape
+            assert (s.b.receptive_field or 0) > (s.a.receptive_field or 0), s.name
+    table = next(t for t in diff_report(d, depth=3).tables if t.title.startswith("Layers"))
+    row = next(r for r in table.rows if r[0].name == "layer1.1.convs")
+    assert row[2] is None  # no shape of its own
