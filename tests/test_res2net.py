@@ -115,3 +115,15 @@ def test_diff_from_a_plain_resnet_shows_the_branches_stage_by_stage() -> None:
     table = next(t for t in diff_report(d, depth=3).tables if t.title.startswith("Layers"))
     row = next(r for r in table.rows if r[0].name == "layer1.1.convs")
     assert row[2] is None  # no shape of its own
+
+
+def test_every_res2net_preset_is_fully_counted() -> None:
+    """No operator of a Res2Net (the split, the hierarchical sums, the cat, the last split's
+    pool) is left uncounted or to torch's fallback counter: ``flops`` warns of neither."""
+    from resnet_inspect.spec import PRESET_FAMILIES, PRESETS
+    from resnet_inspect.tracing.costs import FALLBACK_RULE
+
+    for name in PRESET_FAMILIES["res2net"]:
+        t = trace(PRESETS[name].replace(layers=(2, 1, 1, 1)), input_shape=(1, 3, 32, 32))
+        assert t.uncounted == (), name
+        assert all(o.rule != FALLBACK_RULE for o in t.operators), name
