@@ -140,6 +140,8 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    if block is Block.RES2NET:  # its split 3x3s take the stride, and it has no anti-aliasing
+        assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
     if stem is Stem.CIFAR:
         assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
                            "CIFAR stem, which has none")  # fmt: skip
