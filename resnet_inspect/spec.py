@@ -22,6 +22,7 @@ from .presets import PRESET_FAMILIES, PRESET_FIELDS
 class Block(str, Enum):
     BASIC = "basic"
     BOTTLENECK = "bottleneck"
+    RES2NET = "res2net"  # a bottleneck whose 3x3 is hierarchical splits (Gao et al. 2019)
 
 
 class Stem(str, Enum):
@@ -87,11 +88,16 @@ class BlockType:
     fields: frozenset[str] = frozenset()
 
 
-BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in"})  # read by some blocks only
+BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in", "scale"})  # read by some blocks only
 BLOCK_TYPES: dict[Block, BlockType] = {
     Block.BASIC: BlockType(expansion=1),
-    Block.BOTTLENECK: BlockType(expansion=4, fields=BLOCK_FIELDS),
+    Block.BOTTLENECK: BlockType(expansion=4, fields=frozenset({"groups", "width_per_group", "stride_in"})),
+    # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
+    Block.RES2NET: BlockType(expansion=4, fields=frozenset({"groups", "width_per_group", "scale"})),
 }
+# Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
+# the trace grow with it, and 64 leaves room for experiments well past the paper's.
+MAX_SCALE = 64
 GROUP_NORM_GROUPS = 32
 
 
@@ -110,7 +116,7 @@ class ResNetSpec:
     derived from the number of stages (64, 128, 256, ... and no dilation).
     """
 
-    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic or bottleneck")
+    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck or res2net")
     layers: tuple[int, ...] = _field(
         (3, 4, 6, 3), "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"
     )
@@ -165,6 +171,10 @@ class ResNetSpec:
     drop_path: float = _field(
         0.0, "--drop-path", "RATE", "stochastic depth, rising linearly to RATE (training only)"
     )
+    # Res2Net
+    scale: int = _field(
+        4, "--scale", "N", "Res2Net: splits of a block's 3x3 stage, each split width_per_group wide"
+    )
     layout: Layout = _field(
         Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
     )
@@ -205,15 +215,22 @@ class ResNetSpec:
         return (self.stem_width,)
 
     def inner_width(self, stage: int) -> int:
-        """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck)."""
+        """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck; each
+        split's 3x3 of a Res2Net block)."""
         planes = self.stage_widths[stage]
         if not self.uses("width_per_group"):
             return planes
         return int(planes * (self.width_per_group / 64.0)) * self.groups
 
+    @property
+    def splits(self) -> int:
+        """Splits of a block's 3x3 stage: ``scale`` for Res2Net, 1 for every other block."""
+        return self.scale if self.uses("scale") else 1
+
     def first_width(self, stage: int) -> int:
-        """Output channels of a block's first conv (the inner width, divided by reduce_first)."""
-        return self.inner_width(stage) // self.reduce_first
+        """Output channels of a block's first conv (the inner width, times the splits, divided
+        by reduce_first)."""
+        return self.inner_width(stage) * self.splits // self.reduce_first
 
     def se_channels(self, channels: int) -> int:
         """Squeezed channels of the SE gate on ``channels``: timm's rule, channels /
@@ -268,7 +285,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
-         "reduce_first", "down_kernel")  # fmt: skip
+         "reduce_first", "down_kernel", "scale")  # fmt: skip
 _FLOATS = ("drop_path",)
 _BOOLS = ("avg_down", "zero_init_residual")
 _INT_TUPLES = ("layers", "widths")
@@ -545,6 +562,8 @@ def _validate(spec: ResNetSpec) -> None:
     if spec.shortcut is Shortcut.A:
         _check_zero_padding(spec)
     _check_block_parts(spec)
+    if spec.block is Block.RES2NET:
+        _check_res2net(spec)
     if spec.norm is Norm.GROUP:
         _check_group_norm(spec)
 
@@ -553,6 +572,8 @@ _UNUSED_FIELD_HINT = {
     "groups": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "width_per_group": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "stride_in": "it has no 1x1 conv to stride",
+    "scale": "it has no split 3x3 stage; use block=res2net",
+    "stride_in on res2net": "its split 3x3s take the stride, as in timm's Bottle2neck",
 }
 
 
@@ -563,9 +584,11 @@ def _check_block_fields(spec: ResNetSpec) -> None:
     if changed:
         users = ", ".join(b.value for b, t in BLOCK_TYPES.items() if changed[0] in t.fields)
         given = ", ".join(f"{f}={_fmt(getattr(spec, f))}" for f in changed)
+        hint = _UNUSED_FIELD_HINT.get(f"{changed[0]} on {spec.block.value}") or _UNUSED_FIELD_HINT.get(
+            changed[0], "not read by this block type")
         raise SpecError(
             f"{given}: applies to {users} blocks only; a {spec.block.value} block ignores it "
-            f"({_UNUSED_FIELD_HINT.get(changed[0], 'not read by this block type')})"
+            f"({hint})"
         )
 
 
@@ -594,6 +617,22 @@ def _check_block_parts(spec: ResNetSpec) -> None:
             raise SpecError(
                 f"reduce_first={spec.reduce_first}: stage {stage + 1} would have no channels"
             )
+
+
+def _check_res2net(spec: ResNetSpec) -> None:
+    """What a Res2Net block cannot take (timm's Bottle2neck has neither)."""
+    if spec.scale > MAX_SCALE:
+        raise SpecError(f"scale: {spec.scale} splits is too many (at most {MAX_SCALE}; the paper's "
+                        "largest is 8)")  # fmt: skip
+    if spec.reduce_first != 1:
+        raise SpecError(f"reduce_first={spec.reduce_first}: a res2net block's first conv feeds "
+                        "all its splits and is not reduced")  # fmt: skip
+    if spec.aa is not AntiAlias.NONE:
+        raise SpecError(f"aa={spec.aa.value}: a res2net block strides its split 3x3s and pools "
+                        "its last split; it has no anti-aliased variant")  # fmt: skip
+    if any(spec.first_width(stage) > MAX_INT for stage in range(spec.num_stages)):
+        raise SpecError(f"scale: {spec.scale} splits of {spec.inner_width(spec.num_stages - 1)} "
+                        f"channels is more than {MAX_INT} channels")  # fmt: skip
 
 
 def _check_zero_padding(spec: ResNetSpec) -> None:

@@ -126,12 +126,11 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     stem, stem_width, in_chans = _stem(r)
     norm = _norm(r, stem)
     layers = _layers(r)
-    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in shapes else Block.BASIC
-    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
-                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    block = _block(r)
     widths = _widths(r, block, len(layers))
     reduce_first = _reduce_first(r, block)
     groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    scale = _scale(r, block, len(layers))
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem)
     attn, se_reduction = _attn(r, layers)
@@ -141,6 +140,8 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    if block is Block.RES2NET:  # its split 3x3s take the stride, and it has no anti-aliasing
+        assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
     if stem is Stem.CIFAR:
         assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
                            "CIFAR stem, which has none")  # fmt: skip
@@ -152,7 +153,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel,
+            down_kernel=down_kernel, scale=scale,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
@@ -237,8 +238,20 @@ def _layers(r: _Reader) -> tuple[int, ...]:
     return tuple(layers)
 
 
+def _block(r: _Reader) -> Block:
+    if "layer1.0.convs.0.weight" in r.shapes:
+        r.note("block", Block.RES2NET, "layer1.0.convs.0.weight present: a 3x3 conv per split (Res2Net)")
+        return Block.RES2NET
+    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in r.shapes else Block.BASIC
+    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
+                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    return block
+
+
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RES2NET: "conv3"}
+# the grouped 3x3 conv whose shape gives groups and width_per_group
+_GROUPED_CONV = {Block.BOTTLENECK: "conv2", Block.RES2NET: "convs.0"}
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -258,6 +271,8 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
 
 def _reduce_first(r: _Reader, block: Block) -> int:
     """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
+    if block is Block.RES2NET:
+        return 1  # its first conv feeds all the splits (see _scale)
     first = r.shape("layer1.0.conv1.weight")
     following = r.shape("layer1.0.conv2.weight")
     ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
@@ -273,9 +288,12 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
+    grouped = _GROUPED_CONV[block]
     for s, planes in enumerate(widths, start=1):
-        inner, per_group_in = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
-        groups = r.shape(f"layer{s}.0.conv1.weight", 4)[0] // max(per_group_in, 1)
+        inner, per_group_in = r.shape(f"layer{s}.0.{grouped}.weight", 4)[:2]
+        # a bottleneck's 3x3 takes the first conv's output; a Res2Net split's, its own width
+        in_ch = inner if block is Block.RES2NET else r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        groups = in_ch // max(per_group_in, 1)
         groups_seen.add(groups)
         per_group = inner // max(groups, 1)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
@@ -287,11 +305,32 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     groups = groups_seen.pop()
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
-    w = r.shape("layer1.0.conv2.weight", 4)
-    first = r.shape("layer1.0.conv1.weight", 4)[0]
-    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {first} channels / {w[1]} per group")
+    w = r.shape(f"layer1.0.{grouped}.weight", 4)
+    first = w[0] if block is Block.RES2NET else r.shape("layer1.0.conv1.weight", 4)[0]
+    r.note("groups", groups, f"layer1.0.{grouped}.weight {shape_text(w)}: {first} channels / {w[1]} per group")
     r.note("width_per_group", wpg, f"{w[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
+
+
+def _scale(r: _Reader, block: Block, stages: int) -> int:
+    """Res2Net's splits: the first conv's channels over one split's (its convs.i), in every
+    stage; a block has max(1, scale - 1) split convs (the last split has none)."""
+    if block is not Block.RES2NET:
+        return 4  # the field's default, which other blocks do not read
+    scales = set()
+    for s in range(1, stages + 1):
+        first = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        split = r.shape(f"layer{s}.0.convs.0.weight", 4)[0]
+        scales.add(first // split if first % split == 0 else 0)
+    scale = scales.pop() if len(scales) == 1 else 0
+    convs = sum(1 for k in r.shapes if re.fullmatch(r"layer1\.0\.convs\.[0-9]{1,6}\.weight", k))
+    if scale < 1 or convs != max(1, scale - 1):
+        raise IdentifyError("cannot identify: the Res2Net splits do not follow one scale (first "
+                            "conv = scale x split width, scale - 1 split convs)")  # fmt: skip
+    w1, w2 = r.shape("layer1.0.conv1.weight", 4), r.shape("layer1.0.convs.0.weight", 4)
+    r.note("scale", scale, f"layer1.0.conv1.weight {shape_text(w1)} into splits of {w2[0]} "
+                           f"channels (layer1.0.convs.0), {convs} split convs")  # fmt: skip
+    return scale
 
 
 def _stem_pool(r: _Reader, stem: Stem) -> StemPool:

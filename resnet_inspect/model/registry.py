@@ -6,8 +6,10 @@ from ..spec import Block
 from .basic import BasicBlock
 from .block import ResidualBlock
 from .bottleneck import Bottleneck
+from .res2net import Res2NetBlock
 
 BLOCKS: dict[Block, type[ResidualBlock]] = {
     Block.BASIC: BasicBlock,
     Block.BOTTLENECK: Bottleneck,
+    Block.RES2NET: Res2NetBlock,
 }

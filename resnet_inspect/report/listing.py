@@ -15,6 +15,8 @@ def _other(spec: ResNetSpec) -> str:
     """The fields beyond the other columns that differ from the defaults: ``attn=se``."""
     changed = [f"{f}={format_value(getattr(spec, f))}" for f in _OTHER
                if getattr(spec, f) != getattr(_DEFAULT, f)]  # fmt: skip
+    if spec.uses("scale"):  # the block's own shape: shown at its default too
+        changed.insert(0, f"scale={spec.scale}")
     return " ".join(changed) or "-"
 
 
@@ -28,7 +30,7 @@ def list_report(params: dict[str, int]) -> Report:
     rows = []
     for name in params:
         spec = PRESETS[name]
-        gw = f"{spec.groups}x{spec.width_per_group}" if spec.block.value == "bottleneck" else "-"
+        gw = f"{spec.groups}x{spec.width_per_group}" if spec.uses("groups") else "-"
         stem = f"{spec.stem.value}/{spec.stem_width}" + (" +avg_down" if spec.avg_down else "")
         rows.append((name, spec.block.value, format_value(spec.layers), gw, stem,
                      spec.shortcut.value, _other(spec), params[name]))  # fmt: skip
