@@ -29,6 +29,7 @@ _L18, _L26, _L34, _L101, _L152, _L200, _L269 = (
 _L50 = _L34
 # timm's resnest.py: ResNeSt blocks with avd; "d" deep stem of 32 and avg_down, "e" of 64
 _NEST, _NEST_D, _NEST_E = dict(block="resnest", avd=True), dict(**_D), dict(**_S, avg_down=True)
+_R2 = dict(block="res2net")  # timm's res2net.py: base_width is our width_per_group
 
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
@@ -130,6 +131,17 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "resnetrs270": dict(layers=(4, 29, 53, 4), **_RS),
         "resnetrs350": dict(layers=(4, 36, 72, 4), **_RS),
         "resnetrs420": dict(layers=(4, 44, 87, 4), **_RS),
+    },
+    "res2net": {
+        "res2net50_26w_4s": dict(layers=_L50, **_R2, width_per_group=26, scale=4),
+        "res2net101_26w_4s": dict(layers=_L101, **_R2, width_per_group=26, scale=4),
+        "res2net50_26w_6s": dict(layers=_L50, **_R2, width_per_group=26, scale=6),
+        "res2net50_26w_8s": dict(layers=_L50, **_R2, width_per_group=26, scale=8),
+        "res2net50_48w_2s": dict(layers=_L50, **_R2, width_per_group=48, scale=2),
+        "res2net50_14w_8s": dict(layers=_L50, **_R2, width_per_group=14, scale=8),
+        "res2next50": dict(layers=_L50, **_R2, groups=8, width_per_group=4, scale=4),
+        "res2net50d": dict(layers=_L50, **_R2, width_per_group=26, scale=4, **_D),
+        "res2net101d": dict(layers=_L101, **_R2, width_per_group=26, scale=4, **_D),
     },
     "resnest": {
         "resnest14d": dict(layers=(1, 1, 1, 1), **_NEST, **_NEST_D),

@@ -23,6 +23,7 @@ class Block(str, Enum):
     BASIC = "basic"
     BOTTLENECK = "bottleneck"
     RESNEST = "resnest"  # split attention (Zhang et al. 2020): a bottleneck whose 3x3 is radix branches
+    RES2NET = "res2net"  # a bottleneck whose 3x3 is hierarchical splits (Gao et al. 2019)
 
 
 class Stem(str, Enum):
@@ -93,9 +94,17 @@ _SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
 BLOCK_TYPES: dict[Block, BlockType] = {
     Block.BASIC: BlockType(expansion=1),
     Block.BOTTLENECK: BlockType(expansion=4, fields=_GROUPED | {"stride_in"}),
+    # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
+    Block.RES2NET: BlockType(expansion=4, fields=_GROUPED | {"scale"}),
     Block.RESNEST: BlockType(expansion=4, fields=_GROUPED | _SPLIT_ATTENTION),
 }
 BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES.values()))  # read by some blocks only
+# Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
+# the trace grow with it, and 64 leaves room for experiments well past the paper's.
+MAX_SCALE = 64
+# Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
+# the trace grow with it, and 64 leaves room for experiments well past the paper's.
+MAX_SCALE = 64
 GROUP_NORM_GROUPS = 32
 
 
@@ -114,7 +123,7 @@ class ResNetSpec:
     derived from the number of stages (64, 128, 256, ... and no dilation).
     """
 
-    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck or resnest")
+    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck, res2net or resnest")
     layers: tuple[int, ...] = _field(
         (3, 4, 6, 3), "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"
     )
@@ -179,6 +188,10 @@ class ResNetSpec:
     avd_first: bool = _field(
         False, "--avd-first/--no-avd-first", "", "resnest: the avd pool before the 3x3, not after it"
     )
+    # Res2Net
+    scale: int = _field(
+        4, "--scale", "N", "Res2Net: splits of a block's 3x3 stage, each split width_per_group wide"
+    )
     layout: Layout = _field(
         Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
     )
@@ -219,15 +232,22 @@ class ResNetSpec:
         return (self.stem_width,)
 
     def inner_width(self, stage: int) -> int:
-        """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck)."""
+        """Channels inside a block of ``stage`` (the grouped 3x3 conv of a Bottleneck; each
+        split's 3x3 of a Res2Net block)."""
         planes = self.stage_widths[stage]
         if not self.uses("width_per_group"):
             return planes
         return int(planes * (self.width_per_group / 64.0)) * self.groups
 
+    @property
+    def splits(self) -> int:
+        """Splits of a block's 3x3 stage: ``scale`` for Res2Net, 1 for every other block."""
+        return self.scale if self.uses("scale") else 1
+
     def first_width(self, stage: int) -> int:
-        """Output channels of a block's first conv (the inner width, divided by reduce_first)."""
-        return self.inner_width(stage) // self.reduce_first
+        """Output channels of a block's first conv (the inner width, times the splits, divided
+        by reduce_first)."""
+        return self.inner_width(stage) * self.splits // self.reduce_first
 
     def attn_channels(self, stage: int) -> int:
         """Hidden channels of a ResNeSt block's split attention in ``stage``: timm's
@@ -290,7 +310,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
-         "reduce_first", "down_kernel", "radix")  # fmt: skip
+         "reduce_first", "down_kernel", "radix", "scale")  # fmt: skip
 _FLOATS = ("drop_path",)
 _BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first")
 _INT_TUPLES = ("layers", "widths")
@@ -416,6 +436,8 @@ def parse_spec_string(text: str) -> tuple[str | None, dict[str, str]]:
     if not text:
         raise SpecError("empty architecture: give a preset name or key=value overrides")
     head, sep, tail = text.partition(":")
+    if sep and not head.strip() and not tail.strip():
+        raise SpecError(f"{text!r}: no preset before ':' and no key=value after it")
     if not sep and "=" in head:
         head, tail = "", head
     preset = head.strip() or None
@@ -569,6 +591,8 @@ def _validate(spec: ResNetSpec) -> None:
     _check_block_parts(spec)
     if spec.block is Block.RESNEST:
         _check_split_attention(spec)
+    if spec.block is Block.RES2NET:
+        _check_res2net(spec)
     if spec.norm is Norm.GROUP:
         _check_group_norm(spec)
 
@@ -580,6 +604,9 @@ _UNUSED_FIELD_HINT = {
     "radix": "it has no split attention; use block=resnest",
     "avd": "it has no split attention; use block=resnest",
     "avd_first": "it has no split attention; use block=resnest",
+    "scale": "it has no split 3x3 stage; use block=res2net",
+    "stride_in on res2net": "its split 3x3s take the stride, as in timm's Bottle2neck",
+    "stride_in on resnest": "its split-attention 3x3, or its avd pool, takes the stride",
 }
 
 
@@ -590,9 +617,11 @@ def _check_block_fields(spec: ResNetSpec) -> None:
     if changed:
         users = ", ".join(b.value for b, t in BLOCK_TYPES.items() if changed[0] in t.fields)
         given = ", ".join(f"{f}={_fmt(getattr(spec, f))}" for f in changed)
+        hint = _UNUSED_FIELD_HINT.get(f"{changed[0]} on {spec.block.value}") or _UNUSED_FIELD_HINT.get(
+            changed[0], "not read by this block type")
         raise SpecError(
             f"{given}: applies to {users} blocks only; a {spec.block.value} block ignores it "
-            f"({_UNUSED_FIELD_HINT.get(changed[0], 'not read by this block type')})"
+            f"({hint})"
         )
 
 
@@ -649,6 +678,20 @@ def _check_split_attention(spec: ResNetSpec) -> None:
                 f"groups={spec.groups}: stage {stage + 1}'s split attention has "
                 f"{spec.attn_channels(stage)} channels, not a multiple of the groups"
             )
+def _check_res2net(spec: ResNetSpec) -> None:
+    """What a Res2Net block cannot take (timm's Bottle2neck has neither)."""
+    if spec.scale > MAX_SCALE:
+        raise SpecError(f"scale: {spec.scale} splits is too many (at most {MAX_SCALE}; the paper's "
+                        "largest is 8)")  # fmt: skip
+    if spec.reduce_first != 1:
+        raise SpecError(f"reduce_first={spec.reduce_first}: a res2net block's first conv feeds "
+                        "all its splits and is not reduced")  # fmt: skip
+    if spec.aa is not AntiAlias.NONE:
+        raise SpecError(f"aa={spec.aa.value}: a res2net block strides its split 3x3s and pools "
+                        "its last split; it has no anti-aliased variant")  # fmt: skip
+    if any(spec.first_width(stage) > MAX_INT for stage in range(spec.num_stages)):
+        raise SpecError(f"scale: {spec.scale} splits of {spec.inner_width(spec.num_stages - 1)} "
+                        f"channels is more than {MAX_INT} channels")  # fmt: skip
 
 
 def _check_zero_padding(spec: ResNetSpec) -> None:

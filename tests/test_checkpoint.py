@@ -245,6 +245,29 @@ def test_every_preset_identifies_as_itself(name: str) -> None:
         assert any(a.startswith("aa: ") and "assumed none" in a for a in found.assumptions)
 
 
+@pytest.mark.parametrize("arch", [
+    "res2net50_26w_4s:scale=1",  # one split conv, of the whole first conv's output
+    "res2net50_26w_4s:scale=2,layers=1,1",  # one split conv too: scale 1 and 2 differ by conv1
+    "res2next50:scale=7,shortcut=C,layers=2,1",  # every block projects (no hierarchy at all)
+    "res2net50d:norm=group,width_per_group=32,layers=1,2",
+])  # fmt: skip
+def test_res2net_variants_identify_as_themselves(arch: str) -> None:
+    """scale is read from conv1 over one split's channels, not from the number of split convs
+    (max(1, scale - 1): scale 1 and 2 both have one)."""
+    spec = resolve(arch)
+    found = identify_shapes(meta_shapes(spec))
+    assert found.spec == spec
+    # what a res2net block cannot have is not listed as assumed
+    assert not [a for a in found.assumptions if a.startswith(("stride_in", "aa"))]
+
+
+def test_res2net_with_a_split_conv_missing_is_not_identified() -> None:
+    shapes = meta_shapes(PRESETS["res2net50_26w_4s"])
+    del shapes["layer1.0.convs.2.weight"]
+    with pytest.raises(IdentifyError, match="scale"):
+        identify_shapes(shapes)
+
+
 def test_an_anti_aliased_checkpoint_is_not_claimed_as_proved_plain() -> None:
     """resnetaa50d's weights load strictly into resnet50d, which computes something else: the
     report says what the load proves, and lists anti-aliasing as unseen."""

@@ -11,6 +11,7 @@ README "What is counted" are applied to those numbers in plain arithmetic:
     relu         1 per element          max_pool    k*k - 1 per output element
     avg_pool     k*k per output element; global pooling 1 per input element
     add          1 per output element of every residual addition; pad (shortcut A) 0
+    cat          0 (Res2Net's splits joined again; the split itself is a view)
 """
 
 from __future__ import annotations
@@ -227,3 +228,41 @@ def test_resnet_d_avg_pool_shortcut_and_deep_stem_by_hand() -> None:
         "add": (2, 0, 8 * 8 * 32 + 4 * 4 * 64),
     }
     assert ops == expected
+
+
+# --- a Res2Net stage at 1x3x32x32 -----------------------------------------------------------------
+# One stage of two res2net blocks of width 8 (splits of int(8 * 64 / 64) = 8 channels, scale 4, so
+# the first 1x1 has 4 x 8 = 32 outputs); 10 classes. Stem: 7x7/2 to 16x16x64, max-pool to 8x8.
+R2_ARCH = "block=res2net,layers=2,widths=8,num_classes=10"
+R2_CONVS = (
+    [(16, 16, 64, 3, 7)]
+    # layer1.0 projects (64 -> 32 channels): no hierarchy, each of the 3 split convs on its own split
+    + [(8, 8, 32, 64, 1)] + [(8, 8, 8, 8, 3)] * 3 + [(8, 8, 32, 32, 1), (8, 8, 32, 64, 1)]
+    # layer1.1: conv1, 3 split convs, conv3; identity shortcut
+    + [(8, 8, 32, 32, 1)] + [(8, 8, 8, 8, 3)] * 3 + [(8, 8, 32, 32, 1)]
+)
+
+
+def test_res2net_splits_and_their_merge_by_hand() -> None:
+    """Catches: the split or the concatenation counted as arithmetic or left uncounted, the
+    hierarchical sums of layer1.1 (split 2 + split 1's output, split 3 + split 2's) missed or
+    counted in the projecting block, the last split's 3x3 average pool (layer1.0 only, 9 per
+    output) counted like the global pool, and one ReLU per split convolution miscounted."""
+    t = trace(R2_ARCH, input_shape=(1, 3, 32, 32))
+    ops = {o.operator: (o.count, o.macs, o.flops) for o in t.operators}
+    macs = conv_macs(R2_CONVS)
+    split = 8 * 8 * 8  # elements of one split
+    expected = {
+        "convolution": (12, macs, 2 * macs),  # stem; 6 in layer1.0 (its projection); 5
+        "linear": (1, 32 * 10, 2 * 32 * 10 + 10),
+        "batch_norm": (12, 0, 2 * conv_outputs(R2_CONVS)),
+        # stem; per block relu1 (32 channels), one per split conv (8), relu3 (32)
+        "relu": (1 + 2 * 5, 0, 16 * 16 * 64 + 2 * (8 * 8 * 32 + 3 * split + 8 * 8 * 32)),
+        "max_pool": (1, 0, (3 * 3 - 1) * 8 * 8 * 64),
+        "avg_pool": (2, 0, 3 * 3 * split + 8 * 8 * 32),  # layer1.0's last split; the global pool
+        "add": (2 + 2, 0, 2 * 8 * 8 * 32 + 2 * split),  # residual sums; layer1.1's 2 hierarchical
+        "cat": (2, 0, 0),  # the splits concatenated again: moves data
+    }
+    assert ops == expected
+    assert not t.uncounted
+    assert t.totals.flops == sum(f for _, _, f in expected.values())

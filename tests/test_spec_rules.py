@@ -123,6 +123,28 @@ VALIDATE = [
                  "resnest50d:groups=3,width_per_group=48", id="groups-split-the-attention"),
     pytest.param("resnest50d:norm=group,width_per_group=96", ("norm=group", "48 channels"),
                  "resnest50d:norm=group,width_per_group=128", id="group-norm-resnest-attention"),
+    # res2net: scale splits the 3x3 stage of a res2net block only
+    pytest.param("resnet50:scale=2", ("scale=2", "res2net"), "res2net50_26w_4s:scale=2",
+                 id="scale-on-bottleneck"),
+    pytest.param("resnet18:scale=8", ("scale=8", "res2net"), "resnet18:scale=4",
+                 id="scale-on-basic"),
+    pytest.param("res2net50_26w_4s:stride_in=1x1", ("stride_in=1x1", "bottleneck", "split 3x3s"),
+                 "res2net50_26w_4s:stride_in=3x3", id="stride-in-on-res2net"),
+    pytest.param("res2net50_26w_4s:scale=65", ("scale", "65", "at most 64"),
+                 "res2net50_26w_4s:scale=64", id="scale-too-many-splits"),
+    pytest.param("res2net50_26w_4s:reduce_first=2", ("reduce_first=2", "res2net"),
+                 "resnet50:reduce_first=2", id="reduce-first-on-res2net"),
+    pytest.param("res2net50d:aa=avg", ("aa=avg", "res2net"), "resnet50d:aa=avg", id="aa-on-res2net"),
+    # the first conv has scale x split channels: int(2**31-1 * 26 / 64) = 872,415,231 per split;
+    # 2 splits fit under 2**31 - 1, 3 do not
+    pytest.param("res2net50_26w_4s:scale=3,widths=64,128,256,2147483647", ("scale", "3 splits"),
+                 "res2net50_26w_4s:scale=2,widths=64,128,256,2147483647", id="scale-overflows"),
+    # group norm: each split (26 channels) and the first conv (4 x 26) are normalised
+    pytest.param("res2net50_26w_4s:norm=group", ("norm=group", "104 channels"),
+                 "res2net50_26w_4s:norm=group,width_per_group=32", id="group-norm-res2net-splits"),
+    pytest.param("res2net50_26w_4s:norm=group,width_per_group=16,scale=2",
+                 ("norm=group", "16 channels"),
+                 "res2net50_26w_4s:norm=group,width_per_group=32,scale=2", id="group-norm-res2net-split"),
 ]  # fmt: skip
 
 
@@ -152,6 +174,14 @@ def test_integer_fields_refuse_bad_numbers(field: str, bad: Any, fragment: str) 
     with pytest.raises(SpecError) as info:
         resolve(base, **{field: bad})
     assert info.value.args[0].startswith(f"{field}:") and fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("bad", "fragment"), [("0", "at least 1"), ("two", "whole number")])
+def test_scale_refuses_bad_numbers(bad: str, fragment: str) -> None:
+    """scale is read by res2net blocks only, so it is parsed on a res2net preset."""
+    with pytest.raises(SpecError) as info:
+        resolve("res2net50_26w_4s", scale=bad)
+    assert info.value.args[0].startswith("scale:") and fragment in str(info.value)
 
 
 @pytest.mark.parametrize("field", INT_FIELDS)

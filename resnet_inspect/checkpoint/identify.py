@@ -148,6 +148,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     reduce_first = _reduce_first(r, block)
     groups, width_per_group = _grouping(r, block, widths, reduce_first)
     radix = _radix(r, block, len(layers))
+    scale = _scale(r, block, len(layers))
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem)
     attn, se_reduction = _attn(r, layers)
@@ -157,6 +158,8 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    if block is Block.RES2NET:  # its split 3x3s take the stride, and it has no anti-aliasing
+        assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
     if stem is Stem.CIFAR:
         assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
                            "CIFAR stem, which has none")  # fmt: skip
@@ -171,7 +174,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel, radix=radix, avd=block is Block.RESNEST,
+            down_kernel=down_kernel, radix=radix, avd=block is Block.RESNEST, scale=scale,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
@@ -262,6 +265,9 @@ def _block(r: _Reader) -> Block:
     if "layer1.0.conv2.conv.weight" in r.shapes:
         r.note("block", Block.RESNEST, "layer1.0.conv2.conv.weight present: split attention (ResNeSt)")
         return Block.RESNEST
+    if "layer1.0.convs.0.weight" in r.shapes:
+        r.note("block", Block.RES2NET, "layer1.0.convs.0.weight present: a 3x3 conv per split (Res2Net)")
+        return Block.RES2NET
     block = Block.BOTTLENECK if "layer1.0.conv3.weight" in r.shapes else Block.BASIC
     r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
                                                       else "absent: two 3x3 convs per block"))  # fmt: skip
@@ -269,7 +275,11 @@ def _block(r: _Reader) -> Block:
 
 
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RESNEST: "conv3"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RES2NET: "conv3",
+               Block.RESNEST: "conv3"}  # fmt: skip
+# the grouped conv whose shape gives groups and width_per_group: the 3x3 of a bottleneck, a
+# Res2Net split's 3x3, the attention's fc1 of a ResNeSt block (its 3x3 has groups x radix groups)
+_GROUPED_CONV = {Block.BOTTLENECK: "conv2", Block.RES2NET: "convs.0", Block.RESNEST: "conv2.fc1"}
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -289,6 +299,8 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
 
 def _reduce_first(r: _Reader, block: Block) -> int:
     """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
+    if block is Block.RES2NET:
+        return 1  # its first conv feeds all the splits (see _scale)
     if block is Block.RESNEST:  # its first conv has the full width (the spec allows no other)
         return 1
     first = r.shape("layer1.0.conv1.weight")
@@ -306,13 +318,13 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
-    # the grouped conv: the 3x3 of a bottleneck, the attention's fc1 of a ResNeSt block (its
-    # 3x3 has groups x radix groups)
-    grouped = "conv2.fc1" if block is Block.RESNEST else "conv2"
+    grouped = _GROUPED_CONV[block]
     inners = []
     for s, planes in enumerate(widths, start=1):
-        first_out = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
         grouped_out, per_group_in = r.shape(f"layer{s}.0.{grouped}.weight", 4)[:2]
+        # a bottleneck's 3x3 takes the first conv's output; a Res2Net split's, its own width;
+        # a ResNeSt block's attention, the block's width (its first conv's output)
+        first_out = grouped_out if block is Block.RES2NET else r.shape(f"layer{s}.0.conv1.weight", 4)[0]
         inner = first_out if block is Block.RESNEST else grouped_out
         inners.append(inner)
         groups = first_out // max(per_group_in, 1)
@@ -328,10 +340,31 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
     w = r.shape(f"layer1.0.{grouped}.weight", 4)
-    first = r.shape("layer1.0.conv1.weight", 4)[0]
+    first = w[0] if block is Block.RES2NET else r.shape("layer1.0.conv1.weight", 4)[0]
     r.note("groups", groups, f"layer1.0.{grouped}.weight {shape_text(w)}: {first} channels / {w[1]} per group")
     r.note("width_per_group", wpg, f"{inners[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
+
+
+def _scale(r: _Reader, block: Block, stages: int) -> int:
+    """Res2Net's splits: the first conv's channels over one split's (its convs.i), in every
+    stage; a block has max(1, scale - 1) split convs (the last split has none)."""
+    if block is not Block.RES2NET:
+        return 4  # the field's default, which other blocks do not read
+    scales = set()
+    for s in range(1, stages + 1):
+        first = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        split = r.shape(f"layer{s}.0.convs.0.weight", 4)[0]
+        scales.add(first // split if first % split == 0 else 0)
+    scale = scales.pop() if len(scales) == 1 else 0
+    convs = sum(1 for k in r.shapes if re.fullmatch(r"layer1\.0\.convs\.[0-9]{1,6}\.weight", k))
+    if scale < 1 or convs != max(1, scale - 1):
+        raise IdentifyError("cannot identify: the Res2Net splits do not follow one scale (first "
+                            "conv = scale x split width, scale - 1 split convs)")  # fmt: skip
+    w1, w2 = r.shape("layer1.0.conv1.weight", 4), r.shape("layer1.0.convs.0.weight", 4)
+    r.note("scale", scale, f"layer1.0.conv1.weight {shape_text(w1)} into splits of {w2[0]} "
+                           f"channels (layer1.0.convs.0), {convs} split convs")  # fmt: skip
+    return scale
 
 
 def _radix(r: _Reader, block: Block, stages: int) -> int:

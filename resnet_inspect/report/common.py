@@ -61,8 +61,9 @@ def name_cells(records: list[LayerRecord]) -> list[TreeName]:
 
 
 def rf_cell(r: LayerRecord | None) -> Any:
-    """The receptive field for a table: 'global' once pooled; None where there is no layer."""
-    if r is None:
+    """The receptive field for a table: 'global' once pooled; None where there is no layer,
+    or where the module never ran itself (a container of branches)."""
+    if r is None or not r.ran:
         return None
     return Label("global") if r.receptive_field is None else r.receptive_field
 

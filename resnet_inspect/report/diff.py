@@ -190,7 +190,7 @@ def _layer_cells(r: LayerDiff, name: TreeName) -> tuple[Any, ...]:
     shown = r.b if r.b is not None else r.a
     assert shown is not None
     return (
-        name, shown.type, shown.output_shape, _geometry(shown),
+        name, shown.type, shown.output_shape if shown.ran else None, _geometry(shown),
         shown.params, shown.macs, _changed_text(r),
     )  # fmt: skip
 

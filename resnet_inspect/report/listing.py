@@ -17,6 +17,8 @@ def _other(spec: ResNetSpec) -> str:
                if getattr(spec, f) != getattr(_DEFAULT, f)]  # fmt: skip
     if spec.uses("radix"):  # the block's own shape: shown at its default too
         changed.insert(0, f"radix={spec.radix}")
+    if spec.uses("scale"):  # the block's own shape: shown at its default too
+        changed.insert(0, f"scale={spec.scale}")
     return " ".join(changed) or "-"
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 # every column summary can show: its header, how it is drawn, and the record's value
 COLUMNS: dict[str, tuple[Column, Callable[[LayerRecord], Any]]] = {
     "type": (Column("Type", "left", priority=2), lambda r: r.type_label),
-    "input": (Column("Input shape", priority=1), lambda r: r.input_shape),
-    "output": (Column("Output shape", priority=1), lambda r: r.output_shape),
+    "input": (Column("Input shape", priority=1), lambda r: r.input_shape if r.ran else None),
+    "output": (Column("Output shape", priority=1), lambda r: r.output_shape if r.ran else None),
     "params": (Column("Params", human=True), lambda r: r.params),
     "macs": (Column("MACs", human=True), lambda r: r.macs),
     "flops": (Column("FLOPs", human=True), lambda r: r.flops),

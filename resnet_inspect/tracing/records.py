@@ -56,6 +56,13 @@ class LayerRecord:
     def is_block(self) -> bool:
         return self.type in block_type_names()
 
+    @property
+    def ran(self) -> bool:
+        """Whether the pass called this module itself. A container of branches (a Res2Net
+        block's ``convs``, a ModuleList) is not: its parent calls its children one by one, so
+        it has no shapes and no receptive field of its own, only their sums."""
+        return self.calls > 0
+
 
 @dataclass(frozen=True)
 class OperatorTotal:
