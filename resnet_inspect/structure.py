@@ -241,8 +241,13 @@ class StructureMatch:
         return f"nearest preset: {self.preset}, with {n} departure{'s' if n > 1 else ''}"
 
 
+# convs on a block's main path as skeleton() counts them: a selective-kernel conv shows as one
+# path and its attention's two 1x1 convs
+_CONVS_PER_BLOCK = {Block.BASIC: 2, Block.BOTTLENECK: 3, Block.SK_BASIC: 4, Block.SK_BOTTLENECK: 5}
+
+
 def _preset_convs(spec: ResNetSpec) -> int:
-    return 2 if spec.block is Block.BASIC else 3
+    return _CONVS_PER_BLOCK[spec.block]
 
 
 def _candidates(found: Skeleton) -> list[str]:
@@ -259,7 +264,7 @@ def _candidates(found: Skeleton) -> list[str]:
         counts = sum(abs(a - b) for a, b in zip(spec.layers, found.layers, strict=False))
         groups = 0 if (spec.groups > 1) == grouped else 10
         stem = 0 if len(spec.stem_channels) == stem_convs or (stem_convs == 1 and spec.stem.value != "deep") else 5
-        width = 0 if spec.stage_widths[0] * (4 if spec.block is Block.BOTTLENECK else 1) == first_width else 3
+        width = 0 if spec.stage_widths[0] * spec.expansion == first_width else 3
         return (kind + stages + counts + groups + stem + width, 0)
 
     ranked = sorted(PRESETS, key=distance)

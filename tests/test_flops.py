@@ -33,6 +33,10 @@ SMALL_VARIANTS = [
     "resnetrs50:layers=1,1,1,1,aa=blur",
     "resnetblur50d:layers=1,1,1,1,replace_stride_with_dilation=0,0,1",
     "senet154:layers=1,1,1,1",
+    # selective kernels: split and grouped paths, dilated (the paths' dilations double), blurred
+    "skresnet18:layers=1,1,1,1",
+    "skresnext50_32x4d:layers=1,1,1,1,replace_stride_with_dilation=0,0,1",
+    "skresnet50d:layers=1,1,1,1,aa=blur",
 ]
 
 

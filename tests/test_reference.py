@@ -236,7 +236,6 @@ NOT_BUILT_MODULES = {
     "senet": "legacy SENet layout (layer0, se_module, last_linear)",
     "res2net": "Res2Net's hierarchical split block",
     "resnest": "ResNeSt's split-attention block",
-    "sknet": "selective-kernel blocks",
 }
 
 

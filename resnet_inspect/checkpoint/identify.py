@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import InspectError, SpecError
 from ..spec import (
@@ -30,6 +31,7 @@ from ..spec import (
     FIELD_NAMES,
     MAX_BLOCKS,
     PRESETS,
+    SK_PATHS,
     Attn,
     Block,
     Norm,
@@ -126,18 +128,20 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     stem, stem_width, in_chans = _stem(r)
     norm = _norm(r, stem)
     layers = _layers(r)
-    block = Block.BOTTLENECK if "layer1.0.conv3.weight" in shapes else Block.BASIC
-    r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
-                                                      else "absent: two 3x3 convs per block"))  # fmt: skip
+    block = _block(r)
     widths = _widths(r, block, len(layers))
     reduce_first = _reduce_first(r, block)
-    groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    stem_out = 2 * stem_width if stem in (Stem.DEEP, Stem.TIERED) else stem_width
+    sk = _selective_kernel(r, block, layers, stem_out)
+    if block is Block.SK_BOTTLENECK:  # read together with its input split, below
+        groups, width_per_group = 1, 64
+    else:
+        groups, width_per_group = _grouping(r, block, widths, reduce_first)
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem)
     attn, se_reduction = _attn(r, layers)
     down_kernel = _down_kernel(r)
     expansion = BLOCK_TYPES[block].expansion
-    stem_out = 2 * stem_width if stem in (Stem.DEEP, Stem.TIERED) else stem_width
     shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
@@ -146,14 +150,18 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
                            "CIFAR stem, which has none")  # fmt: skip
     if norm is Norm.GROUP:
         assumptions.append("GroupNorm groups: not in the weights; assumed 32")
+    if block is Block.SK_BOTTLENECK:
+        assumptions.append(_SK_SPLIT_ASSUMED)
     try:
         spec = ResNetSpec(
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel,
+            down_kernel=down_kernel, **sk,
         )  # fmt: skip
+        if block is Block.SK_BOTTLENECK:
+            spec = _sk_split_reading(r, spec)
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
     evidence = sorted(r.evidence, key=lambda e: FIELD_NAMES.index(e.field))
@@ -237,8 +245,28 @@ def _layers(r: _Reader) -> tuple[int, ...]:
     return tuple(layers)
 
 
+def _block(r: _Reader) -> Block:
+    """By the keys of layer1.0: a third conv (bottleneck), selective-kernel paths (timm's
+    sknet.py, whose other convs are ConvNormAct's ``convN.conv``)."""
+    if "layer1.0.conv3.conv.weight" in r.shapes:
+        block, because = Block.SK_BOTTLENECK, "layer1.0.conv2.paths: a selective-kernel conv between two 1x1"
+    elif "layer1.0.conv1.paths.0.conv.weight" in r.shapes:
+        block, because = Block.SK_BASIC, "layer1.0.conv1.paths: a selective-kernel conv, then a 3x3"
+    elif "layer1.0.conv3.weight" in r.shapes:
+        block, because = Block.BOTTLENECK, "layer1.0.conv3.weight present"
+    else:
+        block, because = Block.BASIC, "layer1.0.conv3.weight absent: two 3x3 convs per block"
+    r.note("block", block, because)
+    return block
+
+
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.SK_BASIC: "conv2.conv",
+               Block.SK_BOTTLENECK: "conv3.conv"}  # fmt: skip
+# a block's first conv and the one after it (whose width the first may reduce)
+_FIRST_CONVS = {Block.BASIC: ("conv1", "conv2"), Block.BOTTLENECK: ("conv1", "conv2"),
+                Block.SK_BASIC: ("conv1.paths.0.conv", "conv2.conv"),
+                Block.SK_BOTTLENECK: ("conv1.conv", "conv2.paths.0.conv")}  # fmt: skip
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -258,40 +286,106 @@ def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
 
 def _reduce_first(r: _Reader, block: Block) -> int:
     """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
-    first = r.shape("layer1.0.conv1.weight")
-    following = r.shape("layer1.0.conv2.weight")
+    a, b = _FIRST_CONVS[block]
+    first = r.shape(f"layer1.0.{a}.weight")
+    following = r.shape(f"layer1.0.{b}.weight")
     ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
     if ratio > 1:
-        r.note("reduce_first", ratio, f"layer1.0.conv1.weight {shape_text(first)} into "
-                                      f"conv2 of {following[0]} channels")  # fmt: skip
+        r.note("reduce_first", ratio, f"layer1.0.{a}.weight {shape_text(first)} into "
+                                      f"{b} of {following[0]} channels")  # fmt: skip
     return max(ratio, 1)
 
 
-def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: int) -> tuple[int, int]:
-    """groups from the grouped conv2 (its input channels / weight.shape[1]); width_per_group
-    from inner width = int(planes * width_per_group / 64) * groups, for every stage."""
+def _grouping(
+    r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: int, split: bool = False
+) -> tuple[int, int]:
+    """groups from the grouped conv2 (its input channels / weight.shape[1]; a split
+    selective-kernel path takes half of them); width_per_group from inner width =
+    int(planes * width_per_group / 64) * groups, for every stage."""
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
+    first_key, grouped_key = _FIRST_CONVS[block]
+    paths = SK_PATHS if split else 1
     lo, hi, groups_seen = 1, math.inf, set()
     for s, planes in enumerate(widths, start=1):
-        inner, per_group_in = r.shape(f"layer{s}.0.conv2.weight", 4)[:2]
-        groups = r.shape(f"layer{s}.0.conv1.weight", 4)[0] // max(per_group_in, 1)
+        inner, per_group_in = r.shape(f"layer{s}.0.{grouped_key}.weight", 4)[:2]
+        groups = r.shape(f"layer{s}.0.{first_key}.weight", 4)[0] // paths // max(per_group_in, 1)
         groups_seen.add(groups)
         per_group = inner // max(groups, 1)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
         lo = max(lo, -(-64 * per_group // planes))
         hi = min(hi, -(-64 * (per_group + 1) // planes) - 1)
-    if len(groups_seen) != 1 or lo > hi:
+    if len(groups_seen) != 1 or lo > hi or 0 in groups_seen:
         raise IdentifyError("cannot identify: the grouped 3x3 convs do not follow one "
                             "groups x width_per_group")  # fmt: skip
     groups = groups_seen.pop()
     # several values can give the same shapes at tiny widths: prefer the default, else the least
     wpg = 64 if lo <= 64 <= hi else lo
-    w = r.shape("layer1.0.conv2.weight", 4)
-    first = r.shape("layer1.0.conv1.weight", 4)[0]
-    r.note("groups", groups, f"layer1.0.conv2.weight {shape_text(w)}: {first} channels / {w[1]} per group")
+    w = r.shape(f"layer1.0.{grouped_key}.weight", 4)
+    first = r.shape(f"layer1.0.{first_key}.weight", 4)[0] // paths
+    r.note("groups", groups, f"layer1.0.{grouped_key}.weight {shape_text(w)}: {first} channels / {w[1]} per group")
     r.note("width_per_group", wpg, f"{w[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
+
+
+# (sk_reduction, sk_divisor): timm's default first, then its skresnet18/34 and SKNet-50 pairs
+_SK_ATTENTION = (
+    (16, 8), (8, 16), (16, 32),
+    *((r, d) for r in (16, 8, 4, 2, 32, 1) for d in (8, 16, 32, 4, 2, 1)),
+)  # fmt: skip
+_SK_SPLIT_ASSUMED = (
+    "sk_split: a split input has the shapes of twice the groups without one; a preset's reading "
+    "is taken, else the split (timm's default)"
+)
+
+
+def _selective_kernel(r: _Reader, block: Block, layers: tuple[int, ...], stem_out: int) -> dict[str, Any]:
+    """sk_reduction and sk_divisor from every attention's fc_reduce; sk_split of an sk_basic
+    from its first path's input channels (an sk_bottleneck's is read with its groups)."""
+    if block not in (Block.SK_BASIC, Block.SK_BOTTLENECK):
+        return {}
+    sk_conv = "conv1" if block is Block.SK_BASIC else "conv2"
+    reduce = [r.shape(f"layer{s + 1}.{i}.{sk_conv}.attn.fc_reduce.weight", 4)
+              for s, n in enumerate(layers) for i in range(n)]  # fmt: skip
+    fields: dict[str, Any] = {}
+    for reduction, divisor in _SK_ATTENTION:
+        probe = ResNetSpec(block=block, sk_reduction=reduction, sk_divisor=divisor)
+        if all(w[0] == probe.sk_channels(w[1]) for w in reduce):
+            r.note("sk_reduction", reduction, f"{reduce[0][1]} channels attended through {reduce[0][0]}")
+            r.note("sk_divisor", divisor, f"every fc_reduce a multiple of {divisor}")
+            fields.update(sk_reduction=reduction, sk_divisor=divisor)
+            break
+    else:
+        w = reduce[0]
+        raise IdentifyError(f"cannot identify: the selective-kernel attention reduces {w[1]} channels "
+                            f"to {w[0]}, which no sk_reduction and sk_divisor give")  # fmt: skip
+    if block is Block.SK_BASIC:
+        w = r.shape("layer1.0.conv1.paths.0.conv.weight", 4)
+        fields["sk_split"] = w[1] != stem_out
+        r.note("sk_split", fields["sk_split"], f"layer1.0.conv1.paths.0.conv.weight {shape_text(w)} "
+                                               f"on {stem_out} input channels")  # fmt: skip
+    else:
+        fields["sk_split"] = False  # until read with the groups (_sk_split_reading)
+    return fields
+
+
+def _sk_split_reading(r: _Reader, spec: ResNetSpec) -> ResNetSpec:
+    """An sk_bottleneck's split input or not, with the groups each reading implies: both give
+    the same shapes where the groups can double. A preset's reading wins, then the split."""
+    readings = []
+    for split in (True, False):
+        try:
+            groups, wpg = _grouping(_Reader(r.shapes), spec.block, spec.stage_widths, spec.reduce_first, split)
+            readings.append(spec.replace(sk_split=split, groups=groups, width_per_group=wpg))
+        except (IdentifyError, SpecError):
+            continue
+    if not readings:
+        raise IdentifyError("cannot identify: the selective-kernel convs' groups fit no input split")
+    chosen = next((s for s in readings if preset_name(s)), readings[0])
+    r.evidence = [e for e in r.evidence if e.field not in ("groups", "width_per_group")]
+    _grouping(r, chosen.block, chosen.stage_widths, chosen.reduce_first, chosen.sk_split)
+    r.note("sk_split", chosen.sk_split, "the path convs' input channels, read with the groups")
+    return chosen
 
 
 def _stem_pool(r: _Reader, stem: Stem) -> StemPool:

@@ -7,7 +7,7 @@ from ..spec import PRESETS, ResNetSpec, format_value
 from .document import Column, Report, Table
 
 _OTHER = ("attn", "se_reduction", "aa", "stem_pool", "reduce_first", "down_kernel", "norm",
-          "stride_in", "drop_path")  # fmt: skip
+          "stride_in", "drop_path", "sk_reduction", "sk_divisor", "sk_split")  # fmt: skip
 _DEFAULT = ResNetSpec()
 
 
@@ -28,7 +28,7 @@ def list_report(params: dict[str, int]) -> Report:
     rows = []
     for name in params:
         spec = PRESETS[name]
-        gw = f"{spec.groups}x{spec.width_per_group}" if spec.block.value == "bottleneck" else "-"
+        gw = f"{spec.groups}x{spec.width_per_group}" if spec.uses("groups") else "-"
         stem = f"{spec.stem.value}/{spec.stem_width}" + (" +avg_down" if spec.avg_down else "")
         rows.append((name, spec.block.value, format_value(spec.layers), gw, stem,
                      spec.shortcut.value, _other(spec), params[name]))  # fmt: skip
