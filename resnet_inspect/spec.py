@@ -620,8 +620,8 @@ def _check_selective_kernel(spec: ResNetSpec) -> None:
     previous stage's channels)."""
     block_in = spec.stem_channels[-1]
     for stage in range(spec.num_stages):
-        for channels in dict.fromkeys((spec.sk_in_channels(stage, block_in),
-                                       spec.sk_in_channels(stage, spec.out_channels(stage)))):  # fmt: skip
+        inputs = [block_in] + [spec.out_channels(stage)] * (spec.layers[stage] > 1)
+        for channels in dict.fromkeys(spec.sk_in_channels(stage, c) for c in inputs):
             if spec.sk_split and channels % SK_PATHS:
                 raise SpecError(
                     f"sk_split=true: stage {stage + 1}'s selective-kernel conv takes {channels} "

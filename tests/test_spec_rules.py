@@ -122,6 +122,9 @@ VALIDATE = [
                  "skresnet18:stem_width=63,sk_split=false", id="sk-split-odd-stem"),
     pytest.param("skresnet18:widths=64,128,256,511", ("sk_split=true", "stage 4", "511 channels"),
                  "skresnet18:widths=64,128,256,512", id="sk-split-odd-stage"),
+    # ... which a stage of one block has no later block to take
+    pytest.param("skresnet18:widths=64,128,255,512", ("sk_split=true", "stage 3", "255 channels"),
+                 "skresnet18:widths=64,128,256,511,layers=2,2,2,1", id="sk-split-odd-single-block"),
     # an sk_bottleneck splits its first conv's width: 32 channels of 32 groups cannot be halved
     # into groups (int(64 * 1 / 64) * 32 = 32, so 16 per path)
     pytest.param("skresnext50_32x4d:width_per_group=1,sk_split=true", ("groups=32", "16 channels"),
