@@ -1,8 +1,8 @@
 """The presets: one line of data per variant, grouped in families (pure data, no torch).
 
 Names, layers and options are those of torchvision 0.28 (models/resnet.py), the ResNet paper's
-CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py: each name's
-model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
+CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py and sknet.py: each
+name's model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
 values: ``spec.ResNetSpec`` parses and validates them.
 """
 
@@ -30,6 +30,10 @@ _L50 = _L34
 # timm's resnest.py: ResNeSt blocks with avd; "d" deep stem of 32 and avg_down, "e" of 64
 _NEST, _NEST_D, _NEST_E = dict(block="resnest", avd=True), dict(**_D), dict(**_S, avg_down=True)
 _R2 = dict(block="res2net")  # timm's res2net.py: base_width is our width_per_group
+# timm's sknet.py sk_kwargs: attention channels of 1/8 rounded to 16 (18, 34), timm's default
+# 1/16 rounded to 8 (50, 50d); the ResNeXt one is the paper's SKNet-50 (no input split)
+_SK18 = dict(block="sk_basic", sk_reduction=8, sk_divisor=16)
+_SK50 = dict(block="sk_bottleneck")
 
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
@@ -156,6 +160,13 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "resnest101e": dict(layers=_L101, **_NEST, **_NEST_E),
         "resnest200e": dict(layers=_L200, **_NEST, **_NEST_E),
         "resnest269e": dict(layers=_L269, **_NEST, **_NEST_E),
+    },
+    "sknet": {
+        "skresnet18": dict(layers=_L18, **_SK18),
+        "skresnet34": dict(layers=_L34, **_SK18),
+        "skresnet50": dict(layers=_L50, **_SK50),
+        "skresnet50d": dict(layers=_L50, **_SK50, **_D),
+        "skresnext50_32x4d": dict(layers=_L50, **_SK50, **_X32x4, sk_divisor=32, sk_split=False),
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

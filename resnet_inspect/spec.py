@@ -24,6 +24,10 @@ class Block(str, Enum):
     BOTTLENECK = "bottleneck"
     RESNEST = "resnest"  # split attention (Zhang et al. 2020): a bottleneck whose 3x3 is radix branches
     RES2NET = "res2net"  # a bottleneck whose 3x3 is hierarchical splits (Gao et al. 2019)
+    # Selective kernel (Li et al. 2019; timm's sknet.py): the 3x3 conv becomes two paths, a 3x3
+    # and a dilated 3x3 (timm's stand-in for a 5x5), mixed by a softmax attention over the paths
+    SK_BASIC = "sk_basic"
+    SK_BOTTLENECK = "sk_bottleneck"
 
 
 class Stem(str, Enum):
@@ -91,20 +95,22 @@ class BlockType:
 
 _GROUPED = frozenset({"groups", "width_per_group"})
 _SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
+SK_FIELDS = frozenset({"sk_reduction", "sk_divisor", "sk_split"})
 BLOCK_TYPES: dict[Block, BlockType] = {
     Block.BASIC: BlockType(expansion=1),
     Block.BOTTLENECK: BlockType(expansion=4, fields=_GROUPED | {"stride_in"}),
     # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
     Block.RES2NET: BlockType(expansion=4, fields=_GROUPED | {"scale"}),
     Block.RESNEST: BlockType(expansion=4, fields=_GROUPED | _SPLIT_ATTENTION),
+    Block.SK_BASIC: BlockType(expansion=1, fields=SK_FIELDS),
+    # the selective-kernel conv always takes the block's stride: no stride_in
+    Block.SK_BOTTLENECK: BlockType(expansion=4, fields=SK_FIELDS | _GROUPED),
 }
 BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES.values()))  # read by some blocks only
 # Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
 # the trace grow with it, and 64 leaves room for experiments well past the paper's.
 MAX_SCALE = 64
-# Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
-# the trace grow with it, and 64 leaves room for experiments well past the paper's.
-MAX_SCALE = 64
+SK_PATHS = 2  # timm's kernel sizes (3, 5), each path a 3x3 of dilation (k - 1) / 2: 1 and 2
 GROUP_NORM_GROUPS = 32
 
 
@@ -123,7 +129,10 @@ class ResNetSpec:
     derived from the number of stages (64, 128, 256, ... and no dilation).
     """
 
-    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck, res2net or resnest")
+    block: Block = _field(
+        Block.BOTTLENECK, "--block", "NAME",
+        "basic, bottleneck, res2net, resnest, sk_basic or sk_bottleneck",
+    )  # fmt: skip
     layers: tuple[int, ...] = _field(
         (3, 4, 6, 3), "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"
     )
@@ -191,6 +200,14 @@ class ResNetSpec:
     # Res2Net
     scale: int = _field(
         4, "--scale", "N", "Res2Net: splits of a block's 3x3 stage, each split width_per_group wide"
+    )
+    # selective kernel (sk_basic, sk_bottleneck blocks): timm's sk_kwargs
+    sk_reduction: int = _field(
+        16, "--sk-reduction", "N", "SK attention: channels/N rounded to a multiple of --sk-divisor"
+    )
+    sk_divisor: int = _field(8, "--sk-divisor", "N", "SK attention channels: a multiple of N, at least N")
+    sk_split: bool = _field(
+        True, "--sk-split/--no-sk-split", "", "SK paths each take half the input channels"
     )
     layout: Layout = _field(
         Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
@@ -262,6 +279,24 @@ class ResNetSpec:
         se_reduction rounded to the nearest multiple of 8 (halves up), at least 8."""
         return max(8, int(channels / self.se_reduction + 4) // 8 * 8)
 
+    def sk_channels(self, channels: int) -> int:
+        """Channels of the selective-kernel attention on ``channels``: timm's make_divisible,
+        channels / sk_reduction rounded to the nearest multiple of sk_divisor (halves up), at
+        least sk_divisor, and raised by one multiple where rounding lost more than 10%."""
+        exact = channels / self.sk_reduction
+        rounded = max(self.sk_divisor, int(exact + self.sk_divisor / 2) // self.sk_divisor * self.sk_divisor)
+        return rounded + self.sk_divisor if rounded < 0.9 * exact else rounded
+
+    def sk_in_channels(self, stage: int, block_in: int) -> int:
+        """Input channels of the selective-kernel conv in a block of ``stage`` whose input has
+        ``block_in`` channels: the block's input (sk_basic) or its first conv's (sk_bottleneck)."""
+        return block_in if self.block is Block.SK_BASIC else self.first_width(stage)
+
+    def sk_out_channels(self, stage: int) -> int:
+        """Output channels of the selective-kernel conv (each path's): the first conv's width
+        in sk_basic, the inner (grouped) width in sk_bottleneck."""
+        return self.first_width(stage) if self.block is Block.SK_BASIC else self.inner_width(stage)
+
     @property
     def stage_widths(self) -> tuple[int, ...]:
         assert self.widths is not None
@@ -310,9 +345,9 @@ _CHOICES: dict[str, type[Enum]] = {
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
-         "reduce_first", "down_kernel", "radix", "scale")  # fmt: skip
+         "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first")
+_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split")
 _INT_TUPLES = ("layers", "widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
@@ -607,7 +642,11 @@ _UNUSED_FIELD_HINT = {
     "scale": "it has no split 3x3 stage; use block=res2net",
     "stride_in on res2net": "its split 3x3s take the stride, as in timm's Bottle2neck",
     "stride_in on resnest": "its split-attention 3x3, or its avd pool, takes the stride",
+    "sk_reduction": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
+    "sk_divisor": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
+    "sk_split": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
 }
+_SK_STRIDE_HINT = "its selective-kernel conv takes the stride"
 
 
 def _check_block_fields(spec: ResNetSpec) -> None:
@@ -619,10 +658,36 @@ def _check_block_fields(spec: ResNetSpec) -> None:
         given = ", ".join(f"{f}={_fmt(getattr(spec, f))}" for f in changed)
         hint = _UNUSED_FIELD_HINT.get(f"{changed[0]} on {spec.block.value}") or _UNUSED_FIELD_HINT.get(
             changed[0], "not read by this block type")
+        if changed[0] == "stride_in" and spec.block is Block.SK_BOTTLENECK:
+            hint = _SK_STRIDE_HINT
         raise SpecError(
             f"{given}: applies to {users} blocks only; a {spec.block.value} block ignores it "
             f"({hint})"
         )
+    if spec.block in (Block.SK_BASIC, Block.SK_BOTTLENECK):
+        _check_selective_kernel(spec)
+
+
+def _check_selective_kernel(spec: ResNetSpec) -> None:
+    """The selective-kernel conv's input splits into its paths (sk_split) and then into the
+    conv's groups: both must divide it, in every block (a stage's first block takes the
+    previous stage's channels)."""
+    block_in = spec.stem_channels[-1]
+    for stage in range(spec.num_stages):
+        inputs = [block_in] + [spec.out_channels(stage)] * (spec.layers[stage] > 1)
+        for channels in dict.fromkeys(spec.sk_in_channels(stage, c) for c in inputs):
+            if spec.sk_split and channels % SK_PATHS:
+                raise SpecError(
+                    f"sk_split=true: stage {stage + 1}'s selective-kernel conv takes {channels} "
+                    f"channels, which do not split into its {SK_PATHS} paths (use sk_split=false)"
+                )
+            per_path = channels // SK_PATHS if spec.sk_split else channels
+            if per_path % spec.groups:
+                raise SpecError(
+                    f"groups={spec.groups}: stage {stage + 1}'s selective-kernel paths take "
+                    f"{per_path} channels each, not a multiple of the groups"
+                )
+        block_in = spec.out_channels(stage)
 
 
 def _check_block_parts(spec: ResNetSpec) -> None:

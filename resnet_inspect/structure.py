@@ -241,8 +241,17 @@ class StructureMatch:
         return f"nearest preset: {self.preset}, with {n} departure{'s' if n > 1 else ''}"
 
 
+# convs on a block's main path as skeleton() counts them: a selective-kernel conv shows as one
+# path and its attention's two 1x1 convs
+_CONVS_PER_BLOCK = {Block.BASIC: 2, Block.BOTTLENECK: 3, Block.SK_BASIC: 4, Block.SK_BOTTLENECK: 5}
+
+
 def _preset_convs(spec: ResNetSpec) -> int:
-    return 2 if spec.block is Block.BASIC else 3
+    if spec.block is Block.RES2NET:  # conv1, the split 3x3s, conv3
+        return 2 + max(1, spec.scale - 1)
+    if spec.block is Block.RESNEST:  # conv1, the split-attention conv and its fc1, fc2, conv3
+        return 5
+    return _CONVS_PER_BLOCK[spec.block]
 
 
 def _candidates(found: Skeleton) -> list[str]:
@@ -257,7 +266,9 @@ def _candidates(found: Skeleton) -> list[str]:
         kind = 0 if _preset_convs(spec) == found.convs_per_block else 100
         stages = 0 if len(spec.layers) == len(found.layers) else 50
         counts = sum(abs(a - b) for a, b in zip(spec.layers, found.layers, strict=False))
-        groups = 0 if (spec.groups > 1) == grouped else 10
+        # a ResNeSt block's split-attention conv is grouped by its radix too
+        spec_grouped = spec.groups > 1 or (spec.block is Block.RESNEST and spec.radix > 1)
+        groups = 0 if spec_grouped == grouped else 10
         stem = 0 if len(spec.stem_channels) == stem_convs or (stem_convs == 1 and spec.stem.value != "deep") else 5
         width = 0 if spec.stage_widths[0] * spec.expansion == first_width else 3
         return (kind + stages + counts + groups + stem + width, 0)

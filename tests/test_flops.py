@@ -36,6 +36,10 @@ SMALL_VARIANTS = [
     # ResNeSt: split attention over 4 branches, the avd pool before the 3x3; one dilated stage
     "resnest50d_4s2x40d:layers=1,1,1,1",
     "resnest14d:replace_stride_with_dilation=0,0,1",
+    # selective kernels: split and grouped paths, dilated (the paths' dilations double), blurred
+    "skresnet18:layers=1,1,1,1",
+    "skresnext50_32x4d:layers=1,1,1,1,replace_stride_with_dilation=0,0,1",
+    "skresnet50d:layers=1,1,1,1,aa=blur",
 ]
 
 

@@ -33,7 +33,9 @@ from resnet_inspect.checkpoint import (
 from resnet_inspect.counters.fvcore import fvcore_counts
 from resnet_inspect.errors import SpecError
 from resnet_inspect.model import build_model
+from resnet_inspect.model.selective_kernel import SelectiveKernelAttn
 from resnet_inspect.spec import (
+    BLOCK_TYPES,
     FIELD_NAMES,
     PRESETS,
     Block,
@@ -65,15 +67,16 @@ def valid_specs(draw: st.DrawFn) -> ResNetSpec:
     shortcut = draw(st.sampled_from(Shortcut))
     stem = draw(st.sampled_from(Stem))
     stem_width = draw(width)
-    if block is Block.BASIC:
-        groups, per_group, stride_in = 1, 64, StrideIn.CONV3X3
-    else:
+    reads = BLOCK_TYPES[block].fields
+    groups, per_group, stride_in = 1, 64, StrideIn.CONV3X3
+    if "groups" in reads:
         groups = draw(st.sampled_from([1, 2, 4, 8]))
         per_group = draw(st.sampled_from([4, 8, 16, 32, 64, 128]))
+    if "stride_in" in reads:
         stride_in = draw(st.sampled_from(StrideIn))
     if shortcut is Shortcut.A:  # zero-padding can only add channels
         widths.sort()
-        stem_width = min(stem_width, widths[0] * (4 if block is Block.BOTTLENECK else 1))
+        stem_width = min(stem_width, widths[0] * BLOCK_TYPES[block].expansion)
         if stem is Stem.DEEP:
             stem_width = max(step, stem_width // 2 // step * step)
     fields: dict[str, Any] = dict(
@@ -179,8 +182,13 @@ def _measuring_copy(spec: ResNetSpec) -> nn.Module:
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
                 m.weight.fill_(1.0 / (m.weight[0].numel()))
-                assert m.bias is not None
-                m.bias.fill_(1.0)
+                if m.bias is not None:  # the selective-kernel attention's convs have none
+                    m.bias.fill_(1.0)
+    for m in model.modules():
+        if isinstance(m, SelectiveKernelAttn):
+            # its weights come from the paths' global means, like an SE gate: conventionally
+            # no part of the field, so the measurement passes no gradient through them
+            m.register_forward_hook(lambda _m, _args, out: out.detach())
     for name, m in list(model.named_modules()):
         if isinstance(m, nn.MaxPool2d):
             parent, _, attr = name.rpartition(".")

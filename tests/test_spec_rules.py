@@ -145,6 +145,31 @@ VALIDATE = [
     pytest.param("res2net50_26w_4s:norm=group,width_per_group=16,scale=2",
                  ("norm=group", "16 channels"),
                  "res2net50_26w_4s:norm=group,width_per_group=32,scale=2", id="group-norm-res2net-split"),
+    # the selective-kernel fields are read by sk_basic and sk_bottleneck blocks only
+    pytest.param("resnet50:sk_split=false", ("sk_split=false", "sk_basic, sk_bottleneck"),
+                 "skresnet50:sk_split=false", id="sk-split-on-bottleneck"),
+    pytest.param("resnet18:sk_reduction=8", ("sk_reduction=8", "selective-kernel"),
+                 "skresnet18:sk_reduction=8", id="sk-reduction-on-basic"),
+    pytest.param("resnet50:sk_divisor=16", ("sk_divisor=16",), "skresnet50:sk_divisor=16",
+                 id="sk-divisor-on-bottleneck"),
+    # an sk_bottleneck strides in its selective-kernel conv; an sk_basic has no groups
+    pytest.param("skresnet50:stride_in=1x1", ("stride_in=1x1", "selective-kernel conv takes the stride"),
+                 "resnet50:stride_in=1x1", id="stride-in-on-sk-bottleneck"),
+    pytest.param("skresnet18:groups=2", ("groups=2", "sk_basic"), "skresnet50:groups=2",
+                 id="groups-on-sk-basic"),
+    # sk_split halves the selective-kernel conv's input: stage 1's first block takes the stem's
+    # 63 channels; stage 4's later blocks take its own 511
+    pytest.param("skresnet18:stem_width=63", ("sk_split=true", "stage 1", "63 channels"),
+                 "skresnet18:stem_width=63,sk_split=false", id="sk-split-odd-stem"),
+    pytest.param("skresnet18:widths=64,128,256,511", ("sk_split=true", "stage 4", "511 channels"),
+                 "skresnet18:widths=64,128,256,512", id="sk-split-odd-stage"),
+    # ... which a stage of one block has no later block to take
+    pytest.param("skresnet18:widths=64,128,255,512", ("sk_split=true", "stage 3", "255 channels"),
+                 "skresnet18:widths=64,128,256,511,layers=2,2,2,1", id="sk-split-odd-single-block"),
+    # an sk_bottleneck splits its first conv's width: 32 channels of 32 groups cannot be halved
+    # into groups (int(64 * 1 / 64) * 32 = 32, so 16 per path)
+    pytest.param("skresnext50_32x4d:width_per_group=1,sk_split=true", ("groups=32", "16 channels"),
+                 "skresnext50_32x4d:width_per_group=1", id="sk-split-groups"),
 ]  # fmt: skip
 
 
@@ -159,6 +184,7 @@ def test_consistency_rule(invalid: Case, fragments: tuple[str, ...], valid: Case
 
 # --- spec.parse_field ------------------------------------------------------------------------------
 INT_FIELDS = ["groups", "width_per_group", "stem_width", "num_classes", "in_chans"]
+SK_INT_FIELDS = ["sk_reduction", "sk_divisor"]  # on a selective-kernel preset, which reads them
 
 
 @pytest.mark.parametrize("field", INT_FIELDS)
@@ -189,6 +215,15 @@ def test_scale_refuses_bad_numbers(bad: str, fragment: str) -> None:
 def test_integer_fields_accept_the_boundaries(field: str, good: Any) -> None:
     """1 and 2**31 - 1 are allowed, spaces around a number too. Catches a limit off by one."""
     assert getattr(resolve("resnet50", **{field: good}), field) == int(str(good).strip())
+
+
+@pytest.mark.parametrize("field", SK_INT_FIELDS)
+@pytest.mark.parametrize(("bad", "fragment"), [("0", "at least 1"), ("1.5", "whole number"), (True, "whole number")])
+def test_selective_kernel_integers_refuse_bad_numbers(field: str, bad: Any, fragment: str) -> None:
+    """Catches a zero divisor or reduction reaching the attention's channel rule."""
+    with pytest.raises(SpecError) as info:
+        resolve("skresnet50", **{field: bad})
+    assert info.value.args[0].startswith(f"{field}:") and fragment in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +263,7 @@ def test_integer_lists(invalid: Case, fragments: tuple[str, ...], valid: Case) -
 @pytest.mark.parametrize(
     ("invalid", "fragments", "valid"),
     [
-        pytest.param("resnet50:block=triangle", ("block:", "'triangle'", "basic, bottleneck"),
+        pytest.param("resnet50:block=triangle", ("block:", "'triangle'", "basic, bottleneck, resnest, res2net, sk_basic"),
                      "resnet50:block=BASIC,layers=2,2,2,2", id="block"),
         pytest.param("resnet50:stem=fancy", ("stem:", "'fancy'", "classic, deep, tiered, cifar"),
                      "resnet50:stem=Cifar", id="stem"),

@@ -7,7 +7,7 @@ A block type is a subclass of :class:`ResidualBlock` that builds its children fr
   (anti-aliasing ``aa``, channel attention ``se``, ``drop_path``) is None where the spec
   has none, and is skipped;
 - ``post``: the children applied after the merge (the last ReLU);
-- ``last_norm_name``: the norm ``zero_init_residual`` zeroes;
+- ``last_norm_name``: the norm ``zero_init_residual`` zeroes (a dotted path in a child);
 - the shortcut is the child ``downsample`` (None: identity).
 
 Everything else reads the protocol instead of testing block types: the network builder takes
@@ -99,7 +99,7 @@ class ResidualBlock(nn.Module):
 
     @property
     def last_norm(self) -> nn.Module:
-        return getattr(self, self.last_norm_name)
+        return self.get_submodule(self.last_norm_name)  # a dotted path where a child holds it
 
 
 def make_attn(spec: ResNetSpec, channels: int) -> nn.Module | None:

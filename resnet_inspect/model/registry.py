@@ -8,10 +8,14 @@ from .block import ResidualBlock
 from .bottleneck import Bottleneck
 from .res2net import Res2NetBlock
 from .resnest import ResNestBottleneck
+from .sk_basic import SelectiveKernelBasic
+from .sk_bottleneck import SelectiveKernelBottleneck
 
 BLOCKS: dict[Block, type[ResidualBlock]] = {
     Block.BASIC: BasicBlock,
     Block.BOTTLENECK: Bottleneck,
     Block.RESNEST: ResNestBottleneck,
     Block.RES2NET: Res2NetBlock,
+    Block.SK_BASIC: SelectiveKernelBasic,
+    Block.SK_BOTTLENECK: SelectiveKernelBottleneck,
 }
