@@ -1,8 +1,8 @@
 """The presets: one line of data per variant, grouped in families (pure data, no torch).
 
 Names, layers and options are those of torchvision 0.28 (models/resnet.py), the ResNet paper's
-CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py: each name's
-model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
+CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py and senet.py: each
+name's model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
 values: ``spec.ResNetSpec`` parses and validates them.
 """
 
@@ -27,6 +27,8 @@ _L18, _L26, _L34, _L101, _L152, _L200, _L269 = (
     (3, 30, 48, 8),
 )  # fmt: skip
 _L50 = _L34
+# timm's senet.py (legacy SENet): its layout, Caffe's ceil-mode stem pool, the floor squeeze
+_LEGACY = dict(layout="senet", stem_pool="max_ceil", attn="se", se_rounding="floor")
 
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
@@ -128,6 +130,23 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "resnetrs270": dict(layers=(4, 29, 53, 4), **_RS),
         "resnetrs350": dict(layers=(4, 36, 72, 4), **_RS),
         "resnetrs420": dict(layers=(4, 44, 87, 4), **_RS),
+    },
+    "senet": {
+        # SEResNetBlock: a ReLU after the second norm, before the gate
+        "legacy_seresnet18": dict(layers=_L18, **_B, branch_relu=True, **_LEGACY),
+        "legacy_seresnet34": dict(layers=_L34, **_B, branch_relu=True, **_LEGACY),
+        # SEResNetBottleneck strides on the first 1x1 (Caffe's ResNet)
+        "legacy_seresnet50": dict(layers=_L50, stride_in="1x1", **_LEGACY),
+        "legacy_seresnet101": dict(layers=_L101, stride_in="1x1", **_LEGACY),
+        "legacy_seresnet152": dict(layers=_L152, stride_in="1x1", **_LEGACY),
+        "legacy_seresnext26_32x4d": dict(layers=_L26, **_X32x4, **_LEGACY),
+        "legacy_seresnext50_32x4d": dict(layers=_L50, **_X32x4, **_LEGACY),
+        "legacy_seresnext101_32x4d": dict(layers=_L101, **_X32x4, **_LEGACY),
+        # three 3x3 stem convs of 64, 64, 128; halved first convs; 3x3 strided projections
+        "legacy_senet154": dict(
+            layers=_L152, **_X64x4, stem="deep", stem_width=64, reduce_first=2, down_kernel=3,
+            **_LEGACY,
+        ),
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

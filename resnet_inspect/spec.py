@@ -62,6 +62,14 @@ class AntiAlias(str, Enum):
 class StemPool(str, Enum):
     MAX = "max"  # a 3x3/2 max-pool
     CONV = "conv"  # ResNet-RS: a 3x3/2 conv, norm and ReLU instead (timm's replace_stem_pool)
+    MAX_CEIL = "max_ceil"  # legacy SENet (Caffe's): a 3x3/2 max-pool, no padding, ceil mode
+
+
+class SERounding(str, Enum):
+    """How the SE gate's squeezed width follows from channels / se_reduction."""
+
+    NEAREST8 = "nearest8"  # timm's resnet.py: to the nearest multiple of 8 (halves up), at least 8
+    FLOOR = "floor"  # legacy SENet (Hu et al.'s code): channels // se_reduction
 
 
 class Layout(str, Enum):
@@ -69,6 +77,7 @@ class Layout(str, Enum):
     Each layout is one network class (``model/build.py``'s NETWORKS)."""
 
     TORCHVISION = "torchvision"  # conv1, bn1, layer1..N.M, fc: torchvision and timm's resnet.py
+    SENET = "senet"  # layer0.conv1/bn1, pool0, layer1..N.M (se_module), last_linear: timm's senet.py
 
 
 class Norm(str, Enum):
@@ -87,10 +96,10 @@ class BlockType:
     fields: frozenset[str] = frozenset()
 
 
-BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in"})  # read by some blocks only
+BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in", "branch_relu"})  # read by some blocks only
 BLOCK_TYPES: dict[Block, BlockType] = {
-    Block.BASIC: BlockType(expansion=1),
-    Block.BOTTLENECK: BlockType(expansion=4, fields=BLOCK_FIELDS),
+    Block.BASIC: BlockType(expansion=1, fields=frozenset({"branch_relu"})),
+    Block.BOTTLENECK: BlockType(expansion=4, fields=BLOCK_FIELDS - {"branch_relu"}),
 }
 GROUP_NORM_GROUPS = 32
 
@@ -165,9 +174,19 @@ class ResNetSpec:
     drop_path: float = _field(
         0.0, "--drop-path", "RATE", "stochastic depth, rising linearly to RATE (training only)"
     )
+    # legacy SENet (timm's senet.py)
+    se_rounding: SERounding = _field(
+        SERounding.NEAREST8, "--se-rounding", "NAME",
+        "SE squeezed width: nearest8 (timm) or floor (channels // N, legacy SENet)",
+    )  # fmt: skip
+    branch_relu: bool = _field(
+        False, "--branch-relu/--no-branch-relu", "",
+        "a ReLU after a basic block's second norm, before SE and the sum (legacy SENet)",
+    )  # fmt: skip
     layout: Layout = _field(
-        Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
-    )
+        Layout.TORCHVISION, "--layout", "NAME",
+        "module names, hence checkpoint keys: torchvision or senet (legacy SENet)",
+    )  # fmt: skip
     num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
@@ -217,7 +236,10 @@ class ResNetSpec:
 
     def se_channels(self, channels: int) -> int:
         """Squeezed channels of the SE gate on ``channels``: timm's rule, channels /
-        se_reduction rounded to the nearest multiple of 8 (halves up), at least 8."""
+        se_reduction rounded to the nearest multiple of 8 (halves up), at least 8; or legacy
+        SENet's, channels // se_reduction (se_rounding=floor)."""
+        if self.se_rounding is SERounding.FLOOR:
+            return channels // self.se_reduction
         return max(8, int(channels / self.se_reduction + 4) // 8 * 8)
 
     @property
@@ -265,12 +287,13 @@ _CHOICES: dict[str, type[Enum]] = {
     "attn": Attn,
     "aa": AntiAlias,
     "stem_pool": StemPool,
+    "se_rounding": SERounding,
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
          "reduce_first", "down_kernel")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual")
+_BOOLS = ("avg_down", "zero_init_residual", "branch_relu")
 _INT_TUPLES = ("layers", "widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
@@ -553,6 +576,7 @@ _UNUSED_FIELD_HINT = {
     "groups": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "width_per_group": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "stride_in": "it has no 1x1 conv to stride",
+    "branch_relu": "its branch ends in the third norm, as every bottleneck's does",
 }
 
 
@@ -582,17 +606,34 @@ def _check_block_parts(spec: ResNetSpec) -> None:
             f"aa={spec.aa.value}: anti-aliasing takes the stride of the 3x3 conv; "
             "stride_in=1x1 strides the 1x1"
         )
-    if spec.stem_pool is StemPool.CONV and spec.stem is Stem.CIFAR:
-        raise SpecError("stem_pool=conv: the cifar stem has no pool to replace")
-    if spec.se_reduction != _DEFAULTS["se_reduction"] and spec.attn is not Attn.SE:
+    if spec.stem_pool is not StemPool.MAX and spec.stem is Stem.CIFAR:
+        raise SpecError(f"stem_pool={spec.stem_pool.value}: the cifar stem has no pool to replace")
+    if spec.stem_pool is StemPool.MAX_CEIL and spec.aa is not AntiAlias.NONE:
         raise SpecError(
-            f"se_reduction={spec.se_reduction}: applies to attn=se only (attn is {spec.attn.value})"
+            f"stem_pool=max_ceil: aa={spec.aa.value} replaces the stem's max-pool with its own "
+            "filter; use stem_pool=max"
         )
+    _check_se(spec)
     for stage in range(spec.num_stages):
         first = spec.first_width(stage)
         if first < 1:
             raise SpecError(
                 f"reduce_first={spec.reduce_first}: stage {stage + 1} would have no channels"
+            )
+
+
+def _check_se(spec: ResNetSpec) -> None:
+    for name in ("se_reduction", "se_rounding"):
+        if getattr(spec, name) != _DEFAULTS[name] and spec.attn is not Attn.SE:
+            raise SpecError(
+                f"{name}={_fmt(getattr(spec, name))}: applies to attn=se only (attn is {spec.attn.value})"
+            )
+    if spec.attn is Attn.SE and spec.se_rounding is SERounding.FLOOR:
+        narrowest = min(spec.out_channels(stage) for stage in range(spec.num_stages))
+        if spec.se_channels(narrowest) < 1:
+            raise SpecError(
+                f"se_rounding=floor: {narrowest} channels // se_reduction={spec.se_reduction} "
+                "squeezes to no channels"
             )
 
 

@@ -104,6 +104,20 @@ VALIDATE = [
                  "resnet50:norm=group,stem_width=96", id="group-norm-stem"),
     pytest.param("resnet18:norm=group,widths=64,128,256,80", ("norm=group", "80 channels"),
                  "resnet18:norm=group,widths=64,128,256,96", id="group-norm-last-stage"),
+    # legacy SENet's fields: the floor squeeze needs a gate and leaves at least one channel
+    # (64 // 64 = 1, 64 // 128 = 0 in stage 1 of legacy_seresnet18)
+    pytest.param("resnet50:se_rounding=floor", ("se_rounding=floor", "attn=se only"),
+                 "seresnet50:se_rounding=floor", id="se-rounding-without-se"),
+    pytest.param("legacy_seresnet18:se_reduction=128", ("se_rounding=floor", "64 channels"),
+                 "legacy_seresnet18:se_reduction=64", id="se-floor-squeezes-to-nothing"),
+    # the ReLU ending the branch is a basic block's; a bottleneck's branch ends in its norm
+    pytest.param("resnet50:branch_relu=true", ("branch_relu=true", "basic"),
+                 "resnet18:branch_relu=true", id="branch-relu-on-bottleneck"),
+    # the ceil-mode pool is a max-pool: anti-aliasing brings its own, cifar has none
+    pytest.param("legacy_seresnext50_32x4d:aa=avg", ("stem_pool=max_ceil", "aa=avg"),
+                 "legacy_seresnext50_32x4d:aa=avg,stem_pool=max", id="max-ceil-with-aa"),
+    pytest.param("resnet20:stem_pool=max_ceil", ("stem_pool=max_ceil", "cifar"),
+                 "resnet20:stem_pool=max", id="max-ceil-on-cifar"),
 ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from .layers import conv3x3, make_norm
 
 class BasicBlock(ResidualBlock):
     kind = Block.BASIC
-    main = ("conv1", "bn1", "relu1", "aa", "conv2", "bn2", "se", "drop_path")
+    main = ("conv1", "bn1", "relu1", "aa", "conv2", "bn2", "branch_relu", "se", "drop_path")
     post = ("relu2",)
     last_norm_name = "bn2"
 
@@ -25,5 +25,7 @@ class BasicBlock(ResidualBlock):
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(first, planes, dilation=ctx.dilation, bias=ctx.bias)
         self.bn2 = make_norm(norm, planes)
+        # legacy SENet's SEResNetBlock: a ReLU ends the branch, before the gate and the sum
+        self.branch_relu = nn.ReLU(inplace=True) if ctx.spec.branch_relu else None
         self.downsample = downsample
         self.relu2 = nn.ReLU(inplace=True)
