@@ -30,6 +30,32 @@ _L50 = _L34
 # timm's senet.py (legacy SENet): its layout, Caffe's ceil-mode stem pool, the floor squeeze
 _LEGACY = dict(layout="senet", stem_pool="max_ceil", attn="se", se_rounding="floor")
 
+
+def _flat(stages: tuple[tuple[tuple[int, ...], ...], ...]) -> tuple[int, ...]:
+    """Per stage, per block, each conv's width -> block_widths, in module order."""
+    return tuple(w for blocks in stages for block in blocks for w in block)
+
+
+# timm's ecaresnet*_pruned (Kaplan et al. 2020, arXiv 2002.08258): each bottleneck's conv1,
+# conv2, conv3 widths, as timm 1.0.31 reads them from models/_pruned/<name>.txt
+_PRUNED_50D = _flat((
+    ((47, 18, 19), (52, 22, 19), (64, 35, 19)),
+    ((85, 37, 171), (107, 80, 171), (120, 85, 171), (125, 87, 171)),
+    ((198, 126, 818), (255, 232, 818), (256, 233, 818), (253, 235, 818), (256, 225, 818),
+     (256, 239, 818)),
+    ((492, 237, 2022), (512, 500, 2022), (512, 490, 2022)),
+))  # fmt: skip
+_PRUNED_101D = _flat((
+    ((45, 25, 26), (53, 20, 26), (60, 27, 26)),
+    ((81, 24, 142), (93, 49, 142), (102, 54, 142), (122, 78, 142)),
+    ((101, 25, 278), (239, 160, 278), (234, 156, 278), (250, 176, 278), (253, 191, 278),
+     (251, 175, 278), (230, 128, 278), (244, 154, 278), (244, 159, 278), (238, 97, 278),
+     (244, 149, 278), (253, 181, 278), (245, 119, 278), (255, 216, 278), (256, 201, 278),
+     (253, 149, 278), (254, 141, 278), (256, 190, 278), (256, 217, 278), (255, 156, 278),
+     (256, 155, 278), (256, 232, 278), (256, 214, 278)),
+    ((499, 289, 2042), (512, 512, 2042), (512, 502, 2042)),
+))  # fmt: skip
+
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
     "resnet": {
@@ -103,6 +129,8 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "ecaresnet101d": dict(layers=_L101, **_D, **_ECA),
         "ecaresnet200d": dict(layers=_L200, **_D, **_ECA),
         "ecaresnet269d": dict(layers=_L269, **_D, **_ECA),
+        "ecaresnet50d_pruned": dict(layers=_L50, **_D, **_ECA, block_widths=_PRUNED_50D),
+        "ecaresnet101d_pruned": dict(layers=_L101, **_D, **_ECA, block_widths=_PRUNED_101D),
         "ecaresnext26t_32x4d": dict(layers=_L26, **_X32x4, **_T, **_ECA),
         "ecaresnext50t_32x4d": dict(layers=_L50, **_X32x4, **_T, **_ECA),
     },

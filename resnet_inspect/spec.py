@@ -93,13 +93,14 @@ class BlockType:
     The module that builds it registers in ``model/registry.py``."""
 
     expansion: int
+    convs: int  # convolutions on the residual branch, each with its width in block_widths
     fields: frozenset[str] = frozenset()
 
 
 BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in", "branch_relu"})  # read by some blocks only
 BLOCK_TYPES: dict[Block, BlockType] = {
-    Block.BASIC: BlockType(expansion=1, fields=frozenset({"branch_relu"})),
-    Block.BOTTLENECK: BlockType(expansion=4, fields=BLOCK_FIELDS - {"branch_relu"}),
+    Block.BASIC: BlockType(expansion=1, convs=2, fields=frozenset({"branch_relu"})),
+    Block.BOTTLENECK: BlockType(expansion=4, convs=3, fields=BLOCK_FIELDS - {"branch_relu"}),
 }
 GROUP_NORM_GROUPS = 32
 
@@ -183,6 +184,11 @@ class ResNetSpec:
         False, "--branch-relu/--no-branch-relu", "",
         "a ReLU after a basic block's second norm, before SE and the sum (legacy SENet)",
     )  # fmt: skip
+    # pruned nets (timm's ecaresnet*_pruned)
+    block_widths: tuple[int, ...] | None = _field(
+        None, "--block-widths", "N,N,..",
+        "pruned: each block's conv widths in order (3 per bottleneck, 2 per basic block)",
+    )  # fmt: skip
     layout: Layout = _field(
         Layout.TORCHVISION, "--layout", "NAME",
         "module names, hence checkpoint keys: torchvision or senet (legacy SENet)",
@@ -253,7 +259,24 @@ class ResNetSpec:
         return self.replace_stride_with_dilation
 
     def out_channels(self, stage: int) -> int:
+        if self.block_widths is not None:  # every block of a stage ends at the same width
+            return self.block_widths[BLOCK_TYPES[self.block].convs * sum(self.layers[: stage + 1]) - 1]
+        return self.nominal_out_channels(stage)
+
+    def nominal_out_channels(self, stage: int) -> int:
+        """The stage's output channels before pruning (ECA's kernel follows them, as timm's
+        pruned nets keep the unpruned gate)."""
         return self.stage_widths[stage] * self.expansion
+
+    def block_channels(self, stage: int, index: int) -> tuple[int, ...]:
+        """Output channels of each conv of block ``index`` of ``stage``: from block_widths
+        (pruned), else the first width, (the inner width,) the stage's output."""
+        convs = BLOCK_TYPES[self.block].convs
+        if self.block_widths is not None:
+            start = convs * (sum(self.layers[:stage]) + index)
+            return self.block_widths[start : start + convs]
+        middle = (self.inner_width(stage),) if convs == 3 else ()
+        return (self.first_width(stage), *middle, self.out_channels(stage))
 
     @property
     def feature_channels(self) -> int:
@@ -294,7 +317,7 @@ _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "
          "reduce_first", "down_kernel")  # fmt: skip
 _FLOATS = ("drop_path",)
 _BOOLS = ("avg_down", "zero_init_residual", "branch_relu")
-_INT_TUPLES = ("layers", "widths")
+_INT_TUPLES = ("layers", "widths", "block_widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
 # CIFAR-10), has 600; every block costs ~2 ms to build and trace, so 10,000 is a 20 s run and
@@ -555,6 +578,8 @@ def _validate(spec: ResNetSpec) -> None:
             f"{len(spec.dilations)} values; {n} stages need {n - 1} (one per stage after the first)"
         )
     _check_block_fields(spec)
+    if spec.block_widths is not None:
+        _check_block_widths(spec)
     for stage in range(n):
         if spec.inner_width(stage) < 1:
             raise SpecError(
@@ -637,6 +662,28 @@ def _check_se(spec: ResNetSpec) -> None:
             )
 
 
+def _check_block_widths(spec: ResNetSpec) -> None:
+    convs = BLOCK_TYPES[spec.block].convs
+    assert spec.block_widths is not None
+    count, need = len(spec.block_widths), convs * sum(spec.layers)
+    if count != need:
+        raise SpecError(
+            f"block_widths: {count} values; layers {_fmt(spec.layers)} of {spec.block.value} "
+            f"blocks need {need} ({convs} per block)"
+        )
+    for name in ("groups", "width_per_group", "reduce_first"):
+        if getattr(spec, name) != _DEFAULTS[name]:
+            raise SpecError(f"{name}={getattr(spec, name)}: block_widths sets every conv's width; "
+                            f"{name} cannot apply (leave it at {_DEFAULTS[name]})")  # fmt: skip
+    for stage, blocks in enumerate(spec.layers):
+        outs = {spec.block_channels(stage, i)[-1] for i in range(blocks)}
+        if len(outs) > 1:
+            raise SpecError(
+                f"block_widths: stage {stage + 1}'s blocks end at {_fmt(sorted(outs))} channels; "
+                "the residual sums need one width per stage"
+            )
+
+
 def _check_zero_padding(spec: ResNetSpec) -> None:
     channels = spec.stem_channels[-1]
     for stage in range(spec.num_stages):
@@ -653,7 +700,8 @@ def normalized_channels(spec: ResNetSpec) -> list[int]:
     """Every channel count that passes through a normalisation layer."""
     counts = list(spec.stem_channels)
     for stage in range(spec.num_stages):
-        counts += [spec.first_width(stage), spec.inner_width(stage), spec.out_channels(stage)]
+        for index in range(spec.layers[stage] if spec.block_widths is not None else 1):
+            counts += spec.block_channels(stage, index)
     return counts
 
 

@@ -118,6 +118,16 @@ VALIDATE = [
                  "legacy_seresnext50_32x4d:aa=avg,stem_pool=max", id="max-ceil-with-aa"),
     pytest.param("resnet20:stem_pool=max_ceil", ("stem_pool=max_ceil", "cifar"),
                  "resnet20:stem_pool=max", id="max-ceil-on-cifar"),
+    # pruned widths: one per conv of every block (3 per bottleneck, 2 per basic block), one
+    # output width per stage (the residual sums), and nothing else that sets a conv's width
+    pytest.param("resnet50:layers=1,1,block_widths=8,8,32,16,16", ("block_widths", "5 values", "6"),
+                 "resnet50:layers=1,1,block_widths=8,8,32,16,16,64", id="block-widths-count"),
+    pytest.param("resnet18:layers=1,1,block_widths=8,32,16", ("block_widths", "4 (2 per block)"),
+                 "resnet18:layers=1,1,block_widths=8,32,16,64", id="block-widths-count-basic"),
+    pytest.param("resnet50:layers=2,block_widths=8,8,32,16,16,30", ("block_widths", "30,32"),
+                 "resnet50:layers=2,block_widths=8,8,32,16,16,32", id="block-widths-stage-output"),
+    pytest.param("resnet50:layers=1,groups=2,block_widths=8,8,32", ("groups=2", "block_widths"),
+                 "resnet50:layers=1,block_widths=8,8,32", id="block-widths-with-groups"),
 ]  # fmt: skip
 
 

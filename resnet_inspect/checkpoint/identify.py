@@ -48,6 +48,7 @@ from ..spec import (
     Stem,
     StemPool,
     StrideIn,
+    default_widths,
     format_value,
     preset_name,
     spec_string,
@@ -152,18 +153,32 @@ def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
     block = Block.BOTTLENECK if "layer1.0.conv3.weight" in shapes else Block.BASIC
     r.note("block", block, "layer1.0.conv3.weight " + ("present" if block is Block.BOTTLENECK
                                                       else "absent: two 3x3 convs per block"))  # fmt: skip
-    widths = _widths(r, block, len(layers))
-    reduce_first = _reduce_first(r, block)
-    groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    block_widths = _block_widths(r, block, layers)
+    pruned_assumption = []
+    if block_widths is None:
+        widths = _widths(r, block, len(layers))
+        reduce_first = _reduce_first(r, block)
+        groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    else:
+        widths, reduce_first, groups, width_per_group = default_widths(len(layers)), 1, 1, 64
+        pruned_assumption.append(
+            f"widths: a pruned net's convs do not show its unpruned widths; assumed "
+            f"{format_value(widths)} (they set only ECA's kernel)"
+        )
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem, layout)
     attn, se_reduction, se_rounding = _attn(r, layers, layout)
     down_kernel = _down_kernel(r)
     expansion = BLOCK_TYPES[block].expansion
     stem_out = 2 * stem_width if stem in (Stem.DEEP, Stem.TIERED) else stem_width
-    shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
+    outs = [w * expansion for w in widths]
+    if block_widths is not None:  # each stage's blocks end at its one width
+        convs = BLOCK_TYPES[block].convs
+        outs = [block_widths[convs * sum(layers[: s + 1]) - 1] for s in range(len(layers))]
+    shortcut, dilation = _shortcut(r, layers, stem_out, outs)
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    assumptions += pruned_assumption
     legacy = _legacy_fields(block, groups, reduce_first, stem_pool, stem) if layout is Layout.SENET else {}
     if layout is Layout.SENET:
         shown = {"stem pool": "stem_pool" in legacy, "branch_relu": block is Block.BASIC,
@@ -181,7 +196,7 @@ def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, reduce_first=reduce_first, down_kernel=down_kernel,
-            se_rounding=se_rounding, layout=layout, **{"stem_pool": stem_pool, **legacy},
+            se_rounding=se_rounding, layout=layout, block_widths=block_widths, **{"stem_pool": stem_pool, **legacy},
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
@@ -311,6 +326,20 @@ def _layers(r: _Reader) -> tuple[int, ...]:
                             "this tool builds")  # fmt: skip
     r.note("layers", tuple(layers), "count of layerN.M blocks")
     return tuple(layers)
+
+
+def _block_widths(r: _Reader, block: Block, layers: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Every block's conv widths where they are not one set per stage (a pruned net), else None."""
+    names = ("conv1", "conv2", "conv3")[: BLOCK_TYPES[block].convs]
+    expansion = BLOCK_TYPES[block].expansion
+    stages = [[tuple(r.shape(f"layer{s + 1}.{i}.{c}.weight", 4)[0] for c in names) for i in range(n)]
+              for s, n in enumerate(layers)]  # fmt: skip
+    if all(len(set(blocks)) == 1 and blocks[0][-1] % expansion == 0 for blocks in stages):
+        return None
+    flat = tuple(w for blocks in stages for widths in blocks for w in widths)
+    r.note("block_widths", flat, f"layerN.M.{'/'.join(names)} output channels, which differ from "
+                                 "block to block: a pruned net")  # fmt: skip
+    return flat
 
 
 # the conv whose output channels are the block's width times its expansion

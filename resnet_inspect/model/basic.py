@@ -17,8 +17,8 @@ class BasicBlock(ResidualBlock):
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()
-        norm, planes = ctx.spec.norm, ctx.planes
-        first = planes // ctx.spec.reduce_first
+        norm = ctx.spec.norm
+        first, planes = ctx.channels  # first: planes // reduce_first, unless pruned
         stride = 1 if self.add_optional_parts(ctx, first) else ctx.stride
         self.conv1 = conv3x3(ctx.in_ch, first, stride, dilation=ctx.first_dilation, bias=ctx.bias)
         self.bn1 = make_norm(norm, first)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..spec import BLOCK_TYPES, AntiAlias, Attn, Block, Norm, ResNetSpec
-from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, make_aa
+from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, eca_kernel, make_aa
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class BlockContext:
     first_dilation: int  # of its first strided conv (the previous stage's dilation)
     drop_path: float = 0.0  # this block's stochastic-depth rate
     attn_name: str = "se"  # the layout's name for the attention child (legacy SENet: se_module)
+    index: int = 0  # the block's place in its stage
 
     @property
     def bias(self) -> bool:
@@ -51,8 +52,13 @@ class BlockContext:
         return self.spec.norm is Norm.NONE
 
     @property
+    def channels(self) -> tuple[int, ...]:
+        """Output channels of each of the block's convs (``spec.block_channels``)."""
+        return self.spec.block_channels(self.stage, self.index)
+
+    @property
     def out_ch(self) -> int:
-        return self.planes * self.spec.expansion
+        return self.channels[-1]
 
 
 class ResidualBlock(nn.Module):
@@ -91,7 +97,7 @@ class ResidualBlock(nn.Module):
         use_aa = spec.aa is not AntiAlias.NONE and (ctx.stride == 2 or ctx.first_dilation != ctx.dilation)
         self.aa = make_aa(spec.aa, aa_channels, ctx.stride) if use_aa else None
         self.attn_name = ctx.attn_name
-        setattr(self, ctx.attn_name, make_attn(spec, ctx.out_ch))
+        setattr(self, ctx.attn_name, make_attn(spec, ctx.out_ch, spec.nominal_out_channels(ctx.stage)))
         self.drop_path = DropPath(ctx.drop_path) if ctx.drop_path > 0 else None
         return use_aa
 
@@ -108,9 +114,11 @@ class ResidualBlock(nn.Module):
         return getattr(self, self.last_norm_name)
 
 
-def make_attn(spec: ResNetSpec, channels: int) -> nn.Module | None:
+def make_attn(spec: ResNetSpec, channels: int, nominal: int) -> nn.Module | None:
+    """The block's gate on ``channels``; ECA's kernel follows the ``nominal`` (unpruned) width,
+    as in timm's pruned nets, whose pruning resizes convs, norms and linears only."""
     if spec.attn is Attn.SE:
         return SqueezeExcite(channels, spec.se_channels(channels))
     if spec.attn is Attn.ECA:
-        return EfficientChannelAttention(channels)
+        return EfficientChannelAttention(channels, eca_kernel(nominal))
     return None

@@ -101,7 +101,7 @@ def make_stages(spec: ResNetSpec, in_ch: int, attn_name: str = "se") -> list[nn.
         blocks = []
         for i in range(spec.layers[stage]):
             s, d0 = (stride, previous_dilation) if i == 0 else (1, dilation)
-            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0, next(rates), attn_name)
+            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0, next(rates), attn_name, i)
             shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1, d0)
             blocks.append(block_cls(ctx, shortcut))
             in_ch = out_ch
