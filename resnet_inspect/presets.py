@@ -1,7 +1,8 @@
 """The presets: one line of data per variant, grouped in families (pure data, no torch).
 
 Names, layers and options are those of torchvision 0.28 (models/resnet.py), the ResNet paper's
-CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py and sknet.py: each
+CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py, res2net.py, resnest.py,
+sknet.py and senet.py: each
 name's model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
 values: ``spec.ResNetSpec`` parses and validates them.
 """
@@ -34,6 +35,34 @@ _R2 = dict(block="res2net")  # timm's res2net.py: base_width is our width_per_gr
 # 1/16 rounded to 8 (50, 50d); the ResNeXt one is the paper's SKNet-50 (no input split)
 _SK18 = dict(block="sk_basic", sk_reduction=8, sk_divisor=16)
 _SK50 = dict(block="sk_bottleneck")
+# timm's senet.py (legacy SENet): its layout, Caffe's ceil-mode stem pool, the floor squeeze
+_LEGACY = dict(layout="senet", stem_pool="max_ceil", attn="se", se_rounding="floor")
+
+
+def _flat(stages: tuple[tuple[tuple[int, ...], ...], ...]) -> tuple[int, ...]:
+    """Per stage, per block, each conv's width -> block_widths, in module order."""
+    return tuple(w for blocks in stages for block in blocks for w in block)
+
+
+# timm's ecaresnet*_pruned (Kaplan et al. 2020, arXiv 2002.08258): each bottleneck's conv1,
+# conv2, conv3 widths, as timm 1.0.31 reads them from models/_pruned/<name>.txt
+_PRUNED_50D = _flat((
+    ((47, 18, 19), (52, 22, 19), (64, 35, 19)),
+    ((85, 37, 171), (107, 80, 171), (120, 85, 171), (125, 87, 171)),
+    ((198, 126, 818), (255, 232, 818), (256, 233, 818), (253, 235, 818), (256, 225, 818),
+     (256, 239, 818)),
+    ((492, 237, 2022), (512, 500, 2022), (512, 490, 2022)),
+))  # fmt: skip
+_PRUNED_101D = _flat((
+    ((45, 25, 26), (53, 20, 26), (60, 27, 26)),
+    ((81, 24, 142), (93, 49, 142), (102, 54, 142), (122, 78, 142)),
+    ((101, 25, 278), (239, 160, 278), (234, 156, 278), (250, 176, 278), (253, 191, 278),
+     (251, 175, 278), (230, 128, 278), (244, 154, 278), (244, 159, 278), (238, 97, 278),
+     (244, 149, 278), (253, 181, 278), (245, 119, 278), (255, 216, 278), (256, 201, 278),
+     (253, 149, 278), (254, 141, 278), (256, 190, 278), (256, 217, 278), (255, 156, 278),
+     (256, 155, 278), (256, 232, 278), (256, 214, 278)),
+    ((499, 289, 2042), (512, 512, 2042), (512, 502, 2042)),
+))  # fmt: skip
 
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
@@ -108,6 +137,8 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "ecaresnet101d": dict(layers=_L101, **_D, **_ECA),
         "ecaresnet200d": dict(layers=_L200, **_D, **_ECA),
         "ecaresnet269d": dict(layers=_L269, **_D, **_ECA),
+        "ecaresnet50d_pruned": dict(layers=_L50, **_D, **_ECA, block_widths=_PRUNED_50D),
+        "ecaresnet101d_pruned": dict(layers=_L101, **_D, **_ECA, block_widths=_PRUNED_101D),
         "ecaresnext26t_32x4d": dict(layers=_L26, **_X32x4, **_T, **_ECA),
         "ecaresnext50t_32x4d": dict(layers=_L50, **_X32x4, **_T, **_ECA),
     },
@@ -167,6 +198,23 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "skresnet50": dict(layers=_L50, **_SK50),
         "skresnet50d": dict(layers=_L50, **_SK50, **_D),
         "skresnext50_32x4d": dict(layers=_L50, **_SK50, **_X32x4, sk_divisor=32, sk_split=False),
+    },
+    "senet": {
+        # SEResNetBlock: a ReLU after the second norm, before the gate
+        "legacy_seresnet18": dict(layers=_L18, **_B, branch_relu=True, **_LEGACY),
+        "legacy_seresnet34": dict(layers=_L34, **_B, branch_relu=True, **_LEGACY),
+        # SEResNetBottleneck strides on the first 1x1 (Caffe's ResNet)
+        "legacy_seresnet50": dict(layers=_L50, stride_in="1x1", **_LEGACY),
+        "legacy_seresnet101": dict(layers=_L101, stride_in="1x1", **_LEGACY),
+        "legacy_seresnet152": dict(layers=_L152, stride_in="1x1", **_LEGACY),
+        "legacy_seresnext26_32x4d": dict(layers=_L26, **_X32x4, **_LEGACY),
+        "legacy_seresnext50_32x4d": dict(layers=_L50, **_X32x4, **_LEGACY),
+        "legacy_seresnext101_32x4d": dict(layers=_L101, **_X32x4, **_LEGACY),
+        # three 3x3 stem convs of 64, 64, 128; halved first convs; 3x3 strided projections
+        "legacy_senet154": dict(
+            layers=_L152, **_X64x4, stem="deep", stem_width=64, reduce_first=2, down_kernel=3,
+            **_LEGACY,
+        ),
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

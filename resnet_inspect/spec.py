@@ -68,6 +68,14 @@ class AntiAlias(str, Enum):
 class StemPool(str, Enum):
     MAX = "max"  # a 3x3/2 max-pool
     CONV = "conv"  # ResNet-RS: a 3x3/2 conv, norm and ReLU instead (timm's replace_stem_pool)
+    MAX_CEIL = "max_ceil"  # legacy SENet (Caffe's): a 3x3/2 max-pool, no padding, ceil mode
+
+
+class SERounding(str, Enum):
+    """How the SE gate's squeezed width follows from channels / se_reduction."""
+
+    NEAREST8 = "nearest8"  # timm's resnet.py: to the nearest multiple of 8 (halves up), at least 8
+    FLOOR = "floor"  # legacy SENet (Hu et al.'s code): channels // se_reduction
 
 
 class Layout(str, Enum):
@@ -75,6 +83,7 @@ class Layout(str, Enum):
     Each layout is one network class (``model/build.py``'s NETWORKS)."""
 
     TORCHVISION = "torchvision"  # conv1, bn1, layer1..N.M, fc: torchvision and timm's resnet.py
+    SENET = "senet"  # layer0.conv1/bn1, pool0, layer1..N.M (se_module), last_linear: timm's senet.py
 
 
 class Norm(str, Enum):
@@ -90,6 +99,7 @@ class BlockType:
     The module that builds it registers in ``model/registry.py``."""
 
     expansion: int
+    convs: int  # convolutions on the residual branch, each with its width in block_widths
     fields: frozenset[str] = frozenset()
 
 
@@ -97,14 +107,14 @@ _GROUPED = frozenset({"groups", "width_per_group"})
 _SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
 SK_FIELDS = frozenset({"sk_reduction", "sk_divisor", "sk_split"})
 BLOCK_TYPES: dict[Block, BlockType] = {
-    Block.BASIC: BlockType(expansion=1),
-    Block.BOTTLENECK: BlockType(expansion=4, fields=_GROUPED | {"stride_in"}),
+    Block.BASIC: BlockType(expansion=1, convs=2, fields=frozenset({"branch_relu"})),
+    Block.BOTTLENECK: BlockType(expansion=4, convs=3, fields=_GROUPED | {"stride_in"}),
     # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
-    Block.RES2NET: BlockType(expansion=4, fields=_GROUPED | {"scale"}),
-    Block.RESNEST: BlockType(expansion=4, fields=_GROUPED | _SPLIT_ATTENTION),
-    Block.SK_BASIC: BlockType(expansion=1, fields=SK_FIELDS),
+    Block.RES2NET: BlockType(expansion=4, convs=3, fields=_GROUPED | {"scale"}),
+    Block.RESNEST: BlockType(expansion=4, convs=3, fields=_GROUPED | _SPLIT_ATTENTION),
+    Block.SK_BASIC: BlockType(expansion=1, convs=2, fields=SK_FIELDS),
     # the selective-kernel conv always takes the block's stride: no stride_in
-    Block.SK_BOTTLENECK: BlockType(expansion=4, fields=SK_FIELDS | _GROUPED),
+    Block.SK_BOTTLENECK: BlockType(expansion=4, convs=3, fields=SK_FIELDS | _GROUPED),
 }
 BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES.values()))  # read by some blocks only
 # Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
@@ -209,9 +219,24 @@ class ResNetSpec:
     sk_split: bool = _field(
         True, "--sk-split/--no-sk-split", "", "SK paths each take half the input channels"
     )
+    # legacy SENet (timm's senet.py)
+    se_rounding: SERounding = _field(
+        SERounding.NEAREST8, "--se-rounding", "NAME",
+        "SE squeezed width: nearest8 (timm) or floor (channels // N, legacy SENet)",
+    )  # fmt: skip
+    branch_relu: bool = _field(
+        False, "--branch-relu/--no-branch-relu", "",
+        "a ReLU after a basic block's second norm, before SE and the sum (legacy SENet)",
+    )  # fmt: skip
+    # pruned nets (timm's ecaresnet*_pruned)
+    block_widths: tuple[int, ...] | None = _field(
+        None, "--block-widths", "N,N,..",
+        "pruned: each block's conv widths in order (3 per bottleneck, 2 per basic block)",
+    )  # fmt: skip
     layout: Layout = _field(
-        Layout.TORCHVISION, "--layout", "NAME", "module names, hence checkpoint keys: torchvision"
-    )
+        Layout.TORCHVISION, "--layout", "NAME",
+        "module names, hence checkpoint keys: torchvision or senet (legacy SENet)",
+    )  # fmt: skip
     num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
@@ -276,7 +301,10 @@ class ResNetSpec:
 
     def se_channels(self, channels: int) -> int:
         """Squeezed channels of the SE gate on ``channels``: timm's rule, channels /
-        se_reduction rounded to the nearest multiple of 8 (halves up), at least 8."""
+        se_reduction rounded to the nearest multiple of 8 (halves up), at least 8; or legacy
+        SENet's, channels // se_reduction (se_rounding=floor)."""
+        if self.se_rounding is SERounding.FLOOR:
+            return channels // self.se_reduction
         return max(8, int(channels / self.se_reduction + 4) // 8 * 8)
 
     def sk_channels(self, channels: int) -> int:
@@ -308,7 +336,24 @@ class ResNetSpec:
         return self.replace_stride_with_dilation
 
     def out_channels(self, stage: int) -> int:
+        if self.block_widths is not None:  # every block of a stage ends at the same width
+            return self.block_widths[BLOCK_TYPES[self.block].convs * sum(self.layers[: stage + 1]) - 1]
+        return self.nominal_out_channels(stage)
+
+    def nominal_out_channels(self, stage: int) -> int:
+        """The stage's output channels before pruning (ECA's kernel follows them, as timm's
+        pruned nets keep the unpruned gate)."""
         return self.stage_widths[stage] * self.expansion
+
+    def block_channels(self, stage: int, index: int) -> tuple[int, ...]:
+        """Output channels of each conv of block ``index`` of ``stage``: from block_widths
+        (pruned), else the first width, (the inner width,) the stage's output."""
+        convs = BLOCK_TYPES[self.block].convs
+        if self.block_widths is not None:
+            start = convs * (sum(self.layers[:stage]) + index)
+            return self.block_widths[start : start + convs]
+        middle = (self.inner_width(stage),) if convs == 3 else ()
+        return (self.first_width(stage), *middle, self.out_channels(stage))
 
     @property
     def feature_channels(self) -> int:
@@ -342,13 +387,14 @@ _CHOICES: dict[str, type[Enum]] = {
     "attn": Attn,
     "aa": AntiAlias,
     "stem_pool": StemPool,
+    "se_rounding": SERounding,
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
          "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split")
-_INT_TUPLES = ("layers", "widths")
+_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split", "branch_relu")
+_INT_TUPLES = ("layers", "widths", "block_widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
 # CIFAR-10), has 600; every block costs ~2 ms to build and trace, so 10,000 is a 20 s run and
@@ -611,6 +657,8 @@ def _validate(spec: ResNetSpec) -> None:
             f"{len(spec.dilations)} values; {n} stages need {n - 1} (one per stage after the first)"
         )
     _check_block_fields(spec)
+    if spec.block_widths is not None:
+        _check_block_widths(spec)
     for stage in range(n):
         if spec.inner_width(stage) < 1:
             raise SpecError(
@@ -645,6 +693,7 @@ _UNUSED_FIELD_HINT = {
     "sk_reduction": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
     "sk_divisor": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
     "sk_split": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
+    "branch_relu": "its branch ends in the third norm, as every bottleneck's does",
 }
 _SK_STRIDE_HINT = "its selective-kernel conv takes the stride"
 
@@ -703,12 +752,14 @@ def _check_block_parts(spec: ResNetSpec) -> None:
             f"aa={spec.aa.value}: anti-aliasing takes the stride of the 3x3 conv; "
             "stride_in=1x1 strides the 1x1"
         )
-    if spec.stem_pool is StemPool.CONV and spec.stem is Stem.CIFAR:
-        raise SpecError("stem_pool=conv: the cifar stem has no pool to replace")
-    if spec.se_reduction != _DEFAULTS["se_reduction"] and spec.attn is not Attn.SE:
+    if spec.stem_pool is not StemPool.MAX and spec.stem is Stem.CIFAR:
+        raise SpecError(f"stem_pool={spec.stem_pool.value}: the cifar stem has no pool to replace")
+    if spec.stem_pool is StemPool.MAX_CEIL and spec.aa is not AntiAlias.NONE:
         raise SpecError(
-            f"se_reduction={spec.se_reduction}: applies to attn=se only (attn is {spec.attn.value})"
+            f"stem_pool=max_ceil: aa={spec.aa.value} replaces the stem's max-pool with its own "
+            "filter; use stem_pool=max"
         )
+    _check_se(spec)
     for stage in range(spec.num_stages):
         first = spec.first_width(stage)
         if first < 1:
@@ -759,6 +810,46 @@ def _check_res2net(spec: ResNetSpec) -> None:
                         f"channels is more than {MAX_INT} channels")  # fmt: skip
 
 
+def _check_se(spec: ResNetSpec) -> None:
+    for name in ("se_reduction", "se_rounding"):
+        if getattr(spec, name) != _DEFAULTS[name] and spec.attn is not Attn.SE:
+            raise SpecError(
+                f"{name}={_fmt(getattr(spec, name))}: applies to attn=se only (attn is {spec.attn.value})"
+            )
+    if spec.attn is Attn.SE and spec.se_rounding is SERounding.FLOOR:
+        narrowest = min(spec.out_channels(stage) for stage in range(spec.num_stages))
+        if spec.se_channels(narrowest) < 1:
+            raise SpecError(
+                f"se_rounding=floor: {narrowest} channels // se_reduction={spec.se_reduction} "
+                "squeezes to no channels"
+            )
+
+
+def _check_block_widths(spec: ResNetSpec) -> None:
+    if spec.block not in (Block.BASIC, Block.BOTTLENECK):
+        raise SpecError(f"block_widths: sets the convs of basic and bottleneck blocks; a "
+                        f"{spec.block.value} block has others")  # fmt: skip
+    convs = BLOCK_TYPES[spec.block].convs
+    assert spec.block_widths is not None
+    count, need = len(spec.block_widths), convs * sum(spec.layers)
+    if count != need:
+        raise SpecError(
+            f"block_widths: {count} values; layers {_fmt(spec.layers)} of {spec.block.value} "
+            f"blocks need {need} ({convs} per block)"
+        )
+    for name in ("groups", "width_per_group", "reduce_first"):
+        if getattr(spec, name) != _DEFAULTS[name]:
+            raise SpecError(f"{name}={getattr(spec, name)}: block_widths sets every conv's width; "
+                            f"{name} cannot apply (leave it at {_DEFAULTS[name]})")  # fmt: skip
+    for stage, blocks in enumerate(spec.layers):
+        outs = {spec.block_channels(stage, i)[-1] for i in range(blocks)}
+        if len(outs) > 1:
+            raise SpecError(
+                f"block_widths: stage {stage + 1}'s blocks end at {_fmt(sorted(outs))} channels; "
+                "the residual sums need one width per stage"
+            )
+
+
 def _check_zero_padding(spec: ResNetSpec) -> None:
     channels = spec.stem_channels[-1]
     for stage in range(spec.num_stages):
@@ -775,7 +866,8 @@ def normalized_channels(spec: ResNetSpec) -> list[int]:
     """Every channel count that passes through a normalisation layer."""
     counts = list(spec.stem_channels)
     for stage in range(spec.num_stages):
-        counts += [spec.first_width(stage), spec.inner_width(stage), spec.out_channels(stage)]
+        for index in range(spec.layers[stage] if spec.block_widths is not None else 1):
+            counts += spec.block_channels(stage, index)
         if spec.block is Block.RESNEST:  # the radix branches, the attention's hidden layer
             counts += [spec.inner_width(stage) * spec.radix, spec.attn_channels(stage)]
     return counts

@@ -143,3 +143,14 @@ def test_fvcore_agrees_on_avg_anti_aliasing_at_an_even_size() -> None:
     assert counts[""].macs == trace(spec, input_shape=(1, 3, 64, 64)).totals.macs
     with pytest.raises(SpecError, match="cannot run on it"):
         trace(spec, input_shape=(1, 3, 48, 40))
+
+
+def test_pruned_widths_per_block() -> None:
+    # timm's models/_pruned/ecaresnet50d_pruned.txt: layer1.0.conv1/2/3 are 47, 18, 19 wide,
+    # layer4 ends at 2022 channels, which the classifier takes
+    spec = PRESETS["ecaresnet50d_pruned"]
+    assert spec.block_channels(0, 0) == (47, 18, 19) and spec.block_channels(3, 2) == (512, 490, 2022)
+    model = build(spec, device="meta")
+    assert model.layer1[1].conv1.in_channels == 19 and model.fc.in_features == 2022
+    # ECA's kernel follows the unpruned width: 256 channels give 5, the 19 left would give 3
+    assert model.layer1[0].se.conv.kernel_size == (5,) and eca_kernel(19) == 3

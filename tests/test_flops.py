@@ -55,7 +55,12 @@ def test_macs_equal_half_of_flop_counter_mode(arch: str) -> None:
 
 
 def _shallow(spec: ResNetSpec) -> ResNetSpec:
-    return spec.replace(layers=tuple(min(n, 2) for n in spec.layers))
+    layers = tuple(min(n, 2) for n in spec.layers)
+    if spec.block_widths is None:
+        return spec.replace(layers=layers)
+    # a pruned net keeps the widths of the blocks it keeps
+    kept = [w for s, n in enumerate(layers) for i in range(n) for w in spec.block_channels(s, i)]
+    return spec.replace(layers=layers, block_widths=kept)
 
 
 # At most two blocks per stage: every part of each preset (stem, first and later blocks of each

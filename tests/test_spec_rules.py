@@ -170,6 +170,30 @@ VALIDATE = [
     # into groups (int(64 * 1 / 64) * 32 = 32, so 16 per path)
     pytest.param("skresnext50_32x4d:width_per_group=1,sk_split=true", ("groups=32", "16 channels"),
                  "skresnext50_32x4d:width_per_group=1", id="sk-split-groups"),
+    # legacy SENet's fields: the floor squeeze needs a gate and leaves at least one channel
+    # (64 // 64 = 1, 64 // 128 = 0 in stage 1 of legacy_seresnet18)
+    pytest.param("resnet50:se_rounding=floor", ("se_rounding=floor", "attn=se only"),
+                 "seresnet50:se_rounding=floor", id="se-rounding-without-se"),
+    pytest.param("legacy_seresnet18:se_reduction=128", ("se_rounding=floor", "64 channels"),
+                 "legacy_seresnet18:se_reduction=64", id="se-floor-squeezes-to-nothing"),
+    # the ReLU ending the branch is a basic block's; a bottleneck's branch ends in its norm
+    pytest.param("resnet50:branch_relu=true", ("branch_relu=true", "basic"),
+                 "resnet18:branch_relu=true", id="branch-relu-on-bottleneck"),
+    # the ceil-mode pool is a max-pool: anti-aliasing brings its own, cifar has none
+    pytest.param("legacy_seresnext50_32x4d:aa=avg", ("stem_pool=max_ceil", "aa=avg"),
+                 "legacy_seresnext50_32x4d:aa=avg,stem_pool=max", id="max-ceil-with-aa"),
+    pytest.param("resnet20:stem_pool=max_ceil", ("stem_pool=max_ceil", "cifar"),
+                 "resnet20:stem_pool=max", id="max-ceil-on-cifar"),
+    # pruned widths: one per conv of every block (3 per bottleneck, 2 per basic block), one
+    # output width per stage (the residual sums), and nothing else that sets a conv's width
+    pytest.param("resnet50:layers=1,1,block_widths=8,8,32,16,16", ("block_widths", "5 values", "6"),
+                 "resnet50:layers=1,1,block_widths=8,8,32,16,16,64", id="block-widths-count"),
+    pytest.param("resnet18:layers=1,1,block_widths=8,32,16", ("block_widths", "4 (2 per block)"),
+                 "resnet18:layers=1,1,block_widths=8,32,16,64", id="block-widths-count-basic"),
+    pytest.param("resnet50:layers=2,block_widths=8,8,32,16,16,30", ("block_widths", "30,32"),
+                 "resnet50:layers=2,block_widths=8,8,32,16,16,32", id="block-widths-stage-output"),
+    pytest.param("resnet50:layers=1,groups=2,block_widths=8,8,32", ("groups=2", "block_widths"),
+                 "resnet50:layers=1,block_widths=8,8,32", id="block-widths-with-groups"),
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchinfo
+from test_flops import SHALLOW_PRESETS
 
 from resnet_inspect import trace
 from resnet_inspect.model import build_model
@@ -106,14 +107,9 @@ def _torchinfo_by_name(model: torch.nn.Module, shape: tuple[int, ...]) -> dict[s
     return {names[i.layer_id]: (tuple(i.output_size), i.num_params) for i in stats.summary_list if i.depth > 0}
 
 
-# every preset, at most two blocks per stage: each part of each preset (its later blocks repeat
-# the second) without the minutes torchinfo takes on 100-to-400-block networks
-SHALLOW_PRESETS = {
-    spec.replace(layers=tuple(min(n, 2) for n in spec.layers)): name
-    for name, spec in reversed(PRESETS.items())
-}
-
-
+# every preset, at most two blocks per stage (SHALLOW_PRESETS, test_flops's cut): each part of
+# each preset (its later blocks repeat the second) without the minutes torchinfo takes on
+# 100-to-400-block networks
 @pytest.mark.parametrize("spec", SHALLOW_PRESETS, ids=SHALLOW_PRESETS.values())
 def test_every_module_matches_torchinfo(spec: ResNetSpec) -> None:
     side = 32 if spec.stem.value == "cifar" else 64

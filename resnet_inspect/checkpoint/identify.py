@@ -19,6 +19,13 @@ What weights cannot show, and what is assumed instead:
   every timm ResNeSt), nor has its place (after the 3x3): resnest50d_4s2x40d and
   resnest50d_1s4x24d, which pool before it, identify with avd_first=false and are named as
   twins.
+
+Legacy SENet's layout (timm's senet.py: ``layer0.conv1``, ``se_module``, ``last_linear``) is
+read by renaming its keys to torchvision's and back in the evidence. What its weights cannot
+show is assumed as legacy SENet builds it: the ceil-mode stem pool, the ReLU ending a basic
+block's branch, the stride on the first 1x1 of an ungrouped bottleneck (SE-ResNet; the
+grouped SE-ResNeXt and SENet-154 stride the 3x3), and, where both squeeze rules give the same
+shapes, channels // reduction.
 """
 
 from __future__ import annotations
@@ -38,11 +45,15 @@ from ..spec import (
     SK_PATHS,
     Attn,
     Block,
+    Layout,
     Norm,
     ResNetSpec,
+    SERounding,
     Shortcut,
     Stem,
     StemPool,
+    StrideIn,
+    default_widths,
     format_value,
     preset_name,
     spec_string,
@@ -67,6 +78,12 @@ UNSEEN_SPLIT_ATTENTION = (
 )
 # ASCII digits only (``\d`` would take other scripts' digits, which int() reads too), and few
 # of them: a stage or block index no ResNet reaches is an extra key, not a number to parse
+LEGACY_UNSEEN = (
+    "stem pool: a pool has no weights; assumed legacy SENet's 3x3/2 max-pool in ceil mode",
+    "stride_in: a stride has no weights; assumed legacy SENet's: the first 1x1 in an ungrouped "
+    "bottleneck (SE-ResNet), the 3x3 in a grouped one (SE-ResNeXt, SENet-154)",
+    "branch_relu: a ReLU has no weights; assumed legacy SENet's ReLU ending a basic block's branch",
+)
 _BLOCK_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.")
 _PROJECTION_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.downsample\.")
 
@@ -140,32 +157,58 @@ class _Reader:
 
 def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     """The variant whose state_dict has exactly these names and shapes (see the module doc)."""
+    if "layer0.conv1.weight" in shapes:
+        return _identify_legacy(shapes)
+    return _identify(shapes, Layout.TORCHVISION)
+
+
+def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
     _require_resnet(shapes)
     r = _Reader(shapes)
     stem, stem_width, in_chans = _stem(r)
     norm = _norm(r, stem)
     layers = _layers(r)
     block = _block(r)
-    widths = _widths(r, block, len(layers))
-    reduce_first = _reduce_first(r, block)
+    block_widths = _block_widths(r, block, layers)
+    pruned_assumption = []
     stem_out = 2 * stem_width if stem in (Stem.DEEP, Stem.TIERED) else stem_width
     sk = _selective_kernel(r, block, layers, stem_out)
-    if block is Block.SK_BOTTLENECK:  # read together with its input split, below
-        groups, width_per_group = 1, 64
+    if block_widths is None:
+        widths = _widths(r, block, len(layers))
+        reduce_first = _reduce_first(r, block)
+        if block is Block.SK_BOTTLENECK:  # read together with its input split, below
+            groups, width_per_group = 1, 64
+        else:
+            groups, width_per_group = _grouping(r, block, widths, reduce_first)
     else:
-        groups, width_per_group = _grouping(r, block, widths, reduce_first)
+        widths, reduce_first, groups, width_per_group = default_widths(len(layers)), 1, 1, 64
+        pruned_assumption.append(
+            f"widths: a pruned net's convs do not show its unpruned widths; assumed "
+            f"{format_value(widths)} (they set only ECA's kernel)"
+        )
     radix = _radix(r, block, len(layers))
     scale = _scale(r, block, len(layers))
     avg_down = _avg_down(r)
-    stem_pool = _stem_pool(r, stem)
-    attn, se_reduction = _attn(r, layers)
+    stem_pool = _stem_pool(r, stem, layout)
+    attn, se_reduction, se_rounding = _attn(r, layers, layout)
     down_kernel = _down_kernel(r)
     expansion = BLOCK_TYPES[block].expansion
-    shortcut, dilation = _shortcut(r, layers, stem_out, [w * expansion for w in widths])
+    outs = [w * expansion for w in widths]
+    if block_widths is not None:  # each stage's blocks end at its one width
+        convs = BLOCK_TYPES[block].convs
+        outs = [block_widths[convs * sum(layers[: s + 1]) - 1] for s in range(len(layers))]
+    shortcut, dilation = _shortcut(r, layers, stem_out, outs)
     num_classes = _classifier(r)
     assumptions = [a for a in UNSEEN if not (dilation and a.startswith("replace_stride"))]
+    assumptions += pruned_assumption
     if block is Block.RES2NET:  # its split 3x3s take the stride, and it has no anti-aliasing
         assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
+    legacy = _legacy_fields(block, groups, reduce_first, stem_pool, stem) if layout is Layout.SENET else {}
+    if layout is Layout.SENET:
+        shown = {"stem pool": "stem_pool" in legacy, "branch_relu": block is Block.BASIC,
+                 "stride_in": block is Block.BOTTLENECK}  # fmt: skip
+        assumptions = [a for a in assumptions if not (a.startswith("stride_in") and shown["stride_in"])]
+        assumptions += [a for a in LEGACY_UNSEEN if shown[a.split(":", 1)[0]]]
     if stem is Stem.CIFAR:
         assumptions.append("max-pool: no weights; a single 3x3 stem conv is taken as the "
                            "CIFAR stem, which has none")  # fmt: skip
@@ -181,8 +224,9 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
-            attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel, radix=radix, avd=block is Block.RESNEST, scale=scale, **sk,
+            attn=attn, se_reduction=se_reduction, reduce_first=reduce_first, down_kernel=down_kernel,
+            radix=radix, avd=block is Block.RESNEST, scale=scale, **sk,
+            se_rounding=se_rounding, layout=layout, block_widths=block_widths, **{"stem_pool": stem_pool, **legacy},
         )  # fmt: skip
         if block is Block.SK_BOTTLENECK:
             spec = _sk_split_reading(r, spec)
@@ -194,8 +238,55 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     return Identified(spec, tuple(evidence), tuple(assumptions))
 
 
+# legacy SENet's names -> torchvision's (the stem's deep or single conv), and back in the evidence
+_LEGACY_DEEP = {"layer0.conv1.": "conv1.0.", "layer0.bn1.": "conv1.1.", "layer0.conv2.": "conv1.3.",
+                "layer0.bn2.": "conv1.4.", "layer0.conv3.": "conv1.6.", "layer0.bn3.": "bn1."}  # fmt: skip
+_LEGACY_SINGLE = {"layer0.conv1.": "conv1.", "layer0.bn1.": "bn1."}
+_LEGACY_OTHER = {"pool0.": "maxpool.", "last_linear.": "fc."}
+
+
+def _identify_legacy(shapes: Mapping[str, Shape]) -> Identified:
+    stem = _LEGACY_DEEP if "layer0.conv2.weight" in shapes else _LEGACY_SINGLE
+    prefixes = {**stem, **_LEGACY_OTHER}
+
+    def rename(key: str) -> str:
+        key = key.replace(".se_module.", ".se.")
+        prefix = next((p for p in prefixes if key.startswith(p)), None)
+        return key if prefix is None else prefixes[prefix] + key[len(prefix):]
+
+    renamed: dict[str, Shape] = {}
+    for key, shape in shapes.items():
+        renamed.setdefault(rename(key), shape)  # a key named both ways is an extra key
+    found = _identify(renamed, Layout.SENET)
+    back = sorted(((v, k) for k, v in prefixes.items()), key=lambda p: -len(p[0]))
+    if stem is _LEGACY_DEEP:
+        back.insert(0, ("conv1.0/.3/.6", "layer0.conv1/conv2/conv3"))
+    pattern = re.compile("|".join(r"(?<![\w.])" + re.escape(old) for old, _ in back) + r"|\.se\b")
+    names = dict(back)
+
+    def translate(text: str) -> str:
+        return pattern.sub(lambda m: ".se_module" if m[0] == ".se" else names[m[0]], text)
+
+    evidence = tuple(Evidence(e.field, e.value, translate(e.because)) for e in found.evidence)
+    return Identified(found.spec, evidence, found.assumptions)
+
+
+def _legacy_fields(
+    block: Block, groups: int, reduce_first: int, stem_pool: StemPool, stem: Stem
+) -> dict[str, Any]:
+    """What legacy SENet's weights cannot show, as legacy SENet builds it (LEGACY_UNSEEN)."""
+    fields: dict[str, Any] = {}
+    if stem is not Stem.CIFAR and stem_pool is StemPool.MAX:
+        fields["stem_pool"] = StemPool.MAX_CEIL
+    if block is Block.BASIC:
+        fields["branch_relu"] = True
+    elif groups == 1 and reduce_first == 1:
+        fields["stride_in"] = StrideIn.CONV1X1
+    return fields
+
+
 def _require_resnet(shapes: Mapping[str, Shape]) -> None:
-    has_stem = "conv1.weight" in shapes or "conv1.0.weight" in shapes
+    has_stem = "conv1.weight" in shapes or "conv1.0.weight" in shapes  # (legacy layer0: renamed)
     has_stage = any(_BLOCK_KEY.match(k) for k in shapes)
     if not (has_stem and has_stage):
         sample = ", ".join(repr(k[:80]) for k in list(shapes)[:4])
@@ -292,6 +383,22 @@ def _block(r: _Reader) -> Block:
         block, because = Block.BASIC, "layer1.0.conv3.weight absent: two 3x3 convs per block"
     r.note("block", block, because)
     return block
+
+
+def _block_widths(r: _Reader, block: Block, layers: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Every block's conv widths where they are not one set per stage (a pruned net), else None."""
+    if block not in (Block.BASIC, Block.BOTTLENECK):
+        return None  # the other blocks' convs are not conv1..conv3 (and are not pruned)
+    names = ("conv1", "conv2", "conv3")[: BLOCK_TYPES[block].convs]
+    expansion = BLOCK_TYPES[block].expansion
+    stages = [[tuple(r.shape(f"layer{s + 1}.{i}.{c}.weight", 4)[0] for c in names) for i in range(n)]
+              for s, n in enumerate(layers)]  # fmt: skip
+    if all(len(set(blocks)) == 1 and blocks[0][-1] % expansion == 0 for blocks in stages):
+        return None
+    flat = tuple(w for blocks in stages for widths in blocks for w in widths)
+    r.note("block_widths", flat, f"layerN.M.{'/'.join(names)} output channels, which differ from "
+                                 "block to block: a pruned net")  # fmt: skip
+    return flat
 
 
 # the conv whose output channels are the block's width times its expansion
@@ -500,12 +607,13 @@ def _sk_split_reading(r: _Reader, spec: ResNetSpec) -> ResNetSpec:
     return chosen
 
 
-def _stem_pool(r: _Reader, stem: Stem) -> StemPool:
+def _stem_pool(r: _Reader, stem: Stem, layout: Layout) -> StemPool:
     w = r.shapes.get("maxpool.0.weight")
     if w is not None and len(w) == 4:
         r.note("stem_pool", StemPool.CONV, f"maxpool.0.weight {shape_text(w)}: a conv in place of the pool")
         return StemPool.CONV
-    if stem is not Stem.CIFAR:  # which has no pool at all
+    # (legacy SENet's pool is assumed, and listed as such: see LEGACY_UNSEEN)
+    if stem is not Stem.CIFAR and layout is Layout.TORCHVISION:  # cifar has no pool at all
         r.note("stem_pool", StemPool.MAX, "no maxpool weights: a pool (max, or an anti-aliasing filter)")
     return StemPool.MAX
 
@@ -513,23 +621,44 @@ def _stem_pool(r: _Reader, stem: Stem) -> StemPool:
 _SE_REDUCTIONS = (16, 4, 8, 2, 32, 1)  # timm's 1/16, ResNet-RS's 1/4 first
 
 
-def _attn(r: _Reader, layers: tuple[int, ...]) -> tuple[Attn, int]:
+def _attn(r: _Reader, layers: tuple[int, ...], layout: Layout) -> tuple[Attn, int, SERounding]:
+    default = SERounding.NEAREST8
     if "layer1.0.se.conv.weight" in r.shapes:
         w = r.shape("layer1.0.se.conv.weight")
         r.note("attn", Attn.ECA, f"layer1.0.se.conv.weight {shape_text(w)}: a 1-D conv across channels")
-        return Attn.ECA, 16
+        return Attn.ECA, 16, default
     if "layer1.0.se.fc1.weight" not in r.shapes:
         r.note("attn", Attn.NONE, "no layerN.M.se weights")
-        return Attn.NONE, 16
+        return Attn.NONE, 16, default
     fc1 = [r.shape(f"layer{s + 1}.{i}.se.fc1.weight") for s, n in enumerate(layers) for i in range(n)]
     w = fc1[0]
     r.note("attn", Attn.SE, f"layer1.0.se.fc1.weight {shape_text(w)}: squeeze-excitation")
+    # where both rules give these shapes, the layout's own rule (legacy SENet's is the floor)
+    rules = [SERounding.NEAREST8, SERounding.FLOOR]
+    if layout is Layout.SENET:
+        rules.reverse()
     for reduction in _SE_REDUCTIONS:
-        if all(f[0] == max(8, int(f[1] / reduction + 4) // 8 * 8) for f in fc1):
-            r.note("se_reduction", reduction, f"{w[1]} channels squeezed to {w[0]}")
-            return Attn.SE, reduction
+        for rule in rules:
+            if all(f[0] == _squeezed(f[1], reduction, rule) for f in fc1):
+                r.note("se_reduction", reduction, f"{w[1]} channels squeezed to {w[0]}")
+                other = rules[1] if rule is rules[0] else rules[0]
+                both = all(f[0] == _squeezed(f[1], reduction, other) for f in fc1)
+                if layout is Layout.SENET or rule is SERounding.FLOOR:
+                    r.note("se_rounding", rule, f"every gate's width is {_RULE_TEXT[rule]}" + (
+                        f"; {other.value} gives the same widths: the layout's rule" if both else ""))
+                return Attn.SE, reduction, rule
     raise IdentifyError(f"cannot identify: the SE gates squeeze {w[1]} channels to {w[0]}, "
                         "which no se_reduction of this tool's rounding gives")  # fmt: skip
+
+
+_RULE_TEXT = {SERounding.FLOOR: "channels // reduction",
+              SERounding.NEAREST8: "channels / reduction to a multiple of 8"}  # fmt: skip
+
+
+def _squeezed(channels: int, reduction: int, rule: SERounding) -> int:
+    if rule is SERounding.FLOOR:
+        return channels // reduction
+    return max(8, int(channels / reduction + 4) // 8 * 8)
 
 
 def _down_kernel(r: _Reader) -> int:

@@ -14,7 +14,8 @@ from ..spec import ResNetSpec
 
 class Network(nn.Module):
     """A network built from a spec. Subclasses build their children and define the three
-    pieces of the forward; ``stage_names`` says which stage each top-level child belongs to."""
+    pieces of the forward; ``stage_names`` says which stage each top-level child belongs to
+    (children registered in forward order)."""
 
     spec: ResNetSpec
 
@@ -22,6 +23,16 @@ class Network(nn.Module):
     def stages(self) -> list[nn.Module]:
         """The residual stages, in order (``layer1``..``layerN`` where the layout names them so)."""
         raise NotImplementedError
+
+    def stage_names(self) -> dict[str, str]:
+        """Each top-level child's stage: those before the first residual stage are the stem,
+        the stages are layer1..layerN, those after the last stage the head."""
+        stages = {id(s): f"layer{i + 1}" for i, s in enumerate(self.stages)}
+        names, seen_stage = {}, False
+        for name, child in self.named_children():
+            seen_stage = seen_stage or id(child) in stages
+            names[name] = stages.get(id(child), "head" if seen_stage else "stem")
+        return names
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

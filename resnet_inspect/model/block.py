@@ -10,6 +10,9 @@ A block type is a subclass of :class:`ResidualBlock` that builds its children fr
 - ``last_norm_name``: the norm ``zero_init_residual`` zeroes (a dotted path in a child);
 - the shortcut is the child ``downsample`` (None: identity).
 
+A layout may name the attention child differently (``BlockContext.attn_name``: legacy SENet's
+``se_module``); ``main`` still calls it ``se``, and ``attn_name`` says where it lives.
+
 Everything else reads the protocol instead of testing block types: the network builder takes
 the class from ``registry.BLOCKS``, the trace finds a block's shortcut for the memory estimate,
 the receptive field follows the tensors through both branches, and the block's expansion and
@@ -25,7 +28,7 @@ import torch
 from torch import nn
 
 from ..spec import BLOCK_TYPES, AntiAlias, Attn, Block, Norm, ResNetSpec
-from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, make_aa
+from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, eca_kernel, make_aa
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class BlockContext:
     dilation: int  # of the block's later convs
     first_dilation: int  # of its first strided conv (the previous stage's dilation)
     drop_path: float = 0.0  # this block's stochastic-depth rate
+    attn_name: str = "se"  # the layout's name for the attention child (legacy SENet: se_module)
+    index: int = 0  # the block's place in its stage
 
     @property
     def bias(self) -> bool:
@@ -47,8 +52,13 @@ class BlockContext:
         return self.spec.norm is Norm.NONE
 
     @property
+    def channels(self) -> tuple[int, ...]:
+        """Output channels of each of the block's convs (``spec.block_channels``)."""
+        return self.spec.block_channels(self.stage, self.index)
+
+    @property
     def out_ch(self) -> int:
-        return self.planes * self.spec.expansion
+        return self.channels[-1]
 
 
 class ResidualBlock(nn.Module):
@@ -60,6 +70,7 @@ class ResidualBlock(nn.Module):
     post: ClassVar[tuple[str, ...]]
     last_norm_name: ClassVar[str]
     shortcut_name: ClassVar[str] = "downsample"
+    attn_name: str = "se"  # the child that ``main``'s "se" names, set from the context
     downsample: nn.Module | None
     aa: nn.Module | None
     se: nn.Module | None
@@ -73,7 +84,7 @@ class ResidualBlock(nn.Module):
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.main:
-            part = getattr(self, name)
+            part = getattr(self, self.attn_name if name == "se" else name)
             if part is not None:
                 x = part(x)
         return x
@@ -85,7 +96,8 @@ class ResidualBlock(nn.Module):
         spec = ctx.spec
         use_aa = spec.aa is not AntiAlias.NONE and (ctx.stride == 2 or ctx.first_dilation != ctx.dilation)
         self.aa = make_aa(spec.aa, aa_channels, ctx.stride) if use_aa else None
-        self.se = make_attn(spec, ctx.out_ch)
+        self.attn_name = ctx.attn_name
+        setattr(self, ctx.attn_name, make_attn(spec, ctx.out_ch, spec.nominal_out_channels(ctx.stage)))
         self.drop_path = DropPath(ctx.drop_path) if ctx.drop_path > 0 else None
         return use_aa
 
@@ -102,9 +114,11 @@ class ResidualBlock(nn.Module):
         return self.get_submodule(self.last_norm_name)  # a dotted path where a child holds it
 
 
-def make_attn(spec: ResNetSpec, channels: int) -> nn.Module | None:
+def make_attn(spec: ResNetSpec, channels: int, nominal: int) -> nn.Module | None:
+    """The block's gate on ``channels``; ECA's kernel follows the ``nominal`` (unpruned) width,
+    as in timm's pruned nets, whose pruning resizes convs, norms and linears only."""
     if spec.attn is Attn.SE:
         return SqueezeExcite(channels, spec.se_channels(channels))
     if spec.attn is Attn.ECA:
-        return EfficientChannelAttention(channels)
+        return EfficientChannelAttention(channels, eca_kernel(nominal))
     return None

@@ -18,20 +18,19 @@ class Bottleneck(ResidualBlock):
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()
         spec, bias = ctx.spec, ctx.bias
-        width = spec.inner_width(ctx.stage)
+        first, width, out = ctx.channels  # first: SENet-154 halves it; all three: pruned nets
         # v1.5 (torchvision) strides on the 3x3; the paper's v1 strides on the first 1x1.
         s1, s3 = (ctx.stride, 1) if spec.stride_in is StrideIn.CONV1X1 else (1, ctx.stride)
         # anti-aliasing takes the 3x3's stride (timm's blocks; with stride_in=1x1 the 1x1 keeps it)
         if self.add_optional_parts(ctx, width) and spec.stride_in is StrideIn.CONV3X3:
             s3 = 1
-        first = spec.first_width(ctx.stage)  # SENet-154 halves the first conv
         self.conv1 = conv1x1(ctx.in_ch, first, s1, bias=bias)
         self.bn1 = make_norm(spec.norm, first)
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(first, width, s3, spec.groups, ctx.first_dilation, bias=bias)
         self.bn2 = make_norm(spec.norm, width)
         self.relu2 = nn.ReLU(inplace=True)
-        self.conv3 = conv1x1(width, ctx.out_ch, bias=bias)
-        self.bn3 = make_norm(spec.norm, ctx.out_ch)
+        self.conv3 = conv1x1(width, out, bias=bias)
+        self.bn3 = make_norm(spec.norm, out)
         self.downsample = downsample
         self.relu3 = nn.ReLU(inplace=True)

@@ -8,9 +8,11 @@ from ..errors import SpecError
 from ..spec import Layout, ResNetSpec
 from .base import Network
 from .network import ResNet
+from .senet import SENet
 
 NETWORKS: dict[Layout, type[Network]] = {
     Layout.TORCHVISION: ResNet,
+    Layout.SENET: SENet,
 }
 
 

@@ -85,9 +85,9 @@ class EfficientChannelAttention(nn.Module):
     """ECA: the channel means, a 1-D conv across neighbouring channels (no bias), a sigmoid gate.
     One weight ``conv.weight`` of 1x1xk, as timm saves it."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, kernel: int | None = None) -> None:
         super().__init__()
-        k = eca_kernel(channels)
+        k = kernel or eca_kernel(channels)
         self.conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -69,7 +69,8 @@ def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]
 def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
     """The stem's downsampling after conv1 (timm's ``maxpool``, whatever it holds): a 3x3/2
     max-pool; with anti-aliasing a 2x2 average instead, or a stride-1 max-pool then a blur;
-    ResNet-RS's strided conv (its stride handed to the filter with anti-aliasing)."""
+    ResNet-RS's strided conv (its stride handed to the filter with anti-aliasing); legacy
+    SENet's unpadded ceil-mode max-pool."""
     aa = spec.aa is not AntiAlias.NONE
     if spec.stem_pool is StemPool.CONV:
         parts: list[nn.Module] = [conv3x3(channels, channels, 1 if aa else 2, bias=spec.norm is Norm.NONE)]
@@ -79,7 +80,40 @@ def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
         return nn.AvgPool2d(2)
     if spec.aa is AntiAlias.BLUR:
         return nn.Sequential(nn.MaxPool2d(3, 1, padding=1), BlurPool(channels, 2))
+    if spec.stem_pool is StemPool.MAX_CEIL:  # Caffe's pool: the last window may hang over
+        return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
     return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+
+def make_stages(spec: ResNetSpec, in_ch: int, attn_name: str = "se") -> list[nn.Sequential]:
+    """The residual stages (layer1..layerN) after a stem of ``in_ch`` channels, whatever the
+    layout; ``attn_name`` is the layout's name for each block's attention child."""
+    stages, dilation = [], 1
+    rates = iter(_drop_rates(spec))
+    for stage in range(spec.num_stages):
+        stride = 1 if stage == 0 else 2
+        previous_dilation = dilation
+        if stage > 0 and spec.dilations[stage - 1]:
+            # a dilated stage keeps its resolution: the stride becomes dilation
+            dilation, stride = dilation * stride, 1
+        block_cls = BLOCKS[spec.block]
+        planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
+        blocks = []
+        for i in range(spec.layers[stage]):
+            s, d0 = (stride, previous_dilation) if i == 0 else (1, dilation)
+            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0, next(rates), attn_name, i)
+            shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1, d0)
+            blocks.append(block_cls(ctx, shortcut))
+            in_ch = out_ch
+        stages.append(nn.Sequential(*blocks))
+    return stages
+
+
+def _drop_rates(spec: ResNetSpec) -> list[float]:
+    """timm's stochastic-depth rule: the rate rises linearly from 0 at the first block to
+    drop_path at the last."""
+    total = sum(spec.layers)
+    return [spec.drop_path * index / max(total - 1, 1) for index in range(total)]
 
 
 class ResNet(Network):
@@ -92,40 +126,11 @@ class ResNet(Network):
         self.relu = nn.ReLU(inplace=True)
         if maxpool is not None:
             self.maxpool = maxpool
-        in_ch, dilation = spec.stem_channels[-1], 1
-        self._blocks_before, self._blocks_total = 0, sum(spec.layers)
-        for stage in range(spec.num_stages):
-            stride = 1 if stage == 0 else 2
-            previous_dilation = dilation
-            if stage > 0 and spec.dilations[stage - 1]:
-                # a dilated stage keeps its resolution: the stride becomes dilation
-                dilation, stride = dilation * stride, 1
-            layer = self._make_stage(spec, stage, in_ch, stride, dilation, previous_dilation)
+        for stage, layer in enumerate(make_stages(spec, spec.stem_channels[-1])):
             self.add_module(f"layer{stage + 1}", layer)
-            in_ch = spec.out_channels(stage)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(in_ch, spec.num_classes)
-        _init_weights(self, spec)
-
-    def _make_stage(
-        self, spec: ResNetSpec, stage: int, in_ch: int, stride: int, dilation: int, first_dilation: int
-    ) -> nn.Sequential:
-        block_cls = BLOCKS[spec.block]
-        planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
-        blocks = []
-        for i in range(spec.layers[stage]):
-            s, d0 = (stride, first_dilation) if i == 0 else (1, dilation)
-            ctx = BlockContext(spec, stage, in_ch, planes, s, dilation, d0, self._drop_rate())
-            shortcut = make_shortcut(spec, in_ch, out_ch, s, dilation if i == 0 else 1, d0)
-            blocks.append(block_cls(ctx, shortcut))
-            in_ch = out_ch
-        return nn.Sequential(*blocks)
-
-    def _drop_rate(self) -> float:
-        """timm's stochastic-depth rule: the rate rises linearly from 0 at the first block to
-        drop_path at the last."""
-        index, self._blocks_before = self._blocks_before, self._blocks_before + 1
-        return self.spec.drop_path * index / max(self._blocks_total - 1, 1)
+        self.fc = nn.Linear(spec.feature_channels, spec.num_classes)
+        init_weights(self, spec)
 
     @property
     def stages(self) -> list[nn.Module]:
@@ -139,10 +144,10 @@ class ResNet(Network):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _init_weights(model: ResNet, spec: ResNetSpec) -> None:
+def init_weights(model: Network, spec: ResNetSpec) -> None:
     """torchvision's initialisation: He-normal convs (fan_out), unit norms, optional zeroed
     last norm of every residual branch (Goyal et al. 2017). Meta tensors hold no values."""
-    if model.fc.weight.is_meta:
+    if next(model.parameters()).is_meta:
         return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):

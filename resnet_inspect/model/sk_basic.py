@@ -28,7 +28,7 @@ class SelectiveKernelBasic(ResidualBlock):
         )  # fmt: skip
         self.conv2 = ConvNorm(conv3x3(first, ctx.out_ch, dilation=ctx.dilation, bias=ctx.bias), spec.norm, act=False)
         self.aa = None  # the selective-kernel paths filter their own strided outputs
-        self.se = make_attn(spec, ctx.out_ch)
+        self.se = make_attn(spec, ctx.out_ch, spec.nominal_out_channels(ctx.stage))
         self.drop_path = DropPath(ctx.drop_path) if ctx.drop_path > 0 else None
         self.downsample = downsample
         self.act = nn.ReLU(inplace=True)

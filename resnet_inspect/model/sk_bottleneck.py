@@ -30,7 +30,7 @@ class SelectiveKernelBottleneck(ResidualBlock):
         )  # fmt: skip
         self.conv3 = ConvNorm(conv1x1(width, ctx.out_ch, bias=bias), spec.norm, act=False)
         self.aa = None  # the selective-kernel paths filter their own strided outputs
-        self.se = make_attn(spec, ctx.out_ch)
+        self.se = make_attn(spec, ctx.out_ch, spec.nominal_out_channels(ctx.stage))
         self.drop_path = DropPath(ctx.drop_path) if ctx.drop_path > 0 else None
         self.downsample = downsample
         self.act = nn.ReLU(inplace=True)

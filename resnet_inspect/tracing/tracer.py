@@ -97,7 +97,7 @@ def trace_model(
         )  # fmt: skip
     dtype = normalize_dtype(dtype)
     seen, recorder, output = _run(model, input_shape, device)
-    stages = _stage_names(model, spec)
+    stages = model.stage_names() if isinstance(model, Network) else _stage_names(model)
     item = DTYPE_BYTES[dtype]
     own_calls: dict[str, list[Recorded]] = {}
     for c in recorder.calls:
@@ -112,7 +112,7 @@ def trace_model(
     return Trace(
         spec=spec,
         input_shape=tuple(input_shape),
-        output_shape=tuple(_shape(seen["fc"].output if spec is not None else _first_tensor(output))),
+        output_shape=tuple(_shape(_first_tensor(output))),
         dtype=dtype,
         layers=layers,
         totals=_totals(model, layers, recorder, output, item, spec is not None),
@@ -134,14 +134,11 @@ def trace_spec(
 _UNSEEN = Seen((), None, 0)  # type: ignore[arg-type]  # a module the forward never called
 
 
-def _stage_names(model: nn.Module, spec: ResNetSpec | None) -> dict[str, str]:
-    """Each top-level child's stage. Ours (and any model named like torchvision's): stem,
-    layer1..layerN, head. Another model: the children before its first ``layerN`` are the
-    stem and those after its last the head; without ``layerN`` children, each child is its
-    own stage."""
+def _stage_names(model: nn.Module) -> dict[str, str]:
+    """Each top-level child's stage in a model not ours (ours: ``Network.stage_names``): the
+    children before its first ``layerN`` are the stem and those after its last the head;
+    without ``layerN`` children, each child is its own stage."""
     names = [n for n, _ in model.named_children()]
-    if spec is not None:
-        return {n: stage_of(n) for n in names}
     stage_like = [i for i, n in enumerate(names) if stage_of(n).startswith("layer")]
     if not stage_like:
         return {n: n for n in names}
