@@ -14,13 +14,19 @@ from ..spec import ResNetSpec
 
 class Network(nn.Module):
     """A network built from a spec. Subclasses build their children and define the three
-    pieces of the forward; ``stage_names`` says which stage each top-level child belongs to."""
+    pieces of the forward; ``stage_of`` says which stage each module belongs to."""
 
     spec: ResNetSpec
 
     @property
     def stages(self) -> list[nn.Module]:
         """The residual stages, in order (``layer1``..``layerN`` where the layout names them so)."""
+        raise NotImplementedError
+
+    def stage_of(self, path: str) -> str:
+        """The stage a module (by its state-dict path) belongs to: "stem", "layer1".."layerN"
+        (the N stages, whatever the layout names them) or "head"; "" for a container that
+        holds several stages (resnetv2's ``stages``). Stage rows of every report read this."""
         raise NotImplementedError
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,9 @@ A block type is a subclass of :class:`ResidualBlock` that builds its children fr
   (anti-aliasing ``aa``, channel attention ``se``, ``drop_path``) is None where the spec
   has none, and is skipped;
 - ``post``: the children applied after the merge (the last ReLU);
+- ``pre``: the children applied before the branches part (a pre-activation block's first norm,
+  empty elsewhere): the residual branch and a projection shortcut read their output, an
+  identity shortcut the block's own input;
 - ``last_norm_name``: the norm ``zero_init_residual`` zeroes;
 - the shortcut is the child ``downsample`` (None: identity).
 
@@ -59,6 +62,7 @@ class ResidualBlock(nn.Module):
     main: ClassVar[tuple[str, ...]]
     post: ClassVar[tuple[str, ...]]
     last_norm_name: ClassVar[str]
+    pre: ClassVar[tuple[str, ...]] = ()
     shortcut_name: ClassVar[str] = "downsample"
     downsample: nn.Module | None
     aa: nn.Module | None
@@ -90,8 +94,11 @@ class ResidualBlock(nn.Module):
         return use_aa
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shared = x
+        for name in self.pre:
+            shared = getattr(self, name)(shared)
+        out = self.residual(shared)
+        shortcut = x if self.downsample is None else self.downsample(shared)
         out = out + shortcut
         for name in self.post:
             out = getattr(self, name)(out)

@@ -16,7 +16,7 @@ from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
 from .base import Network
 from .block import BlockContext, ResidualBlock
 from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
-from .registry import BLOCKS
+from .registry import block_class
 
 
 def make_shortcut(
@@ -110,7 +110,7 @@ class ResNet(Network):
     def _make_stage(
         self, spec: ResNetSpec, stage: int, in_ch: int, stride: int, dilation: int, first_dilation: int
     ) -> nn.Sequential:
-        block_cls = BLOCKS[spec.block]
+        block_cls = block_class(spec)
         planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
         blocks = []
         for i in range(spec.layers[stage]):
@@ -130,6 +130,12 @@ class ResNet(Network):
     @property
     def stages(self) -> list[nn.Module]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.spec.num_stages)]
+
+    def stage_of(self, path: str) -> str:
+        top = path.split(".", 1)[0]
+        if top.startswith("layer"):
+            return top
+        return "head" if top in ("avgpool", "fc") else "stem"
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))

@@ -175,6 +175,11 @@ OPERATORS: tuple[Operator, ...] = (
         "batch_norm", (f"{_F}batch_norm",), UNARY, "2/element (scale, shift)",
         flops=_per_output(2), shape=shapes.same, saves=Saves.INPUT,
     ),
+    Operator(  # BiT's convs standardise their filters through torch.batch_norm (model/layers.py)
+        "weight_standardization", (f"{_T}batch_norm",), UNARY,
+        "6/weight element (mean, variance, normalise)", flops=_per_output(6), shape=shapes.same,
+        saves=Saves.INPUT,
+    ),
     Operator(
         "group_norm", (f"{_F}group_norm",), ("input", "num_groups"), "8/element",
         flops=_per_output(8), shape=shapes.group_norm, saves=Saves.INPUT,
@@ -249,6 +254,25 @@ OPERATORS: tuple[Operator, ...] = (
     ),
     Operator(
         "mul", (f"{_TEN}__mul__", f"{_TEN}mul", f"{_T}mul"), BINARY, "1/element (gate x channels)",
+        flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
+    ),
+    # the norms of pre-activation ResNets: EvoNorm-S0's group variance, FRN's mean square
+    # and TLU (statistics over the plane: the field follows the normalised tensor, as for a norm)
+    Operator(
+        "var", (f"{_TEN}var", f"{_T}var"), ("input", "dim"),
+        "3/input element (mean, squared deviation, sum)", flops=lambda c: 3 * c.input_numel,
+        global_receptive_field=True, saves=Saves.INPUT,
+    ),
+    Operator(
+        "sqrt", (f"{_T}sqrt", f"{_TEN}sqrt", f"{_T}rsqrt", f"{_TEN}rsqrt"), UNARY, "1/element",
+        flops=_per_output(1), shape=shapes.same, saves=Saves.OUTPUT,
+    ),
+    Operator(
+        "div", (f"{_TEN}__truediv__", f"{_TEN}div", f"{_T}div"), BINARY, "1/element",
+        flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
+    ),
+    Operator(
+        "maximum", (f"{_T}maximum", f"{_TEN}maximum"), BINARY, "1/element (FRN's TLU)",
         flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
     ),
 )  # fmt: skip

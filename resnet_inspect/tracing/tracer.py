@@ -26,7 +26,7 @@ from . import costs
 from .costs import RF, Geometry
 from .memory import Seen, peak_activations, saved_for_backward
 from .recorder import Counted, Recorded, Recorder
-from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_of
+from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_members, stage_of
 
 
 @contextmanager
@@ -103,7 +103,7 @@ def trace_model(
         own_calls.setdefault(c.owner, []).append(c)
     own = {
         name: _own_record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []),
-                          recorder.rf, item, stages[name.split(".", 1)[0]])
+                          recorder.rf, item, stages[name])
         for name, m in model.named_modules() if name
     }  # fmt: skip
     layers = _aggregate(own)
@@ -111,7 +111,7 @@ def trace_model(
     return Trace(
         spec=spec,
         input_shape=tuple(input_shape),
-        output_shape=tuple(_shape(seen["fc"].output if spec is not None else _first_tensor(output))),
+        output_shape=tuple(_shape(_first_tensor(output))),
         dtype=dtype,
         layers=layers,
         totals=_totals(model, layers, recorder, seen, item, spec is not None),
@@ -134,19 +134,22 @@ _UNSEEN = Seen((), None)  # type: ignore[arg-type]  # a module the forward never
 
 
 def _stage_names(model: nn.Module, spec: ResNetSpec | None) -> dict[str, str]:
-    """Each top-level child's stage. Ours (and any model named like torchvision's): stem,
-    layer1..layerN, head. Another model: the children before its first ``layerN`` are the
-    stem and those after its last the head; without ``layerN`` children, each child is its
-    own stage."""
+    """Each module's stage. Ours: what its network says (stem, layer1..layerN, head, whatever
+    the layout names them). Another model, by its top-level children: those before its
+    first ``layerN`` are the stem and those after its last the head; without ``layerN``
+    children, each child is its own stage."""
+    paths = [n for n, _ in model.named_modules() if n]
+    if isinstance(model, Network):
+        return {n: model.stage_of(n) for n in paths}
     names = [n for n, _ in model.named_children()]
-    if spec is not None:
-        return {n: stage_of(n) for n in names}
     stage_like = [i for i, n in enumerate(names) if stage_of(n).startswith("layer")]
     if not stage_like:
-        return {n: n for n in names}
-    first, last = stage_like[0], stage_like[-1]
-    return {n: stage_of(n) if first <= i <= last else ("stem" if i < first else "head")
-            for i, n in enumerate(names)}  # fmt: skip
+        top = {n: n for n in names}
+    else:
+        first, last = stage_like[0], stage_like[-1]
+        top = {n: stage_of(n) if first <= i <= last else ("stem" if i < first else "head")
+               for i, n in enumerate(names)}  # fmt: skip
+    return {n: top[n.split(".", 1)[0]] for n in paths}
 
 
 def _first_tensor(value: Any) -> Any:
@@ -253,7 +256,7 @@ def _output_field(layers: tuple[LayerRecord, ...], recorder: Recorder, ours: boo
     4-D (spatial) output in the order the pass computed it; None where none was followed
     (the input never reached a spatial output the recorder could follow)."""
     if ours:
-        last_stage = [r for r in layers if r.depth == 1 and r.stage.startswith("layer")][-1]
+        last_stage = [r for r in stage_members(layers) if r.stage.startswith("layer")][-1]
         return last_stage.receptive_field or 0, last_stage.jump or 0
     for c in reversed(recorder.calls):
         field = recorder.rf.get(c.output_id)
