@@ -174,3 +174,17 @@ def test_flops_and_diff_check_weights(runner: CliRunner, tmp_path) -> None:  # t
     assert both.exit_code == 0, both.output
     bad_b = runner.invoke(app, ["diff", "resnet20", "resnet32", "--weights-b", str(path)])
     assert bad_b.exit_code == 1 and "--weights-b" in bad_b.stderr
+
+
+def test_fvcore_stage_table_reads_the_resnetv2_layout(runner: CliRunner) -> None:
+    """fvcore counts by module name; resnetv2's stages are stages.N, not layerN: each stage row
+    sums its own modules, so no stage reads 0 and the rows add up to fvcore's total."""
+    args = ["flops", "resnetv2_18:layers=1,1,widths=32,64", "--counter", "fvcore", "--by",
+            "stage", "--input", "1x3x32x32", "-f", "json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    fvcore = json.loads(result.stdout)["fvcore"]
+    stages = fvcore["layers"]
+    assert list(stages) == ["stem", "layer1", "layer2", "head"]
+    assert stages["layer1"]["macs"] > 0 and stages["layer2"]["macs"] > 0
+    assert sum(s["macs"] for s in stages.values()) == fvcore["macs"]
