@@ -80,7 +80,9 @@ def test_fvcore_agrees_on_macs_for_odd_variants(arch: str) -> None:
     assert counts[""].macs == trace(spec, input_shape=shape).totals.macs
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "resnet50:layers=1,1,1,1", "resnet20", "resnet26d"])
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50:layers=1,1,1,1", "resnet20", "resnet26d",
+                                  "resnetv2_18:layers=1,1,1,1", "resnetv2_50d:layers=1,1,1,1",
+                                  "resnetv2_50d_frn:layers=1,1,1,1"])  # fmt: skip
 def test_training_memory_equals_what_autograd_saves(arch: str) -> None:
     model = build(arch).train()
     params = {p.data_ptr() for p in model.parameters()}

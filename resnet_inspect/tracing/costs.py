@@ -178,7 +178,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(  # BiT's convs standardise their filters through torch.batch_norm (model/layers.py)
         "weight_standardization", (f"{_T}batch_norm",), UNARY,
         "6/weight element (mean, variance, normalise)", flops=_per_output(6), shape=shapes.same,
-        saves=Saves.INPUT,
+        saves=Saves.OUTPUT,  # the standardised filters, which the conv keeps (its input: the weight)
     ),
     Operator(
         "group_norm", (f"{_F}group_norm",), ("input", "num_groups"), "8/element",
