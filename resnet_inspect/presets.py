@@ -63,6 +63,17 @@ _PRUNED_101D = _flat((
      (256, 155, 278), (256, 232, 278), (256, 214, 278)),
     ((499, 289, 2042), (512, 512, 2042), (512, 502, 2042)),
 ))  # fmt: skip
+# timm's resnetv2.py: pre-activation blocks in its layout; D and T stems as in resnet.py
+_V2 = dict(layout="resnetv2", preact=True)
+_V2D, _V2T = dict(**_V2, **_D), dict(**_V2, **_T)
+
+
+def _bit(factor: int) -> dict[str, Any]:
+    """BiT (Kolesnikov et al. 2020; timm's _create_resnetv2_bit): weight-standardised convs,
+    GroupNorm, the zero-padded stem pool, every width times ``factor``."""
+    return dict(**_V2, conv="std", norm="group", stem_pool="fixed", stem_width=64 * factor,
+                widths=tuple(w * factor for w in (64, 128, 256, 512)))  # fmt: skip
+
 
 # family -> {preset: fields}; `list --family` filters by the family
 PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
@@ -215,6 +226,28 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
             layers=_L152, **_X64x4, stem="deep", stem_width=64, reduce_first=2, down_kernel=3,
             **_LEGACY,
         ),
+    },
+    "resnetv2": {
+        "resnetv2_18": dict(layers=_L18, **_B, **_V2),
+        "resnetv2_18d": dict(layers=_L18, **_B, **_V2D),
+        "resnetv2_34": dict(layers=_L34, **_B, **_V2),
+        "resnetv2_34d": dict(layers=_L34, **_B, **_V2D),
+        "resnetv2_50": dict(layers=_L50, **_V2),
+        "resnetv2_50d": dict(layers=_L50, **_V2D),
+        "resnetv2_50t": dict(layers=_L50, **_V2T),
+        "resnetv2_101": dict(layers=_L101, **_V2),
+        "resnetv2_101d": dict(layers=_L101, **_V2D),
+        "resnetv2_152": dict(layers=_L152, **_V2),
+        "resnetv2_152d": dict(layers=_L152, **_V2D),
+        "resnetv2_50d_gn": dict(layers=_L50, **_V2D, norm="group"),
+        "resnetv2_50d_evos": dict(layers=_L50, **_V2D, norm="evonorm"),
+        "resnetv2_50d_frn": dict(layers=_L50, **_V2D, norm="frn"),
+        "resnetv2_50x1_bit": dict(layers=_L50, **_bit(1)),
+        "resnetv2_50x3_bit": dict(layers=_L50, **_bit(3)),
+        "resnetv2_101x1_bit": dict(layers=_L101, **_bit(1)),
+        "resnetv2_101x3_bit": dict(layers=_L101, **_bit(3)),
+        "resnetv2_152x2_bit": dict(layers=_L152, **_bit(2)),
+        "resnetv2_152x4_bit": dict(layers=_L152, **_bit(4)),
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

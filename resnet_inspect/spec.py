@@ -69,6 +69,7 @@ class StemPool(str, Enum):
     MAX = "max"  # a 3x3/2 max-pool
     CONV = "conv"  # ResNet-RS: a 3x3/2 conv, norm and ReLU instead (timm's replace_stem_pool)
     MAX_CEIL = "max_ceil"  # legacy SENet (Caffe's): a 3x3/2 max-pool, no padding, ceil mode
+    FIXED = "fixed"  # BiT: zero padding, then a 3x3/2 max-pool without padding (timm's 'fixed')
 
 
 class SERounding(str, Enum):
@@ -78,18 +79,28 @@ class SERounding(str, Enum):
     FLOOR = "floor"  # legacy SENet (Hu et al.'s code): channels // se_reduction
 
 
+class Conv(str, Enum):
+    """The convolutions' weights as the forward uses them."""
+
+    PLAIN = "plain"
+    STD = "std"  # BiT's weight standardisation (Qiao et al. 2019): each filter to mean 0, variance 1
+
+
 class Layout(str, Enum):
     """The network's module tree, hence its state-dict keys: which checkpoints load into it.
     Each layout is one network class (``model/build.py``'s NETWORKS)."""
 
     TORCHVISION = "torchvision"  # conv1, bn1, layer1..N.M, fc: torchvision and timm's resnet.py
     SENET = "senet"  # layer0.conv1/bn1, pool0, layer1..N.M (se_module), last_linear: timm's senet.py
+    RESNETV2 = "resnetv2"  # stem.*, stages.N.blocks.M, norm, head.fc: timm's resnetv2.py
 
 
 class Norm(str, Enum):
     BATCH = "batch"
     GROUP = "group"  # GroupNorm with 32 groups
     NONE = "none"
+    EVONORM = "evonorm"  # EvoNorm-S0 (Liu et al. 2020), 32 groups: norm and activation in one
+    FRN = "frn"  # Filter Response Normalisation with its TLU (Singh & Krishnan 2020)
 
 
 @dataclass(frozen=True)
@@ -172,7 +183,10 @@ class ResNetSpec:
     replace_stride_with_dilation: tuple[bool, ...] | None = _field(
         None, "--dilation", "B,B,..", "per stage after the first, e.g. 0,1,1"
     )
-    norm: Norm = _field(Norm.BATCH, "--norm", "NAME", "batch, group (32 groups) or none")
+    norm: Norm = _field(
+        Norm.BATCH, "--norm", "NAME",
+        "batch, group (32 groups), none; with preact also evonorm (S0), frn (with TLU)",
+    )  # fmt: skip
     zero_init_residual: bool = _field(
         False, "--zero-init-residual", "", "zero the last norm of every residual branch"
     )
@@ -186,8 +200,9 @@ class ResNetSpec:
         AntiAlias.NONE, "--aa", "NAME", "anti-aliased downsampling: none, avg, blur"
     )
     stem_pool: StemPool = _field(
-        StemPool.MAX, "--stem-pool", "NAME", "after the stem: max (pool) or conv (ResNet-RS)"
-    )
+        StemPool.MAX, "--stem-pool", "NAME",
+        "after the stem: max (pool), conv (ResNet-RS), fixed (BiT: zero-pad, then max-pool)",
+    )  # fmt: skip
     reduce_first: int = _field(
         1, "--reduce-first", "N", "divide a block's first conv width by N (2 in SENet-154)"
     )
@@ -233,9 +248,16 @@ class ResNetSpec:
         None, "--block-widths", "N,N,..",
         "pruned: each block's conv widths in order (3 per bottleneck, 2 per basic block)",
     )  # fmt: skip
+    # pre-activation ResNet v2 (He et al. 2016) and BiT: timm's resnetv2.py
+    preact: bool = _field(
+        False, "--preact/--no-preact", "", "pre-activation blocks: norm and ReLU before each conv"
+    )
+    conv: Conv = _field(
+        Conv.PLAIN, "--conv", "NAME", "plain, or std (BiT's weight-standardised convs, eps 1e-8)"
+    )
     layout: Layout = _field(
         Layout.TORCHVISION, "--layout", "NAME",
-        "module names, hence checkpoint keys: torchvision or senet (legacy SENet)",
+        "module names, hence checkpoint keys: torchvision, resnetv2 (timm's) or senet (legacy SENet)",
     )  # fmt: skip
     num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
@@ -389,11 +411,12 @@ _CHOICES: dict[str, type[Enum]] = {
     "stem_pool": StemPool,
     "se_rounding": SERounding,
     "layout": Layout,
+    "conv": Conv,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
          "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split", "branch_relu")
+_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split", "branch_relu", "preact")
 _INT_TUPLES = ("layers", "widths", "block_widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
@@ -676,7 +699,11 @@ def _validate(spec: ResNetSpec) -> None:
         _check_split_attention(spec)
     if spec.block is Block.RES2NET:
         _check_res2net(spec)
-    if spec.norm is Norm.GROUP:
+    _check_preact(spec)
+    if spec.layout is Layout.SENET and spec.block not in (Block.BASIC, Block.BOTTLENECK):
+        raise SpecError(f"block={spec.block.value}: not with layout=senet (legacy SENet's blocks "
+                        "are basic and bottleneck)")  # fmt: skip
+    if spec.norm in (Norm.GROUP, Norm.EVONORM):
         _check_group_norm(spec)
 
 
@@ -850,6 +877,56 @@ def _check_block_widths(spec: ResNetSpec) -> None:
             )
 
 
+# what timm's resnetv2.py has no option for: each field's default, and why it is refused
+_NOT_IN_RESNETV2 = {
+    "shortcut": "its blocks project where the shape changes (shortcut B) only",
+    "groups": "its bottleneck has no grouped conv",
+    "width_per_group": "its bottleneck has no grouped conv",
+    "stride_in": "its bottleneck strides on the 3x3",
+    "attn": "its blocks have no channel attention",
+    "aa": "its blocks have no anti-aliasing",
+    "reduce_first": "its blocks do not reduce their first conv",
+    "down_kernel": "its projections are 1x1",
+    "branch_relu": "its basic block ends in a conv",
+    "block_widths": "it has no pruned variant",
+}
+
+
+def _check_preact(spec: ResNetSpec) -> None:
+    """Pre-activation blocks exist in timm's resnetv2 layout only, which builds nothing else;
+    the norms that carry their own activation (evonorm, frn) need pre-activation."""
+    v2 = spec.layout is Layout.RESNETV2
+    if spec.preact != v2:
+        raise SpecError(
+            f"preact={_fmt(spec.preact)}: pre-activation blocks come with layout=resnetv2, "
+            f"which builds pre-activation blocks only (layout is {spec.layout.value})"
+        )
+    if spec.norm in (Norm.EVONORM, Norm.FRN) and not spec.preact:
+        raise SpecError(f"norm={spec.norm.value}: normalises and activates in one layer; it needs "
+                        "preact=true (a post-activation block adds its own ReLU)")  # fmt: skip
+    if not v2:
+        if spec.conv is not Conv.PLAIN:
+            raise SpecError(f"conv={spec.conv.value}: weight standardisation is timm's resnetv2 "
+                            "only; needs layout=resnetv2 (BiT)")  # fmt: skip
+        if spec.stem_pool is StemPool.FIXED:
+            raise SpecError("stem_pool=fixed: BiT's zero-padded pool is timm's resnetv2 only; "
+                            "needs layout=resnetv2")  # fmt: skip
+        return
+    if spec.block not in (Block.BASIC, Block.BOTTLENECK):
+        raise SpecError(f"block={spec.block.value}: not with layout=resnetv2 (its pre-activation "
+                        "blocks are basic and bottleneck)")  # fmt: skip
+    for name, why in _NOT_IN_RESNETV2.items():
+        if getattr(spec, name) != _DEFAULTS[name]:
+            raise SpecError(f"{name}={_fmt(getattr(spec, name))}: not with layout=resnetv2 ({why})")
+    if spec.stem is Stem.CIFAR or spec.stem_pool is StemPool.CONV:
+        field = "stem" if spec.stem is Stem.CIFAR else "stem_pool"
+        raise SpecError(f"{field}={_fmt(getattr(spec, field))}: not with layout=resnetv2 "
+                        "(its stems end in a max-pool)")  # fmt: skip
+    if spec.norm is Norm.NONE:
+        raise SpecError("norm=none: not with preact=true (a pre-activation block normalises "
+                        "before each conv)")  # fmt: skip
+
+
 def _check_zero_padding(spec: ResNetSpec) -> None:
     channels = spec.stem_channels[-1]
     for stage in range(spec.num_stages):
@@ -877,7 +954,7 @@ def _check_group_norm(spec: ResNetSpec) -> None:
     for count in normalized_channels(spec):
         if count % GROUP_NORM_GROUPS:
             raise SpecError(
-                f"norm=group: {count} channels cannot be split into {GROUP_NORM_GROUPS} groups; "
+                f"norm={spec.norm.value}: {count} channels cannot be split into {GROUP_NORM_GROUPS} groups; "
                 f"every width must be a multiple of {GROUP_NORM_GROUPS}"
             )
 

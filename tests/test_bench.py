@@ -238,6 +238,25 @@ def test_breakdown_covers_every_stage_and_all_flops(tiny_result: bench.BenchResu
         assert s.bytes_moved > 0 and s.intensity == pytest.approx(s.flops / s.bytes_moved)
 
 
+def test_breakdown_reads_the_resnetv2_layout_stage_by_stage() -> None:
+    """timm's resnetv2 tree (stem, stages.N, norm, head): the same stage rows, the stages'
+    FLOPs adding up to the whole pass, and the pieces composing the model's forward."""
+    from resnet_inspect.bench.engine import stage_pieces
+    from resnet_inspect.model import build_model
+
+    spec = resolve("resnetv2_18d:layers=1,1,widths=32,64,num_classes=5")
+    config = BenchConfig(warmup_s=0.01, min_time_s=0.05, breakdown=True, threads=1)
+    m = run_bench([BenchTask(spec, 1, (3, 32, 32))], config).measurements[0]
+    assert [s.name for s in m.stages] == ["stem", "layer1", "layer2", "head"]
+    assert sum(s.flops for s in m.stages) == m.flops
+    model, x = build_model(spec).eval(), torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        out = x
+        for _, piece in stage_pieces(model):
+            out = piece(out)
+        assert torch.equal(out, model(x))
+
+
 def test_environment_names_versions_threads_and_no_peak_on_cpu(tiny_result: bench.BenchResult) -> None:
     env = tiny_result.environment
     assert env.torch_version == torch.__version__

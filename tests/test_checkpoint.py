@@ -480,3 +480,29 @@ def test_dilation_shows_where_it_removes_a_projection() -> None:
     found = identify_shapes(meta_shapes(spec))
     assert found.spec == spec
     assert not any(a.startswith("replace_stride") for a in found.assumptions)
+
+
+@pytest.mark.parametrize("arch", [
+    "resnetv2_18:layers=1,2,widths=32,64,stem_width=32,num_classes=7,in_chans=1",
+    "resnetv2_18d:layers=1,1,1,widths=16,32,64",
+    "resnetv2_50t:layers=1,1,widths=32,64",
+    "resnetv2_50d_frn:layers=1,1,1,widths=32,64,128",
+    "resnetv2_50d_evos:layers=2,1,widths=32,64",
+    "resnetv2_50x1_bit:layers=2,1,widths=32,64,stem_width=32",
+])  # fmt: skip
+def test_resnetv2_variants_identify_back_to_themselves(arch: str) -> None:
+    """timm's resnetv2 keys: everything the shapes show comes back, and the rest is assumed
+    as timm's models pair it (BiT's std convs and fixed pool with GroupNorm and the 7x7 stem,
+    avg_down with a deep or tiered stem)."""
+    spec = resolve(arch)
+    found = identify_shapes(meta_shapes(spec))
+    assert found.spec == spec
+    unseen = {a.split(":")[0] for a in found.assumptions}
+    assert {"conv", "stem_pool", "avg_down", "replace_stride_with_dilation"} <= unseen
+
+
+def test_a_resnetv2_checkpoint_is_not_mistaken_for_torchvision_layout() -> None:
+    shapes = meta_shapes(resolve("resnetv2_50"))
+    assert identify_shapes(shapes).spec.layout.value == "resnetv2"
+    with pytest.raises(IdentifyError, match="stages are not numbered"):
+        identify_shapes({k.replace("stages.1.", "stages.7."): v for k, v in shapes.items()})

@@ -111,3 +111,52 @@ def test_build_accepts_a_spec() -> None:
     spec = PRESETS["resnet18"]
     assert n_params(build(spec, device="meta")) == PARAMS["resnet18"]
     assert build(spec, device="meta").spec == spec
+
+
+# resnetv2's published parameter counts (BiT's, from timm's documentation) are checked in
+# tests/test_published.py with their source; every resnetv2 preset's exact count is timm's own
+# (tests/test_reference.py).
+
+
+def test_resnetv2_state_dict_layout() -> None:
+    """timm's resnetv2 names: no norm in the stem, a projection without norm, the final norm,
+    the classifier as a 1x1 conv."""
+    sd = build("resnetv2_50d", device="meta").state_dict()
+    assert "stem.conv1.weight" in sd and "stem.norm2.running_var" in sd and "stem.norm3.weight" not in sd
+    assert tuple(sd["stages.1.blocks.0.downsample.conv.weight"].shape) == (512, 256, 1, 1)
+    assert not any(k.startswith("stages.1.blocks.0.downsample.norm") for k in sd)
+    assert "stages.3.blocks.2.norm3.weight" in sd and "norm.running_mean" in sd
+    assert tuple(sd["head.fc.weight"].shape) == (1000, 2048, 1, 1)
+
+
+def test_preact_shortcuts_read_the_pre_activated_input_identities_the_raw_one() -> None:
+    """He et al. 2016, fig. 1(b) and timm: x + F(relu(bn(x))) where the shape is kept, and
+    P(relu(bn(x))) + F(relu(bn(x))) where a projection changes it."""
+    model = build("resnetv2_18:layers=2,1,widths=8,16,stem_width=8").eval()
+    x = torch.randn(1, 8, 8, 8)
+    with torch.no_grad():
+        for block in (model.stages[0].blocks[1], model.stages[1].blocks[0]):
+            pre = torch.relu(torch.nn.functional.batch_norm(
+                x, block.norm1.running_mean, block.norm1.running_var, block.norm1.weight,
+                block.norm1.bias, False, 0.0, block.norm1.eps))
+            branch = block.conv2(block.norm2(block.conv1(pre)))
+            shortcut = x if block.downsample is None else block.downsample(pre)
+            assert torch.allclose(block(x), branch + shortcut, atol=1e-6)
+            x = block(x)
+    assert model.stages[0].blocks[1].downsample is None
+    assert model.stages[1].blocks[0].downsample is not None
+
+
+def test_weight_standardisation_gives_each_filter_mean_0_and_variance_1() -> None:
+    """BiT's conv (Kolesnikov et al. 2020; Qiao et al. 2019): the conv of the input with
+    (w - mean) / sqrt(var + 1e-8), population variance per output filter."""
+    from resnet_inspect.model.layers import StdConv2d
+
+    conv = StdConv2d(3, 4, 3, padding=1, bias=False)
+    x = torch.randn(2, 3, 5, 5)
+    w = conv.weight.detach()
+    mean = w.mean(dim=(1, 2, 3), keepdim=True)
+    var = w.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
+    standardised = (w - mean) / torch.sqrt(var + 1e-8)
+    expected = torch.nn.functional.conv2d(x, standardised, padding=1)
+    assert torch.allclose(conv(x), expected, atol=1e-5)

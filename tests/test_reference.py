@@ -231,7 +231,6 @@ NOT_BUILT: dict[str, str] = {
     "test_resnet": "a different block type per stage (timm's own test model)",
 }
 NOT_BUILT_MODULES = {
-    "resnetv2": "pre-activation blocks in timm's resnetv2 layout",
 }
 
 

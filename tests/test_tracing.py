@@ -128,3 +128,19 @@ def test_public_trace_survives_importing_the_module() -> None:
     importlib.import_module("resnet_inspect.tracing")
     assert callable(resnet_inspect.trace)
     assert resnet_inspect.trace("resnet18").totals.params == 11_689_512
+
+
+@pytest.mark.parametrize("arch", ["resnetv2_50d", "resnetv2_18", "resnetv2_50x1_bit"])
+def test_resnetv2_stage_rows_read_stem_stages_head_and_add_up(arch: str) -> None:
+    """timm's tree has no top-level layerN: the network says which module is in which stage
+    (stages.0 is layer1; the final norm is the head's), and the rows still sum to the totals."""
+    t = trace(arch)
+    rows = t.stages()
+    assert [r.name for r in rows] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert sum(r.macs for r in rows) == t.totals.macs
+    assert sum(r.flops for r in rows) == t.totals.flops
+    assert sum(r.params for r in rows) == t.totals.params
+    by_name = t.by_name()
+    assert by_name["stages"].output_shape == by_name["norm"].input_shape  # the container ran
+    assert by_name["norm"].stage == "head" and by_name["stages.2.blocks.0"].stage == "layer3"
+    assert t.output_shape == (1, 1000)

@@ -14,8 +14,7 @@ from ..spec import ResNetSpec
 
 class Network(nn.Module):
     """A network built from a spec. Subclasses build their children and define the three
-    pieces of the forward; ``stage_names`` says which stage each top-level child belongs to
-    (children registered in forward order)."""
+    pieces of the forward; ``stage_of`` says which stage each module belongs to."""
 
     spec: ResNetSpec
 
@@ -24,15 +23,34 @@ class Network(nn.Module):
         """The residual stages, in order (``layer1``..``layerN`` where the layout names them so)."""
         raise NotImplementedError
 
-    def stage_names(self) -> dict[str, str]:
-        """Each top-level child's stage: those before the first residual stage are the stem,
-        the stages are layer1..layerN, those after the last stage the head."""
-        stages = {id(s): f"layer{i + 1}" for i, s in enumerate(self.stages)}
-        names, seen_stage = {}, False
-        for name, child in self.named_children():
-            seen_stage = seen_stage or id(child) in stages
-            names[name] = stages.get(id(child), "head" if seen_stage else "stem")
-        return names
+    def stage_of(self, path: str) -> str:
+        """The stage a module (by its state-dict path) belongs to: "stem", "layer1".."layerN"
+        (the N stages, whatever the layout names them) or "head"; "" for a container that
+        holds several stages (resnetv2's ``stages``). Stage rows of every report read this.
+
+        A module inside the i-th of ``stages`` is in layer{i}; one outside every stage is in
+        the stem when its top-level child is registered before the first stage's (children
+        are registered in forward order), else in the head."""
+        return self.stage_map().get(path, "")
+
+    def stage_map(self) -> dict[str, str]:
+        """``stage_of`` for every module path at once."""
+        where = {id(s): f"layer{i + 1}" for i, s in enumerate(self.stages)}
+        stage_paths = {name: where[id(m)] for name, m in self.named_modules() if id(m) in where}
+        tops = [name for name, _ in self.named_children()]
+        first = min(tops.index(p.split(".", 1)[0]) for p in stage_paths)
+        result: dict[str, str] = {}
+        for path, _ in self.named_modules():
+            if not path:
+                continue
+            inside = next((s for p, s in stage_paths.items() if path == p or path.startswith(p + ".")), None)
+            if inside is not None:
+                result[path] = inside
+            elif any(p.startswith(path + ".") for p in stage_paths):
+                result[path] = ""  # a container of several stages
+            else:
+                result[path] = "stem" if tops.index(path.split(".", 1)[0]) < first else "head"
+        return result
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -7,6 +7,9 @@ A block type is a subclass of :class:`ResidualBlock` that builds its children fr
   (anti-aliasing ``aa``, channel attention ``se``, ``drop_path``) is None where the spec
   has none, and is skipped;
 - ``post``: the children applied after the merge (the last ReLU);
+- ``pre``: the children applied before the branches part (a pre-activation block's first norm,
+  empty elsewhere): the residual branch and a projection shortcut read their output, an
+  identity shortcut the block's own input;
 - ``last_norm_name``: the norm ``zero_init_residual`` zeroes (a dotted path in a child);
 - the shortcut is the child ``downsample`` (None: identity).
 
@@ -69,6 +72,7 @@ class ResidualBlock(nn.Module):
     main: ClassVar[tuple[str, ...]]
     post: ClassVar[tuple[str, ...]]
     last_norm_name: ClassVar[str]
+    pre: ClassVar[tuple[str, ...]] = ()
     shortcut_name: ClassVar[str] = "downsample"
     attn_name: str = "se"  # the child that ``main``'s "se" names, set from the context
     downsample: nn.Module | None
@@ -102,8 +106,11 @@ class ResidualBlock(nn.Module):
         return use_aa
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shared = x
+        for name in self.pre:
+            shared = getattr(self, name)(shared)
+        out = self.residual(shared)
+        shortcut = x if self.downsample is None else self.downsample(shared)
         out = out + shortcut
         for name in self.post:
             out = getattr(self, name)(out)

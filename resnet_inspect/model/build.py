@@ -8,10 +8,12 @@ from ..errors import SpecError
 from ..spec import Layout, ResNetSpec
 from .base import Network
 from .network import ResNet
+from .resnetv2 import ResNetV2
 from .senet import SENet
 
 NETWORKS: dict[Layout, type[Network]] = {
     Layout.TORCHVISION: ResNet,
+    Layout.RESNETV2: ResNetV2,
     Layout.SENET: SENet,
 }
 

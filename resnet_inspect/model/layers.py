@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..spec import GROUP_NORM_GROUPS, AntiAlias, Norm
+from ..spec import GROUP_NORM_GROUPS, AntiAlias, Conv, Norm
 
 
 def conv3x3(
@@ -150,3 +151,110 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"rate={self.rate:.3g}"
+
+
+# --- pre-activation (timm's resnetv2.py): weight-standardised convs and norms that activate -------
+BIT_STD_EPS = 1e-8  # BiT's weight standardisation (timm's _create_resnetv2_bit)
+
+
+class StdConv2d(nn.Conv2d):
+    """A conv whose filters are standardised on every forward (Qiao et al. 2019; BiT): each
+    output channel's weights to mean 0 and variance 1 (the population variance, plus ``eps``),
+    computed as a batch norm over the filters. It calls ``torch.batch_norm`` (nn.BatchNorm2d
+    calls F.batch_norm), which the cost table prices as weight standardisation."""
+
+    def __init__(self, *args: Any, eps: float = BIT_STD_EPS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = self.weight.reshape(1, self.out_channels, -1)
+        w = torch.batch_norm(flat, None, None, None, None, True, 0.0, self.eps, False)
+        return F.conv2d(x, w.reshape(self.weight.shape), self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)  # fmt: skip
+
+
+def make_conv(conv: Conv, in_ch: int, out_ch: int, kernel: int, stride: int = 1,
+              dilation: int = 1, bias: bool = False) -> nn.Conv2d:  # fmt: skip
+    """A square conv with timm's symmetric padding, ((stride - 1) + dilation * (k - 1)) // 2."""
+    pad = ((stride - 1) + dilation * (kernel - 1)) // 2
+    cls = StdConv2d if conv is Conv.STD else nn.Conv2d
+    return cls(in_ch, out_ch, kernel, stride, padding=pad, dilation=dilation, bias=bias)
+
+
+class BatchNormAct(nn.BatchNorm2d):
+    """Batch norm then ReLU, one module with the batch norm's keys (timm's BatchNormAct2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(super().forward(x), inplace=True)
+
+
+class GroupNormAct(nn.GroupNorm):
+    """GroupNorm (32 groups) then ReLU, with the group norm's keys (timm's GroupNormAct)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(GROUP_NORM_GROUPS, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(super().forward(x), inplace=True)
+
+
+def _per_channel(p: torch.Tensor) -> torch.Tensor:
+    return p.view(1, -1, 1, 1)
+
+
+class EvoNormS0(nn.Module):
+    """EvoNorm-S0 (Liu et al. 2020): x * sigmoid(v * x) divided by the standard deviation of
+    its group (32 groups, population variance + eps), then a per-channel scale and shift.
+    Keys ``weight``, ``bias``, ``v`` as timm's EvoNorm2dS0."""
+
+    def __init__(self, channels: int, groups: int = GROUP_NORM_GROUPS, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.groups, self.eps = groups, eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.v = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[0], x.shape[1]
+        var = x.reshape(n, self.groups, -1).var(dim=2, unbiased=False, keepdim=True)
+        std = (var + self.eps).sqrt().expand(n, self.groups, c // self.groups).reshape(n, c, 1, 1)
+        x = x * torch.sigmoid(x * _per_channel(self.v)) / std
+        return x * _per_channel(self.weight) + _per_channel(self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, groups={self.groups}, eps={self.eps}"
+
+
+class FilterResponseNormTLU(nn.Module):
+    """Filter response normalisation (Singh & Krishnan 2020): x divided by the root mean square
+    over each channel's plane (+ eps), a per-channel scale and shift, then the thresholded
+    linear unit max(x, tau). Keys ``weight``, ``bias``, ``tau`` as timm's FilterResponseNormTlu2d."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.tau = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * torch.rsqrt((x * x).mean(dim=(2, 3), keepdim=True) + self.eps)
+        x = x * _per_channel(self.weight) + _per_channel(self.bias)
+        return torch.maximum(x, _per_channel(self.tau))
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+def make_norm_act(norm: Norm, channels: int) -> nn.Module:
+    """A pre-activation block's norm, with its activation (ReLU, or the norm's own)."""
+    if norm is Norm.BATCH:
+        return BatchNormAct(channels)
+    if norm is Norm.GROUP:
+        return GroupNormAct(channels)
+    if norm is Norm.EVONORM:
+        return EvoNormS0(channels)
+    if norm is Norm.FRN:
+        return FilterResponseNormTLU(channels)
+    raise ValueError(f"norm={norm.value} has no pre-activation form")  # refused by the spec

@@ -16,7 +16,7 @@ from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
 from .base import Network
 from .block import BlockContext, ResidualBlock
 from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
-from .registry import BLOCKS
+from .registry import block_class
 
 
 def make_shortcut(
@@ -96,7 +96,7 @@ def make_stages(spec: ResNetSpec, in_ch: int, attn_name: str = "se") -> list[nn.
         if stage > 0 and spec.dilations[stage - 1]:
             # a dilated stage keeps its resolution: the stride becomes dilation
             dilation, stride = dilation * stride, 1
-        block_cls = BLOCKS[spec.block]
+        block_cls = block_class(spec)
         planes, out_ch = spec.stage_widths[stage], spec.out_channels(stage)
         blocks = []
         for i in range(spec.layers[stage]):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ..spec import Block
+from ..spec import Block, ResNetSpec
 from .basic import BasicBlock
 from .block import ResidualBlock
 from .bottleneck import Bottleneck
+from .preact_basic import PreActBasicBlock
+from .preact_bottleneck import PreActBottleneck
 from .res2net import Res2NetBlock
 from .resnest import ResNestBottleneck
 from .sk_basic import SelectiveKernelBasic
@@ -19,3 +21,12 @@ BLOCKS: dict[Block, type[ResidualBlock]] = {
     Block.SK_BASIC: SelectiveKernelBasic,
     Block.SK_BOTTLENECK: SelectiveKernelBottleneck,
 }
+# pre-activation (spec.preact): the same block types, normalised before each conv
+PREACT_BLOCKS: dict[Block, type[ResidualBlock]] = {
+    Block.BASIC: PreActBasicBlock,
+    Block.BOTTLENECK: PreActBottleneck,
+}
+
+
+def block_class(spec: ResNetSpec) -> type[ResidualBlock]:
+    return (PREACT_BLOCKS if spec.preact else BLOCKS)[spec.block]

@@ -22,7 +22,8 @@ def trace_charts(trace: Trace) -> tuple[Chart, ...]:
     names = tuple(r.name for r in stages)
     spatial = [r for r in trace.layers if r.depth <= 2 and len(r.output_shape) == 4
                and r.receptive_field is not None and (r.depth == 1 or r.is_block)]  # fmt: skip
-    spatial = [r for r in spatial if not (r.depth == 1 and r.stage.startswith("layer"))]
+    # not the stage containers (layerN; resnetv2's ``stages``, whose stage is ""): their blocks are
+    spatial = [r for r in spatial if r.stage and not (r.depth == 1 and r.stage.startswith("layer"))]
     return (
         Chart("FLOPs per stage", "bar", "stage", "GFLOPs", names,
               (Series("FLOPs", tuple(r.flops / 1e9 for r in stages)),)),

@@ -62,13 +62,16 @@ def flops_report(trace: Trace, by: str, depth: int) -> Report:
 
 def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> Report:
     """The fvcore counter, in the same table shape; MACs are compared with ours."""
+    from ..tracing.records import stage_members
+
     layers = trace.stages() if by == "stage" else trace.at_depth(depth)
     root = counts[""]
     total = root.fvcore_flops
 
     def of(name: str) -> Any:
-        if by == "stage" and name in ("stem", "head"):
-            parts = [counts[r.name] for r in trace.layers if r.depth == 1 and r.stage == name]
+        if by == "stage":  # the stage's outermost modules (layerN itself; resnetv2's stages.N)
+            parts = [counts[r.name] for r in stage_members(trace.layers)
+                     if r.stage == name and r.name in counts]  # fmt: skip
             return (sum(p.macs for p in parts), sum(p.fvcore_flops for p in parts))
         c = counts.get(name)
         return (c.macs, c.fvcore_flops) if c else (0, 0)

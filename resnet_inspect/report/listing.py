@@ -7,7 +7,8 @@ from ..spec import PRESETS, ResNetSpec, format_value
 from .document import Column, Report, Table
 
 _OTHER = ("attn", "se_reduction", "aa", "stem_pool", "reduce_first", "down_kernel", "norm",
-          "stride_in", "drop_path", "avd", "avd_first", "sk_reduction", "sk_divisor", "sk_split")  # fmt: skip
+          "stride_in", "drop_path", "avd", "avd_first", "sk_reduction", "sk_divisor", "sk_split",
+          "preact", "conv")  # fmt: skip
 _DEFAULT = ResNetSpec()
 
 

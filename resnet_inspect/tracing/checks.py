@@ -12,14 +12,14 @@ Two warnings, each a rule of this project:
 from __future__ import annotations
 
 from ..spec import Stem
-from .records import Trace
+from .records import Trace, stage_members
 
 
 def input_warnings(trace: Trace) -> tuple[str, ...]:
     warnings = []
     h, w = trace.input_shape[-2:]
     size = f"{h}x{w}"
-    stages = [r for r in trace.layers if r.depth == 1 and r.stage.startswith("layer")]
+    stages = [r for r in stage_members(trace.layers) if r.stage.startswith("layer")]
     collapsed = next((r for r in stages if len(r.output_shape) == 4 and r.output_shape[-2:] == (1, 1)), None)
     if collapsed is not None:
         ours = trace.spec is not None and trace.spec.stem is not Stem.CIFAR

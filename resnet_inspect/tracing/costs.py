@@ -196,6 +196,11 @@ OPERATORS: tuple[Operator, ...] = (
         "batch_norm", (f"{_F}batch_norm",), UNARY, "2/element (scale, shift)",
         flops=_per_output(2), shape=shapes.same, saves=Saves.INPUT,
     ),
+    Operator(  # BiT's convs standardise their filters through torch.batch_norm (model/layers.py)
+        "weight_standardization", (f"{_T}batch_norm",), UNARY,
+        "6/weight element (mean, variance, normalise)", flops=_per_output(6), shape=shapes.same,
+        saves=Saves.OUTPUT,  # the standardised filters, which the conv keeps (its input: the weight)
+    ),
     Operator(
         "group_norm", (f"{_F}group_norm",), ("input", "num_groups"), "8/element",
         flops=_per_output(8), shape=shapes.group_norm, saves=Saves.INPUT,
@@ -296,6 +301,25 @@ OPERATORS: tuple[Operator, ...] = (
         "softmax", (f"{_T}softmax", f"{_TEN}softmax", f"{_F}softmax"), ("input", "dim"),
         "5/element (max, subtract, exp, sum, divide)", flops=_per_output(5), shape=shapes.same,
         saves=Saves.OUTPUT,
+    ),
+    # the norms of pre-activation ResNets: EvoNorm-S0's group variance, FRN's mean square
+    # and TLU (statistics over the plane: the field follows the normalised tensor, as for a norm)
+    Operator(
+        "var", (f"{_TEN}var", f"{_T}var"), ("input", "dim"),
+        "3/input element (mean, squared deviation, sum)", flops=lambda c: 3 * c.input_numel,
+        global_receptive_field=True, saves=Saves.INPUT,
+    ),
+    Operator(
+        "sqrt", (f"{_T}sqrt", f"{_TEN}sqrt", f"{_T}rsqrt", f"{_TEN}rsqrt"), UNARY, "1/element",
+        flops=_per_output(1), shape=shapes.same, saves=Saves.OUTPUT,
+    ),
+    Operator(
+        "div", (f"{_TEN}__truediv__", f"{_TEN}div", f"{_T}div"), BINARY, "1/element",
+        flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
+    ),
+    Operator(
+        "maximum", (f"{_T}maximum", f"{_TEN}maximum"), BINARY, "1/element (FRN's TLU)",
+        flops=_per_output(1), shape=shapes.add, saves=Saves.INPUT,
     ),
 )  # fmt: skip
 # an operator may have several entries (window and adaptive pooling, in-place ReLU): one name

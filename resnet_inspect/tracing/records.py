@@ -12,9 +12,9 @@ from ..spec import ResNetSpec
 @functools.cache
 def block_type_names() -> frozenset[str]:
     """Class names of the registered block types (the trace's rows carry class names)."""
-    from ..model import BLOCKS
+    from ..model.registry import BLOCKS, PREACT_BLOCKS
 
-    return frozenset(cls.__name__ for cls in BLOCKS.values())
+    return frozenset(cls.__name__ for cls in (*BLOCKS.values(), *PREACT_BLOCKS.values()))
 
 
 @dataclass(frozen=True)
@@ -130,16 +130,25 @@ def stage_of(name: str) -> str:
     return "head" if top in ("avgpool", "fc") else "stem"
 
 
+def stage_members(layers: tuple[LayerRecord, ...]) -> list[LayerRecord]:
+    """The outermost modules of each stage: those whose parent is the model or a module of
+    another stage (or of several: resnetv2's ``stages``, whose stage is "")."""
+    stage_by_name = {r.name: r.stage for r in layers}
+    return [r for r in layers if r.stage and stage_by_name.get(r.name.rpartition(".")[0]) != r.stage]
+
+
 def stage_rows(trace: Trace) -> list[LayerRecord]:
     """stem, layer1..layerN and head as single rows, each summing its modules."""
     rows: list[LayerRecord] = []
-    for stage in dict.fromkeys(r.stage for r in trace.layers if r.depth == 1):
-        members = [r for r in trace.layers if r.depth == 1 and r.stage == stage]
+    outermost = stage_members(trace.layers)
+    for stage in dict.fromkeys(r.stage for r in outermost):
+        members = [r for r in outermost if r.stage == stage]
         last = members[-1]
         rows.append(
             dataclasses.replace(
                 last,
                 name=stage,
+                depth=1,
                 type="stage" if stage.startswith("layer") else stage,
                 input_shape=members[0].input_shape,
                 params=sum(r.params for r in members),

@@ -26,7 +26,7 @@ from . import costs
 from .costs import RF, Geometry
 from .memory import Seen, peak_activations, saved_for_backward
 from .recorder import Counted, Recorded, Recorder
-from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_of
+from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_members, stage_of
 
 
 @contextmanager
@@ -97,14 +97,14 @@ def trace_model(
         )  # fmt: skip
     dtype = normalize_dtype(dtype)
     seen, recorder, output = _run(model, input_shape, device)
-    stages = model.stage_names() if isinstance(model, Network) else _stage_names(model)
+    stages = model.stage_map() if isinstance(model, Network) else _stage_names(model)
     item = DTYPE_BYTES[dtype]
     own_calls: dict[str, list[Recorded]] = {}
     for c in recorder.calls:
         own_calls.setdefault(c.owner, []).append(c)
     own = {
         name: _own_record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []),
-                          recorder.rf, item, stages[name.split(".", 1)[0]])
+                          recorder.rf, item, stages[name])
         for name, m in model.named_modules() if name
     }  # fmt: skip
     layers = _aggregate(own)
@@ -135,16 +135,19 @@ _UNSEEN = Seen((), None, 0)  # type: ignore[arg-type]  # a module the forward ne
 
 
 def _stage_names(model: nn.Module) -> dict[str, str]:
-    """Each top-level child's stage in a model not ours (ours: ``Network.stage_names``): the
-    children before its first ``layerN`` are the stem and those after its last the head;
-    without ``layerN`` children, each child is its own stage."""
+    """Each module's stage in a model not ours (ours: ``Network.stage_map``), by its top-level
+    children: those before its first ``layerN`` are the stem and those after its last the
+    head; without ``layerN`` children, each child is its own stage."""
+    paths = [n for n, _ in model.named_modules() if n]
     names = [n for n, _ in model.named_children()]
     stage_like = [i for i, n in enumerate(names) if stage_of(n).startswith("layer")]
     if not stage_like:
-        return {n: n for n in names}
-    first, last = stage_like[0], stage_like[-1]
-    return {n: stage_of(n) if first <= i <= last else ("stem" if i < first else "head")
-            for i, n in enumerate(names)}  # fmt: skip
+        top = {n: n for n in names}
+    else:
+        first, last = stage_like[0], stage_like[-1]
+        top = {n: stage_of(n) if first <= i <= last else ("stem" if i < first else "head")
+               for i, n in enumerate(names)}  # fmt: skip
+    return {n: top[n.split(".", 1)[0]] for n in paths}
 
 
 def _first_tensor(value: Any) -> Any:
@@ -254,7 +257,7 @@ def _output_field(layers: tuple[LayerRecord, ...], recorder: Recorder, ours: boo
     4-D (spatial) output in the order the pass computed it; None where none was followed
     (the input never reached a spatial output the recorder could follow)."""
     if ours:
-        last_stage = [r for r in layers if r.depth == 1 and r.stage.startswith("layer")][-1]
+        last_stage = [r for r in stage_members(layers) if r.stage.startswith("layer")][-1]
         return last_stage.receptive_field or 0, last_stage.jump or 0
     for c in reversed(recorder.calls):
         field = recorder.rf.get(c.output_id)
