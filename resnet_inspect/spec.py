@@ -411,6 +411,8 @@ def parse_spec_string(text: str) -> tuple[str | None, dict[str, str]]:
     if not text:
         raise SpecError("empty architecture: give a preset name or key=value overrides")
     head, sep, tail = text.partition(":")
+    if sep and not head.strip() and not tail.strip():
+        raise SpecError(f"{text!r}: no preset before ':' and no key=value after it")
     if not sep and "=" in head:
         head, tail = "", head
     preset = head.strip() or None

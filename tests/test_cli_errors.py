@@ -51,6 +51,7 @@ BATTERY: list[tuple[str, int, str]] = [
     # summary: presets, flag values, spec strings, conflicts
     ("summary resnet5", 2, "did you mean resnet50"),
     ("summary resnt50", 2, "'resnt50'"),
+    ("summary :", 2, "no preset before ':'"),  # not a silent resnet50
     ("summary --stem big", 2, "--stem 'big'"),
     ("summary --shortcut D", 2, "--shortcut 'D'"),
     ("summary --norm layer", 2, "--norm 'layer'"),
@@ -151,6 +152,7 @@ BATTERY: list[tuple[str, int, str]] = [
     ("identify {badst}", 2, "safetensors"),
     ("identify {underfile}", 2, "FILE"),
     ("identify {other}", 1, "not a ResNet"),
+    ("identify {other}", 1, "other.pth"),  # which file: a script may identify many
     ("identify {ckpt} -f xml", 2, "--format 'xml'"),
     ("identify {ckpt} -o {nodir}", 2, "does not exist"),
     ("identify", 2, "FILE"),

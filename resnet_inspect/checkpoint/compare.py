@@ -194,7 +194,10 @@ def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
     """Identify the variant, then prove it: build it and load the checkpoint strictly."""
     from ..model import build_model
 
-    identified = identify_shapes(checkpoint.shapes)
+    try:
+        identified = identify_shapes(checkpoint.shapes)
+    except IdentifyError as exc:  # say which file: a script may identify many
+        raise IdentifyError(f"{str(checkpoint.path)!r}: {exc}") from None
     model = build_model(identified.spec, "meta")  # once: a deep one takes seconds to build
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     comparison = compare_shapes(expected, checkpoint.shapes)

@@ -74,7 +74,9 @@ def totals_lines(trace: Trace) -> tuple[str, ...]:
         f"Params: {t.params:,} ({human(t.params)}), trainable {t.trainable_params:,}; "
         f"parameter memory {human_bytes(t.param_bytes)} ({trace.dtype})",
         f"MACs: {t.macs:,} ({human(t.macs)}MACs)   FLOPs: {t.flops:,} ({human(t.flops)}FLOPs)",
-        f"Activations ({trace.dtype}): inference peak ~{human_bytes(t.peak_activation_bytes)}, "
+        f"Activations ({trace.dtype}): inference peak "
+        + ("~" if trace.spec is not None else "at least ~")  # a forward's own variables can hold more
+        + f"{human_bytes(t.peak_activation_bytes)}, "
         f"kept for backward ~{human_bytes(t.training_activation_bytes)}; {field_text(trace)}",
         f"Input: {shape_text(trace.input_shape)}   Output: {shape_text(trace.output_shape)}   "
         + (f"Spec: {spec_string(trace.spec)}" if trace.spec is not None else f"Model: {trace.label}"),

@@ -6,13 +6,11 @@ here and tested by hand in tests/test_memory_by_hand.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from ..model import ResidualBlock
 from .costs import Saves
 from .recorder import Recorded
 
@@ -49,36 +47,64 @@ def saved_for_backward(calls: Sequence[Recorded], item: int) -> int:
     return sum(saved.values())
 
 
-def peak_activations(model: nn.Module, seen: dict[str, Seen], item: int) -> int:
-    """Inference peak: the largest set of tensors alive at once, layer by layer.
+# Operators whose output shares its input's memory: a reshape, a slice, the branches of a split.
+VIEWS = frozenset({"reshape", "slice", "split"})
 
-    At each leaf its input and output are alive (one tensor for an in-place ReLU). Inside a
-    block the block's input stays alive for the shortcut; while the shortcut runs, the residual
-    branch's result waits for the addition. Parameters are not included.
+
+def peak_activations(
+    calls: Sequence[Recorded], numel: Mapping[int, int], holds: Sequence[tuple[tuple[int, ...], int]],
+    input_id: int, output_id: int, item: int,
+) -> int:  # fmt: skip
+    """Inference peak: the most activation bytes alive at once, call by call over the pass.
+
+    An activation is a tensor computed from the input (parameters, buffers and constants are
+    not). It is alive from the call that makes it until the last call that reads it, or until
+    the module it was passed to returns, whichever is later (``holds``: a forward keeps its
+    arguments referenced to the end, as a block keeps its input for the shortcut); the
+    network's input and output throughout (the caller holds them). A view (reshape, slice, split) is its input's memory, and an
+    in-place call's output is its input: neither adds a tensor. So inside a block its input
+    stays alive throughout, and the residual branch's result waits for the addition, whatever
+    the block's shape: the branches of a split and a stack of paths are held as long as they
+    are read. At each call its inputs and outputs are alive together, and a max-pool's int64
+    indices while it runs.
     """
-    peak = 0
-    blocks = {name: m for name, m in model.named_modules() if isinstance(m, ResidualBlock)}
-    for name, m in model.named_modules():
-        if not name or any(True for _ in m.children()) or name not in seen:
-            continue
-        s = seen[name]
-        live = {id(t): _bytes(t, item) for t in s.inputs}
-        if isinstance(s.output, torch.Tensor):
-            live[id(s.output)] = _bytes(s.output, item)
-        block = _enclosing_block(blocks, name)
-        if block is not None and block in seen:
-            live[id(seen[block].inputs[0])] = _bytes(seen[block].inputs[0], item)
-            shortcut = f"{block}.{blocks[block].shortcut_name}"
-            if name == shortcut or name.startswith(shortcut + "."):
-                live[-1] = _bytes(seen[block].output, item)  # the residual branch's result
-        peak = max(peak, sum(live.values()))
+    root: dict[int, int] = {}
+    born: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, c in enumerate(calls):
+        ins = [root.get(t, t) for t in c.input_ids if t in numel]
+        for t in ins:
+            born.setdefault(t, -1)  # the network's input, alive from the start
+            last[t] = i
+        view = c.operator is not None and c.operator.name in VIEWS and bool(ins)
+        for out in c.output_ids or (c.output_id,):
+            if out not in numel or root.get(out, out) in ins:
+                continue  # not an activation, or the input itself (in place)
+            if view:
+                root[out] = ins[0]
+                continue
+            born.setdefault(out, i)
+            last[out] = max(last.get(out, i), i)
+    for ids, until in holds:
+        for t in {root.get(t, t) for t in ids}:
+            if t in born:
+                last[t] = max(last[t], until)
+    born.setdefault(input_id, -1)
+    for end in (input_id, root.get(output_id, output_id)):
+        if end in born:
+            last[end] = len(calls)
+    change = [0] * (len(calls) + 3)
+    for t, start in born.items():
+        change[start + 1] += numel[t]
+        change[last[t] + 2] -= numel[t]
+    # a max-pool also writes int64 indices (8 bytes each, whatever the dtype), even in
+    # inference, and frees them as it returns
+    transient = [0] * (len(calls) + 3)
+    for i, c in enumerate(calls):
+        if c.operator is not None and c.operator.saves is Saves.INPUT_AND_INDICES:
+            transient[i + 1] = c.call.output_numel * 8
+    peak = alive = 0
+    for delta, extra in zip(change, transient, strict=True):
+        alive += delta
+        peak = max(peak, alive * item + extra)
     return peak
-
-
-def _enclosing_block(blocks: dict[str, ResidualBlock], name: str) -> str | None:
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        prefix = ".".join(parts[:i])
-        if prefix in blocks:
-            return prefix
-    return None

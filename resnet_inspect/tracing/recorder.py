@@ -53,7 +53,8 @@ class Recorded:
     flops: int
     counted: Counted
     input_ids: tuple[int, ...]
-    output_id: int
+    output_id: int  # the first output's (one branch of a split)
+    output_ids: tuple[int, ...] = ()  # every output tensor's
 
 
 @functools.cache
@@ -95,19 +96,32 @@ class Recorder(TorchFunctionMode):
         self.calls: list[Recorded] = []
         self.owners: list[str] = [""]
         self.rf: dict[int, RF] = {}
+        self.numel: dict[int, int] = {}  # elements of every activation (a tensor with a field)
+        # (tensor ids, index of the last call made before the module returned): a module's
+        # forward keeps its arguments referenced until it returns, whatever it calls last
+        self.holds: list[tuple[tuple[int, ...], int]] = []
+        self._open: list[tuple[int, tuple[int, ...]]] = []
+        self.input_id = 0  # the network's input, once seeded
         self.assumed_global: list[str] = []  # operators after which the field was assumed global
         self._alive: list[torch.Tensor] = []  # keeps every id in ``rf`` unique for the pass
 
     # -- the module stack, driven by the trace's hooks ------------------------------------
-    def enter(self, name: str) -> None:
+    def enter(self, name: str, inputs: Iterable[Any] = ()) -> None:
+        """A module's forward starts; it holds its tensor arguments until it returns."""
         self.owners.append(name)
+        self._open.append((len(self.calls), tuple(id(t) for t in _tensors(inputs))))
 
     def leave(self) -> None:
         self.owners.pop()
+        start, ids = self._open.pop()
+        if ids and len(self.calls) > start:
+            self.holds.append((ids, len(self.calls) - 1))
 
     def seed(self, x: torch.Tensor) -> None:
         """The network's input: a receptive field of one pixel, jump one."""
         self.rf[id(x)] = (1, 1)
+        self.numel[id(x)] = x.numel()
+        self.input_id = id(x)
         self._alive.append(x)
 
     # -- every torch function --------------------------------------------------------------
@@ -154,7 +168,8 @@ class Recorder(TorchFunctionMode):
             flops = int(counter.get_total_flops()) if counter is not None else 0
             macs, counted = flops // 2, Counted.FALLBACK if flops else Counted.UNCOUNTED
         self.calls.append(Recorded(call.operator, op, self.owners[-1], call, macs, flops, counted,
-                                   tuple(id(t) for t in inputs), id(out)))  # fmt: skip
+                                   tuple(id(t) for t in inputs), id(out),
+                                   tuple(id(t) for t in outputs)))  # fmt: skip
         self._follow_receptive_field(op, call, inputs, outputs)
 
     def _follow_receptive_field(
@@ -173,6 +188,7 @@ class Recorder(TorchFunctionMode):
             self.assumed_global.append(call.operator)
         for out in outputs:
             self.rf[id(out)] = field
+            self.numel[id(out)] = out.numel()
             self._alive.append(out)
 
 

@@ -38,8 +38,8 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
         if not name:
             continue
 
-        def pre(_m: nn.Module, _args: Any, name: str = name) -> None:
-            recorder.enter(name)
+        def pre(_m: nn.Module, args: Any, name: str = name) -> None:
+            recorder.enter(name, args)
 
         def post(_m: nn.Module, args: Any, output: Any) -> None:
             name = recorder.owners[-1]
@@ -115,7 +115,7 @@ def trace_model(
         output_shape=tuple(_shape(seen["fc"].output if spec is not None else _first_tensor(output))),
         dtype=dtype,
         layers=layers,
-        totals=_totals(model, layers, recorder, seen, item, spec is not None),
+        totals=_totals(model, layers, recorder, output, item, spec is not None),
         operators=_operator_totals(calls),
         uncounted=tuple(dict.fromkeys(c.name for c in recorder.calls if c.counted is Counted.UNCOUNTED)),
         field_assumed_global_after=tuple(dict.fromkeys(recorder.assumed_global)),
@@ -231,7 +231,7 @@ def _operator_totals(calls: list[Recorded]) -> tuple[OperatorTotal, ...]:
 
 def _totals(
     model: nn.Module, layers: tuple[LayerRecord, ...], recorder: Recorder,
-    seen: dict[str, Seen], item: int, ours: bool,
+    output: Any, item: int, ours: bool,
 ) -> Totals:  # fmt: skip
     calls = recorder.calls
     field = _output_field(layers, recorder, ours)
@@ -243,7 +243,9 @@ def _totals(
         flops=sum(c.flops for c in calls),
         param_bytes=params * item,
         activation_bytes=sum(r.output_bytes for r in layers if r.is_leaf),
-        peak_activation_bytes=peak_activations(model, seen, item),
+        peak_activation_bytes=peak_activations(
+            calls, recorder.numel, recorder.holds, recorder.input_id, id(_first_tensor(output)), item
+        ),
         training_activation_bytes=saved_for_backward(calls, item),
         receptive_field=field[0],
         jump=field[1],
