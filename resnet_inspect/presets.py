@@ -27,6 +27,8 @@ _L18, _L26, _L34, _L101, _L152, _L200, _L269 = (
     (3, 30, 48, 8),
 )  # fmt: skip
 _L50 = _L34
+# timm's resnest.py: ResNeSt blocks with avd; "d" deep stem of 32 and avg_down, "e" of 64
+_NEST, _NEST_D, _NEST_E = dict(block="resnest", avd=True), dict(**_D), dict(**_S, avg_down=True)
 _R2 = dict(block="res2net")  # timm's res2net.py: base_width is our width_per_group
 
 # family -> {preset: fields}; `list --family` filters by the family
@@ -140,6 +142,20 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "res2next50": dict(layers=_L50, **_R2, groups=8, width_per_group=4, scale=4),
         "res2net50d": dict(layers=_L50, **_R2, width_per_group=26, scale=4, **_D),
         "res2net101d": dict(layers=_L101, **_R2, width_per_group=26, scale=4, **_D),
+    },
+    "resnest": {
+        "resnest14d": dict(layers=(1, 1, 1, 1), **_NEST, **_NEST_D),
+        "resnest26d": dict(layers=_L26, **_NEST, **_NEST_D),
+        "resnest50d": dict(layers=_L50, **_NEST, **_NEST_D),
+        "resnest50d_1s4x24d": dict(
+            layers=_L50, **_NEST, **_NEST_D, groups=4, width_per_group=24, radix=1, avd_first=True
+        ),
+        "resnest50d_4s2x40d": dict(
+            layers=_L50, **_NEST, **_NEST_D, groups=2, width_per_group=40, radix=4, avd_first=True
+        ),
+        "resnest101e": dict(layers=_L101, **_NEST, **_NEST_E),
+        "resnest200e": dict(layers=_L200, **_NEST, **_NEST_E),
+        "resnest269e": dict(layers=_L269, **_NEST, **_NEST_E),
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

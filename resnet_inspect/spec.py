@@ -22,6 +22,7 @@ from .presets import PRESET_FAMILIES, PRESET_FIELDS
 class Block(str, Enum):
     BASIC = "basic"
     BOTTLENECK = "bottleneck"
+    RESNEST = "resnest"  # split attention (Zhang et al. 2020): a bottleneck whose 3x3 is radix branches
     RES2NET = "res2net"  # a bottleneck whose 3x3 is hierarchical splits (Gao et al. 2019)
 
 
@@ -88,13 +89,19 @@ class BlockType:
     fields: frozenset[str] = frozenset()
 
 
-BLOCK_FIELDS = frozenset({"groups", "width_per_group", "stride_in", "scale"})  # read by some blocks only
+_GROUPED = frozenset({"groups", "width_per_group"})
+_SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
 BLOCK_TYPES: dict[Block, BlockType] = {
     Block.BASIC: BlockType(expansion=1),
-    Block.BOTTLENECK: BlockType(expansion=4, fields=frozenset({"groups", "width_per_group", "stride_in"})),
+    Block.BOTTLENECK: BlockType(expansion=4, fields=_GROUPED | {"stride_in"}),
     # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
-    Block.RES2NET: BlockType(expansion=4, fields=frozenset({"groups", "width_per_group", "scale"})),
+    Block.RES2NET: BlockType(expansion=4, fields=_GROUPED | {"scale"}),
+    Block.RESNEST: BlockType(expansion=4, fields=_GROUPED | _SPLIT_ATTENTION),
 }
+BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES.values()))  # read by some blocks only
+# Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
+# the trace grow with it, and 64 leaves room for experiments well past the paper's.
+MAX_SCALE = 64
 # Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
 # the trace grow with it, and 64 leaves room for experiments well past the paper's.
 MAX_SCALE = 64
@@ -116,14 +123,14 @@ class ResNetSpec:
     derived from the number of stages (64, 128, 256, ... and no dilation).
     """
 
-    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck or res2net")
+    block: Block = _field(Block.BOTTLENECK, "--block", "NAME", "basic, bottleneck, res2net or resnest")
     layers: tuple[int, ...] = _field(
         (3, 4, 6, 3), "--layers", "N,N,..", "blocks per stage, e.g. 3,4,6,3 (any number of stages)"
     )
     widths: tuple[int, ...] | None = _field(
         None, "--widths", "N,N,..", "base channels per stage, e.g. 64,128,256,512"
     )
-    groups: int = _field(1, "--groups", "N", "ResNeXt cardinality (bottleneck only)")
+    groups: int = _field(1, "--groups", "N", "ResNeXt cardinality (bottleneck, resnest)")
     width_per_group: int = _field(
         64, "--width-per-group", "N", "channels per group: 4 for 32x4d, 128 for wide"
     )
@@ -170,6 +177,16 @@ class ResNetSpec:
     )
     drop_path: float = _field(
         0.0, "--drop-path", "RATE", "stochastic depth, rising linearly to RATE (training only)"
+    )
+    # ResNeSt: split attention over radix branches, average-pool downsampling (block=resnest)
+    radix: int = _field(
+        2, "--radix", "N", "resnest: branches of the split-attention 3x3 (1: a sigmoid gate)"
+    )
+    avd: bool = _field(
+        False, "--avd/--no-avd", "", "resnest: a 3x3/2 avg-pool takes a block's stride from its 3x3"
+    )
+    avd_first: bool = _field(
+        False, "--avd-first/--no-avd-first", "", "resnest: the avd pool before the 3x3, not after it"
     )
     # Res2Net
     scale: int = _field(
@@ -232,6 +249,14 @@ class ResNetSpec:
         by reduce_first)."""
         return self.inner_width(stage) * self.splits // self.reduce_first
 
+    def attn_channels(self, stage: int) -> int:
+        """Hidden channels of a ResNeSt block's split attention in ``stage``: timm's
+        make_divisible(inner * radix / 4, divisor 8, at least 32), rounded to the nearest
+        multiple of 8 and raised by 8 where that lost more than a tenth."""
+        wanted = self.inner_width(stage) * self.radix * 0.25
+        rounded = max(32, int(wanted + 4) // 8 * 8)
+        return rounded + 8 if rounded < 0.9 * wanted else rounded
+
     def se_channels(self, channels: int) -> int:
         """Squeezed channels of the SE gate on ``channels``: timm's rule, channels /
         se_reduction rounded to the nearest multiple of 8 (halves up), at least 8."""
@@ -285,9 +310,9 @@ _CHOICES: dict[str, type[Enum]] = {
     "layout": Layout,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
-         "reduce_first", "down_kernel", "scale")  # fmt: skip
+         "reduce_first", "down_kernel", "radix", "scale")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual")
+_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first")
 _INT_TUPLES = ("layers", "widths")
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
 # Blocks in all stages together. The deepest published ResNet, ResNet-1202 (He et al. 2015,
@@ -564,6 +589,8 @@ def _validate(spec: ResNetSpec) -> None:
     if spec.shortcut is Shortcut.A:
         _check_zero_padding(spec)
     _check_block_parts(spec)
+    if spec.block is Block.RESNEST:
+        _check_split_attention(spec)
     if spec.block is Block.RES2NET:
         _check_res2net(spec)
     if spec.norm is Norm.GROUP:
@@ -574,8 +601,12 @@ _UNUSED_FIELD_HINT = {
     "groups": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "width_per_group": "it has no grouped conv; use block=bottleneck for ResNeXt or wide variants",
     "stride_in": "it has no 1x1 conv to stride",
+    "radix": "it has no split attention; use block=resnest",
+    "avd": "it has no split attention; use block=resnest",
+    "avd_first": "it has no split attention; use block=resnest",
     "scale": "it has no split 3x3 stage; use block=res2net",
     "stride_in on res2net": "its split 3x3s take the stride, as in timm's Bottle2neck",
+    "stride_in on resnest": "its split-attention 3x3, or its avd pool, takes the stride",
 }
 
 
@@ -621,6 +652,32 @@ def _check_block_parts(spec: ResNetSpec) -> None:
             )
 
 
+def _check_split_attention(spec: ResNetSpec) -> None:
+    """What a ResNeSt block cannot be: timm's has no anti-aliasing and no halved first conv,
+    and its grouped convs must split their channels evenly."""
+    if spec.avd_first and not spec.avd:
+        raise SpecError("avd_first=true: places the avd pool, but avd is false")
+    if spec.aa is not AntiAlias.NONE:
+        raise SpecError(f"aa={spec.aa.value}: a resnest block has no anti-aliasing filter "
+                        "(avd=true pools where it strides)")  # fmt: skip
+    if spec.reduce_first != 1:
+        raise SpecError(f"reduce_first={spec.reduce_first}: a resnest block's first conv has its "
+                        "full width (1 only)")  # fmt: skip
+    for stage in range(spec.num_stages):
+        inner, splits = spec.inner_width(stage), spec.groups * spec.radix
+        if inner * spec.radix > MAX_INT:
+            raise SpecError(f"radix={spec.radix}: stage {stage + 1}'s branches would have more than "
+                            f"{MAX_INT} channels")  # fmt: skip
+        if inner % splits:
+            raise SpecError(
+                f"radix={spec.radix}: stage {stage + 1}'s {inner} channels cannot be split into "
+                f"groups x radix = {splits} groups of the 3x3"
+            )
+        if spec.attn_channels(stage) % spec.groups:
+            raise SpecError(
+                f"groups={spec.groups}: stage {stage + 1}'s split attention has "
+                f"{spec.attn_channels(stage)} channels, not a multiple of the groups"
+            )
 def _check_res2net(spec: ResNetSpec) -> None:
     """What a Res2Net block cannot take (timm's Bottle2neck has neither)."""
     if spec.scale > MAX_SCALE:
@@ -654,6 +711,8 @@ def normalized_channels(spec: ResNetSpec) -> list[int]:
     counts = list(spec.stem_channels)
     for stage in range(spec.num_stages):
         counts += [spec.first_width(stage), spec.inner_width(stage), spec.out_channels(stage)]
+        if spec.block is Block.RESNEST:  # the radix branches, the attention's hidden layer
+            counts += [spec.inner_width(stage) * spec.radix, spec.attn_channels(stage)]
     return counts
 
 

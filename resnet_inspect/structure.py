@@ -259,7 +259,7 @@ def _candidates(found: Skeleton) -> list[str]:
         counts = sum(abs(a - b) for a, b in zip(spec.layers, found.layers, strict=False))
         groups = 0 if (spec.groups > 1) == grouped else 10
         stem = 0 if len(spec.stem_channels) == stem_convs or (stem_convs == 1 and spec.stem.value != "deep") else 5
-        width = 0 if spec.stage_widths[0] * (4 if spec.block is Block.BOTTLENECK else 1) == first_width else 3
+        width = 0 if spec.stage_widths[0] * spec.expansion == first_width else 3
         return (kind + stages + counts + groups + stem + width, 0)
 
     ranked = sorted(PRESETS, key=distance)

@@ -229,11 +229,16 @@ ANTI_ALIASED_TWINS = {
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_identifies_as_itself(name: str) -> None:
-    """Up to what weights cannot show (anti-aliasing), which identify names as assumed."""
+    """Up to what weights cannot show (anti-aliasing, the place of ResNeSt's avd pool), which
+    identify names as assumed."""
     preset = PRESETS[name]
     found = identify_shapes(meta_shapes(preset))
-    assert found.spec == preset.replace(aa="none")
-    if preset.aa.value == "none":
+    assert found.spec == preset.replace(aa="none", avd_first=False)
+    if preset.avd_first:  # no preset pools after the 3x3 with these shapes: the twin is named
+        assert found.preset is None and found.twins == (name,)
+        assert found.spec_string == f"{name}:avd_first=false"
+        assert any(a.startswith("avd_first: ") for a in found.assumptions)
+    elif preset.aa.value == "none":
         assert found.preset == name
     else:
         assert found.preset == ANTI_ALIASED_TWINS[name]
@@ -285,7 +290,7 @@ def test_identify_names_the_anti_aliased_twins(runner: CliRunner, tmp_path: Path
 @st.composite
 def specs(draw: st.DrawFn) -> ResNetSpec:
     stages = draw(st.integers(1, 4))
-    block = draw(st.sampled_from(["basic", "bottleneck"]))
+    block = draw(st.sampled_from(["basic", "bottleneck", "resnest"]))
     fields: dict[str, Any] = dict(
         block=block,
         layers=tuple(draw(st.lists(st.integers(1, 3), min_size=stages, max_size=stages))),
@@ -301,9 +306,11 @@ def specs(draw: st.DrawFn) -> ResNetSpec:
         replace_stride_with_dilation=tuple(draw(st.lists(st.booleans(), min_size=stages - 1,
                                                          max_size=stages - 1))),
     )
-    if block == "bottleneck":
+    if block != "basic":
         fields["groups"] = draw(st.sampled_from([1, 2, 4]))
         fields["width_per_group"] = draw(st.sampled_from([16, 32, 64, 128]))
+    if block == "resnest":  # with avd after the 3x3, as identify assumes
+        fields.update(radix=draw(st.sampled_from([1, 2, 4])), avd=True, stride_in="3x3")
     try:
         return ResNetSpec(**fields)
     except SpecError:
@@ -319,15 +326,38 @@ def test_random_specs_identify_back_to_an_equal_spec(spec: ResNetSpec) -> None:
     # what weights can show comes back exactly ...
     assert meta_shapes(found) == shapes
     for name in ("block", "layers", "widths", "groups", "stem", "stem_width", "norm",
-                 "num_classes", "in_chans"):  # fmt: skip
+                 "num_classes", "in_chans", "radix"):  # fmt: skip
         assert getattr(found, name) == getattr(spec, name), name
     # ... and what they cannot show is the default (dilation shows only where it removes a
     # projection; shortcut and avg_down only through the projections, covered by the shapes)
     assert (found.stride_in.value, found.zero_init_residual) == ("3x3", False)
 
 
+def test_a_resnest_checkpoint_shows_its_radix_and_groups() -> None:
+    """resnest50d_4s2x40d: conv2.conv has 4 branches of 2 x 40 channels (2 x 4 groups, each
+    reading 80 / 8 = 10 inputs), fc1 2 groups; the avd pool's place is not in the weights, so
+    the preset is named as a twin, not claimed."""
+    found = identify_shapes(meta_shapes(PRESETS["resnest50d_4s2x40d"]))
+    evidence = {e.field: (e.value, e.because) for e in found.evidence}
+    assert evidence["block"][0] == "resnest" and "conv2.conv" in evidence["block"][1]
+    assert evidence["radix"] == ("4", "layer1.0.conv2.conv.weight 320x10x3x3: 4 branches of 80 channels")
+    assert evidence["groups"][0] == "2" and evidence["width_per_group"][0] == "40"
+    assert found.preset is None and found.twins == ("resnest50d_4s2x40d",)
+    assert [a.split(":")[0] for a in found.assumptions][-2:] == ["avd", "avd_first"]
+
+
+def test_a_resnest_attention_of_another_width_is_not_identified() -> None:
+    """timm's rd_channels can give the attention another width than radix x width / 4: such
+    weights would not load into the spec identify would claim, so it refuses."""
+    shapes = dict(meta_shapes(PRESETS["resnest14d"]))
+    shapes["layer1.0.conv2.fc1.weight"] = (48, 64, 1, 1)
+    with pytest.raises(IdentifyError, match=r"layer1\.0\.conv2\.fc1 has 48 outputs"):
+        identify_shapes(shapes)
+
+
 @pytest.mark.parametrize("arch", [TINY50D, TINY50, "resnext50_32x4d:widths=16,32,64,128,num_classes=3", "resnet20:num_classes=7",
-                                  f"resnet18:{TINY},norm=none", "resnet34:shortcut=C,widths=8,16,32,64"])  # fmt: skip
+                                  f"resnet18:{TINY},norm=none", "resnet34:shortcut=C,widths=8,16,32,64",
+                                  "resnest50d:layers=1,1,1,1,widths=16,32,64,128"])  # fmt: skip
 def test_saved_checkpoints_identify_and_prove_themselves(tmp_path: Path, arch: str) -> None:
     ckpt = read_checkpoint(save(tmp_path / "w.safetensors", state_dict(arch)))
     ident = identify_checkpoint(ckpt)

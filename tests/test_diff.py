@@ -56,6 +56,30 @@ def test_stride_in_1x1_moves_work_only_in_the_first_block_of_downsampling_stages
     assert {"layer2.0.conv1", "layer2.0.conv2", "layer4.0.conv1"} <= changed
 
 
+def test_resnest_changes_every_block_and_the_strided_ones_most() -> None:
+    """resnet50d -> resnest50d at 224x224: the same stem, widths and shortcuts. In each block of
+    width w the 3x3 (w -> w) becomes split attention: one 3x3 of w -> 2w in 2 groups (the same
+    w*w*9 weights), bn0 of 2w channels instead of bn2's w (+2w), fc1 w -> a with bias, bn1 of a,
+    fc2 a -> 2w with bias, a = max(32, 2w / 4) = w / 2: +3aw + 3a + 4w parameters and +3aw MACs
+    (at 1x1). The first block of stages 2-4 strides with the avd pool after a stride-1 3x3,
+    which runs on 4x the outputs: +3 * h*h * w*w*9 MACs (h the stage's output side), and the
+    3x3/2 pool widens the field by 2 x the jump (4, 8, 16 there), carried on downstream."""
+    d = diff("resnet50d", "resnest50d")
+    assert [(f.field, f.a, f.b) for f in d.fields] == [("block", "bottleneck", "resnest"),
+                                                       ("avd", False, True)]  # fmt: skip
+    stages = {s.name: s for s in d.stages}
+    for i, (blocks, w, h) in enumerate([(3, 64, 56), (4, 128, 28), (6, 256, 14), (3, 512, 7)]):
+        a = w // 2
+        strided = 3 * h * h * w * w * 9 if i else 0
+        stage = stages[f"layer{i + 1}"]
+        assert stage.params_delta == blocks * (3 * a * w + 3 * a + 4 * w)
+        assert stage.macs_delta == blocks * 3 * a * w + strided
+    fields = [(stages[f"layer{i}"].a.receptive_field, stages[f"layer{i}"].b.receptive_field)
+              for i in range(1, 5)]  # type: ignore[union-attr]  # fmt: skip
+    widened = [0, 2 * 4, 2 * 4 + 2 * 8, 2 * 4 + 2 * 8 + 2 * 16]
+    assert [b - a for a, b in fields] == widened  # type: ignore[operator]
+
+
 def test_resnet101_adds_17_blocks_to_layer3_and_nothing_else() -> None:
     d = diff("resnet50", "resnet101")
     layer3 = next(s for s in d.stages if s.name == "layer3")

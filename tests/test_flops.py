@@ -33,6 +33,9 @@ SMALL_VARIANTS = [
     "resnetrs50:layers=1,1,1,1,aa=blur",
     "resnetblur50d:layers=1,1,1,1,replace_stride_with_dilation=0,0,1",
     "senet154:layers=1,1,1,1",
+    # ResNeSt: split attention over 4 branches, the avd pool before the 3x3; one dilated stage
+    "resnest50d_4s2x40d:layers=1,1,1,1",
+    "resnest14d:replace_stride_with_dilation=0,0,1",
 ]
 
 

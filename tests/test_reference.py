@@ -234,7 +234,6 @@ NOT_BUILT: dict[str, str] = {
 NOT_BUILT_MODULES = {
     "resnetv2": "pre-activation blocks in timm's resnetv2 layout",
     "senet": "legacy SENet layout (layer0, se_module, last_linear)",
-    "resnest": "ResNeSt's split-attention block",
     "sknet": "selective-kernel blocks",
 }
 

@@ -104,6 +104,25 @@ VALIDATE = [
                  "resnet50:norm=group,stem_width=96", id="group-norm-stem"),
     pytest.param("resnet18:norm=group,widths=64,128,256,80", ("norm=group", "80 channels"),
                  "resnet18:norm=group,widths=64,128,256,96", id="group-norm-last-stage"),
+    # ResNeSt: its fields on its block only; avd_first places a pool that must exist; timm's block
+    # has no anti-aliasing and a full-width first conv; groups x radix split the 3x3's channels
+    # (64 in stage 1 of resnest50d), groups split the attention's (radix x 120 / 4 -> 64 for
+    # 3 x 40); group norm reaches the radix branches and the attention (96 x 2 / 4 = 48)
+    pytest.param("resnet50:radix=4", ("radix=4", "resnest"), "resnest50d:radix=4", id="radix-on-bottleneck"),
+    pytest.param("resnet18:avd=true", ("avd=true", "resnest"), "resnest14d:avd=true", id="avd-on-basic"),
+    pytest.param("resnet50:avd_first=true", ("avd_first=true", "resnest"), "resnest50d:avd_first=true",
+                 id="avd-first-on-bottleneck"),
+    pytest.param("resnest50d:avd=false,avd_first=true", ("avd_first=true", "avd is false"),
+                 "resnest50d:avd=true,avd_first=true", id="avd-first-without-avd"),
+    pytest.param("resnest50d:aa=avg", ("aa=avg", "resnest"), "resnest50d:aa=none", id="aa-on-resnest"),
+    pytest.param("resnest50d:reduce_first=2", ("reduce_first=2", "resnest"), "resnest50d:reduce_first=1",
+                 id="reduce-first-on-resnest"),
+    pytest.param("resnest50d:radix=3", ("radix=3", "stage 1", "64 channels"), "resnest50d:radix=4",
+                 id="radix-splits-the-channels"),
+    pytest.param("resnest50d:groups=3,width_per_group=40", ("groups=3", "stage 1", "64 channels"),
+                 "resnest50d:groups=3,width_per_group=48", id="groups-split-the-attention"),
+    pytest.param("resnest50d:norm=group,width_per_group=96", ("norm=group", "48 channels"),
+                 "resnest50d:norm=group,width_per_group=128", id="group-norm-resnest-attention"),
     # res2net: scale splits the 3x3 stage of a res2net block only
     pytest.param("resnet50:scale=2", ("scale=2", "res2net"), "res2net50_26w_4s:scale=2",
                  id="scale-on-bottleneck"),

@@ -15,6 +15,10 @@ What weights cannot show, and what is assumed instead:
 - ``aa``: anti-aliasing filters have no weights; a resnetaa50d or resnetblur50 checkpoint
   loads strictly into resnet50d or resnet50, which compute a different function (none).
 - ``drop_path``: stochastic depth acts in training only and has no weights (0).
+- ``avd``, ``avd_first``: ResNeSt's average-pool downsampling has no weights (true, as in
+  every timm ResNeSt), nor has its place (after the 3x3): resnest50d_4s2x40d and
+  resnest50d_1s4x24d, which pool before it, identify with avd_first=false and are named as
+  twins.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ UNSEEN = (
     "checkpoint (resnetaa50d, resnetblur50, ...) identifies as its plain twin",
     "drop_path: stochastic depth has no weights; assumed 0",
 )
+UNSEEN_SPLIT_ATTENTION = (
+    "avd: ResNeSt's average-pool downsampling has no weights; assumed true (every timm ResNeSt)",
+    "avd_first: where the avd pool sits has no weights; assumed after the 3x3, so a checkpoint "
+    "that pools before it (resnest50d_4s2x40d, resnest50d_1s4x24d) identifies as its twin "
+    "with avd_first=false",
+)
 # ASCII digits only (``\d`` would take other scripts' digits, which int() reads too), and few
 # of them: a stage or block index no ResNet reaches is an extra key, not a number to parse
 _BLOCK_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.")
@@ -88,9 +98,16 @@ class Identified:
     def twins(self) -> tuple[str, ...]:
         """Other presets these weights load into strictly, differing only in what weights
         cannot show (anti-aliasing, drop path): resnetaa50d and resnetblur50d for resnet50d."""
-        unseen = {"aa": "none", "drop_path": 0.0}
-        plain = self.spec.replace(**unseen)
-        return tuple(name for name, p in PRESETS.items() if p != self.spec and p.replace(**unseen) == plain)
+        plain = _without_unseen(self.spec)
+        return tuple(name for name, p in PRESETS.items() if p != self.spec and _without_unseen(p) == plain)
+
+
+def _without_unseen(spec: ResNetSpec) -> ResNetSpec:
+    """``spec`` with what weights cannot show set as identify assumes it."""
+    unseen: dict[str, object] = {"aa": "none", "drop_path": 0.0}
+    if spec.block is Block.RESNEST:
+        unseen.update(avd=True, avd_first=False)
+    return spec.replace(**unseen)
 
 
 class _Reader:
@@ -130,6 +147,7 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     widths = _widths(r, block, len(layers))
     reduce_first = _reduce_first(r, block)
     groups, width_per_group = _grouping(r, block, widths, reduce_first)
+    radix = _radix(r, block, len(layers))
     scale = _scale(r, block, len(layers))
     avg_down = _avg_down(r)
     stem_pool = _stem_pool(r, stem)
@@ -147,16 +165,21 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
                            "CIFAR stem, which has none")  # fmt: skip
     if norm is Norm.GROUP:
         assumptions.append("GroupNorm groups: not in the weights; assumed 32")
+    if block is Block.RESNEST:  # its avd pool, not its 3x3 or a filter, takes the stride
+        assumptions = [a for a in assumptions if not a.startswith(("stride_in", "aa"))]
+        assumptions += UNSEEN_SPLIT_ATTENTION
     try:
         spec = ResNetSpec(
             block=block, layers=layers, widths=widths, groups=groups,
             width_per_group=width_per_group, stem=stem, stem_width=stem_width, avg_down=avg_down,
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, stem_pool=stem_pool, reduce_first=reduce_first,
-            down_kernel=down_kernel, scale=scale,
+            down_kernel=down_kernel, radix=radix, avd=block is Block.RESNEST, scale=scale,
         )  # fmt: skip
     except SpecError as exc:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
+    if block is Block.RESNEST:
+        _check_attention_width(r, spec)
     evidence = sorted(r.evidence, key=lambda e: FIELD_NAMES.index(e.field))
     return Identified(spec, tuple(evidence), tuple(assumptions))
 
@@ -239,6 +262,9 @@ def _layers(r: _Reader) -> tuple[int, ...]:
 
 
 def _block(r: _Reader) -> Block:
+    if "layer1.0.conv2.conv.weight" in r.shapes:
+        r.note("block", Block.RESNEST, "layer1.0.conv2.conv.weight present: split attention (ResNeSt)")
+        return Block.RESNEST
     if "layer1.0.convs.0.weight" in r.shapes:
         r.note("block", Block.RES2NET, "layer1.0.convs.0.weight present: a 3x3 conv per split (Res2Net)")
         return Block.RES2NET
@@ -249,9 +275,11 @@ def _block(r: _Reader) -> Block:
 
 
 # the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RES2NET: "conv3"}
-# the grouped 3x3 conv whose shape gives groups and width_per_group
-_GROUPED_CONV = {Block.BOTTLENECK: "conv2", Block.RES2NET: "convs.0"}
+_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RES2NET: "conv3",
+               Block.RESNEST: "conv3"}  # fmt: skip
+# the grouped conv whose shape gives groups and width_per_group: the 3x3 of a bottleneck, a
+# Res2Net split's 3x3, the attention's fc1 of a ResNeSt block (its 3x3 has groups x radix groups)
+_GROUPED_CONV = {Block.BOTTLENECK: "conv2", Block.RES2NET: "convs.0", Block.RESNEST: "conv2.fc1"}
 
 
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
@@ -273,6 +301,8 @@ def _reduce_first(r: _Reader, block: Block) -> int:
     """The first conv's width divided into the next one's (2 in SENet-154's blocks)."""
     if block is Block.RES2NET:
         return 1  # its first conv feeds all the splits (see _scale)
+    if block is Block.RESNEST:  # its first conv has the full width (the spec allows no other)
+        return 1
     first = r.shape("layer1.0.conv1.weight")
     following = r.shape("layer1.0.conv2.weight")
     ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
@@ -289,11 +319,15 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
         return 1, 64
     lo, hi, groups_seen = 1, math.inf, set()
     grouped = _GROUPED_CONV[block]
+    inners = []
     for s, planes in enumerate(widths, start=1):
-        inner, per_group_in = r.shape(f"layer{s}.0.{grouped}.weight", 4)[:2]
-        # a bottleneck's 3x3 takes the first conv's output; a Res2Net split's, its own width
-        in_ch = inner if block is Block.RES2NET else r.shape(f"layer{s}.0.conv1.weight", 4)[0]
-        groups = in_ch // max(per_group_in, 1)
+        grouped_out, per_group_in = r.shape(f"layer{s}.0.{grouped}.weight", 4)[:2]
+        # a bottleneck's 3x3 takes the first conv's output; a Res2Net split's, its own width;
+        # a ResNeSt block's attention, the block's width (its first conv's output)
+        first_out = grouped_out if block is Block.RES2NET else r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        inner = first_out if block is Block.RESNEST else grouped_out
+        inners.append(inner)
+        groups = first_out // max(per_group_in, 1)
         groups_seen.add(groups)
         per_group = inner // max(groups, 1)
         # int(planes * wpg / 64) == per_group  <=>  64*per_group <= planes*wpg < 64*(per_group+1)
@@ -308,7 +342,7 @@ def _grouping(r: _Reader, block: Block, widths: tuple[int, ...], reduce_first: i
     w = r.shape(f"layer1.0.{grouped}.weight", 4)
     first = w[0] if block is Block.RES2NET else r.shape("layer1.0.conv1.weight", 4)[0]
     r.note("groups", groups, f"layer1.0.{grouped}.weight {shape_text(w)}: {first} channels / {w[1]} per group")
-    r.note("width_per_group", wpg, f"{w[0] // groups} channels per group at width {widths[0]}")
+    r.note("width_per_group", wpg, f"{inners[0] // groups} channels per group at width {widths[0]}")
     return groups, int(wpg)
 
 
@@ -331,6 +365,46 @@ def _scale(r: _Reader, block: Block, stages: int) -> int:
     r.note("scale", scale, f"layer1.0.conv1.weight {shape_text(w1)} into splits of {w2[0]} "
                            f"channels (layer1.0.convs.0), {convs} split convs")  # fmt: skip
     return scale
+
+
+def _radix(r: _Reader, block: Block, stages: int) -> int:
+    """ResNeSt's branches: the split-attention conv's outputs over the block's width."""
+    if block is not Block.RESNEST:
+        return 2  # the spec's default, unread by other blocks
+    radixes = set()
+    for s in range(1, stages + 1):
+        width = r.shape(f"layer{s}.0.conv1.weight", 4)[0]
+        branches = r.shape(f"layer{s}.0.conv2.conv.weight", 4)[0]
+        if branches % width:
+            raise IdentifyError(f"cannot identify: layer{s}.0.conv2.conv has {branches} outputs, "
+                                f"not a whole number of branches of {width} channels")  # fmt: skip
+        radixes.add(branches // width)
+    if len(radixes) != 1:
+        raise IdentifyError("cannot identify: the split-attention convs do not follow one radix")
+    radix = radixes.pop()
+    w = r.shape("layer1.0.conv2.conv.weight", 4)
+    first = r.shape("layer1.0.conv1.weight", 4)[0]
+    r.note("radix", radix, f"layer1.0.conv2.conv.weight {shape_text(w)}: {radix} branches of {first} channels")
+    return radix
+
+
+def _check_attention_width(r: _Reader, spec: ResNetSpec) -> None:
+    """The attention's hidden width follows timm's rule (radix x width / 4, in multiples of
+    8, at least 32); a checkpoint with another would not load into the spec."""
+    for s in range(spec.num_stages):
+        conv = r.shape(f"layer{s + 1}.0.conv2.conv.weight", 4)
+        if conv[1] * spec.groups * spec.radix != spec.inner_width(s):
+            raise IdentifyError(
+                f"cannot identify: layer{s + 1}.0.conv2.conv.weight is {shape_text(conv)}; "
+                f"groups x radix = {spec.groups * spec.radix} groups of {spec.inner_width(s)} "
+                "channels do not give that"
+            )
+        hidden = r.shape(f"layer{s + 1}.0.conv2.fc1.weight", 4)[0]
+        if hidden != spec.attn_channels(s):
+            raise IdentifyError(
+                f"cannot identify: layer{s + 1}.0.conv2.fc1 has {hidden} outputs; this tool's "
+                f"split attention has {spec.attn_channels(s)} there (radix x width / 4, rounded to 8)"
+            )
 
 
 def _stem_pool(r: _Reader, stem: Stem) -> StemPool:

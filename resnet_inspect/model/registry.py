@@ -7,9 +7,11 @@ from .basic import BasicBlock
 from .block import ResidualBlock
 from .bottleneck import Bottleneck
 from .res2net import Res2NetBlock
+from .resnest import ResNestBottleneck
 
 BLOCKS: dict[Block, type[ResidualBlock]] = {
     Block.BASIC: BasicBlock,
     Block.BOTTLENECK: Bottleneck,
+    Block.RESNEST: ResNestBottleneck,
     Block.RES2NET: Res2NetBlock,
 }

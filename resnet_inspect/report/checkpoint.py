@@ -180,7 +180,8 @@ def identify_report(ident: Identification) -> Report:
     notes: tuple[str, ...] = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
     if found.twins:
         notes += (f"The same weights load strictly into {', '.join(found.twins)}, which compute "
-                  "something else (anti-aliasing or drop path has no weights): which one was "
+                  "something else (anti-aliasing, drop path and the place of ResNeSt's avd pool have "
+                  "no weights): which one was "
                   "trained, the file cannot say.",)  # fmt: skip
     payload = {
         "command": "identify",

@@ -7,7 +7,7 @@ from ..spec import PRESETS, ResNetSpec, format_value
 from .document import Column, Report, Table
 
 _OTHER = ("attn", "se_reduction", "aa", "stem_pool", "reduce_first", "down_kernel", "norm",
-          "stride_in", "drop_path")  # fmt: skip
+          "stride_in", "drop_path", "avd", "avd_first")  # fmt: skip
 _DEFAULT = ResNetSpec()
 
 
@@ -15,6 +15,8 @@ def _other(spec: ResNetSpec) -> str:
     """The fields beyond the other columns that differ from the defaults: ``attn=se``."""
     changed = [f"{f}={format_value(getattr(spec, f))}" for f in _OTHER
                if getattr(spec, f) != getattr(_DEFAULT, f)]  # fmt: skip
+    if spec.uses("radix"):  # the block's own shape: shown at its default too
+        changed.insert(0, f"radix={spec.radix}")
     if spec.uses("scale"):  # the block's own shape: shown at its default too
         changed.insert(0, f"scale={spec.scale}")
     return " ".join(changed) or "-"
