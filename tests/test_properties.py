@@ -142,7 +142,8 @@ def test_every_traced_shape_equals_a_real_forward_pass(case: tuple[ResNetSpec, t
             trace_model(build_model(spec, "meta"), shape)
         return
     traced = trace_model(build_model(spec, "meta"), shape)
-    assert {r.name: r.output_shape for r in traced.layers} == real
+    # a container the pass never calls (Res2Net's convs) has no output: its members do
+    assert {r.name: r.output_shape for r in traced.layers if r.ran} == real
     assert traced.output_shape == (shape[0], spec.num_classes)
 
 
