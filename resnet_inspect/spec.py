@@ -957,6 +957,15 @@ def _check_group_norm(spec: ResNetSpec) -> None:
                 f"norm={spec.norm.value}: {count} channels cannot be split into {GROUP_NORM_GROUPS} groups; "
                 f"every width must be a multiple of {GROUP_NORM_GROUPS}"
             )
+    if spec.block is Block.RESNEST:  # its attention normalises channel means: one pixel each
+        for stage in range(spec.num_stages):
+            hidden = spec.attn_channels(stage)
+            if hidden < 2 * GROUP_NORM_GROUPS:
+                raise SpecError(
+                    f"norm=group: stage {stage + 1}'s split attention normalises {hidden} channel "
+                    f"means, one value per group of {GROUP_NORM_GROUPS}; group norm needs two "
+                    f"(at least {2 * GROUP_NORM_GROUPS} attention channels)"
+                )
 
 
 # --- formatting ---------------------------------------------------------------------------

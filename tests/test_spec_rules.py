@@ -123,6 +123,10 @@ VALIDATE = [
                  "resnest50d:groups=3,width_per_group=48", id="groups-split-the-attention"),
     pytest.param("resnest50d:norm=group,width_per_group=96", ("norm=group", "48 channels"),
                  "resnest50d:norm=group,width_per_group=128", id="group-norm-resnest-attention"),
+    # ... and normalises 1x1 channel means: 32 of them are one value per group (stage 1 of
+    # resnest50d: 64 x 2 / 4), which group norm cannot normalise; 128 x 2 / 4 = 64 can
+    pytest.param("resnest50d:norm=group", ("norm=group", "stage 1", "32 channel means"),
+                 "resnest50d:norm=group,width_per_group=128", id="group-norm-resnest-one-value"),
     # res2net: scale splits the 3x3 stage of a res2net block only
     pytest.param("resnet50:scale=2", ("scale=2", "res2net"), "res2net50_26w_4s:scale=2",
                  id="scale-on-bottleneck"),
