@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..render import (
     choose_format,
 )
-from ..spec import ResNetSpec, parse_input_shape
+from ..spec import PRESET_FAMILIES, ResNetSpec, parse_input_shape
 from ..tracing import costs
 from .app import app, examples
 from .options import (
@@ -78,8 +78,7 @@ def list_presets(
     exact: ExactOpt = False,
     family: Annotated[
         Optional[str],
-        typer.Option("--family", metavar="NAME", help="only this family: resnet, resnext, "
-                     "wide_resnet, seresnet, ecaresnet, resnet_aa, resnet_rs, cifar"),
+        typer.Option("--family", metavar="NAME", help="only this family: " + ", ".join(PRESET_FAMILIES)),
     ] = None,
 ) -> None:  # fmt: skip
     """The presets: block, layers, groups x width, stem, shortcut and parameters."""
