@@ -17,57 +17,16 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import weakref
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from resnet_inspect import build, trace
-from resnet_inspect.spec import PRESETS, parse_input_shape
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from test_memory_by_hand import eager_peak as measured  # noqa: E402  (the suite's measurement)
 
-
-class LiveBytes(TorchDispatchMode):
-    def __init__(self, static: set[int]) -> None:
-        super().__init__()
-        self.static = static
-        self.refs: dict[int, int] = {}
-        self.size: dict[int, int] = {}
-        self.live = self.peak = 0
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, (tuple, list)) else [out]:
-            if not isinstance(t, torch.Tensor):
-                continue
-            key = t.untyped_storage().data_ptr()
-            if key in self.static or key == 0:
-                continue
-            if key not in self.refs:
-                self.refs[key], self.size[key] = 0, t.untyped_storage().nbytes()
-                self.live += self.size[key]
-                self.peak = max(self.peak, self.live)
-            self.refs[key] += 1
-            weakref.finalize(t, self._drop, key)
-        return out
-
-    def _drop(self, key: int) -> None:
-        self.refs[key] -= 1
-        if not self.refs[key]:
-            self.live -= self.size.pop(key)
-            del self.refs[key]
-
-
-def measured(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
-    model.eval()
-    static = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    x = torch.rand(shape)
-    mode = LiveBytes(static)
-    with torch.no_grad(), mode:
-        model(x)
-    return mode.peak + x.numel() * x.element_size()
+from resnet_inspect import build, trace  # noqa: E402
+from resnet_inspect.spec import PRESETS, parse_input_shape  # noqa: E402
 
 
 def main() -> None:

@@ -231,10 +231,11 @@ def test_split_branches_are_held_until_they_are_merged() -> None:
 
 
 # --- the rule against eager PyTorch ------------------------------------------------------------
-class _LiveBytes(TorchDispatchMode):
+class LiveBytes(TorchDispatchMode):
     """Bytes of tensors alive during a real forward pass: every operation's output storage
     from when it is made until the last tensor viewing it is garbage-collected (parameters
-    and buffers excluded). An independent measurement: it knows nothing of the trace."""
+    and buffers excluded). An independent measurement: it knows nothing of the trace.
+    benchmarks/peak_memory.py uses it on every preset."""
 
     def __init__(self, static: set[int]) -> None:
         super().__init__()
@@ -264,11 +265,11 @@ class _LiveBytes(TorchDispatchMode):
             del self.refs[key]
 
 
-def _eager_peak(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
+def eager_peak(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
     model.eval()
     static = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
     x = torch.rand(shape)
-    mode = _LiveBytes(static)
+    mode = LiveBytes(static)
     with torch.no_grad(), mode:
         model(x)
     return mode.peak + x.numel() * x.element_size()
@@ -305,7 +306,7 @@ def test_peak_estimate_equals_eager_pytorch(source: str, shape: tuple[int, ...])
     else:
         model = build(source)
     meta = trace_model(copy.deepcopy(model).to("meta"), shape).totals.peak_activation_bytes
-    eager = _eager_peak(model, shape)
+    eager = eager_peak(model, shape)
     if hasattr(seed_style, source):
         assert meta <= eager <= 1.3 * meta
     else:
