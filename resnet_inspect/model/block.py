@@ -106,15 +106,24 @@ class ResidualBlock(nn.Module):
         return use_aa
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shared = x
-        for name in self.pre:
-            shared = getattr(self, name)(shared)
-        out = self.residual(shared)
-        shortcut = x if self.downsample is None else self.downsample(shared)
+        if self.downsample is None:
+            # no local name holds the pre-activated input: it is freed once the branch has read
+            # it (as the inference-peak estimate assumes), not when the block returns
+            out = self.residual(self._pre(x))
+            shortcut = x
+        else:
+            shared = self._pre(x)
+            out = self.residual(shared)
+            shortcut = self.downsample(shared)
         out = out + shortcut
         for name in self.post:
             out = getattr(self, name)(out)
         return out
+
+    def _pre(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.pre:
+            x = getattr(self, name)(x)
+        return x
 
     @property
     def last_norm(self) -> nn.Module:

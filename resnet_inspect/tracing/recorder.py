@@ -103,7 +103,7 @@ class Recorder(TorchFunctionMode):
         self._open: list[tuple[int, tuple[int, ...]]] = []
         self.input_id = 0  # the network's input, once seeded
         self.assumed_global: list[str] = []  # operators after which the field was assumed global
-        self._alive: list[torch.Tensor] = []  # keeps every id in ``rf`` unique for the pass
+        self._alive: list[torch.Tensor] = []  # keeps every id the pass saw unique until it ends
 
     # -- the module stack, driven by the trace's hooks ------------------------------------
     def enter(self, name: str, inputs: Iterable[Any] = ()) -> None:
@@ -156,6 +156,10 @@ class Recorder(TorchFunctionMode):
         inputs: list[torch.Tensor], outputs: list[torch.Tensor], counter: Any,
     ) -> None:  # fmt: skip
         out = outputs[0]  # the call's shape is its first output's (one branch of a split)
+        # every tensor a call touches stays referenced until the pass ends, so that no id in
+        # ``calls`` is reused by a later tensor (a freed temporary, such as a standardised
+        # weight's view, would otherwise lend its id to a later activation)
+        self._alive += inputs + outputs
         named = costs.bind(op, args, kwargs) if op is not None else dict(kwargs)
         extra = {k: v for k, v in named.items() if k != "input" and not _holds_tensors(v)}
         if op is not None and "bias" in named:
