@@ -339,3 +339,19 @@ def test_api_errors_name_the_argument(call: object, argument: str) -> None:
     with pytest.raises(resnet_inspect.InspectError) as info:
         call()  # type: ignore[operator]
     assert info.value.subject == argument and str(info.value).startswith(argument)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["seresnet50", "seresnext50_32x4d", "resnetrs50", "resnetblur50", "res2net50_26w_4s",
+     "res2net50_48w_2s", "resnest50d", "skresnet18", "legacy_seresnet18"],
+)  # fmt: skip
+def test_a_preset_given_as_a_module_matches_itself_by_structure(name: str) -> None:
+    """The candidates are ranked by the convs on a block's main path: an SE gate's two 1x1s
+    and a blur filter count, as the skeleton counts them. Catches SE nets ranked against
+    ResNeSt, Res2Net and selective-kernel presets, whose blocks also have five convs (seresnet50
+    came out as 'res2net50_26w_4s, with 3 departures')."""
+    from resnet_inspect import build
+    from resnet_inspect.structure import identify_module
+
+    assert identify_module(build(name, device="meta"), (1, 3, 64, 64)).verdict == f"matches {name} exactly"
