@@ -17,7 +17,8 @@ from .compare import (
     mismatch_message,
     verify_weights,
 )
-from .identify import Evidence, Identified, IdentifyError, identify_shapes
+from .evidence import Evidence, Identified, IdentifyError
+from .identify import identify_shapes
 from .read import (
     NESTING_KEYS,
     Checkpoint,

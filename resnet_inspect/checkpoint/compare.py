@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from ..spec import ResNetSpec, spec_string
 from ..units import shape_text
-from .identify import Identified, IdentifyError, identify_shapes
+from .evidence import Identified, IdentifyError
+from .identify import identify_shapes
 from .read import _TOLERATED_SUFFIX, Checkpoint, Shape, WeightsMismatch, read_checkpoint
 
 if TYPE_CHECKING:
