@@ -14,7 +14,7 @@ from ..spec import ResNetSpec
 
 class Network(nn.Module):
     """A network built from a spec. Subclasses build their children and define the three
-    pieces of the forward; ``stage_of`` says which stage each module belongs to."""
+    pieces of the forward; ``stage_map`` says which stage each module belongs to."""
 
     spec: ResNetSpec
 
@@ -23,18 +23,14 @@ class Network(nn.Module):
         """The residual stages, in order (``layer1``..``layerN`` where the layout names them so)."""
         raise NotImplementedError
 
-    def stage_of(self, path: str) -> str:
-        """The stage a module (by its state-dict path) belongs to: "stem", "layer1".."layerN"
-        (the N stages, whatever the layout names them) or "head"; "" for a container that
-        holds several stages (resnetv2's ``stages``). Stage rows of every report read this.
+    def stage_map(self) -> dict[str, str]:
+        """The stage of every module, by its state-dict path: "stem", "layer1".."layerN" (the N
+        stages, whatever the layout names them) or "head"; "" for a container that holds several
+        stages (resnetv2's ``stages``). Stage rows of every report read this.
 
         A module inside the i-th of ``stages`` is in layer{i}; one outside every stage is in
         the stem when its top-level child is registered before the first stage's (children
         are registered in forward order), else in the head."""
-        return self.stage_map().get(path, "")
-
-    def stage_map(self) -> dict[str, str]:
-        """``stage_of`` for every module path at once."""
         where = {id(s): f"layer{i + 1}" for i, s in enumerate(self.stages)}
         stage_paths = {name: where[id(m)] for name, m in self.named_modules() if id(m) in where}
         tops = [name for name, _ in self.named_children()]
