@@ -20,7 +20,7 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .spec import PRESETS, AntiAlias, Attn, Block, ResNetSpec
+from .spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -241,21 +241,11 @@ class StructureMatch:
         return f"nearest preset: {self.preset}, with {n} departure{'s' if n > 1 else ''}"
 
 
-# convs on a block's main path as skeleton() counts them: a selective-kernel conv shows as one
-# path and its attention's two 1x1 convs
-_CONVS_PER_BLOCK = {Block.BASIC: 2, Block.BOTTLENECK: 3, Block.SK_BASIC: 4, Block.SK_BOTTLENECK: 5}
-
-
 def _preset_convs(spec: ResNetSpec) -> int:
     """Convs on the main path of a preset's widest block, as skeleton() counts them: the
     block's own, an SE gate's two 1x1s, a blur filter's depthwise conv where a block strides
     (ECA's 1-D conv is not a 2-D conv and is not counted)."""
-    if spec.block is Block.RES2NET:  # conv1, the split 3x3s, conv3
-        convs = 2 + max(1, spec.scale - 1)
-    elif spec.block is Block.RESNEST:  # conv1, the split-attention conv and its fc1, fc2, conv3
-        convs = 5
-    else:
-        convs = _CONVS_PER_BLOCK[spec.block]
+    convs = BLOCK_TYPES[spec.block].branch_convs(spec.scale)
     return convs + 2 * (spec.attn is Attn.SE) + (spec.aa is AntiAlias.BLUR)
 
 

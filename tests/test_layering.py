@@ -65,3 +65,86 @@ def test_nothing_that_computes_imports_rich() -> None:
         if LAYERS[own] >= LAYERS["render"]:
             continue
         assert "import rich" not in path.read_text() and "from rich" not in path.read_text(), path
+
+
+# --- no import cycle, inside a package too -------------------------------------------------------
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(package: list[str], names: list[str]) -> str:
+    """The module an import names: ``a.b`` when it is a module or package, else its parent
+    (``from .fields import MAX_INT`` reads resnet_inspect.spec.fields)."""
+    target = [*package, *names]
+    while target:
+        base = PACKAGE.parent.joinpath(*target)
+        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            return ".".join(target)
+        target = target[:-1]
+    return ""
+
+
+def _outside_type_checking(tree: ast.Module) -> list[ast.ImportFrom]:
+    """Every ``from`` import, except those under ``if TYPE_CHECKING:`` (they never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            skipped.update(id(n) for n in ast.walk(node))
+    return [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and id(n) not in skipped]
+
+
+def _module_edges(path: Path) -> set[str]:
+    """The package's modules this file imports (at the top or inside a function)."""
+    own = _module_name(path).split(".")
+    package = own if path.name == "__init__.py" else own[:-1]
+    edges: set[str] = set()
+    for node in _outside_type_checking(ast.parse(path.read_text(encoding="utf-8"))):
+        if not node.level:
+            if (node.module or "").startswith("resnet_inspect"):
+                edges.add(_resolve([], node.module.split(".")))  # type: ignore[union-attr]
+            continue
+        base = package[: len(package) - node.level + 1]
+        named = node.module.split(".") if node.module else []
+        for alias in node.names:  # "from . import x": the module x, or a name of the package
+            edges.add(_resolve(base, [*named, alias.name]))
+    return edges - {"", _module_name(path)}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (module -> modules it imports), or [] if there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_no_import_cycle_between_modules_even_inside_a_package() -> None:
+    # a package's __init__ may re-export its modules; a module that reads names back from its
+    # own package's __init__ closes a cycle (spec.parse once did, held up by import order)
+    graph = {_module_name(p): _module_edges(p) for p in PACKAGE.rglob("*.py")}
+    assert _cycle(graph) == []
+
+
+def test_the_cycle_finder_sees_a_module_reading_its_own_package() -> None:
+    # the shape spec had: the package re-exports parse, and parse imports the package's names
+    assert _cycle({"p": {"p.parse", "p.options"}, "p.parse": {"p"}, "p.options": set()}) == [
+        "p", "p.parse", "p"]
+    assert _cycle({"p": {"p.parse"}, "p.parse": {"p.options"}, "p.options": set()}) == []
+    assert _module_edges(PACKAGE / "spec" / "parse.py") >= {"resnet_inspect.spec.resnet_spec"}

@@ -115,3 +115,22 @@ def test_spec_is_frozen_and_json_ready() -> None:
     d = spec.to_dict()
     assert d["block"] == "basic" and d["layers"] == [3, 4, 6, 3]
     assert ResNetSpec(**d) == spec
+
+
+# --- channel rounding: one make_divisible (timm's rule), every width through it -------------
+def test_make_divisible_rounds_to_the_nearest_multiple_and_bumps_a_big_loss() -> None:
+    from resnet_inspect.spec import make_divisible
+
+    assert make_divisible(64 / 16) == 8  # 4 -> at least the divisor
+    assert make_divisible(100) == 104  # 100 + 4 = 104: halves round up
+    assert make_divisible(99) == 96  # 103 // 8 * 8
+    assert make_divisible(36, 32) == 64  # (36 + 16) // 32 * 32 = 32 < 0.9 * 36 = 32.4: one more
+    assert make_divisible(36, 32, round_limit=0.0) == 32  # timm's SE gate never bumps
+    assert make_divisible(10, 8, minimum=32) == 32
+
+
+def test_every_spec_field_has_a_parser() -> None:
+    from resnet_inspect.spec import FIELD_NAMES
+    from resnet_inspect.spec.fields import parsed_names
+
+    assert sorted(parsed_names()) == sorted(FIELD_NAMES)

@@ -19,28 +19,20 @@ from ..spec import (
 from ..units import shape_text
 from .evidence import IdentifyError, _Reader
 
+# the most specific first: a ResNeSt or Res2Net block also has a bottleneck's conv3, a
+# selective-kernel basic block a conv2.conv (but no attention there); basic blocks are the rest
+_READING_ORDER = (Block.RESNEST, Block.RES2NET, Block.SK_BOTTLENECK, Block.SK_BASIC,
+                  Block.BOTTLENECK, Block.BASIC)  # fmt: skip
+
 
 def _block(r: _Reader) -> Block:
-    """By the keys of layer1.0: split attention (ResNeSt), split convs (Res2Net), a third
-    conv (bottleneck), selective-kernel paths (timm's sknet.py, whose other convs are
-    ConvNormAct's ``convN.conv``)."""
-    if "layer1.0.conv2.conv.weight" in r.shapes and "layer1.0.conv2.fc1.weight" in r.shapes:
-        # (a selective-kernel basic block has a conv2.conv too, but no attention there)
-        r.note("block", Block.RESNEST, "layer1.0.conv2.conv and conv2.fc1 present: split attention (ResNeSt)")
-        return Block.RESNEST
-    if "layer1.0.convs.0.weight" in r.shapes:
-        r.note("block", Block.RES2NET, "layer1.0.convs.0.weight present: a 3x3 conv per split (Res2Net)")
-        return Block.RES2NET
-    if "layer1.0.conv3.conv.weight" in r.shapes:
-        block, because = Block.SK_BOTTLENECK, "layer1.0.conv2.paths: a selective-kernel conv between two 1x1"
-    elif "layer1.0.conv1.paths.0.conv.weight" in r.shapes:
-        block, because = Block.SK_BASIC, "layer1.0.conv1.paths: a selective-kernel conv, then a 3x3"
-    elif "layer1.0.conv3.weight" in r.shapes:
-        block, because = Block.BOTTLENECK, "layer1.0.conv3.weight present"
-    else:
-        block, because = Block.BASIC, "layer1.0.conv3.weight absent: two 3x3 convs per block"
-    r.note("block", block, because)
-    return block
+    """The block type whose marker convs layer1.0 has (BLOCK_TYPES' keys)."""
+    for block in _READING_ORDER:
+        keys = BLOCK_TYPES[block].keys
+        if all(f"layer1.0.{m}.weight" in r.shapes for m in keys.markers):
+            r.note("block", block, keys.evidence)
+            return block
+    raise AssertionError("basic blocks have no markers")  # unreachable: BASIC matches anything
 
 
 def _block_widths(r: _Reader, block: Block, layers: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -59,25 +51,9 @@ def _block_widths(r: _Reader, block: Block, layers: tuple[int, ...]) -> tuple[in
     return flat
 
 
-# the conv whose output channels are the block's width times its expansion
-_WIDTH_CONV = {Block.BASIC: "conv2", Block.BOTTLENECK: "conv3", Block.RES2NET: "conv3",
-               Block.RESNEST: "conv3", Block.SK_BASIC: "conv2.conv",
-               Block.SK_BOTTLENECK: "conv3.conv"}  # fmt: skip
-# the grouped conv whose shape gives groups and width_per_group: the 3x3 of a bottleneck, a
-# Res2Net split's 3x3, the attention's fc1 of a ResNeSt block (its 3x3 has groups x radix
-# groups), a selective-kernel path
-_GROUPED_CONV = {Block.BOTTLENECK: "conv2", Block.RES2NET: "convs.0", Block.RESNEST: "conv2.fc1",
-                 Block.SK_BOTTLENECK: "conv2.paths.0.conv"}  # fmt: skip
-# a block's first conv and the one after it (whose width the first may reduce)
-_FIRST_CONVS = {Block.BASIC: ("conv1", "conv2"), Block.BOTTLENECK: ("conv1", "conv2"),
-                Block.RES2NET: ("conv1", "convs.0"), Block.RESNEST: ("conv1", "conv2.conv"),
-                Block.SK_BASIC: ("conv1.paths.0.conv", "conv2.conv"),
-                Block.SK_BOTTLENECK: ("conv1.conv", "conv2.paths.0.conv")}  # fmt: skip
-
-
 def _widths(r: _Reader, block: Block, stages: int) -> tuple[int, ...]:
     widths = []
-    conv, expansion = _WIDTH_CONV[block], BLOCK_TYPES[block].expansion
+    conv, expansion = BLOCK_TYPES[block].keys.width_conv, BLOCK_TYPES[block].expansion
     for s in range(1, stages + 1):
         out = r.shape(f"layer{s}.0.{conv}.weight", 4)[0]
         if out % expansion:
@@ -96,7 +72,7 @@ def _reduce_first(r: _Reader, block: Block) -> int:
         return 1  # its first conv feeds all the splits (see _scale)
     if block is Block.RESNEST:  # its first conv has the full width (the spec allows no other)
         return 1
-    a, b = _FIRST_CONVS[block]
+    a, b = BLOCK_TYPES[block].keys.first_convs
     first = r.shape(f"layer1.0.{a}.weight")
     following = r.shape(f"layer1.0.{b}.weight")
     ratio = following[0] // first[0] if first[0] and following[0] % first[0] == 0 else 1
@@ -114,7 +90,9 @@ def _grouping(
     int(planes * width_per_group / 64) * groups, for every stage."""
     if "groups" not in BLOCK_TYPES[block].fields:
         return 1, 64
-    first_key, grouped_key = _FIRST_CONVS[block][0], _GROUPED_CONV[block]
+    keys = BLOCK_TYPES[block].keys
+    first_key, grouped_key = keys.first_convs[0], keys.grouped_conv
+    assert grouped_key is not None, f"{block.value} reads groups but names no grouped conv"
     paths = SK_PATHS if split else 1
     lo, hi, groups_seen = 1, math.inf, set()
     inners = []

@@ -51,6 +51,7 @@ from ..spec import (
     StrideIn,
     default_widths,
     format_value,
+    make_divisible,
 )  # fmt: skip
 from ..units import shape_text
 from .block_reading import (
@@ -355,7 +356,7 @@ _RULE_TEXT = {SERounding.FLOOR: "channels // reduction",
 def _squeezed(channels: int, reduction: int, rule: SERounding) -> int:
     if rule is SERounding.FLOOR:
         return channels // reduction
-    return max(8, int(channels / reduction + 4) // 8 * 8)
+    return make_divisible(channels / reduction, 8, round_limit=0.0)  # as ResNetSpec.se_channels
 
 
 def _down_kernel(r: _Reader) -> int:

@@ -20,7 +20,6 @@ from ..spec import (
     StemPool,
 )  # fmt: skip
 from ..units import shape_text
-from .block_reading import _WIDTH_CONV
 from .evidence import Identified, IdentifyError, Shape, _Reader
 
 UNSEEN_V2 = (
@@ -53,7 +52,7 @@ def _identify_resnetv2(shapes: Mapping[str, Shape]) -> Identified:
     block = Block.BOTTLENECK if "stages.0.blocks.0.conv3.weight" in shapes else Block.BASIC
     r.note("block", block, "stages.0.blocks.0.conv3.weight " + (
         "present" if block is Block.BOTTLENECK else "absent: two 3x3 convs per block"))
-    conv_name, expansion = _WIDTH_CONV[block], BLOCK_TYPES[block].expansion
+    conv_name, expansion = BLOCK_TYPES[block].keys.width_conv, BLOCK_TYPES[block].expansion
     widths = []
     for s in range(len(layers)):
         out = r.shape(f"stages.{s}.blocks.0.{conv_name}.weight", 4)[0]

@@ -13,7 +13,7 @@ class BasicBlock(ResidualBlock):
     kind = Block.BASIC
     main = ("conv1", "bn1", "relu1", "aa", "conv2", "bn2", "branch_relu", "se", "drop_path")
     post = ("relu2",)
-    last_norm_name = "bn2"
+    zero_init_name = "bn2"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -10,7 +10,8 @@ A block type is a subclass of :class:`ResidualBlock` that builds its children fr
 - ``pre``: the children applied before the branches part (a pre-activation block's first norm,
   empty elsewhere): the residual branch and a projection shortcut read their output, an
   identity shortcut the block's own input;
-- ``last_norm_name``: the norm ``zero_init_residual`` zeroes (a dotted path in a child);
+- ``zero_init_name``: the layer whose weight ``zero_init_residual`` zeroes (a dotted path in a
+  child): the branch's last norm, or its last conv where the branch ends in one;
 - the shortcut is the child ``downsample`` (None: identity).
 
 A layout may name the attention child differently (``BlockContext.attn_name``: legacy SENet's
@@ -66,12 +67,12 @@ class BlockContext:
 
 class ResidualBlock(nn.Module):
     """out = post(main(x) + shortcut(x)). Subclasses declare ``kind``, ``main``, ``post`` and
-    ``last_norm_name`` and build those children; the forward is this one."""
+    ``zero_init_name`` and build those children; the forward is this one."""
 
     kind: ClassVar[Block]
     main: ClassVar[tuple[str, ...]]
     post: ClassVar[tuple[str, ...]]
-    last_norm_name: ClassVar[str]
+    zero_init_name: ClassVar[str]
     pre: ClassVar[tuple[str, ...]] = ()
     shortcut_name: ClassVar[str] = "downsample"
     attn_name: str = "se"  # the child that ``main``'s "se" names, set from the context
@@ -125,9 +126,13 @@ class ResidualBlock(nn.Module):
             x = getattr(self, name)(x)
         return x
 
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.get_submodule(self.last_norm_name)  # a dotted path where a child holds it
+    def zero_init_last(self) -> None:
+        """``zero_init_residual`` (timm's ``zero_init_last``): zero the weight of the branch's
+        last layer (``zero_init_name``), so that the block starts as its shortcut. A norm
+        without a scale (``norm=none``) leaves nothing to zero."""
+        weight = getattr(self.get_submodule(self.zero_init_name), "weight", None)
+        if isinstance(weight, torch.Tensor):
+            nn.init.zeros_(weight)
 
 
 def make_attn(spec: ResNetSpec, channels: int, nominal: int) -> nn.Module | None:

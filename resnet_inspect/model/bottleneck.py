@@ -13,7 +13,7 @@ class Bottleneck(ResidualBlock):
     kind = Block.BOTTLENECK
     main = ("conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "aa", "conv3", "bn3", "se", "drop_path")
     post = ("relu3",)
-    last_norm_name = "bn3"
+    zero_init_name = "bn3"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -160,6 +160,4 @@ def init_weights(model: Network, spec: ResNetSpec) -> None:
     if spec.zero_init_residual:
         for m in model.modules():
             if isinstance(m, ResidualBlock):
-                norm = m.last_norm
-                if isinstance(norm, (nn.BatchNorm2d, nn.GroupNorm)):
-                    nn.init.zeros_(norm.weight)
+                m.zero_init_last()

@@ -16,8 +16,7 @@ class PreActBottleneck(ResidualBlock):
     pre = ("norm1",)  # a projection shortcut reads the pre-activated input, as timm's
     main = ("conv1", "norm2", "conv2", "norm3", "conv3", "drop_path")
     post = ()
-    last_norm_name = "norm3"
-    last_conv_name = "conv3"  # what zero_init_residual zeroes: the branch ends in a conv
+    zero_init_name = "conv3"  # the branch ends in a conv, not a norm (timm's zero_init_last)
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

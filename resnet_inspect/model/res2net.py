@@ -29,7 +29,7 @@ class Res2NetBlock(ResidualBlock):
     # residual() runs these in order, the split stage (convs, bns, relus, pool) in the middle
     main = ("conv1", "bn1", "relu1", "convs", "conv3", "bn3", "se", "drop_path")
     post = ("relu3",)
-    last_norm_name = "bn3"
+    zero_init_name = "bn3"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -86,7 +86,7 @@ class ResNestBottleneck(ResidualBlock):
     kind = Block.RESNEST
     main = ("conv1", "bn1", "relu1", "avd_first", "conv2", "avd_last", "conv3", "bn3", "se", "drop_path")
     post = ("relu3",)
-    last_norm_name = "bn3"
+    zero_init_name = "bn3"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -18,8 +18,6 @@ from ..spec import Block, ResNetSpec, Stem, StemPool
 from .base import Network
 from .block import BlockContext, ResidualBlock
 from .layers import AvgPool2x2Same, make_conv, make_norm_act
-from .preact_basic import PreActBasicBlock
-from .preact_bottleneck import PreActBottleneck
 from .registry import block_class
 
 
@@ -157,5 +155,5 @@ def _init_weights(model: ResNetV2, spec: ResNetSpec) -> None:
         nn.init.zeros_(model.head.fc.bias)
     if spec.zero_init_residual:
         for m in model.modules():
-            if isinstance(m, (PreActBasicBlock, PreActBottleneck)):
-                nn.init.zeros_(getattr(m, m.last_conv_name).weight)
+            if isinstance(m, ResidualBlock):
+                m.zero_init_last()

@@ -15,7 +15,7 @@ class SelectiveKernelBasic(ResidualBlock):
     kind = Block.SK_BASIC
     main = ("conv1", "conv2", "se", "drop_path")
     post = ("act",)
-    last_norm_name = "conv2.bn"
+    zero_init_name = "conv2.bn"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -16,7 +16,7 @@ class SelectiveKernelBottleneck(ResidualBlock):
     kind = Block.SK_BOTTLENECK
     main = ("conv1", "conv2", "conv3", "se", "drop_path")
     post = ("act",)
-    last_norm_name = "conv3.bn"
+    zero_init_name = "conv3.bn"
 
     def __init__(self, ctx: BlockContext, downsample: nn.Module | None) -> None:
         super().__init__()

@@ -94,29 +94,78 @@ class Norm(str, Enum):
 
 
 @dataclass(frozen=True)
+class BlockKeys:
+    """Where a block type shows in a checkpoint of the torchvision and legacy SENet layouts
+    (paths under ``layerN.M.``, without ``.weight``): what identify reads it by."""
+
+    markers: tuple[str, ...]  # convs of layer1.0 that mark this type (all present)
+    evidence: str  # identify's words for that finding
+    width_conv: str  # the conv whose output channels are the stage width x expansion
+    first_convs: tuple[str, str]  # the block's first conv and the one after it
+    grouped_conv: str | None = None  # the conv whose shape gives groups and width_per_group
+
+
+@dataclass(frozen=True)
 class BlockType:
-    """What the spec needs to know of a block type, without torch: its channel expansion
-    (output channels per unit of stage width) and the block-specific spec fields it reads.
-    The module that builds it registers in ``model/registry.py``."""
+    """Everything known of a block type without torch, in one record: its channel expansion
+    (output channels per unit of stage width), the convolutions on its branch, the
+    block-specific spec fields it reads, its checkpoint keys, and how many 2-D convs a trace
+    sees on its branch. The module that builds it registers in ``model/registry.py``; the
+    block zeroes its own last norm (``ResidualBlock.zero_init_last``)."""
 
     expansion: int
     convs: int  # convolutions on the residual branch, each with its width in block_widths
+    keys: BlockKeys
+    traced_convs: int  # 2-D convs a trace sees on the branch (a selective-kernel conv: its paths' one and its attention's two)
     fields: frozenset[str] = frozenset()
+    per_split_convs: bool = False  # Res2Net: one more 3x3 per split after the first two
+
+    def branch_convs(self, scale: int) -> int:
+        """2-D convs a trace sees on the branch of one block (``scale``: Res2Net's splits)."""
+        return self.traced_convs + (max(1, scale - 1) if self.per_split_convs else 0)
 
 
 _GROUPED = frozenset({"groups", "width_per_group"})
 _SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
 SK_FIELDS = frozenset({"sk_reduction", "sk_divisor", "sk_split"})
 BLOCK_TYPES: dict[Block, BlockType] = {
-    Block.BASIC: BlockType(expansion=1, convs=2, fields=frozenset({"branch_relu"})),
-    Block.BOTTLENECK: BlockType(expansion=4, convs=3, fields=_GROUPED | {"stride_in"}),
-    # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups channels
-    Block.RES2NET: BlockType(expansion=4, convs=3, fields=_GROUPED | {"scale"}),
-    Block.RESNEST: BlockType(expansion=4, convs=3, fields=_GROUPED | _SPLIT_ATTENTION),
-    Block.SK_BASIC: BlockType(expansion=1, convs=2, fields=SK_FIELDS),
+    Block.BASIC: BlockType(
+        expansion=1, convs=2, traced_convs=2, fields=frozenset({"branch_relu"}),
+        keys=BlockKeys((), "layer1.0.conv3.weight absent: two 3x3 convs per block",
+                       width_conv="conv2", first_convs=("conv1", "conv2")),
+    ),
+    Block.BOTTLENECK: BlockType(
+        expansion=4, convs=3, traced_convs=3, fields=_GROUPED | {"stride_in"},
+        keys=BlockKeys(("conv3",), "layer1.0.conv3.weight present", width_conv="conv3",
+                       first_convs=("conv1", "conv2"), grouped_conv="conv2"),
+    ),
+    # width_per_group is timm's base_width: each split has int(planes * it / 64) * groups
+    # channels; a trace sees conv1, the split 3x3s and conv3
+    Block.RES2NET: BlockType(
+        expansion=4, convs=3, traced_convs=2, per_split_convs=True, fields=_GROUPED | {"scale"},
+        keys=BlockKeys(("convs.0",), "layer1.0.convs.0.weight present: a 3x3 conv per split (Res2Net)",
+                       width_conv="conv3", first_convs=("conv1", "convs.0"), grouped_conv="convs.0"),
+    ),
+    # a trace sees conv1, the split-attention conv and its fc1 and fc2, conv3
+    Block.RESNEST: BlockType(
+        expansion=4, convs=3, traced_convs=5, fields=_GROUPED | _SPLIT_ATTENTION,
+        keys=BlockKeys(("conv2.conv", "conv2.fc1"),
+                       "layer1.0.conv2.conv and conv2.fc1 present: split attention (ResNeSt)",
+                       width_conv="conv3", first_convs=("conv1", "conv2.conv"), grouped_conv="conv2.fc1"),
+    ),
+    Block.SK_BASIC: BlockType(
+        expansion=1, convs=2, traced_convs=4, fields=SK_FIELDS,
+        keys=BlockKeys(("conv1.paths.0.conv",), "layer1.0.conv1.paths: a selective-kernel conv, then a 3x3",
+                       width_conv="conv2.conv", first_convs=("conv1.paths.0.conv", "conv2.conv")),
+    ),
     # the selective-kernel conv always takes the block's stride: no stride_in
-    Block.SK_BOTTLENECK: BlockType(expansion=4, convs=3, fields=SK_FIELDS | _GROUPED),
-}
+    Block.SK_BOTTLENECK: BlockType(
+        expansion=4, convs=3, traced_convs=5, fields=SK_FIELDS | _GROUPED,
+        keys=BlockKeys(("conv3.conv",), "layer1.0.conv2.paths: a selective-kernel conv between two 1x1",
+                       width_conv="conv3.conv", first_convs=("conv1.conv", "conv2.paths.0.conv"),
+                       grouped_conv="conv2.paths.0.conv"),
+    ),
+}  # fmt: skip
 BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES.values()))  # read by some blocks only
 # Res2Net splits per block: the paper goes to 8; each split is its own conv, so the build and
 # the trace grow with it, and 64 leaves room for experiments well past the paper's.

@@ -5,12 +5,12 @@ example per rule.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError
-
-# the package defines these before it imports this module (at its end, to build the presets)
-from . import _DEFAULTS, MAX_BLOCKS, MAX_INT, _fmt
+from .fields import MAX_BLOCKS, MAX_INT
+from .fields import format_value as _fmt
 from .options import (
     BLOCK_FIELDS,
     BLOCK_TYPES,
@@ -31,7 +31,13 @@ from .options import (
 )  # fmt: skip
 
 if TYPE_CHECKING:
-    from . import ResNetSpec
+    from .resnet_spec import ResNetSpec
+
+
+def _defaults(spec: ResNetSpec) -> dict[str, object]:
+    """Each field's default, read from the spec's own dataclass (this module sits below it)."""
+    return {f.name: f.default for f in dataclasses.fields(spec)}
+
 
 def validate(spec: ResNetSpec) -> None:
     """Raise SpecError where ``spec`` cannot be built (the first rule it breaks)."""
@@ -103,7 +109,7 @@ _SK_STRIDE_HINT = "its selective-kernel conv takes the stride"
 def _check_block_fields(spec: ResNetSpec) -> None:
     """A block-specific field set on a block type that does not read it is a mistake, not a
     no-op: ``resnet18:groups=32`` would silently build resnet18."""
-    changed = [f for f in sorted(BLOCK_FIELDS) if not spec.uses(f) and getattr(spec, f) != _DEFAULTS[f]]
+    changed = [f for f in sorted(BLOCK_FIELDS) if not spec.uses(f) and getattr(spec, f) != _defaults(spec)[f]]
     if changed:
         users = ", ".join(b.value for b, t in BLOCK_TYPES.items() if changed[0] in t.fields)
         given = ", ".join(f"{f}={_fmt(getattr(spec, f))}" for f in changed)
@@ -214,7 +220,7 @@ def _check_res2net(spec: ResNetSpec) -> None:
 
 def _check_se(spec: ResNetSpec) -> None:
     for name in ("se_reduction", "se_rounding"):
-        if getattr(spec, name) != _DEFAULTS[name] and spec.attn is not Attn.SE:
+        if getattr(spec, name) != _defaults(spec)[name] and spec.attn is not Attn.SE:
             raise SpecError(
                 f"{name}={_fmt(getattr(spec, name))}: applies to attn=se only (attn is {spec.attn.value})"
             )
@@ -240,9 +246,9 @@ def _check_block_widths(spec: ResNetSpec) -> None:
             f"blocks need {need} ({convs} per block)"
         )
     for name in ("groups", "width_per_group", "reduce_first"):
-        if getattr(spec, name) != _DEFAULTS[name]:
+        if getattr(spec, name) != _defaults(spec)[name]:
             raise SpecError(f"{name}={getattr(spec, name)}: block_widths sets every conv's width; "
-                            f"{name} cannot apply (leave it at {_DEFAULTS[name]})")  # fmt: skip
+                            f"{name} cannot apply (leave it at {_defaults(spec)[name]})")  # fmt: skip
     for stage, blocks in enumerate(spec.layers):
         outs = {spec.block_channels(stage, i)[-1] for i in range(blocks)}
         if len(outs) > 1:
@@ -291,7 +297,7 @@ def _check_preact(spec: ResNetSpec) -> None:
         raise SpecError(f"block={spec.block.value}: not with layout=resnetv2 (its pre-activation "
                         "blocks are basic and bottleneck)")  # fmt: skip
     for name, why in _NOT_IN_RESNETV2.items():
-        if getattr(spec, name) != _DEFAULTS[name]:
+        if getattr(spec, name) != _defaults(spec)[name]:
             raise SpecError(f"{name}={_fmt(getattr(spec, name))}: not with layout=resnetv2 ({why})")
     if spec.stem is Stem.CIFAR or spec.stem_pool is StemPool.CONV:
         field = "stem" if spec.stem is Stem.CIFAR else "stem_pool"
