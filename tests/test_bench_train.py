@@ -298,28 +298,6 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_built(
         bench.plan([TINY], [64], (3, 32, 32))
 
 
-def test_available_memory_reads_cgroup_v2_and_v1_limits(tmp_path: Path) -> None:
-    (tmp_path / "proc").mkdir()
-    (tmp_path / "proc/meminfo").write_text("MemTotal: 99999999 kB\nMemAvailable: 8000000 kB\n")
-    assert memory.cpu_available_bytes(str(tmp_path)) == (8_000_000 * 1024, "MemAvailable")
-    v2 = tmp_path / "sys/fs/cgroup"
-    v2.mkdir(parents=True)
-    (v2 / "memory.max").write_text("max\n")  # no limit
-    (v2 / "memory.current").write_text("100\n")
-    assert memory.cpu_available_bytes(str(tmp_path))[1] == "MemAvailable"
-    (v2 / "memory.max").write_text(f"{2**30}\n")
-    (v2 / "memory.current").write_text(f"{2**28}\n")
-    assert memory.cpu_available_bytes(str(tmp_path)) == (3 * 2**28, "the container's limit, cgroup v2 memory.max")
-    (v2 / "memory.max").unlink()
-    v1 = v2 / "memory"
-    v1.mkdir()
-    (v1 / "memory.limit_in_bytes").write_text(f"{2**29}\n")
-    (v1 / "memory.usage_in_bytes").write_text(f"{2**28}\n")
-    assert memory.cpu_available_bytes(str(tmp_path))[0] == 2**28
-    (v1 / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "no limit"
-    assert memory.cpu_available_bytes(str(tmp_path))[1] == "MemAvailable"
-
-
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

@@ -9,7 +9,7 @@ raw times, statistics as properties, a noise warning) and the environment it ran
 One concept per module: ``config`` (what is timed, the settings, parsing the command's values),
 ``stats`` (quantiles, the statistics of raw times), ``peaks`` (datasheet peaks of known GPUs),
 ``results`` (the measured records), ``clocks``, ``memory`` (probes, and the memory a run may
-use), ``environment`` (torch's settings for a run, the machine's facts, whether it can run the
+use), ``cgroup`` (the limits of the process's memory cgroups), ``environment`` (torch's settings for a run, the machine's facts, whether it can run the
 config), ``planning`` (the configurations, checked, traced and fitted to memory before a run),
 ``training`` (the training step and its memory parts), ``layers`` (per-layer hooks),
 ``compiled`` (torch.compile's limits and counts), ``fit`` (the largest batch) and ``engine``

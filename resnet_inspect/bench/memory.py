@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .cgroup import cgroup_memory
 from .config import BenchConfig
 from .results import MemoryPeak
 
@@ -65,9 +66,6 @@ def _cpu_resident_peak(step: Callable[[], Any]) -> int | None:
 
 
 # --- what a run may use --------------------------------------------------------------------------
-UNLIMITED = 2**60  # cgroup v1 writes a huge number for "no limit"
-
-
 def available_bytes(config: BenchConfig) -> tuple[int | None, str]:
     """The memory a run may still use on its device, and where the figure comes from; None
     where it cannot be told."""
@@ -78,24 +76,21 @@ def available_bytes(config: BenchConfig) -> tuple[int | None, str]:
 
 
 def cpu_available_bytes(root: str = "/") -> tuple[int | None, str]:
-    """The least of the machine's available memory (``MemAvailable``) and the room left under
-    the container's limit (cgroup v2 ``memory.max``, or v1 ``memory.limit_in_bytes``)."""
+    """The least of the machine's available memory (``MemAvailable``) and the room the
+    process's memory cgroups leave it (see ``cgroup``), with where it comes from. ``root``:
+    where ``/proc`` and ``/sys`` are (a fake tree in tests)."""
+    limits = cgroup_memory(root)
     found: list[tuple[int, str]] = []
-    meminfo = _read(root, "proc/meminfo")
-    for line in (meminfo or "").splitlines():
-        if line.startswith("MemAvailable:"):
-            found.append((int(line.split()[1]) * 1024, "MemAvailable"))
-    for limit_file, usage_file, name in (
-        ("sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory.current", "cgroup v2 memory.max"),
-        ("sys/fs/cgroup/memory/memory.limit_in_bytes", "sys/fs/cgroup/memory/memory.usage_in_bytes",
-         "cgroup v1 memory.limit_in_bytes"),
-    ):  # fmt: skip
-        limit, usage = _read_int(root, limit_file), _read_int(root, usage_file)
-        if limit is not None and limit < UNLIMITED:
-            found.append((max(limit - (usage or 0), 0), f"the container's limit, {name}"))
+    for line in (_read(root, "proc/meminfo") or "").splitlines():
+        fields = line.split()
+        if fields[:1] == ["MemAvailable:"] and len(fields) > 1 and fields[1].isdigit():
+            found.append((int(fields[1]) * 1024, "MemAvailable"))
+    if limits.available_bytes is not None:
+        found.append((limits.available_bytes, limits.note))
     if not found:
-        return None, "unknown"
-    return min(found)
+        return None, f"unknown (no MemAvailable in /proc/meminfo; {limits.note})"
+    available, basis = min(found)
+    return available, basis if basis == limits.note else f"{basis}; {limits.note}"
 
 
 def _read(root: str, path: str) -> str | None:
@@ -104,8 +99,3 @@ def _read(root: str, path: str) -> str | None:
             return f.read(1 << 16)
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _read_int(root: str, path: str) -> int | None:
-    text = (_read(root, path) or "").strip()
-    return int(text) if text.isdigit() else None  # "max": no limit
