@@ -19,6 +19,9 @@ import torch
 from typer.testing import CliRunner
 
 from resnet_inspect.checkpoint import (
+    compare,
+    identify_checkpoint,
+    load_weights_into,
     read_checkpoint,
 )
 from resnet_inspect.cli import app
@@ -107,6 +110,69 @@ def test_a_numpy_npy_and_a_foreign_zip_are_named(tmp_path: Path, runner: CliRunn
         z.writestr("readme.txt", "hello")
     line = one_error_line(runner.invoke(app, ["identify", str(other)]), 2)
     assert "zip archive without the data.pkl" in line and "inline_container" not in line
+
+
+# --- dtypes and layouts torch will not copy ---------------------------------------------------
+def _quantized(t: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantize_per_tensor is deprecated, still loadable
+        return torch.quantize_per_tensor(t, 0.1, 0, torch.qint8)
+
+
+FC_WEIGHTS = {
+    "qint8": _quantized,
+    "sparse": lambda t: t.to_sparse(),
+    "int8": lambda t: t.to(torch.int8),
+    "bfloat16": lambda t: t.to(torch.bfloat16),
+    "float64": lambda t: t.to(torch.float64),
+}
+
+
+@pytest.mark.parametrize("kind", FC_WEIGHTS)
+def test_check_and_identify_agree_with_a_real_strict_load(tmp_path: Path, kind: str) -> None:
+    """A qint8 fc.weight: check said "loads strictly" where torch's copy_ refuses it; int8
+    weights: identify's proof (assign=True) refused what a real load converts."""
+    sd = tiny_state_dict()
+    sd["fc.weight"] = FC_WEIGHTS[kind](sd["fc.weight"])
+    path = tmp_path / f"{kind}.pth"
+    torch.save(sd, path)
+    loads = _torch_loads_strictly(sd)
+    assert loads is (kind not in ("qint8", "sparse"))  # torch's copy_ refuses exactly these two
+    checkpoint = read_checkpoint(path)
+    assert compare(resolve(TINY), checkpoint).loads_strictly is loads
+    assert identify_checkpoint(checkpoint).proved is loads
+
+
+def test_a_quantized_weight_is_one_complete_line_and_the_model_untouched(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    sd = tiny_state_dict()
+    sd["fc.weight"] = _quantized(sd["fc.weight"])
+    path = tmp_path / "q.pth"
+    torch.save(sd, path)
+    for command in (["summary", TINY], ["bench", TINY, "--batch", "1"]):
+        line = one_error_line(runner.invoke(app, [*command, "--weights", str(path)]), 1)
+        # whole: the key, its dtype, the reason, and the pointer to check at the very end
+        assert "fc.weight" in line and "qint8" in line and "quantized" in line
+        assert line.endswith("(details: resnet-inspect check)"), line
+    model = build_model(resolve(TINY))
+    before = model.fc.weight.detach().clone()
+    with pytest.raises(Exception, match="quantized"):
+        load_weights_into(model, path)
+    assert torch.equal(model.fc.weight, before)
+
+
+def test_check_shows_which_tensor_cannot_be_copied(tmp_path: Path, runner: CliRunner) -> None:
+    sd = tiny_state_dict()
+    sd["fc.weight"] = sd["fc.weight"].to_sparse()
+    path = tmp_path / "s.pth"
+    torch.save(sd, path)
+    result = runner.invoke(app, ["check", TINY, str(path), "-f", "json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["loads_strictly"] is False and "fc.weight" not in data["matching"]
+    assert [c["key"] for c in data["cannot_be_copied"]] == ["fc.weight"]
+    assert data["cannot_be_copied"][0]["found"] == "sparse_coo"
 
 
 # --- near-valid training files ------------------------------------------------------------------
