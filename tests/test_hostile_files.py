@@ -8,6 +8,8 @@ model), never copied from this tool's output; every file is a tiny net saved in 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import warnings
 import zipfile
@@ -173,6 +175,22 @@ def test_check_shows_which_tensor_cannot_be_copied(tmp_path: Path, runner: CliRu
     assert data["loads_strictly"] is False and "fc.weight" not in data["matching"]
     assert [c["key"] for c in data["cannot_be_copied"]] == ["fc.weight"]
     assert data["cannot_be_copied"][0]["found"] == "sparse_coo"
+
+
+# --- keys without a dot -------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown"])
+def test_top_level_keys_keep_their_whole_name(tmp_path: Path, runner: CliRunner, fmt: str) -> None:
+    sd = tiny_state_dict() | {"extra": torch.zeros(2), "temperature": torch.ones(())}
+    path = tmp_path / "extra.pth"
+    torch.save(sd, path)
+    result = runner.invoke(app, ["check", TINY, str(path), "-f", fmt])
+    assert result.exit_code == 1, result.output
+    if fmt == "csv":
+        rows = [r for r in csv.reader(io.StringIO(result.stdout)) if "unexpected" in r]
+        assert any("extra, temperature" in r for r in rows), rows
+    else:
+        assert "extra, temperature" in " ".join(result.stdout.split())
+    assert "xtra, emperature" not in result.stdout.replace("extra, temperature", "")
 
 
 # --- near-valid training files ------------------------------------------------------------------

@@ -118,9 +118,15 @@ def _status_rows(r: Comparison, show_matching: bool) -> list[tuple[str, str, str
         if group not in groups:
             groups[group] = []
             rows.append((group[0], state, "", None, None))
-        groups[group].append(key[len(group[0]) + 1:])
+        groups[group].append(_under(key, group[0]))
     return [(m, st, _tensors_cell(groups[(m, st)]) if st not in (SHAPE, UNCOPYABLE) else t, e, f)
             for m, st, t, e, f in rows]  # fmt: skip
+
+
+def _under(key: str, module: str) -> str:
+    """``key``'s name inside ``module``; a key at the top level (``temperature``, no dot) is
+    in module "" and keeps its whole name."""
+    return key[len(module) + 1:] if module else key
 
 
 def _tensors_cell(names: list[str]) -> str:
