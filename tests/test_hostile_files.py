@@ -26,9 +26,10 @@ from resnet_inspect.checkpoint import (
     load_weights_into,
     read_checkpoint,
 )
+from resnet_inspect.checkpoint import read as read_module
 from resnet_inspect.cli import app
 from resnet_inspect.model import build_model
-from resnet_inspect.spec import resolve
+from resnet_inspect.spec import PRESETS, resolve
 
 TINY = "resnet18:widths=8,16,32,64,stem_width=8,num_classes=5"
 
@@ -191,6 +192,35 @@ def test_top_level_keys_keep_their_whole_name(tmp_path: Path, runner: CliRunner,
     else:
         assert "extra, temperature" in " ".join(result.stdout.split())
     assert "xtra, emperature" not in result.stdout.replace("extra, temperature", "")
+
+
+# --- more tensors than the tool reads -----------------------------------------------------------
+def _tensor_count(name: str) -> int:
+    return len(build_model(resolve(name), "meta").state_dict())
+
+
+def test_the_largest_preset_named_in_the_refusal_is_the_largest() -> None:
+    """Counted with the builder over the deepest presets (all 136 take ~10 s): a preset of 67
+    blocks or fewer would need over 46 tensors a block to pass resnetrs420's 3,108, and the
+    most among these is ResNeSt's ~27."""
+    deepest = sorted(PRESETS, key=lambda n: -sum(resolve(n).layers))[:6]
+    counts = {name: _tensor_count(name) for name in deepest}
+    name, tensors = read_module.LARGEST_PRESET
+    assert counts[name] == tensors == max(counts.values())
+    rest = [n for n in PRESETS if n not in counts]
+    assert max(sum(resolve(n).layers) for n in rest) * 46 < tensors
+
+
+def test_the_refusal_states_the_limit_and_the_largest_preset(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(read_module, "MAX_FILE_TENSORS", 100)
+    path = tmp_path / "many.pth"
+    torch.save({f"layer1.{i}.conv1.weight": torch.zeros(1) for i in range(101)}, path)
+    line = one_error_line(runner.invoke(app, ["identify", str(path)]), 2)
+    name, tensors = read_module.LARGEST_PRESET
+    assert "101 tensors in the file, more than the 100 this tool reads" in line
+    assert f"the largest preset, {name}, holds {tensors:,}" in line
 
 
 # --- near-valid training files ------------------------------------------------------------------

@@ -48,14 +48,19 @@ Shape = tuple[int, ...]
 NESTING_KEYS = ("state_dict", "model_state_dict", "model", "ema", "state_dict_ema", "model_ema")
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel/DDP, torch.compile
 _TOLERATED_SUFFIX = ".num_batches_tracked"  # torch fills a missing one with 0 on a strict load
-# The most tensors a state_dict of a variant this tool builds can hold: MAX_BLOCKS blocks of at
-# most 24 tensors (a bottleneck: 3 convs, 3 BatchNorms of 5, a projection conv and its norm)
-# plus the stem and head. A bigger one cannot be identified or loaded, so it is refused before
-# anything looks at its keys (a 20,000-key file once took minutes to identify).
-MAX_TENSORS = 50_000
+# The most tensors a state_dict may hold before it is refused unread: a bound on the work
+# (a 20,000-key file once took minutes to identify), not the size of any one ResNet: 50,000,
+# room for MAX_BLOCKS bottlenecks of 24 tensors (3 convs, 3 BatchNorms of 5, a projection and
+# its norm) and a stem and head. Blocks with more tensors (ResNeSt's 27, Res2Net's 30 and up)
+# make nets this tool builds but refuses at that depth; real nets are far below it
+# (LARGEST_PRESET).
+MAX_TENSORS = 25 * MAX_BLOCKS
 # A training checkpoint holds more than the weights (an optimizer's moments, an EMA copy):
 # the whole file may hold this many before it is refused unread.
 MAX_FILE_TENSORS = 4 * MAX_TENSORS
+# The preset whose state_dict holds the most tensors, and how many, for the refusal above
+# (counting every preset's takes ~10 s; tests/test_hostile_files.py recounts the deepest).
+LARGEST_PRESET = ("resnetrs420", 3_108)
 
 
 class CheckpointError(UsageError):
@@ -172,8 +177,9 @@ def _check_file(p: Path, where: str) -> None:
 
 def _check_count(count: int | None, limit: int, what: str, where: str) -> None:
     if count is not None and count > limit:
-        raise CheckpointError(f"{where}: {count:,} tensors {what}, more than the {limit:,} of the "
-                              f"largest ResNet this tool builds ({MAX_BLOCKS:,} blocks); not read")  # fmt: skip
+        name, tensors = LARGEST_PRESET
+        raise CheckpointError(f"{where}: {count:,} tensors {what}, more than the {limit:,} this tool "
+                              f"reads (the largest preset, {name}, holds {tensors:,}); not read")  # fmt: skip
 
 
 def _count_tensors(p: Path, fmt: FileFormat) -> int | None:
