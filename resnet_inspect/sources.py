@@ -99,11 +99,11 @@ def compare_source(
     source: Source, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None
 ) -> Comparison:
     """The checkpoint against the source's state_dict (``expected``, where already known)."""
-    from .checkpoint import compare, compare_shapes
+    from .checkpoint import compare, compare_checkpoint
 
     if isinstance(source, ResNetSpec) and expected is None:
         return compare(source, checkpoint)
-    return compare_shapes(expected if expected is not None else expected_shapes_of(source), checkpoint.shapes)
+    return compare_checkpoint(expected if expected is not None else expected_shapes_of(source), checkpoint)
 
 
 def verify_weights_for(source: Source, path: str, label: str = "--weights") -> Checkpoint:

@@ -5,7 +5,7 @@ differ; a strict load on the meta device; identification of the variant it holds
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,16 @@ class ShapeMismatch:
 
 
 @dataclass(frozen=True)
+class Uncopyable:
+    """A tensor of the right name and shape that torch's ``load_state_dict`` still cannot copy
+    into the model (its ``copy_`` raises): ``found`` is its dtype or layout."""
+
+    key: str
+    found: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     """A variant's state_dict (expected) against a checkpoint's (found), key by key."""
 
@@ -36,18 +46,24 @@ class Comparison:
     unexpected: tuple[str, ...]  # in the checkpoint, not expected
     mismatched: tuple[ShapeMismatch, ...]
     tolerated: tuple[str, ...] = ()  # missing num_batches_tracked: torch fills in 0
+    uncopyable: tuple[Uncopyable, ...] = ()  # the right shape, a dtype torch will not copy
 
     @property
     def loads_strictly(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched or self.uncopyable)
 
     @property
     def expected_count(self) -> int:
-        return len(self.matching) + len(self.missing) + len(self.mismatched) + len(self.tolerated)
+        return (len(self.matching) + len(self.missing) + len(self.mismatched) + len(self.tolerated)
+                + len(self.uncopyable))  # fmt: skip
 
     def counts(self) -> str:
-        return (f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
+        text = (f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
                 f"{len(self.mismatched)} with a different shape")  # fmt: skip
+        if self.uncopyable:
+            kinds = ", ".join(sorted({u.found for u in self.uncopyable}))
+            text += f", {len(self.uncopyable)} that torch cannot copy into the model ({kinds})"
+        return text
 
 
 def compare_shapes(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> Comparison:
@@ -67,6 +83,37 @@ def compare_shapes(expected: Mapping[str, Shape], found: Mapping[str, Shape]) ->
                       tuple(tolerated))  # fmt: skip
 
 
+def uncopyable_reason(tensor: torch.Tensor) -> tuple[str, str] | None:
+    """(what it is, why) when ``load_state_dict`` cannot copy ``tensor`` into a model's dense,
+    unquantized tensor of the same shape: ``copy_`` raises for a quantized source and for a
+    sparse one. Any other dtype (bfloat16, float64, int8, bool...) is converted on the copy."""
+    import torch
+
+    if tensor.is_quantized:
+        name = str(tensor.dtype).removeprefix("torch.")
+        return name, f"{name} is quantized; torch copies no quantized tensor into a float one (dequantize it first)"
+    if tensor.layout is not torch.strided:
+        name = str(tensor.layout).removeprefix("torch.")
+        return name, f"{name} layout; torch copies no sparse tensor into a dense one (call .to_dense() first)"
+    return None
+
+
+def compare_checkpoint(expected: Mapping[str, Shape], checkpoint: Checkpoint) -> Comparison:
+    """:func:`compare_shapes`, and of the tensors whose shape fits, those torch cannot copy
+    into the model (:func:`uncopyable_reason`): a strict load fails on them too."""
+    result = compare_shapes(expected, checkpoint.shapes)
+    bad: list[Uncopyable] = []
+    for key in result.matching:
+        why = uncopyable_reason(checkpoint.tensors[key])
+        if why is not None:
+            bad.append(Uncopyable(key, *why))
+    if not bad:
+        return result
+    refused = {u.key for u in bad}
+    return replace(result, matching=tuple(k for k in result.matching if k not in refused),
+                   uncopyable=tuple(bad))  # fmt: skip
+
+
 def expected_shapes(spec: ResNetSpec) -> dict[str, Shape]:
     """The variant's state_dict names and shapes, from a model on the meta device (free)."""
     from ..model import build_model
@@ -75,24 +122,35 @@ def expected_shapes(spec: ResNetSpec) -> dict[str, Shape]:
 
 
 def compare(spec: ResNetSpec, checkpoint: Checkpoint) -> Comparison:
-    return compare_shapes(expected_shapes(spec), checkpoint.shapes)
+    return compare_checkpoint(expected_shapes(spec), checkpoint)
 
 
 def load_strictly_on_meta(spec: ResNetSpec, checkpoint: Checkpoint) -> str | None:
-    """Build ``spec`` on the meta device and load the checkpoint strictly with ``assign=True``
-    (no copy: the model takes the memory-mapped tensors). None when it loads, else the first
-    complaint."""
+    """Build ``spec`` on the meta device and load the checkpoint strictly (see
+    :func:`_load_error`). None when it loads, else the first complaint."""
     from ..model import build_model
 
     return _load_error(build_model(spec, "meta"), checkpoint)
 
 
 def _load_error(model: nn.Module, checkpoint: Checkpoint) -> str | None:
+    """Torch's own strict load of the checkpoint's names and shapes into ``model`` (on the meta
+    device), then the copies torch would refuse (:func:`uncopyable_reason`). The load takes a
+    float32 meta stand-in of each tensor's shape with ``assign=True``, which copies nothing:
+    a copy onto the meta device checks no dtype, and assigning an integer tensor to a
+    parameter fails where a real load converts it (int8 weights load into a float model)."""
+    import torch
+
+    stand_ins = {k: torch.empty(t.shape, device="meta") for k, t in checkpoint.tensors.items()}
     try:
-        load_strictly(model, checkpoint.tensors, assign=True)
+        load_strictly(model, stand_ins, assign=True)
     except RuntimeError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         return lines[1] if len(lines) > 1 else (lines[0] if lines else "RuntimeError")
+    for key, tensor in checkpoint.tensors.items():
+        why = uncopyable_reason(tensor)
+        if why is not None:
+            return f"{key}: {why[1]}"
     return None
 
 
@@ -138,7 +196,10 @@ def _load_parts(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str
 def mismatch_message(spec: ResNetSpec, checkpoint: Checkpoint, result: Comparison, label: str) -> str:
     """One line: what does not fit, the first difference, and what the file looks like."""
     first = ""
-    if result.mismatched:
+    if result.uncopyable:
+        u = result.uncopyable[0]
+        first = f"; first: {u.key}: {u.reason}"
+    elif result.mismatched:
         m = result.mismatched[0]
         first = f"; first: {m.key} expected {shape_text(m.expected)}, found {shape_text(m.found)}"
     elif result.missing:
@@ -170,12 +231,16 @@ def load_weights_into(model: nn.Module, path: str | Path, label: str = "--weight
     spec = getattr(model, "spec", None)
     checkpoint = read_checkpoint(path, label)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    result = compare_shapes(expected, checkpoint.shapes)
+    result = compare_checkpoint(expected, checkpoint)
     if not result.loads_strictly:
         if isinstance(spec, ResNetSpec):
             raise WeightsMismatch(mismatch_message(spec, checkpoint, result, label))
         raise WeightsMismatch(f"{label} {str(path)!r} does not load into the model: {result.counts()}")
-    load_strictly(model, checkpoint.tensors)
+    try:
+        load_strictly(model, checkpoint.tensors)
+    except RuntimeError as exc:  # a refusal the comparison did not foresee: torch's words, one line
+        detail = " ".join(str(exc).split())
+        raise WeightsMismatch(f"{label} {str(path)!r} does not load into the model: {detail}") from None
     return checkpoint
 
 
@@ -201,7 +266,7 @@ def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
         raise IdentifyError(f"{str(checkpoint.path)!r}: {exc}") from None
     model = build_model(identified.spec, "meta")  # once: a deep one takes seconds to build
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    comparison = compare_shapes(expected, checkpoint.shapes)
+    comparison = compare_checkpoint(expected, checkpoint)
     return Identification(checkpoint, identified, comparison,
                           _load_error(model, checkpoint))  # fmt: skip
 

@@ -48,14 +48,19 @@ Shape = tuple[int, ...]
 NESTING_KEYS = ("state_dict", "model_state_dict", "model", "ema", "state_dict_ema", "model_ema")
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel/DDP, torch.compile
 _TOLERATED_SUFFIX = ".num_batches_tracked"  # torch fills a missing one with 0 on a strict load
-# The most tensors a state_dict of a variant this tool builds can hold: MAX_BLOCKS blocks of at
-# most 24 tensors (a bottleneck: 3 convs, 3 BatchNorms of 5, a projection conv and its norm)
-# plus the stem and head. A bigger one cannot be identified or loaded, so it is refused before
-# anything looks at its keys (a 20,000-key file once took minutes to identify).
-MAX_TENSORS = 50_000
+# The most tensors a state_dict may hold before it is refused unread: a bound on the work
+# (a 20,000-key file once took minutes to identify), not the size of any one ResNet: 50,000,
+# room for MAX_BLOCKS bottlenecks of 24 tensors (3 convs, 3 BatchNorms of 5, a projection and
+# its norm) and a stem and head. Blocks with more tensors (ResNeSt's 27, Res2Net's 30 and up)
+# make nets this tool builds but refuses at that depth; real nets are far below it
+# (LARGEST_PRESET).
+MAX_TENSORS = 25 * MAX_BLOCKS
 # A training checkpoint holds more than the weights (an optimizer's moments, an EMA copy):
 # the whole file may hold this many before it is refused unread.
 MAX_FILE_TENSORS = 4 * MAX_TENSORS
+# The preset whose state_dict holds the most tensors, and how many, for the refusal above
+# (counting every preset's takes ~10 s; tests/test_hostile_files.py recounts the deepest).
+LARGEST_PRESET = ("resnetrs420", 3_108)
 
 
 class CheckpointError(UsageError):
@@ -116,6 +121,7 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
 
 def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     fmt = _sniff(p)
+    _refuse_other_formats(p, fmt, where)
     # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
     limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
     _check_count(_count_tensors(p, fmt), limit, "in the file", where)
@@ -171,8 +177,9 @@ def _check_file(p: Path, where: str) -> None:
 
 def _check_count(count: int | None, limit: int, what: str, where: str) -> None:
     if count is not None and count > limit:
-        raise CheckpointError(f"{where}: {count:,} tensors {what}, more than the {limit:,} of the "
-                              f"largest ResNet this tool builds ({MAX_BLOCKS:,} blocks); not read")  # fmt: skip
+        name, tensors = LARGEST_PRESET
+        raise CheckpointError(f"{where}: {count:,} tensors {what}, more than the {limit:,} this tool "
+                              f"reads (the largest preset, {name}, holds {tensors:,}); not read")  # fmt: skip
 
 
 def _count_tensors(p: Path, fmt: FileFormat) -> int | None:
@@ -208,6 +215,49 @@ def _sniff(p: Path) -> FileFormat:
     return FileFormat.TORCH if zipfile.is_zipfile(p) else FileFormat.TORCH_LEGACY
 
 
+_NUMPY_MAGIC = b"\x93NUMPY"  # the start of every .npy file (numpy's format.py)
+
+
+def _refuse_other_formats(p: Path, fmt: FileFormat, where: str) -> None:
+    """Files that torch.load would call corrupt, named for what they are: a zip that holds no
+    pickle of torch.save's (a NumPy .npz holds .npy arrays, nothing else), and a NumPy .npy.
+    Not read: numpy is no dependency, and an .npz is unpacked into memory, never mapped."""
+    advice = ("not a format this tool reads; save the arrays with torch.save (as a dict of "
+              "tensors) or as .safetensors")  # fmt: skip
+    if fmt is FileFormat.TORCH:
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = z.namelist()
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return  # torch's reader says what is wrong
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return
+        if names and all(n.endswith(".npy") for n in names):
+            raise CheckpointError(f"{where}: is a NumPy .npz archive ({len(names):,} arrays): {advice}")
+        raise CheckpointError(f"{where}: is a zip archive without the data.pkl that torch.save "
+                              "writes: not a torch checkpoint")  # fmt: skip
+    if fmt is FileFormat.TORCH_LEGACY:
+        with p.open("rb") as f:
+            if f.read(len(_NUMPY_MAGIC)) == _NUMPY_MAGIC:
+                raise CheckpointError(f"{where}: is a NumPy .npy array: {advice}")
+
+
+def _pickle_protocol(p: Path, fmt: FileFormat) -> int | None:
+    """The protocol the file's pickle was written with (its PROTO opcode, 0x80), or None."""
+    try:
+        if fmt is FileFormat.TORCH:
+            with zipfile.ZipFile(p) as z:
+                name = next(n for n in z.namelist() if n == "data.pkl" or n.endswith("/data.pkl"))
+                with z.open(name) as f:
+                    head = f.read(2)
+        else:
+            with p.open("rb") as f:
+                head = f.read(2)
+    except (OSError, ValueError, StopIteration, zipfile.BadZipFile):
+        return None
+    return head[1] if len(head) == 2 and head[0] == 0x80 else None
+
+
 def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
     import torch
 
@@ -221,7 +271,7 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
             return torch.load(p, map_location="cpu", weights_only=True,
                               mmap=fmt is FileFormat.TORCH)  # fmt: skip
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{where}: {_refusal(str(exc))}") from None
+        raise CheckpointError(f"{where}: {_refusal(str(exc), _pickle_protocol(p, fmt))}") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
         _raise_if_out_of_memory(exc, where, _size(p))
         raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
@@ -253,16 +303,29 @@ def _size(p: Path) -> int | None:
     return None
 
 
-def _refusal(message: str) -> str:
+def _refusal(message: str, protocol: int | None = None) -> str:
     """torch's multi-paragraph weights_only error, as one line that says what was refused."""
     found = re.search(r"GLOBAL ([\w.]+)", message)
     if found:
         return (f"refused: unpickling it would import {found[1]}; resnet-inspect reads checkpoints "
                 "as data only (weights_only=True) and never runs code from a file")
     operand = re.search(r"Unsupported operand \d+", message)
+    if operand and protocol is not None and protocol > _SAFE_PROTOCOL:
+        # a valid file: torch's safe unpickler knows the opcodes of protocols 2 and 3 only
+        import torch
+
+        return (f"written with pickle protocol {protocol}, which torch {torch.__version__}'s safe "
+                "loader (weights_only=True, the only way this tool reads a pickle) cannot read "
+                f"({operand[0]}); save it again with torch.save's default protocol, or as "
+                ".safetensors")
     detail = operand[0] if operand else _first_line(message)
     return (f"cannot be read as data by the safe loader (weights_only=True: {detail}); not a "
             "torch.save file, or truncated or corrupt")
+
+
+# The newest pickle protocol torch's weights_only unpickler reads (checked with torch 2.13: it
+# lacks protocol 4's FRAME and STACK_GLOBAL); a file of a newer one may be valid, not corrupt.
+_SAFE_PROTOCOL = 3
 
 
 def _first_line(exc: object) -> str:
@@ -304,7 +367,8 @@ def _find_state_dict(obj: Any, where: str, depth: int = 0) -> tuple[str | None, 
                 inner, found = _find_state_dict(obj[key], where, depth + 1)
                 return (key if inner is None else f"{key}.{inner}"), found
     if isinstance(obj, Mapping) and not obj:
-        raise CheckpointError(f"{where}: holds an empty dict, no tensors")
+        raise CheckpointError(f"{where}: holds an empty dict, no tensors" if depth == 0 else
+                              f"{where}: the nested weights are an empty dict, no tensors")  # fmt: skip
     if isinstance(obj, Mapping) and depth == 0:
         keys = ", ".join(map(str, list(obj)[:6])) or "none"
         raise CheckpointError(

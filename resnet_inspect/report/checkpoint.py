@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 MATCH, MISSING, UNEXPECTED, SHAPE = "match", "missing", "unexpected", "shape differs"
 FILLED = "missing, filled by torch"
-_STYLES = {MATCH: "", FILLED: "", MISSING: "red", UNEXPECTED: "yellow", SHAPE: "red"}
+UNCOPYABLE = "cannot be copied"  # the right shape, a dtype or layout torch will not copy
+_STYLES = {MATCH: "", FILLED: "", MISSING: "red", UNEXPECTED: "yellow", SHAPE: "red", UNCOPYABLE: "red"}
 
 
 def checkpoint_json(c: Checkpoint) -> dict[str, Any]:
@@ -47,6 +48,7 @@ def comparison_json(r: Comparison) -> dict[str, Any]:
             {"key": m.key, "expected": list(m.expected), "found": list(m.found)} for m in r.mismatched
         ],
         "missing_filled_by_torch": list(r.tolerated),
+        "cannot_be_copied": [{"key": u.key, "found": u.found, "reason": u.reason} for u in r.uncopyable],
     }
 
 
@@ -97,25 +99,34 @@ def _status_rows(r: Comparison, show_matching: bool) -> list[tuple[str, str, str
     status: dict[str, str] = {k: MATCH for k in r.matching}
     status |= {k: MISSING for k in r.missing} | {k: FILLED for k in r.tolerated}
     status |= {m.key: SHAPE for m in r.mismatched} | {k: UNEXPECTED for k in r.unexpected}
+    status |= {u.key: UNCOPYABLE for u in r.uncopyable}
     shown = {k: v for k, v in status.items() if show_matching or v not in (MATCH, FILLED)}
     # a hidden num_batches_tracked does not split a missing block into its modules
     grouping = status if show_matching else {k: MISSING if v == FILLED else v for k, v in status.items()}
     shapes = {m.key: m for m in r.mismatched}
+    dtypes = {u.key: u.found for u in r.uncopyable}
     shared = _prefix_statuses(grouping)
     groups: dict[tuple[str, str], list[str]] = {}
     rows: list[tuple[str, str, str, Any, Any]] = []
     for key, state in shown.items():
-        if state == SHAPE:
+        if state in (SHAPE, UNCOPYABLE):  # one row per tensor, with what differs
             module, _, tensor = key.rpartition(".")
-            rows.append((module, state, tensor, shapes[key].expected, shapes[key].found))
+            differs = (shapes[key].expected, shapes[key].found) if state == SHAPE else (None, dtypes[key])
+            rows.append((module, state, tensor, *differs))
             continue
         group = (_group(grouping, key, shared), state)
         if group not in groups:
             groups[group] = []
             rows.append((group[0], state, "", None, None))
-        groups[group].append(key[len(group[0]) + 1:])
-    return [(m, st, _tensors_cell(groups[(m, st)]) if st != SHAPE else t, e, f)
+        groups[group].append(_under(key, group[0]))
+    return [(m, st, _tensors_cell(groups[(m, st)]) if st not in (SHAPE, UNCOPYABLE) else t, e, f)
             for m, st, t, e, f in rows]  # fmt: skip
+
+
+def _under(key: str, module: str) -> str:
+    """``key``'s name inside ``module``; a key at the top level (``temperature``, no dot) is
+    in module "" and keeps its whole name."""
+    return key[len(module) + 1:] if module else key
 
 
 def _tensors_cell(names: list[str]) -> str:
@@ -130,9 +141,9 @@ def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_lik
         title="Tensors",
         columns=(Column("Status", "left"), Column("Tensors")),
         rows=((MATCH, len(r.matching)), (MISSING, len(r.missing)), (UNEXPECTED, len(r.unexpected)),
-              (SHAPE, len(r.mismatched))),
+              (SHAPE, len(r.mismatched)), *(((UNCOPYABLE, len(r.uncopyable)),) if r.uncopyable else ())),
         styles=("green", "red" if r.missing else "", "yellow" if r.unexpected else "",
-                "red" if r.mismatched else ""),
+                "red" if r.mismatched else "", *(("red",) if r.uncopyable else ())),
     )
     rows = _status_rows(r, show_matching)
     tables = [counts]
@@ -143,12 +154,15 @@ def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_lik
                      Column("Expected"), Column("Found")),
             rows=tuple(rows),
             styles=tuple(_STYLES[row[1]] for row in rows),
-            footer=("Expected: the variant's shape; Found: the checkpoint's.",),
+            footer=("Expected: the variant's shape; Found: the checkpoint's"
+                    + (" (its dtype or layout where it cannot be copied)." if r.uncopyable else "."),),
         ))
     notes: tuple[str, ...] = ()
     if r.tolerated:
         notes = (f"{len(r.tolerated)} num_batches_tracked buffers are missing; torch sets them to 0 "
                  "on a strict load (older torchvision checkpoints have none).",)  # fmt: skip
+    if r.uncopyable:
+        notes += (f"Cannot be copied: {r.uncopyable[0].key}: {r.uncopyable[0].reason}.",)
     source = ({"arch": spec, "spec": None} if isinstance(spec, str)
               else {"spec": spec.to_dict(), "spec_string": spec_string(spec)})  # fmt: skip
     payload = {"command": "check", **source,
