@@ -225,8 +225,13 @@ def _note(log: Path, line: str) -> None:
 
 def _pack(out: Path, archive: Path) -> None:
     tmp = archive.with_name(f".{archive.name}.tmp")
+    mine = {archive.resolve(), tmp.resolve()}  # an archive inside OUT must not pack itself
+
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if (out.parent / info.name).resolve() in mine else info
+
     with tarfile.open(tmp, "w:gz") as tar:
-        tar.add(out, arcname=out.name)
+        tar.add(out, arcname=out.name, filter=keep)
     os.replace(tmp, archive)
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -66,7 +67,10 @@ def test_quick_run_writes_a_file_per_step_in_priority_order(quick: tuple[Path, A
     log = (out / "log.txt").read_text()
     assert all(f"=== {i + 1:02d}_{n}: " in log for i, n in enumerate(names))  # each verdict logged
     assert "-m resnet_inspect bench" in log  # the commands, for whoever reads it after a lease
-    assert (out / "all.tgz").stat().st_size > 0
+    with tarfile.open(out / "all.tgz") as tar:  # one file to fetch from a lease: all of OUT in it
+        packed = set(tar.getnames())
+    assert {f"{out.name}/summary.json", f"{out.name}/log.txt", f"{out.name}/{files[-1]}"} <= packed
+    assert not any("all.tgz" in name for name in packed)  # not itself
 
 
 def test_quick_run_passes_every_step_that_makes_sense_on_a_cpu(quick: tuple[Path, Any]) -> None:
