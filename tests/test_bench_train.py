@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,19 @@ def test_out_of_memory_everywhere_fails_and_somewhere_warns(
     else:
         assert "warning: 1 of 2 configurations ran out of memory" in result.stderr
         assert [r["status"] for r in json.loads(result.stdout)["results"]] == ["ok", "oom"]
+
+
+def test_ctrl_c_before_the_sweep_says_interrupted_and_exits_130(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # typer itself turns a KeyboardInterrupt into a silent exit 130; a user must see why
+    def interrupt(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys.modules["resnet_inspect.bench"], "plan", interrupt)
+    result = runner.invoke(app, ["bench", *TINY_ARGS, "-f", "json"])
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n" and result.stdout == ""
 
 
 def test_sigterm_prints_the_finished_rows_and_exits_143(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,6 +58,14 @@ class _Group(TyperGroup):
             sys.exit(1)
         sys.exit(0)
 
+    def invoke(self, ctx: Any) -> Any:
+        # typer turns a KeyboardInterrupt into a silent exit 130 before main() above sees it:
+        # caught here, where a command runs, so that Ctrl-C says what happened
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
 
 _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its own traceback
 
