@@ -107,11 +107,18 @@ def _trace_user(source: UserModel, model: nn.Module, shape: tuple[int, ...], dty
 def _trace_for_real(
     source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], dtype: str, failure: MetaCannotTrace
 ) -> Trace:  # fmt: skip
-    """The meta device cannot run this forward (it reads values): build the model again on the
-    CPU and trace it with one seeded random input, if that fits the budget; say so in the
-    trace. The weights are the constructor's own random ones, seeded, so runs agree."""
+    """The meta device cannot run this forward: trace it on the CPU, and say so in the trace."""
     import dataclasses
 
+    trace = _trace_user(source, real_model(source, meta_model, shape, failure), shape, dtype)
+    return dataclasses.replace(trace, real_pass_reason=failure.reason)
+
+
+def real_model(source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
+    """The user's model built again on the CPU, for a pass with real tensors, where the meta
+    device cannot run its forward (``failure``) and that pass fits the budget; else the one
+    error that says why and asks for a smaller input. The weights are the constructor's own
+    random ones, seeded, so that runs agree."""
     import torch
 
     from .tracing.realpass import REAL_PASS_BUDGET_BYTES, real_pass_bytes, too_big
@@ -122,9 +129,7 @@ def _trace_for_real(
         raise too_big(source.label, failure.reason, shape, needed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = build_source(source, "cpu")
-    trace = _trace_user(source, model, shape, dtype)
-    return dataclasses.replace(trace, real_pass_reason=failure.reason)
+        return build_source(source, "cpu")
 
 
 def expected_shapes_of(source: Source) -> dict[str, tuple[int, ...]]:

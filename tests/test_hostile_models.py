@@ -169,3 +169,11 @@ def test_a_meta_shape_error_is_not_taken_for_reading_values() -> None:
     with pytest.raises(RuntimeError) as caught:
         x @ x  # 2x3 @ 2x3: a shape error on every device
     assert meta_failure_reason(caught.value, None) is None
+
+
+def test_identify_reads_a_value_dependent_forward_on_the_cpu_and_says_so(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["identify", user("gated"), "--input", "1x3x16x16"])
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "Blocks per stage: [2], 2 convolutions per block" in text  # layer1: two blocks of two convs
+    assert "warning: traced on the CPU with real tensors" in text
