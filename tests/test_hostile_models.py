@@ -177,3 +177,10 @@ def test_identify_reads_a_value_dependent_forward_on_the_cpu_and_says_so(runner:
     text = " ".join(result.stdout.split())
     assert "Blocks per stage: [2], 2 convolutions per block" in text  # layer1: two blocks of two convs
     assert "warning: traced on the CPU with real tensors" in text
+
+
+def test_the_receptive_field_of_several_maps_is_the_deepest_ones() -> None:
+    # FPNDict: three 3x3 convs of stride 2: 1 + 2x1 + 2x2 + 2x4 = 15 px, output stride 8 (p3,
+    # the last map computed), not p1's 3 px, stride 2
+    trace = trace_source(parse_user_code(user("FPNDict")), (1, 3, 32, 32))
+    assert (trace.totals.receptive_field, trace.totals.jump) == (15, 8)
