@@ -124,7 +124,7 @@ def real_model(source: UserModel, meta_model: nn.Module, shape: tuple[int, ...],
     from .tracing.realpass import REAL_PASS_BUDGET_BYTES, real_pass_bytes, too_big
 
     params = sum(p.numel() for p in meta_model.parameters())
-    needed = real_pass_bytes(params, shape, failure.seen_peak_bytes)
+    needed = real_pass_bytes(params, shape, failure.seen_bytes)
     if needed > REAL_PASS_BUDGET_BYTES:
         raise too_big(source.label, failure.reason, shape, needed)
     with torch.random.fork_rng(devices=[]):

@@ -104,8 +104,7 @@ def _explain(
     RuntimeError or ValueError); None for anything else (the user's code raised it)."""
     reason = meta_failure_reason(exc, recorder.failure) if device == "meta" else None
     if reason is not None:
-        seen_peak = peak_activations(recorder.calls, recorder.numel, recorder.holds, recorder.input_id, (), 4)
-        return MetaCannotTrace(reason, seen_peak)
+        return MetaCannotTrace(reason, sum(recorder.numel.values()) * 4)  # all kept until the end
     if isinstance(exc, (RuntimeError, ValueError)):
         where = recorder.owners[-1] or "the input"
         return SpecError(
