@@ -75,6 +75,15 @@ def test_a_forward_returning_a_number_says_it_is_not_a_tensor(runner: CliRunner)
     assert "Output: int (not a tensor)" in result.stdout
 
 
+def test_a_scalar_tensor_and_a_none_inside_a_tuple_are_told_apart(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["summary", user("ScalarAndNone"), "--input", "1x3x32x32"])
+    assert result.exit_code == 0, result.stderr
+    assert "Outputs: [0] scalar, [1] None" in result.stdout
+    data = run_json(runner, "summary", user("ScalarAndNone"), "--input", "1x3x32x32")
+    assert data["outputs"] == [{"path": "[0]", "shape": [], "type": "Tensor"},
+                               {"path": "[1]", "shape": None, "type": "NoneType"}]  # fmt: skip
+
+
 # --- control flow that reads values ------------------------------------------------------------
 # Plain on 1x3x16x16 (by hand): stem 3->8, 3x3, stride 2: 8x8x8 outputs x 27 = 13,824 MACs; four
 # 8->8 3x3 convs at 8x8: 4 x 512 x 72 = 147,456; fc 8->10: 80. Params: 216 + 4 x 576 + 90.

@@ -88,7 +88,10 @@ def output_text(trace: Trace) -> str:
 
 
 def _leaf_text(o: OutputRecord) -> str:
-    what = shape_text(o.shape) if o.shape is not None else f"{o.type} (not a tensor)"
+    if o.shape is not None:
+        what = shape_text(o.shape)
+    else:
+        what = "None" if o.type == "NoneType" else f"{o.type} (not a tensor)"
     return f"{o.path} {what}" if o.path else what
 
 

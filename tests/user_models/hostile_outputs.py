@@ -60,6 +60,13 @@ class ReturnsInt(ReturnsNone):
         return self.c1(x).dim()
 
 
+class ScalarAndNone(ReturnsNone):
+    """A loss-style 0-d tensor next to a None (an auxiliary output that is off)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return self.c1(x).mean(), None
+
+
 class Plain(nn.Module):
     """Two blocks of two convs: the reference for the gated model below."""
 
