@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from .checkpoint import Checkpoint, Comparison
     from .tracing import Trace
+    from .tracing.realpass import MetaCannotTrace
 
 Source = Union[ResNetSpec, UserModel]
 
@@ -81,6 +82,19 @@ def trace_source(
     model = model if model is not None else build_source(source, "meta")
     if isinstance(source, ResNetSpec):
         return trace_model(model, shape, dtype)
+    from .tracing.realpass import MetaCannotTrace
+
+    try:
+        return _trace_user(source, model, shape, dtype)
+    except MetaCannotTrace as exc:
+        if model_device(model) != "meta":
+            raise
+        return _trace_for_real(source, model, shape, dtype, exc)
+
+
+def _trace_user(source: UserModel, model: nn.Module, shape: tuple[int, ...], dtype: str) -> Trace:
+    from .tracing import trace_model
+
     try:
         return trace_model(model, shape, dtype, device=model_device(model), arch=source.label)
     except InspectError:
@@ -88,6 +102,34 @@ def trace_source(
     except Exception as exc:  # the user's forward may raise anything
         raise UserCodeError(f"{source.source}: {source.name}'s forward on {shape_text(shape)} "
                             f"raised {first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
+
+
+def _trace_for_real(
+    source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], dtype: str, failure: MetaCannotTrace
+) -> Trace:  # fmt: skip
+    """The meta device cannot run this forward: trace it on the CPU, and say so in the trace."""
+    import dataclasses
+
+    trace = _trace_user(source, real_model(source, meta_model, shape, failure), shape, dtype)
+    return dataclasses.replace(trace, real_pass_reason=failure.reason)
+
+
+def real_model(source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
+    """The user's model built again on the CPU, for a pass with real tensors, where the meta
+    device cannot run its forward (``failure``) and that pass fits the budget; else the one
+    error that says why and asks for a smaller input. The weights are the constructor's own
+    random ones, seeded, so that runs agree."""
+    import torch
+
+    from .tracing.realpass import REAL_PASS_BUDGET_BYTES, real_pass_bytes, too_big
+
+    params = sum(p.numel() for p in meta_model.parameters())
+    needed = real_pass_bytes(params, shape, failure.seen_bytes)
+    if needed > REAL_PASS_BUDGET_BYTES:
+        raise too_big(source.label, failure.reason, shape, needed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_source(source, "cpu")
 
 
 def expected_shapes_of(source: Source) -> dict[str, tuple[int, ...]]:

@@ -290,10 +290,18 @@ def identify(
         user = source_from(file, {})
         shape = input_shape_for(user, input)
         from ..report.structure import structure_report
-        from ..sources import build_source
+        from ..sources import build_source, real_model
         from ..structure import identify_module
+        from ..tracing.realpass import MetaCannotTrace
 
-        emit(structure_report(user.label, identify_module(build_source(user), shape)), format, output)
+        model = build_source(user)
+        notes: tuple[str, ...] = ()
+        try:
+            match = identify_module(model, shape)
+        except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
+            match = identify_module(real_model(user, model, shape, exc), shape)
+            notes = (f"traced on the CPU with real tensors: {exc.reason}",)
+        emit(structure_report(user.label, match, notes), format, output)
         return
     from ..checkpoint import identify_checkpoint, read_checkpoint
     from ..report.checkpoint import identify_report

@@ -13,6 +13,7 @@ from .document import Bar, Label, TreeName, tree_names
 
 if TYPE_CHECKING:
     from ..tracing import LayerRecord, Trace
+    from ..tracing.records import OutputRecord
 
 MACS_NOTE = "MACs: multiply-accumulates of convolution and linear layers (1 MAC = 2 FLOPs)."
 
@@ -45,14 +46,53 @@ def trace_json(trace: Trace, layers: list[LayerRecord]) -> dict[str, Any]:
         **source,
         "input_shape": list(trace.input_shape),
         "output_shape": list(trace.output_shape),
+        "outputs": [outputs_json(o) for o in trace.outputs],
         "dtype": trace.dtype,
         "layers": [layer_json(r) for r in layers],
         "totals": asdict(trace.totals),
         "operators": [asdict(o) for o in trace.operators],
         "uncounted": list(trace.uncounted),
         "field_assumed_global_after": list(trace.field_assumed_global_after),
-        "warnings": list(input_warnings(trace)),
+        "warnings": list(trace_warnings(trace)),
     }
+
+
+def outputs_json(o: OutputRecord) -> dict[str, Any]:
+    return {"path": o.path, "shape": None if o.shape is None else list(o.shape), "type": o.type}
+
+
+def trace_warnings(trace: Trace) -> tuple[str, ...]:
+    """What a reader of the numbers must know: an input size the network handles badly, and
+    a pass that ran on real tensors because the meta device could not run the forward."""
+    real = (real_pass_warning(trace),) if trace.real_pass_reason else ()
+    return (*real, *input_warnings(trace))
+
+
+def real_pass_warning(trace: Trace) -> str:
+    return f"traced on the CPU with real tensors: {trace.real_pass_reason}; results are for one random input"
+
+
+_OUTPUTS_SHOWN = 8  # more are counted, not listed: the JSON has them all
+
+
+def output_text(trace: Trace) -> str:
+    """What the forward returns: one shape, every leaf of a tuple, list or dict with its
+    path, or None."""
+    if not trace.outputs:
+        return "None (the forward returns no tensor)"
+    texts = [_leaf_text(o) for o in trace.outputs[:_OUTPUTS_SHOWN]]
+    more = len(trace.outputs) - _OUTPUTS_SHOWN
+    if more > 0:
+        texts.append(f"and {more} more (all in -f json)")
+    return ", ".join(texts)
+
+
+def _leaf_text(o: OutputRecord) -> str:
+    if o.shape is not None:
+        what = shape_text(o.shape)
+    else:
+        what = "None" if o.type == "NoneType" else f"{o.type} (not a tensor)"
+    return f"{o.path} {what}" if o.path else what
 
 
 def name_cells(records: list[LayerRecord]) -> list[TreeName]:
@@ -78,7 +118,8 @@ def totals_lines(trace: Trace) -> tuple[str, ...]:
         + ("~" if trace.spec is not None else "at least ~")  # a forward's own variables can hold more
         + f"{human_bytes(t.peak_activation_bytes)}, "
         f"kept for backward ~{human_bytes(t.training_activation_bytes)}; {field_text(trace)}",
-        f"Input: {shape_text(trace.input_shape)}   Output: {shape_text(trace.output_shape)}   "
+        f"Input: {shape_text(trace.input_shape)}   Output{'s' if len(trace.outputs) > 1 else ''}: "
+        f"{output_text(trace)}   "
         + (f"Spec: {spec_string(trace.spec)}" if trace.spec is not None else f"Model: {trace.label}"),
         *counting_warnings(trace),
     )
@@ -96,7 +137,7 @@ def field_text(trace: Trace) -> str:
 def counting_warnings(trace: Trace) -> tuple[str, ...]:
     """An input size the network handles badly; what the totals could not count, or counted
     without a rule of ours: never hidden."""
-    lines = [f"warning: {text}" for text in input_warnings(trace)]
+    lines = [f"warning: {text}" for text in trace_warnings(trace)]
     if trace.uncounted:
         lines.append(f"warning: no cost rule and no fallback for {', '.join(trace.uncounted)}: "
                      "not counted in MACs or FLOPs")  # fmt: skip

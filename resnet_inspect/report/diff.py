@@ -13,7 +13,7 @@ from ..diff import Change, LayerDiff, StageDiff, TotalDiff, TraceDiff
 from ..spec import format_value, spec_string
 from ..units import shape_text
 from .charts import diff_charts
-from .common import MACS_NOTE, rf_cell
+from .common import MACS_NOTE, output_text, outputs_json, real_pass_warning, rf_cell
 from .document import Column, Report, Table, TreeName, cell_text, tree_names
 
 if TYPE_CHECKING:
@@ -69,7 +69,27 @@ def header_lines(d: TraceDiff, names: tuple[str, str] | None = None) -> tuple[st
         lines.append(
             f"Input: A {shape_text(d.inputs.a)}, B {shape_text(d.inputs.b)} ({source}), {d.a.dtype}"
         )
-    return (*lines, *d.inputs.notes, *verdict(d))
+    return (*lines, *output_lines(d), *d.inputs.notes, *verdict(d), *real_pass_lines(d))
+
+
+def output_lines(d: TraceDiff) -> tuple[str, ...]:
+    """What each forward returns, where that is not one tensor on either side or differs
+    (the tables compare modules, not the return values)."""
+    if d.a.outputs == d.b.outputs and all(_one_tensor(t) for t in (d.a, d.b)):
+        return ()
+    if d.a.outputs == d.b.outputs:
+        return (f"Output (A and B): {output_text(d.a)}",)
+    return (f"Output A: {output_text(d.a)}", f"Output B: {output_text(d.b)}")
+
+
+def _one_tensor(trace: Any) -> bool:
+    return len(trace.outputs) == 1 and trace.outputs[0].shape is not None and not trace.outputs[0].path
+
+
+def real_pass_lines(d: TraceDiff) -> tuple[str, ...]:
+    """A side the meta device could not trace was traced on real tensors: said under the header."""
+    return tuple(f"warning: {side}: {real_pass_warning(trace)}"
+                 for side, trace in (("A", d.a), ("B", d.b)) if trace.real_pass_reason)  # fmt: skip
 
 
 def _side_label(text: str, trace: Any) -> str:
@@ -281,11 +301,12 @@ def _spec_dict(trace: Any) -> dict[str, Any]:
 
 
 def _side_json(text: str, trace: Any) -> dict[str, Any]:
+    returned = {"outputs": [outputs_json(o) for o in trace.outputs], "real_pass_reason": trace.real_pass_reason}
     if trace.spec is None:
         return {"arch": text, "spec_string": None, "spec": None,
-                "input_shape": list(trace.input_shape), "dtype": trace.dtype}  # fmt: skip
+                "input_shape": list(trace.input_shape), "dtype": trace.dtype, **returned}  # fmt: skip
     return {"arch": text, "spec_string": spec_string(trace.spec), "spec": trace.spec.to_dict(),
-            "input_shape": list(trace.input_shape), "dtype": trace.dtype}  # fmt: skip
+            "input_shape": list(trace.input_shape), "dtype": trace.dtype, **returned}  # fmt: skip
 
 
 def _record_json(r: LayerRecord | None, fields: Sequence[str]) -> dict[str, Any] | None:

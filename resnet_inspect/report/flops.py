@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..units import human, shape_text
 from .charts import trace_charts
-from .common import calls_note, name_cells, share, totals_lines, trace_json
+from .common import calls_note, name_cells, real_pass_warning, share, totals_lines, trace_json
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def fvcore_report(trace: Trace, counts: dict[str, Any], by: str, depth: int) -> 
         f"agree with the torch counter: {agree}",
         f"Params: {trace.totals.params:,}   Input: {shape_text(trace.input_shape)}   "
         f"Spec: {trace.label}",
+        *((f"warning: {real_pass_warning(trace)}",) if trace.real_pass_reason else ()),
     )
     tables = []
     title = f"{trace.label} @ {shape_text(trace.input_shape)}: fvcore"

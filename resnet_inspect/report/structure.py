@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from ..structure import StructureMatch
 
 
-def structure_report(arch: str, match: StructureMatch) -> Report:
+def structure_report(arch: str, match: StructureMatch, warnings: tuple[str, ...] = ()) -> Report:
     rows = tuple((i, text) for i, text in enumerate(match.departures, start=1))
     table = Table(
         title="Departures",
@@ -20,13 +20,14 @@ def structure_report(arch: str, match: StructureMatch) -> Report:
         caption="Read from the model's forward pass on the meta device: convolutions, strides, "
         "pools, shortcuts and the head, not names or weights.",
         footer=(f"Blocks per stage: {list(match.layers)}, {match.convs_per_block} convolutions "
-                f"per block; input {shape_text(match.input_shape)}",),
+                f"per block; input {shape_text(match.input_shape)}",
+                *(f"warning: {w}" for w in warnings)),
     )
     payload = {
         "command": "identify", "arch": arch, "preset": match.preset, "exact": match.exact,
         "verdict": match.verdict, "departures": list(match.departures),
         "layers": list(match.layers), "convs_per_block": match.convs_per_block,
-        "input_shape": list(match.input_shape),
+        "input_shape": list(match.input_shape), "warnings": list(warnings),
     }  # fmt: skip
     # the verdict is a header line, not the table's title: a title wraps at the table's width
     return Report(payload=payload, tables=(table,), header=(f"{arch}: {match.verdict}",))

@@ -53,7 +53,7 @@ VIEWS = frozenset({"reshape", "slice", "split"})
 
 def peak_activations(
     calls: Sequence[Recorded], numel: Mapping[int, int], holds: Sequence[tuple[tuple[int, ...], int]],
-    input_id: int, output_id: int, item: int,
+    input_id: int, output_ids: Sequence[int], item: int,
 ) -> int:  # fmt: skip
     """Inference peak: the most activation bytes alive at once, call by call over the pass.
 
@@ -61,7 +61,8 @@ def peak_activations(
     not). It is alive from the call that makes it until the last call that reads it, or until
     the module it was passed to returns, whichever is later (``holds``: a forward keeps its
     arguments referenced to the end, as a block keeps its input for the shortcut); the
-    network's input and output throughout (the caller holds them). A view (reshape, slice, split) is its input's memory, and an
+    network's input and outputs (every tensor the forward returns) throughout (the caller
+    holds them). A view (reshape, slice, split) is its input's memory, and an
     in-place call's output is its input: neither adds a tensor. So inside a block its input
     stays alive throughout, and the residual branch's result waits for the addition, whatever
     the block's shape: the branches of a split and a stack of paths are held as long as they
@@ -90,7 +91,7 @@ def peak_activations(
             if t in born:
                 last[t] = max(last[t], until)
     born.setdefault(input_id, -1)
-    for end in (input_id, root.get(output_id, output_id)):
+    for end in (input_id, *(root.get(t, t) for t in output_ids)):
         if end in born:
             last[end] = len(calls)
     change = [0] * (len(calls) + 3)

@@ -57,6 +57,15 @@ class Recorded:
     output_ids: tuple[int, ...] = ()  # every output tensor's
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A torch function that raised during the pass, and the module that called it."""
+
+    exception: Exception
+    function: str  # "Tensor.__bool__", "Tensor.item", "torch.conv2d", ...
+    owner: str  # the innermost module running ("" for the model's own forward)
+
+
 @functools.cache
 def _operators_by_function() -> dict[Any, Operator]:
     """The cost table's functions, resolved to torch's objects once."""
@@ -104,6 +113,7 @@ class Recorder(TorchFunctionMode):
         self.input_id = 0  # the network's input, once seeded
         self.assumed_global: list[str] = []  # operators after which the field was assumed global
         self._alive: list[torch.Tensor] = []  # keeps every id the pass saw unique until it ends
+        self.failure: Failure | None = None  # the last torch function that raised, if any
 
     # -- the module stack, driven by the trace's hooks ------------------------------------
     def enter(self, name: str, inputs: Iterable[Any] = ()) -> None:
@@ -132,11 +142,15 @@ class Recorder(TorchFunctionMode):
         flops_counter = None
         if op is None and inputs and not _metadata_only(func):
             flops_counter = _flop_counter()
-        if flops_counter is not None:
-            with flops_counter:
-                out = func(*args, **kwargs)
-        else:
-            out = self._run(op, func, args, kwargs)
+        try:
+            if flops_counter is not None:
+                with flops_counter:
+                    out = func(*args, **kwargs)
+            else:
+                out = self._run(op, func, args, kwargs)
+        except Exception as exc:  # which function failed, in which module: the trace explains it
+            self.failure = Failure(exc, _function_name(func), self.owners[-1])
+            raise
         outputs = _tensors(out) if isinstance(out, (tuple, list)) else [out]
         if outputs and isinstance(outputs[0], torch.Tensor) and inputs:
             self._record(op, func, args, kwargs, inputs, outputs, flops_counter)

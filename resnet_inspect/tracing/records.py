@@ -88,6 +88,16 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class OutputRecord:
+    """One value the forward returns: the whole return value (``path`` "") or one leaf of the
+    tuple, list or dict it returns (``[0]``, ``['p3']``, ``[1]['boxes']``)."""
+
+    path: str
+    shape: tuple[int, ...] | None  # None: not a tensor (``type`` says what it is)
+    type: str  # "Tensor", or the class name of what is not one: "int", "NoneType", ...
+
+
+@dataclass(frozen=True)
 class Trace:
     spec: ResNetSpec | None  # None for a model that is not one of ours (see ``arch``)
     input_shape: tuple[int, ...]
@@ -102,6 +112,11 @@ class Trace:
     field_assumed_global_after: tuple[str, ...] = ()
     arch: str = ""  # what the user named: "my_resnet.py:ResNet50" (empty for a spec)
     executed: tuple[str, ...] = ()  # the leaf modules, in the order the forward ran them
+    # every value the forward returned (``output_shape`` is the first tensor's); empty for None
+    outputs: tuple[OutputRecord, ...] = ()
+    # why the pass ran on the CPU with real tensors instead of the meta device ("" where it
+    # did not): the forward's control flow depends on values, or an operator has no meta kernel
+    real_pass_reason: str = ""
 
     @property
     def label(self) -> str:

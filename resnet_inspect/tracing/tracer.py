@@ -18,15 +18,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import SpecError, UsageError
+from ..errors import InspectError, SpecError, UsageError
 from ..model import Network, build_model
 from ..spec import ResNetSpec
 from ..units import DTYPE_BYTES, normalize_dtype, shape_text
 from . import costs
 from .costs import RF, Geometry
 from .memory import Seen, peak_activations, saved_for_backward
+from .realpass import MetaCannotTrace, meta_failure_reason
 from .recorder import Counted, Recorded, Recorder
-from .records import LayerRecord, OperatorTotal, Totals, Trace, stage_members, stage_of
+from .records import (
+    LayerRecord,
+    OperatorTotal,
+    OutputRecord,
+    Totals,
+    Trace,
+    stage_members,
+    stage_of,
+)
 
 
 @contextmanager
@@ -67,17 +76,42 @@ def _run(
     recorder = Recorder(shape_rules=device == "meta")
     with _hooks(model, seen, recorder), torch.no_grad():
         try:
-            x = torch.empty(input_shape, device=device)
+            x = _input(input_shape, device)
             recorder.seed(x)
             with recorder:
                 output = model(x)
-        except (RuntimeError, ValueError) as exc:  # torch's own shape checks raise either
-            where = recorder.owners[-1] or "the input"
-            raise SpecError(
-                f"input_shape {shape_text(input_shape)}: the network cannot run on it (fails at "
-                f"{where}: {str(exc).splitlines()[0]})", subject="input_shape",
-            ) from None  # fmt: skip
+        except Exception as exc:
+            explained = _explain(exc, recorder, input_shape, device)
+            if explained is None:
+                raise
+            raise explained from None
     return seen, recorder, output
+
+
+def _input(input_shape: tuple[int, ...], device: str) -> torch.Tensor:
+    """The pass's input: shapes only on meta; elsewhere one seeded random input, so that a
+    forward whose control flow reads values sees normal data, the same in every run."""
+    if device == "meta":
+        return torch.empty(input_shape, device=device)
+    return torch.randn(input_shape, generator=torch.Generator().manual_seed(0)).to(device)
+
+
+def _explain(
+    exc: Exception, recorder: Recorder, input_shape: tuple[int, ...], device: str
+) -> InspectError | None:
+    """The pass's failure in the user's terms: the meta device cannot run this forward (it
+    reads values), or the input does not fit the network (torch's own shape checks raise
+    RuntimeError or ValueError); None for anything else (the user's code raised it)."""
+    reason = meta_failure_reason(exc, recorder.failure) if device == "meta" else None
+    if reason is not None:
+        return MetaCannotTrace(reason, sum(recorder.numel.values()) * 4)  # all kept until the end
+    if isinstance(exc, (RuntimeError, ValueError)):
+        where = recorder.owners[-1] or "the input"
+        return SpecError(
+            f"input_shape {shape_text(input_shape)}: the network cannot run on it (fails at "
+            f"{where}: {str(exc).splitlines()[0]})", subject="input_shape",
+        )  # fmt: skip
+    return None
 
 
 def trace_model(
@@ -121,6 +155,7 @@ def trace_model(
         field_assumed_global_after=tuple(dict.fromkeys(recorder.assumed_global)),
         arch=arch,
         executed=tuple(n for n in seen if n in own and own[n].is_leaf),
+        outputs=_outputs(output),
     )
 
 
@@ -151,12 +186,41 @@ def _stage_names(model: nn.Module) -> dict[str, str]:
 
 
 def _first_tensor(value: Any) -> Any:
-    """A forward's output, or its first tensor (a tuple, a dict of outputs)."""
-    if isinstance(value, (list, tuple)):
-        return next((v for v in value if isinstance(v, torch.Tensor)), None)
-    if isinstance(value, dict):
-        return next((v for v in value.values() if isinstance(v, torch.Tensor)), None)
-    return value
+    """A forward's output, or the first tensor in it (a tuple, a dict of outputs, nested)."""
+    return next((v for _, v in _leaves(value, "") if isinstance(v, torch.Tensor)), None)
+
+
+def _outputs(output: Any) -> tuple[OutputRecord, ...]:
+    return tuple(
+        OutputRecord(path, tuple(v.shape), "Tensor") if isinstance(v, torch.Tensor)
+        else OutputRecord(path, None, type(v).__name__)
+        for path, v in _leaves(output, "")
+    )  # fmt: skip
+
+
+_MAX_OUTPUT_DEPTH = 8  # deeper structures are reported as the container they are
+
+
+def _leaves(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Every value in what a forward returns, with its path: ``[0]``, ``['p3']``,
+    ``[1]['boxes']``; nothing for None; a tuple, list or dict is walked, anything else
+    (a tensor, a number, an object) is a leaf."""
+    if value is None and not path:
+        return
+    if isinstance(value, (list, tuple)) and depth < _MAX_OUTPUT_DEPTH:
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, dict) and depth < _MAX_OUTPUT_DEPTH:
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}[{_key_text(k)}]", depth + 1)
+    else:
+        yield path, value
+
+
+def _key_text(key: Any) -> str:
+    """A dict key as Python writes it (``'p3'``, ``2``); another object by its type only: its
+    repr is the user's code and could say anything."""
+    return repr(key) if type(key) in (str, int, float, bool) else f"<{type(key).__name__}>"
 
 
 def _shape(t: Any) -> tuple[int, ...]:
@@ -235,6 +299,7 @@ def _totals(
 ) -> Totals:  # fmt: skip
     calls = recorder.calls
     field = _output_field(layers, recorder, ours)
+    returned = [id(v) for _, v in _leaves(output, "") if isinstance(v, torch.Tensor)]  # all held at the end
     params = sum(p.numel() for p in model.parameters())
     return Totals(
         params=params,
@@ -244,7 +309,7 @@ def _totals(
         param_bytes=params * item,
         activation_bytes=sum(r.output_bytes for r in layers if r.is_leaf),
         peak_activation_bytes=peak_activations(
-            calls, recorder.numel, recorder.holds, recorder.input_id, id(_first_tensor(output)), item
+            calls, recorder.numel, recorder.holds, recorder.input_id, returned, item
         ),
         training_activation_bytes=saved_for_backward(calls, item),
         receptive_field=field[0],
