@@ -3,6 +3,7 @@ the help's examples, and main()."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -64,11 +65,11 @@ class _Group(TyperGroup):
             _fail("interrupted", 130)
         except MemoryError:  # anywhere: this machine's failure, said in one line
             _fail("out of memory", 1)
-        except BrokenPipeError:
+        except BrokenPipeError:  # the reader left: nothing to say, and nobody to say it to
+            discard_stdout()  # else Python's flush at exit prints "Exception ignored"
             sys.exit(1)
-        except OSError as exc:  # a write typer or rich made (the help) failed: stdout is full or closed
-            discard_stdout()
-            _fail(f"cannot write the output: {os_error_text(exc)}", 1)
+        except OSError as exc:  # typer's or rich's write (the help) to a full or closed stdout, or
+            _fail(os_error_text(exc), 1)  # an OS error nothing below named
         if isinstance(code, int) and code:
             sys.exit(code)
         if "Abort" in type(code).__name__:
@@ -142,9 +143,14 @@ def escaped_base_exception(exc: BaseException) -> str:
 
 
 def os_error_text(exc: OSError) -> str:
-    """``No space left on device``, with the file where the error names one."""
+    """``x.pth: Permission denied`` where the error names a file; without one it was a write
+    to a standard stream that failed, and stdout's leftovers are dropped (see discard_stdout)."""
     text = exc.strerror or str(exc)
-    return f"{exc.filename}: {text}" if exc.filename else text
+    name = exc.filename
+    if name:
+        return f"{os.fsdecode(name) if isinstance(name, (str, bytes)) else name}: {text}"
+    discard_stdout()
+    return f"cannot write the output: {text}"
 
 
 app = typer.Typer(
