@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import shlex
 import struct
@@ -25,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 PYTHON = shlex.quote(sys.executable)
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell's redirections and ptys")
 
 
 def sh(script: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
@@ -99,6 +99,7 @@ def on_a_terminal(commands: list[list[str]], columns: str, width: int = 100) -> 
     wide; returns what the terminal showed (styles removed) and stderr. TERM is a real
     terminal's: rich takes a 'dumb' one as 80 columns whatever COLUMNS says."""
     import fcntl
+    import pty
     import termios
 
     master, slave = pty.openpty()
