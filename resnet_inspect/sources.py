@@ -97,9 +97,9 @@ def _trace_user(source: UserModel, model: nn.Module, shape: tuple[int, ...], dty
 
     try:
         return trace_model(model, shape, dtype, device=model_device(model), arch=source.label)
-    except InspectError:
+    except (InspectError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # the user's forward may raise anything
+    except BaseException as exc:  # the user's forward may raise anything: SystemExit too
         raise UserCodeError(f"{source.source}: {source.name}'s forward on {shape_text(shape)} "
                             f"raised {first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
 

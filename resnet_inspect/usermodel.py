@@ -17,7 +17,9 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import re
+import stat
 import sys
 import traceback
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .spec import PRESETS
+from .units import file_kind
 
 if TYPE_CHECKING:
     from torch import nn
@@ -86,11 +89,19 @@ def is_user_code(text: str | None) -> bool:
     return source.endswith(".py") or "/" in source or (bool(_DOTTED.match(source)) and source not in PRESETS)
 
 
+def shown(text: str, quote: bool = True, limit: int = 120) -> str:
+    """What the user typed (quoted), cut in the middle where it is long: an argument of 100,000
+    brackets or a 300-character file name belongs in no error line whole."""
+    if len(text) > limit:
+        text = f"{text[:limit // 2]}...{text[-limit // 2:]} ({len(text):,} characters)"
+    return repr(text) if quote else text
+
+
 def parse_user_code(text: str) -> UserModel:
     """``"x.py:Net(num_classes=10)"`` -> UserModel; arguments must be Python literals."""
     m = _USER_CODE.match(text)
     if m is None or not is_user_code(text):
-        raise UserCodeError(f"{text!r}: expected FILE.py:NAME or module.path:NAME, optionally "
+        raise UserCodeError(f"{shown(text)}: expected FILE.py:NAME or module.path:NAME, optionally "
                             "with literal arguments: my_resnet.py:ResNet50(num_classes=10)")  # fmt: skip
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
@@ -102,15 +113,17 @@ def parse_user_code(text: str) -> UserModel:
 def _literal_arguments(call: str, text: str) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
     try:
         node = ast.parse("f" + call, mode="eval").body
-    except SyntaxError:
-        raise UserCodeError(f"{text!r}: cannot parse the arguments {call}") from None
+    except SyntaxError as exc:  # too many nested parentheses (200) is one too
+        raise UserCodeError(f"{shown(text)}: cannot parse the arguments {shown(call, quote=False)}: {exc.msg}") from None
+    except (MemoryError, RecursionError):  # Python's parser on deep nesting (- - - ... 1)
+        raise UserCodeError(f"{shown(text)}: the arguments are nested too deeply to parse") from None
     if not isinstance(node, ast.Call) or any(k.arg is None for k in node.keywords):
-        raise UserCodeError(f"{text!r}: cannot parse the arguments {call}")
+        raise UserCodeError(f"{shown(text)}: cannot parse the arguments {shown(call, quote=False)}")
     try:
         args = tuple(ast.literal_eval(a) for a in node.args)
         kwargs = tuple((str(k.arg), ast.literal_eval(k.value)) for k in node.keywords)
-    except ValueError:
-        raise UserCodeError(f"{text!r}: arguments must be Python literals (numbers, strings, "
+    except (ValueError, MemoryError, RecursionError):
+        raise UserCodeError(f"{shown(text)}: arguments must be Python literals (numbers, strings, "
                             "tuples, lists, dicts, True/False/None)") from None  # fmt: skip
     return args, kwargs
 
@@ -144,6 +157,8 @@ def first_line(exc: BaseException) -> str:
 def import_source(user: UserModel) -> ModuleType:
     """Import the file or module as Python would (its folder, or the current one, on sys.path
     first, so that its own imports work); once per process."""
+    if user.is_file:
+        _check_regular_file(user.source)
     key = str(Path(user.source).resolve()) if user.is_file else user.source
     if key in _IMPORTED:
         return _IMPORTED[key]
@@ -157,10 +172,23 @@ def import_source(user: UserModel) -> ModuleType:
     return module
 
 
+def _check_regular_file(source: str) -> None:
+    """A Python file that can be read: a name over the system's limit is an error of its own
+    (``Path.is_file`` raises it), and a FIFO would block the import until a writer came."""
+    try:
+        mode = os.stat(source).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserCodeError(f"{shown(source, quote=False)}: no such file") from None
+    except OSError as exc:  # File name too long, Permission denied, Too many levels of links
+        raise UserCodeError(f"{shown(source, quote=False)}: cannot be read: {exc.strerror}") from None
+    except ValueError:  # a NUL in the name
+        raise UserCodeError(f"{shown(source, quote=False)}: not a valid file name") from None
+    if not stat.S_ISREG(mode):
+        raise UserCodeError(f"{shown(source, quote=False)}: is {file_kind(mode)}, not a Python file")
+
+
 def _import_file(user: UserModel) -> ModuleType:
     path = Path(user.source)
-    if not path.is_file():
-        raise UserCodeError(f"{user.source}: no such file")
     # its own name, as Python would (dataclasses and pickling look it up), unless a module of
     # that name is already loaded: a file called typing.py must not replace typing here
     name = path.stem if path.stem not in sys.modules else f"_resnet_inspect_user_.{path.stem}"
@@ -230,13 +258,15 @@ def build_user_model(user: UserModel, device: str = "meta") -> nn.Module:
         try:
             with torch.device("meta"):
                 return _checked(user, factory(*user.args, **dict(user.kwargs)))
-        except UserCodeError:
+        except (UserCodeError, KeyboardInterrupt):
             raise
-        except Exception:  # the user's constructor may raise anything on meta
+        except BaseException:  # the user's constructor may raise anything on meta
             pass  # try again for real, on the CPU; its error is the one reported
     try:
         model = factory(*user.args, **dict(user.kwargs))
-    except Exception as exc:  # the user's code
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's code: SystemExit and GeneratorExit too
         raise UserCodeError(f"{user.source}: {user.name}{_call_text(user)} raised "
                             f"{first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
     return _checked(user, model).to(device) if device not in ("cpu", "meta") else _checked(user, model)

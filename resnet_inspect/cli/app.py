@@ -3,20 +3,30 @@ the help's examples, and main()."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import InspectError
+from ..errors import InspectError, RuntimeFailure
 from ..render import (
     can_encode,
     to_ascii,
 )
 from ..units import printable
+from .process import (
+    check_working_folder,
+    discard_stdout,
+    drop_insane_columns,
+    guard_streams,
+    notice,
+    writing_stdout,
+)
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
@@ -35,12 +45,17 @@ class _Group(TyperGroup):
         kwargs["standalone_mode"] = False
         _SHOW_TRACEBACK[0] = False  # per invocation (tests run many in one process)
         click_error = _click_exception_type()
+        guard_streams()
+        drop_insane_columns()
         try:
+            check_working_folder()
             code = super().main(*args, **kwargs)
+            with writing_stdout():  # what print left in the buffer (the version, the help)
+                pass
         except InspectError as exc:
             user_tb = getattr(exc, "user_traceback", "")
             if _SHOW_TRACEBACK[0] and user_tb:
-                sys.stderr.write(user_tb)
+                notice(user_tb.rstrip("\n"))
             _fail(in_flag_terms(exc), exc.exit_code)
         except click_error as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: the help was the answer
@@ -50,8 +65,11 @@ class _Group(TyperGroup):
             _fail("interrupted", 130)
         except MemoryError:  # anywhere: this machine's failure, said in one line
             _fail("out of memory", 1)
-        except BrokenPipeError:
+        except BrokenPipeError:  # the reader left: nothing to say, and nobody to say it to
+            discard_stdout()  # else Python's flush at exit prints "Exception ignored"
             sys.exit(1)
+        except OSError as exc:  # typer's or rich's write (the help) to a full or closed stdout, or
+            _fail(os_error_text(exc), 1)  # an OS error nothing below named
         if isinstance(code, int) and code:
             sys.exit(code)
         if "Abort" in type(code).__name__:
@@ -59,12 +77,17 @@ class _Group(TyperGroup):
         sys.exit(0)
 
     def invoke(self, ctx: Any) -> Any:
-        # typer turns a KeyboardInterrupt into a silent exit 130 before main() above sees it:
-        # caught here, where a command runs, so that Ctrl-C says what happened
+        """The command itself: what the user's code (or a library) raises that is not an
+        Exception becomes one: typer would turn Ctrl-C into a silent exit 130, and a
+        SystemExit from a model's forward into the model's exit status."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            raise Interrupted("interrupted") from None
+        except Exception:
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit, ... from code not ours
+            raise RuntimeFailure(escaped_base_exception(exc)) from None
 
 
 _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its own traceback
@@ -96,8 +119,38 @@ def _fail(message: str, code: int) -> None:
     first = " ".join(printable(word) for word in message.strip().split())
     if not can_encode(sys.stderr, first):
         first = to_ascii(first)
-    print(f"error: {first}", file=sys.stderr)
+    notice(f"error: {first}")
     sys.exit(code)
+
+
+class Interrupted(RuntimeFailure):
+    """Ctrl-C, or a KeyboardInterrupt from the user's code: exit 130 (128 + SIGINT), as a
+    shell reports it."""
+
+    exit_code = 130
+
+
+def escaped_base_exception(exc: BaseException) -> str:
+    """``SystemExit(0) raised at my_resnet.py:12``: what ended the command, and where (the
+    innermost frame: the code that raised it)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" raised at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+    args = exc.code if isinstance(exc, SystemExit) else str(exc) or None
+    shown = f"{type(exc).__name__}({args!r})" if args is not None else type(exc).__name__
+    return f"{shown}{where} ended the command"
+
+
+def os_error_text(exc: OSError) -> str:
+    """``x.pth: Permission denied`` where the error names a file; without one it was a write
+    to a standard stream that failed, and stdout's leftovers are dropped (see discard_stdout)."""
+    text = exc.strerror or str(exc)
+    name = exc.filename
+    if name:
+        return f"{os.fsdecode(name) if isinstance(name, (str, bytes)) else name}: {text}"
+    discard_stdout()
+    return f"cannot write the output: {text}"
 
 
 app = typer.Typer(
@@ -113,7 +166,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        print(f"resnet-inspect {__version__}")
+        with writing_stdout():
+            print(f"resnet-inspect {__version__}")
         raise typer.Exit()
 
 

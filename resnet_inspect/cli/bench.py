@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sys
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Optional
 
@@ -26,6 +25,7 @@ from .options import (
     source_from,
     spec_options,
 )
+from .process import notice
 
 # --- bench ---------------------------------------------------------------------------------------
 BenchArchArg = Annotated[
@@ -185,11 +185,10 @@ def _check_some_ran(result: Any) -> None:
         raise RuntimeFailure(f"nothing was measured: every configuration ({len(statuses)}) {why}; "
                              "use smaller batches, a lower precision or fewer variants")  # fmt: skip
     if oom:
-        print(f"warning: {oom} of {len(statuses)} configurations ran out of memory (marked OOM)",
-              file=sys.stderr)
+        notice(f"warning: {oom} of {len(statuses)} configurations ran out of memory (marked OOM)")
     if eager:
-        print(f"warning: {eager} of {len(statuses)} configurations fell back to eager under "
-              "torch.compile (marked, not timed)", file=sys.stderr)
+        notice(f"warning: {eager} of {len(statuses)} configurations fell back to eager under "
+               "torch.compile (marked, not timed)")
 
 
 def _compile_mode(compile: bool, mode: str | None) -> Any:

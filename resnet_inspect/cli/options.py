@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Optional, get_type_hints
@@ -26,6 +25,7 @@ from ..spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, res
 from ..spec import FIELDS as SPEC_FIELDS
 from ..units import printable
 from .app import _SHOW_TRACEBACK, ARCH_PANEL
+from .process import notice, sane_columns, writing_stdout
 
 # --- the architecture flags, shared by every command: generated from the spec's fields ----------
 FLAG_OF = {f.name: f.metadata["flag"].split("/")[0] for f in SPEC_FIELDS}
@@ -175,22 +175,21 @@ def emit(report: Report, fmt: str | None, output: str | None, exact: bool = Fals
     if output is not None and output != STDOUT:
         path = check_output_path(output)
         write_atomic(path, render(report, chosen))
-        print(f"wrote {printable(output)}", file=sys.stderr)
+        notice(f"wrote {printable(output)}")
         return
     ascii_only = not can_encode(sys.stdout)  # LC_ALL=C, PYTHONIOENCODING=ascii: ASCII tables
-    if chosen.value == "table" and sys.stdout.isatty() and not ascii_only:
-        from rich.console import Console
+    with writing_stdout():
+        if chosen.value == "table" and sys.stdout.isatty() and not ascii_only:
+            from rich.console import Console
 
-        from ..render import rich_renderables
+            from ..render import rich_renderables
 
-        console = Console()
-        for item in rich_renderables(report, console.width, exact):
-            console.print(item)
-        return
-    columns = os.environ.get("COLUMNS", "").strip()  # ignored unless a sane positive number
-    width = int(columns) if columns.isdecimal() and 0 < int(columns) <= 10_000 else 140
-    sys.stdout.write(render(report, chosen, width=width, exact=exact, ascii_only=ascii_only))
-
+            console = Console()  # its width: a sane COLUMNS, else the terminal's (see process.py)
+            for item in rich_renderables(report, console.width, exact):
+                console.print(item)
+            return
+        width = sane_columns() or 140  # a pipe or a file: COLUMNS where it is sane
+        sys.stdout.write(render(report, chosen, width=width, exact=exact, ascii_only=ascii_only))
 
 
 def verify_weights_option(spec: Any, weights: str | None, flag: str = "--weights") -> Any:
