@@ -271,8 +271,31 @@ def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
             return torch.load(p, map_location="cpu", weights_only=True,
                               mmap=fmt is FileFormat.TORCH)  # fmt: skip
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{where}: {_refusal(str(exc), _pickle_protocol(p, fmt))}") from None
+        protocol = _pickle_protocol(p, fmt)
+        if protocol is not None and protocol > _SAFE_PROTOCOL and "Unsupported operand" in str(exc):
+            return _load_newer_protocol(p, fmt, where)
+        raise CheckpointError(f"{where}: {_refusal(str(exc), protocol)}") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
+        _raise_if_out_of_memory(exc, where, _size(p))
+        raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
+                              f"corrupt? ({_first_line(exc)})") from None
+
+
+def _load_newer_protocol(p: Path, fmt: FileFormat, where: str) -> Any:
+    """A pickle of protocol 4 or 5, which torch's safe loader cannot parse: read by Python's
+    unpickler restricted to tensors and plain containers (checkpoint/safe_pickle.py)."""
+    import torch
+
+    from . import safe_pickle
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=False, pickle_module=safe_pickle,
+                              mmap=fmt is FileFormat.TORCH)  # fmt: skip
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{where}: {_refusal(str(exc), loader='a restricted unpickler')}") from None
+    except Exception as exc:
         _raise_if_out_of_memory(exc, where, _size(p))
         raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
                               f"corrupt? ({_first_line(exc)})") from None
@@ -303,12 +326,12 @@ def _size(p: Path) -> int | None:
     return None
 
 
-def _refusal(message: str, protocol: int | None = None) -> str:
+def _refusal(message: str, protocol: int | None = None, loader: str = "weights_only=True") -> str:
     """torch's multi-paragraph weights_only error, as one line that says what was refused."""
     found = re.search(r"GLOBAL ([\w.]+)", message)
     if found:
         return (f"refused: unpickling it would import {found[1]}; resnet-inspect reads checkpoints "
-                "as data only (weights_only=True) and never runs code from a file")
+                f"as data only ({loader}) and never runs code from a file")
     operand = re.search(r"Unsupported operand \d+", message)
     if operand and protocol is not None and protocol > _SAFE_PROTOCOL:
         # a valid file: torch's safe unpickler knows the opcodes of protocols 2 and 3 only
