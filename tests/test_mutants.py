@@ -11,6 +11,7 @@ comment) or from a named reference.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from resnet_inspect import build, resolve
 from resnet_inspect.bench import BenchTask, Measurement, Precision, Status
 from resnet_inspect.bench.environment import Environment
-from resnet_inspect.bench.peaks import H100_SXM
+from resnet_inspect.bench.peaks import H100_SXM, Bound
 from resnet_inspect.cli import app
 from resnet_inspect.diff import Change, diff_specs, merge_names
 from resnet_inspect.report.bench import measurement_record
@@ -206,3 +207,75 @@ def test_csv_parent_is_the_direct_parent_at_depth_three(runner: CliRunner) -> No
     for r in rows.values():
         if r["parent"]:
             assert int(rows[r["parent"]]["depth"]) == int(r["depth"]) - 1, r["name"]
+
+
+# --- round 2: mistakes of the same kind in code no test reached ----------------------------------
+class _CeilPool(nn.Module):
+    """A Caffe-style pool: ceil_mode with padding, where torch drops a last window that would
+    start in the right padding."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x, 2, 2, padding=1, ceil_mode=True)
+
+
+def test_ceil_mode_pool_drops_a_window_that_starts_in_the_padding() -> None:
+    """5 px, kernel 2, stride 2, padding 1, ceil_mode: (5 + 2 - 1 - 1) / 2 = 2.5, ceil 3, + 1 =
+    4 windows; the 4th starts at (4 - 1) * 2 = 6 >= 5 + 1, inside the right padding, so torch
+    (pooling_output_shape in ATen's Pool.h) drops it: 3. torch itself on a real tensor is the
+    reference. Catches the meta shape rule without that correction (4x4 on the meta device,
+    where no real kernel checks it)."""
+    assert _CeilPool()(torch.zeros(1, 1, 5, 5)).shape == (1, 1, 3, 3)  # the reference
+    t = trace_model(_CeilPool(), (1, 1, 5, 5))  # the meta device: our shape rule
+    assert t.output_shape == (1, 1, 3, 3)
+
+
+def test_half_is_float16_not_bfloat16() -> None:
+    """torch.half is torch.float16 (torch's dtype aliases). Both take 2 bytes, so no byte count
+    shows the alias pointing at bfloat16; the dtype the reports name does."""
+    from resnet_inspect.units import normalize_dtype
+
+    assert torch.half is torch.float16  # the reference
+    assert [normalize_dtype(d) for d in ("half", "fp16", "bf16", "float")] == [
+        "float16", "float16", "bfloat16", "float32"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [
+    (Precision.FP32, torch.float32), (Precision.TF32, torch.float32),
+    (Precision.BF16, torch.bfloat16), (Precision.FP16, torch.float16),
+])  # fmt: skip
+def test_bench_precision_bytes_are_torchs_itemsize(precision: Precision, dtype: torch.dtype) -> None:
+    """bench's memory plan sizes weights and activations by the precision's bytes; torch's
+    dtype.itemsize is the reference (TF32 stores float32). Catches bfloat16 planned at 4 bytes
+    (the plan would refuse batches that fit, or call them twice their size)."""
+    assert precision.itemsize == dtype.itemsize
+
+
+def _cpu_env() -> Environment:
+    return dataclasses.replace(_h100_bf16(), device="cpu", device_name="CPU", sm_count=None,
+                               precision=Precision.FP32, peak=None, peak_basis=None)  # fmt: skip
+
+
+def test_rss_column_is_in_mebibytes() -> None:
+    """A resident peak of 3 * 2**20 bytes is 3.00 MiB (the column says MiB: 2**20 bytes, IEC
+    80000-13), not 3.15 (MB, 10**6 bytes)."""
+    from resnet_inspect.bench import BenchConfig, BenchResult
+    from resnet_inspect.bench.results import MemoryPeak
+    from resnet_inspect.report.bench import timing_table
+
+    env = _cpu_env()
+    m = Measurement(BenchTask(resolve("resnet20"), 1, (3, 32, 32)), Status.OK, flops=1,
+                    times_s=(0.01,), memory=MemoryPeak(resident_bytes=3 * 2**20))  # fmt: skip
+    table = timing_table(BenchResult(env, (m,)), [measurement_record(m, env)], BenchConfig())
+    column = [c.header for c in table.columns].index("RSS MiB")
+    assert table.rows[0][column] == pytest.approx(3.0)
+
+
+def test_h100_ridge_point_and_which_roof_bounds() -> None:
+    """The roofline (Williams, Waterman and Patterson 2009): the ridge is peak compute over peak
+    bandwidth. H100 SXM at bf16: 989e12 FLOP/s / 3350e9 B/s = 295.2 FLOP/byte. A 1x1 conv's
+    low intensity (50 FLOP/byte) is memory-bound, a 3x3 conv's (1000) compute-bound. Catches the
+    units dropped (989 / 3350 = 0.295: everything compute-bound) and the two roofs swapped."""
+    env = _h100_bf16()
+    assert env.ridge_flops_per_byte == pytest.approx(295.22, abs=0.01)
+    assert env.bound(50.0) is Bound.MEMORY
+    assert env.bound(1000.0) is Bound.COMPUTE
