@@ -279,3 +279,35 @@ def test_h100_ridge_point_and_which_roof_bounds() -> None:
     assert env.ridge_flops_per_byte == pytest.approx(295.22, abs=0.01)
     assert env.bound(50.0) is Bound.MEMORY
     assert env.bound(1000.0) is Bound.COMPUTE
+
+
+def test_cpu_throughput_column_is_in_gflops() -> None:
+    """2 GFLOPs per batch in 10 ms on a CPU: 200 GFLOP/s in the column headed GFLOP/s. Catches
+    the CPU's rate scaled by 1e12 under a GFLOP/s header (0.2)."""
+    from resnet_inspect.bench import BenchConfig, BenchResult
+    from resnet_inspect.report.bench import timing_table
+
+    env = _cpu_env()
+    m = Measurement(BenchTask(resolve("resnet20"), 1, (3, 32, 32)), Status.OK,
+                    flops=2_000_000_000, times_s=(0.01,))  # fmt: skip
+    table = timing_table(BenchResult(env, (m,)), [measurement_record(m, env)], BenchConfig())
+    column = [c.header for c in table.columns].index("GFLOP/s")
+    assert table.rows[0][column] == pytest.approx(200.0)
+
+
+def test_fvcore_memory_need_counts_activation_elements_in_float32() -> None:
+    """fvcore runs the model for real in float32, keeping every activation: 4 bytes times
+    (parameters + leaf outputs + input), whatever --dtype the trace was sized in. BASIC on
+    1x3x8x8, by hand:
+        params: stem conv 3*8*9 = 216, norm 16; block 2 * 8*8*9 + 2 * 16 = 1184; fc 8*10 + 10 = 90
+                = 1506
+        leaf outputs: stem conv, norm, relu 3 * 512; block conv1, bn1, relu1, conv2, bn2, relu2
+                6 * 512; avgpool 8; fc 10 = 4626
+        input 3*8*8 = 192
+    4 * (1506 + 4626 + 192) = 25,296 bytes. Catches the float16 trace's activation bytes taken
+    as elements (the refusal of too large an input would come at half the size it should)."""
+    from resnet_inspect.counters.fvcore import fvcore_memory_bytes
+
+    for dtype in ("float32", "float16"):
+        t = trace_spec(resolve(BASIC), (1, 3, 8, 8), dtype=dtype)
+        assert fvcore_memory_bytes(t) == 4 * (1506 + 4626 + 192) == 25_296, dtype
