@@ -28,6 +28,7 @@ from resnet_inspect.cli import app
 GOLDEN = Path(__file__).parent / "golden"
 CKPT = "resnet20_golden.pth"  # a relative name, so it reads the same in every output
 
+TINY18 = "resnet18:layers=1,1,1,1,widths=8,8,8,8,stem_width=8"
 CASES: dict[str, list[str]] = {
     "summary_resnet18": ["summary", "resnet18", "--depth", "1"],
     "summary_resnet50_d3": ["summary", "resnet50", "--depth", "3"],
@@ -43,11 +44,19 @@ CASES: dict[str, list[str]] = {
     "diff_stride_in": ["diff", "resnet50", "resnet50:stride_in=1x1", "--only-changed"],
     "diff_depth3": ["diff", "resnet18", "resnet34", "--depth", "3"],
     "diff_shortcut": ["diff", "resnet20", "resnet20:shortcut=B"],
+    # A and B differ in place (se's fc1, act, fc2 against eca's conv): A's rows come first
+    "diff_attn": ["diff", f"{TINY18},attn=se", f"{TINY18},attn=eca", "--depth", "4", "--only-changed",
+                  "--input", "1x3x32x32"],
     "check_ok": ["check", "resnet20", CKPT, "--all"],
     "check_mismatch": ["check", "resnet20:num_classes=100", CKPT],
     "identify": ["identify", CKPT],
 }
 FORMATS = {"table": [], "json": ["--format", "json"]}
+# CSV and markdown for a subset: a tree at depth 3 and 4 (the CSV's parent column), the flops
+# tables, a diff with added and removed rows, a flat table (list), check and identify
+RENDERED = {"csv": ["--format", "csv"], "md": ["--format", "markdown"]}
+RENDERED_CASES = ("summary_resnet50_d3", "flops_resnet50d_layer", "flops_resnet20_operator",
+                  "diff_depth3", "diff_attn", "list", "check_ok", "identify")  # fmt: skip
 BENCH = ["bench", "resnet18:widths=8,8,8,8,stem_width=8", "--input", "3x16x16", "--batch", "1,2",
          "--warmup", "0", "--min-time", "0.02", "--threads", "1", "--format", "json"]  # fmt: skip
 
@@ -92,6 +101,17 @@ def test_command_output_is_unchanged(
     _check(f"{case}.{'json' if fmt == 'json' else 'txt'}", out, request.config.getoption("update_golden"))
 
 
+@pytest.mark.parametrize("fmt", RENDERED)
+@pytest.mark.parametrize("case", RENDERED_CASES)
+def test_csv_and_markdown_output_is_unchanged(
+    case: str, fmt: str, in_ckpt_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    code, out = _run(CASES[case] + RENDERED[fmt], in_ckpt_dir, monkeypatch)
+    assert code == 0, out
+    _check(f"{case}.{fmt}", out, request.config.getoption("update_golden"))
+
+
 def _skeleton(value: Any) -> Any:
     """The keys of a JSON document, recursively, with the type of each leaf."""
     if isinstance(value, dict):
@@ -121,6 +141,7 @@ def test_bench_json_keeps_its_keys(
 def test_golden_files_are_all_used() -> None:
     """A golden file no case writes is a check that silently stopped running."""
     expected = {f"{c}.{'json' if f == 'json' else 'txt'}" for c in CASES for f in FORMATS}
+    expected |= {f"{c}.{f}" for c in RENDERED_CASES for f in RENDERED}
     expected.add("bench.json")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         pytest.skip("file listing under xdist")
