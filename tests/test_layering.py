@@ -21,7 +21,7 @@ LAYERS = {
     "tracing": 3, "counters": 3, "checkpoint": 3,
     "diff": 4, "bench": 4, "sources": 4, "structure": 4,
     "report": 5,
-    "render": 6, "render_html": 6,
+    "render": 6,
     "api": 7, "cli": 7, "__main__": 7,
 }  # fmt: skip
 

@@ -14,8 +14,8 @@ import io
 import math
 from typing import Any
 
-from .report.document import Bar, Chart, Report, Table, cell_text
-from .units import printable
+from ..report.document import Bar, Chart, Report, Table, cell_text
+from ..units import printable
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;
