@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import RuntimeFailure, UsageError
 from ..report.document import Report
 from ..units import file_kind
-from .base import Format
+from .base import Format, Renderer, RenderOptions
 from .csv_format import csv_name, render_csv
 from .html_format import render_html
 from .json_format import SCHEMA_VERSION, render_json
@@ -26,9 +26,10 @@ from .svg import LOCAL_MONOSPACE, offline_svg, render_svg
 from .table import can_encode, render_table, rich_renderables, to_ascii
 
 __all__ = [
-    "LOCAL_MONOSPACE", "SCHEMA_VERSION", "STDOUT", "Format", "can_encode", "check_output_path", "choose_format",
-    "csv_name", "offline_svg", "render", "render_csv", "render_html", "render_json", "render_markdown",
-    "render_svg", "render_table", "rich_renderables", "to_ascii", "write_atomic",
+    "LOCAL_MONOSPACE", "RENDERERS", "SCHEMA_VERSION", "STDOUT", "Format", "RenderOptions", "Renderer",
+    "can_encode", "check_output_path", "choose_format", "csv_name", "offline_svg", "render", "render_csv",
+    "render_html", "render_json", "render_markdown", "render_svg", "render_table", "rich_renderables",
+    "to_ascii", "write_atomic",
 ]  # fmt: skip
 
 EXTENSIONS = {
@@ -37,22 +38,18 @@ EXTENSIONS = {
 }  # fmt: skip
 
 
+# one renderer per format: a new format is its module and one line here
+RENDERERS: dict[Format, Renderer] = {
+    Format.TABLE: render_table, Format.JSON: render_json, Format.CSV: render_csv,
+    Format.MARKDOWN: render_markdown, Format.SVG: render_svg, Format.HTML: render_html,
+}  # fmt: skip
+
+
 def render(report: Report, fmt: Format, width: int | None = None, exact: bool = False,
            ascii_only: bool = False) -> str:  # fmt: skip
     """``report`` as ``fmt``; counts in human units on a table unless ``exact``;
-    ``ascii_only``: nothing but ASCII (see :func:`to_ascii`)."""
-    if fmt is Format.JSON:
-        text = render_json(report)  # json.dumps writes ASCII already
-    elif fmt is Format.CSV:
-        text = render_csv(report)
-    elif fmt is Format.MARKDOWN:
-        text = render_markdown(report)
-    elif fmt is Format.HTML:
-        text = render_html(report)
-    elif fmt is Format.SVG:
-        text = render_svg(report, width, exact, ascii_only)
-    else:
-        text = render_table(report, width, exact, ascii_only)
+    ``ascii_only``: nothing but ASCII (see :func:`to_ascii`), whatever the format."""
+    text = RENDERERS[fmt](report, RenderOptions(width, exact, ascii_only))
     return to_ascii(text) if ascii_only else text
 
 

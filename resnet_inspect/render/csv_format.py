@@ -7,9 +7,10 @@ import io
 import re
 
 from ..report.document import Report, TreeName, cell_text
+from .base import DEFAULT_OPTIONS, RenderOptions
 
 
-def render_csv(report: Report) -> str:
+def render_csv(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One table per file, tidy: the report's data table, snake_case headers, numbers only
     (whole, no separators; a 'global' receptive field is empty); module names as name,
     parent and depth columns, so that summing a column need not double-count parents."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..report.document import Bar, Chart, Report, Table, cell_text
 from ..units import printable
+from .base import DEFAULT_OPTIONS, RenderOptions
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;
@@ -54,7 +55,8 @@ document.querySelectorAll("table.sortable th").forEach(function (th, col) {
 """
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The whole page; exact numbers always (a page is for reading closely and sorting)."""
     title = f"resnet-inspect {report.payload.get('command', '')}".strip()
     parts = [f"<h1>{_e(title)}</h1>"]
     parts += [f"<p>{_e(_plain(line))}</p>" for line in report.header]

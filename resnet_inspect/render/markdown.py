@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from ..report.document import Report, cell_text
 from ..units import printable
+from .base import DEFAULT_OPTIONS, RenderOptions
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """Raw numbers, as in csv; pipes in cells escaped."""
     out: list[str] = [f"{printable(line)}  " for line in report.header]
     for table in report.tables:
         out += ["", f"### {printable(table.title)}", ""] if table.title else [""]

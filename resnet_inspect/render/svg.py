@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 from ..report.document import Report
+from .base import DEFAULT_OPTIONS, RenderOptions
 from .table import printed
 
 
-def render_svg(report: Report, width: int | None = None, exact: bool = False, ascii_only: bool = False) -> str:
-    return offline_svg(printed(report, width, exact, ascii_only, record=True).export_svg(title="resnet-inspect"))
+def render_svg(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The table as :func:`~.table.render_table` prints it, recorded as SVG."""
+    return offline_svg(printed(report, options, record=True).export_svg(title="resnet-inspect"))
 
 
 LOCAL_MONOSPACE = '"DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace'

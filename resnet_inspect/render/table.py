@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..report.document import Report, Table, cell_text
 from ..units import printable
+from .base import DEFAULT_OPTIONS, RenderOptions
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,21 +93,22 @@ def _columns_that_fit(table: Table, texts: list[list[str]], width: int | None) -
     return shown
 
 
-def printed(report: Report, width: int | None = None, exact: bool = False, ascii_only: bool = False,
-            record: bool = False) -> Console:  # fmt: skip
-    """A colourless console ``width`` columns wide (120 if None) that has printed the report;
-    ``record``: keeping what it printed, for an export."""
+def printed(report: Report, options: RenderOptions, record: bool = False) -> Console:
+    """A colourless console ``options.width`` columns wide (120 if None) that has printed the
+    report; ``record``: keeping what it printed, for an export."""
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), width=width or 120, record=record, color_system=None,
+    width = options.width or 120
+    console = Console(file=io.StringIO(), width=width, record=record, color_system=None,
                       force_terminal=False, soft_wrap=False)  # fmt: skip
-    for item in rich_renderables(report, width or 120, exact, ascii_only):
+    for item in rich_renderables(report, width, options.exact, options.ascii_only):
         console.print(item)
     return console
 
 
-def render_table(report: Report, width: int | None = None, exact: bool = False, ascii_only: bool = False) -> str:
-    """The rich table as plain text, without trailing spaces."""
-    out = printed(report, width, exact, ascii_only).file
+def render_table(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The rich table as plain text, without trailing spaces; counts in human units unless
+    ``options.exact``."""
+    out = printed(report, options).file
     assert isinstance(out, io.StringIO)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
