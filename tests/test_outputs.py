@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from resnet_inspect import render as render_module
 from resnet_inspect.cli import app
+from resnet_inspect.cli.output import write_atomic
 from resnet_inspect.errors import InspectError
 from resnet_inspect.model import build_model
-from resnet_inspect.render import write_atomic
 from resnet_inspect.spec import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
