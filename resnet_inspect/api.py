@@ -8,13 +8,12 @@ in Jupyter, and gives plain records for pandas (``pd.DataFrame(result.records())
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
-from .report.document import Report, cell_text
+from .report.document import Report
 from .spec import ResNetSpec
 
 DEFAULT_INPUT = (1, 3, 224, 224)
@@ -51,20 +50,9 @@ class Result:
         return Group(*rich_renderables(self.report))
 
     def _repr_html_(self) -> str:
-        parts = [f"<p>{html.escape(line)}</p>" for line in self.report.header]
-        for table in self.report.tables:
-            head = "".join(f"<th>{html.escape(c.header)}</th>" for c in table.columns)
-            body = "".join(
-                "<tr>" + "".join(f"<td style='text-align:{c.justify}'>{html.escape(cell_text(v))}</td>"
-                                 for c, v in zip(table.columns, row, strict=False)) + "</tr>"
-                for row in table.rows
-            )  # fmt: skip
-            caption = f"<caption>{html.escape(table.title)}</caption>" if table.title else ""
-            parts.append(f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-            parts += [f"<p>{html.escape(line)}</p>" for line in (table.caption, *table.footer) if line]
-        parts += [f"<p>{html.escape(line)}</p>" for line in self.report.notes]
-        return "\n".join(parts)
+        from .render.html_format import html_fragment
 
+        return html_fragment(self.report)
 
 def _input(input_size: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
     if input_size is None:

@@ -32,8 +32,8 @@ from resnet_inspect.checkpoint import read as read_module
 from resnet_inspect.checkpoint.compare import load_strictly
 from resnet_inspect.checkpoint.read import PREFIXES, _strip_prefixes
 from resnet_inspect.cli import app
+from resnet_inspect.cli.output import check_output_path, write_atomic
 from resnet_inspect.model import build_model
-from resnet_inspect.render import check_output_path, write_atomic
 from resnet_inspect.spec import resolve
 from resnet_inspect.units import printable
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from resnet_inspect import trace
+from resnet_inspect.api import Result
 from resnet_inspect.diff import diff_specs
-from resnet_inspect.render import Format, render
-from resnet_inspect.render_html import render_html
+from resnet_inspect.render import Format, render, render_html
 from resnet_inspect.report.diff import diff_report
 from resnet_inspect.report.document import Column, Report, Table
 from resnet_inspect.report.summary import summary_report
@@ -65,6 +65,20 @@ def test_text_from_a_file_is_escaped() -> None:
     page = render_html(Report(payload={"command": "check"}, tables=(table,)))
     assert "<script>alert" not in page and "\x1b" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m" in page
+
+
+def test_a_notebook_shows_the_pages_table_escaped_alike() -> None:
+    """Result._repr_html_ (Jupyter) once built a second table of its own, which let a
+    terminal escape from a checkpoint's key name through; now it is the page's table."""
+    hostile = "<script>alert(1)</script>\x1b[31m"
+    table = Table(title=hostile, columns=(Column("Name", "left"), Column("Params")), rows=((hostile, 9408),))
+    report = Report(payload={"command": "check"}, header=(hostile,), tables=(table,))
+    shown = Result(data=None, report=report)._repr_html_()
+    assert "<script" not in shown and "\x1b" not in shown
+    assert shown.count("&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m") == 4  # header, title, cell, its sort key
+    page_tables = re.findall(r"<table.*?</table>", render_html(report), re.S)
+    assert re.findall(r"<table.*?</table>", shown, re.S) == page_tables
+    assert '<td class="num" data-sort="9408">9,408</td>' in shown  # right-aligned, as a number
 
 
 def test_charts_are_drawn_inline() -> None:

@@ -21,7 +21,7 @@ LAYERS = {
     "tracing": 3, "counters": 3, "checkpoint": 3,
     "diff": 4, "bench": 4, "sources": 4, "structure": 4,
     "report": 5,
-    "render": 6, "render_html": 6,
+    "render": 6,
     "api": 7, "cli": 7, "__main__": 7,
 }  # fmt: skip
 
@@ -65,6 +65,19 @@ def test_nothing_that_computes_imports_rich() -> None:
         if LAYERS[own] >= LAYERS["render"]:
             continue
         assert "import rich" not in path.read_text() and "from rich" not in path.read_text(), path
+
+
+def test_renderers_return_text_and_touch_no_file() -> None:
+    # --output (its checks, the temporary file, the rename) is the command line's: a renderer
+    # that writes would bypass the atomic write and the checks on the target
+    file_modules = {"os", "shutil", "tempfile", "pathlib"}
+    for path in sorted((PACKAGE / "render").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}  # fmt: skip
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and not node.level}  # fmt: skip
+        assert not imported & file_modules, f"render/{path.name} imports {sorted(imported & file_modules)}"
 
 
 # --- no import cycle, inside a package too -------------------------------------------------------

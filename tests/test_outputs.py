@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from resnet_inspect import render as render_module
 from resnet_inspect.cli import app
+from resnet_inspect.cli.output import write_atomic
 from resnet_inspect.errors import InspectError
 from resnet_inspect.model import build_model
-from resnet_inspect.render import write_atomic
 from resnet_inspect.spec import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_a_render_that_raises_leaves_the_target_untouched(
     def broken(*_args: object, **_kw: object) -> str:
         raise RuntimeError("renderer bug")
 
-    monkeypatch.setattr(render_module, "render_json", broken)
+    monkeypatch.setitem(render_module.RENDERERS, render_module.Format.JSON, broken)
     target = _existing(tmp_path)
     result = runner.invoke(app, ["summary", "resnet20", "-o", str(target)])
     assert result.exit_code != 0

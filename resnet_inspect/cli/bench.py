@@ -10,10 +10,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import RuntimeFailure
-from ..render import (
-    check_output_path,
-    choose_format,
-)
 from ..spec import DEFAULT_ARCH
 from .app import app, examples
 from .options import (
@@ -25,6 +21,7 @@ from .options import (
     source_from,
     spec_options,
 )
+from .output import check_output_path, choose_format
 from .process import notice
 
 # --- bench ---------------------------------------------------------------------------------------

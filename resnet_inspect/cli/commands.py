@@ -8,9 +8,6 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from ..errors import UsageError
-from ..render import (
-    choose_format,
-)
 from ..spec import PRESET_FAMILIES, ResNetSpec, parse_input_shape
 from ..tracing import costs
 from .app import app, examples
@@ -32,6 +29,7 @@ from .options import (
     verify_weights_option,
     weights_report,
 )
+from .output import choose_format
 
 
 @app.command(epilog=examples("summary"))

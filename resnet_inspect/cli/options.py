@@ -13,18 +13,15 @@ import typer
 
 from ..errors import SpecError, UsageError
 from ..render import (
-    STDOUT,
     can_encode,
-    check_output_path,
-    choose_format,
     render,
-    write_atomic,
 )
 from ..report.document import Report
 from ..spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
 from ..spec import FIELDS as SPEC_FIELDS
 from ..units import printable
 from .app import _SHOW_TRACEBACK, ARCH_PANEL
+from .output import STDOUT, check_output_path, choose_format, write_atomic
 from .process import notice, sane_columns, writing_stdout
 
 # --- the architecture flags, shared by every command: generated from the spec's fields ----------

@@ -14,8 +14,9 @@ import io
 import math
 from typing import Any
 
-from .report.document import Bar, Chart, Report, Table, cell_text
-from .units import printable
+from ..report.document import Bar, Chart, Report, Table, cell_text
+from ..units import printable
+from .base import DEFAULT_OPTIONS, RenderOptions
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;
@@ -54,22 +55,38 @@ document.querySelectorAll("table.sortable th").forEach(function (th, col) {
 """
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The whole page; exact numbers always (a page is for reading closely and sorting)."""
     title = f"resnet-inspect {report.payload.get('command', '')}".strip()
-    parts = [f"<h1>{_e(title)}</h1>"]
-    parts += [f"<p>{_e(_plain(line))}</p>" for line in report.header]
-    for table in report.tables:
-        parts.append(_table(table))
+    parts = [f"<h1>{_e(title)}</h1>", *_lines(report.header), *(_table(t) for t in report.tables)]
     if report.charts:
         parts.append("<h2>Charts</h2>")
         parts += _charts(report.charts)
-    parts += [f"<p>{_e(_plain(line))}</p>" for line in report.notes]
+    parts += _lines(report.notes)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width\"><title>{_e(title)}</title>"
         f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) +
         f"\n<script>{SORT_SCRIPT}</script>\n</body></html>\n"
     )  # fmt: skip
+
+
+# a notebook shows the fragment inside its own page, whose tables align every cell right: the
+# rules are scoped to the fragment, and specific enough (div.class td) to win over the notebook's
+FRAGMENT_STYLE = ("div.resnet-inspect th,div.resnet-inspect td{text-align:left}"
+                  "div.resnet-inspect th.num,div.resnet-inspect td.num{text-align:right}")  # fmt: skip
+
+
+def html_fragment(report: Report) -> str:
+    """The report's lines and tables for a notebook (``Result._repr_html_``): the page's own
+    tables and escaping, without the page around them, its script, or the charts (matplotlib
+    on every display of a result would be slow)."""
+    parts = [*_lines(report.header), *(_table(t) for t in report.tables), *_lines(report.notes)]
+    return f"<div class=\"resnet-inspect\"><style>{FRAGMENT_STYLE}</style>\n" + "\n".join(parts) + "\n</div>"
+
+
+def _lines(lines: tuple[str, ...]) -> list[str]:
+    return [f"<p>{_e(_plain(line))}</p>" for line in lines]
 
 
 def _e(text: str) -> str:
