@@ -3,6 +3,7 @@ the help's examples, and main()."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from typing import Annotated, Any, Optional
@@ -11,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..collector import collector_paused
 from ..errors import InspectError
 from ..render import (
     can_encode,
@@ -20,6 +22,18 @@ from ..units import printable
 
 ARCH_PANEL = "Architecture (override any preset field)"
 
+
+
+# commands that may run for minutes and make cyclic garbage all along (torch.compile's
+# tracing): the cycle collector keeps running for these
+LONG_LIVED = frozenset({"bench"})
+
+
+def _short_lived(argv: list[str]) -> bool:
+    """Whether the command (the first word that is not an option) ends within seconds: then
+    Python's cycle collector pauses for it, torch's import included (a fifth of a cold
+    ``summary``: see resnet_inspect/collector.py)."""
+    return next((a for a in argv if not a.startswith("-")), "") not in LONG_LIVED
 
 
 def _click_exception_type() -> type[Exception]:
@@ -35,8 +49,10 @@ class _Group(TyperGroup):
         kwargs["standalone_mode"] = False
         _SHOW_TRACEBACK[0] = False  # per invocation (tests run many in one process)
         click_error = _click_exception_type()
+        argv = list(args[0] if args and args[0] is not None else sys.argv[1:])
         try:
-            code = super().main(*args, **kwargs)
+            with collector_paused() if _short_lived(argv) else contextlib.nullcontext():
+                code = super().main(*args, **kwargs)
         except InspectError as exc:
             user_tb = getattr(exc, "user_traceback", "")
             if _SHOW_TRACEBACK[0] and user_tb:

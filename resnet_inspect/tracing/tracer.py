@@ -9,7 +9,6 @@ tensors. The records are built once from what the pass saw, and frozen.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..collector import collector_paused
 from ..errors import SpecError, UsageError
 from ..model import Network, build_model
 from ..spec import ResNetSpec
@@ -60,20 +60,6 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
             m.training = training
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a model is built and traced: both allocate hundreds
-    of thousands of small objects, none of them garbage until the trace ends, and each
-    collection rescans them all (a fifth of a 6,600-module trace's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _run(
     model: nn.Module, input_shape: tuple[int, ...], device: str
 ) -> tuple[dict[str, Seen], Recorder, Any]:
@@ -94,7 +80,7 @@ def _run(
     return seen, recorder, output
 
 
-@_collector_paused()
+@collector_paused()
 def trace_model(
     model: nn.Module, input_shape: tuple[int, ...], dtype: str = "float32", device: str = "meta",
     arch: str = "",
@@ -142,7 +128,7 @@ def trace_model(
     )
 
 
-@_collector_paused()
+@collector_paused()
 def trace_spec(
     spec: ResNetSpec, input_shape: tuple[int, ...] | None = None, dtype: str = "float32"
 ) -> Trace:
