@@ -227,7 +227,7 @@ def _subtree_params(model: nn.Module, modules: list[tuple[str, nn.Module]]) -> d
     """Each module's parameters and trainable parameters, its submodules' included, as
     ``module.parameters()`` counts them.
 
-    Asking each module walks its subtree (quadratic in the depth, a quarter of a
+    Asking each module walks its subtree (every module once per ancestor: a quarter of a
     6,600-module trace); summing the children's counts is one walk. That sum is what
     ``parameters()`` gives only where no parameter or module appears twice in the tree, so a
     model that shares one is counted the slow way."""
