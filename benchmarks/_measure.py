@@ -19,10 +19,13 @@ t_start = time.perf_counter()
 import torch
 torch.set_num_threads({threads})
 t_torch = time.perf_counter()
+c_torch = time.process_time()
 """
 EPILOGUE = """
 t_end = time.perf_counter()
-print(json.dumps({{"after_torch_s": t_end - t_torch, "with_import_s": t_end - t_start, **extra}}))
+c_end = time.process_time()
+print(json.dumps({{"after_torch_s": t_end - t_torch, "with_import_s": t_end - t_start,
+                  "after_torch_cpu_s": c_end - c_torch, **extra}}))
 """
 
 

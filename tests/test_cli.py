@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -24,6 +25,33 @@ def test_summary_table_shows_stages_blocks_and_totals(runner: CliRunner) -> None
     for text in ("layer1", "├─0", "└─2", "Bottleneck", "1x2048x7x7", "25,557,032", "4,089,184,256", "MACs"):
         assert text in out
     assert "├─conv1" not in out  # default depth: stem, stages, blocks
+
+
+def test_a_command_pauses_the_cycle_collector_only_while_it_runs(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """summary runs with the collector off (its speed), and the collector is back after it,
+    a failing one too (tests and library users run many commands in one process). Catches
+    the pause not applied, or not undone on an error."""
+    import resnet_inspect.report.summary as summary
+
+    seen: list[bool] = []
+    real = summary.summary_report
+    monkeypatch.setattr(summary, "summary_report", lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
+    assert run(runner, "summary", "resnet18").exit_code == 0
+    assert seen == [False] and gc.isenabled()
+    assert run(runner, "summary", "resnet18", "--depth", "0").exit_code == 2
+    assert gc.isenabled()
+
+
+def test_bench_keeps_the_cycle_collector() -> None:
+    """bench may run for minutes (torch.compile makes cyclic garbage all along): it keeps
+    the collector, wherever its options come. Catches a pause applied to every command."""
+    from resnet_inspect.cli.app import _short_lived
+
+    assert not _short_lived(["bench", "resnet18"])
+    assert not _short_lived(["--traceback", "bench"])
+    assert _short_lived(["summary", "resnet18"]) and _short_lived(["flops", "--input", "1x3x8x8"])
 
 
 def test_summary_depth_three_shows_layers(runner: CliRunner) -> None:

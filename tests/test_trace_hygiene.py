@@ -8,6 +8,8 @@ forward passes; a mode not restored would silently change batch norm's behaviour
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -44,8 +46,10 @@ def _modes(model: nn.Module) -> dict[str, bool]:
 
 def _no_global_state_left() -> None:
     """Grad mode back on, and no TorchFunctionMode (the meta trace's ShapeRules) still on the
-    stack: with it, every later F.relu(x, inplace=True) would return a new tensor."""
+    stack: with it, every later F.relu(x, inplace=True) would return a new tensor. Python's
+    cycle collector, which the trace pauses, running again."""
     assert torch.is_grad_enabled()
+    assert gc.isenabled()
     x = torch.empty(1, 2, 2, 2, device="meta")
     assert F.relu(x, inplace=True) is x
     assert not nn.modules.module._global_forward_hooks

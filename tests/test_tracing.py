@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchinfo
 from test_flops import SHALLOW_PRESETS
+from torch import nn
 
 from resnet_inspect import trace
 from resnet_inspect.model import build_model
@@ -74,6 +75,34 @@ def test_params_per_module_are_recursive_and_sum_to_total() -> None:
     t = trace("resnet34")
     top = [r for r in t.layers if r.depth == 1]
     assert sum(r.params for r in top) == t.totals.params == 21_797_672
+
+
+class _Tied(nn.Module):
+    """``pair``: two 4 -> 4 linear layers sharing one weight (tied, as in an autoencoder), or
+    one linear layer reached through two containers."""
+
+    def __init__(self, share: str) -> None:
+        super().__init__()
+        first = nn.Linear(4, 4)
+        second = first if share == "module" else nn.Linear(4, 4)
+        second.weight = first.weight
+        self.pair = nn.Sequential(nn.Sequential(first), nn.Sequential(second))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pair(x)
+
+
+@pytest.mark.parametrize(("share", "pair"), [("weight", 24), ("module", 20)])
+def test_a_shared_parameter_is_counted_once_as_module_parameters_does(share: str, pair: int) -> None:
+    """By hand: a Linear(4, 4) has 16 weights and 4 biases. Tied weights: 16 + 4 + 4 = 24 in
+    the pair, 20 in each half. One layer in both halves: 20 in each and 20 in the pair.
+    Catches adding up the children's counts where something is shared (40 in both cases)."""
+    with torch.device("meta"):  # not .to("meta"), which unties the weight
+        model = _Tied(share)
+    t = trace_model(model, (2, 4))
+    params = {r.name: r.params for r in t.layers}
+    assert params["pair.0"] == params["pair.1"] == 20
+    assert params["pair"] == t.totals.params == pair
 
 
 def test_residual_additions_are_counted() -> None:

@@ -3,6 +3,7 @@ the help's examples, and main()."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..collector import collector_paused
 from ..errors import InspectError, RuntimeFailure
 from ..render import (
     can_encode,
@@ -32,6 +34,18 @@ ARCH_PANEL = "Architecture (override any preset field)"
 
 
 
+# commands that may run for minutes and make cyclic garbage all along (torch.compile's
+# tracing): the cycle collector keeps running for these
+LONG_LIVED = frozenset({"bench"})
+
+
+def _short_lived(argv: list[str]) -> bool:
+    """Whether the command (the first word that is not an option) ends within seconds: then
+    Python's cycle collector pauses for it, torch's import included (a fifth of a cold
+    ``summary``: see resnet_inspect/collector.py)."""
+    return next((a for a in argv if not a.startswith("-")), "") not in LONG_LIVED
+
+
 def _click_exception_type() -> type[Exception]:
     # typer vendors click in recent releases and uses the real click in older ones; find its
     # ClickException through a class typer exports either way.
@@ -47,9 +61,11 @@ class _Group(TyperGroup):
         click_error = _click_exception_type()
         guard_streams()
         drop_insane_columns()
+        argv = list(args[0] if args and args[0] is not None else sys.argv[1:])
         try:
             check_working_folder()
-            code = super().main(*args, **kwargs)
+            with collector_paused() if _short_lived(argv) else contextlib.nullcontext():
+                code = super().main(*args, **kwargs)
             with writing_stdout():  # what print left in the buffer (the version, the help)
                 pass
         except InspectError as exc:

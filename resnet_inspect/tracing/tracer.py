@@ -9,7 +9,6 @@ tensors. The records are built once from what the pass saw, and frozen.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..collector import collector_paused
 from ..errors import InspectError, SpecError, UsageError
 from ..model import Network, build_model
 from ..spec import ResNetSpec
@@ -114,6 +114,7 @@ def _explain(
     return None
 
 
+@collector_paused()
 def trace_model(
     model: nn.Module, input_shape: tuple[int, ...], dtype: str = "float32", device: str = "meta",
     arch: str = "",
@@ -136,12 +137,15 @@ def trace_model(
     own_calls: dict[str, list[Recorded]] = {}
     for c in recorder.calls:
         own_calls.setdefault(c.owner, []).append(c)
+    modules = [(name, m) for name, m in model.named_modules() if name]
+    params = _subtree_params(model, modules)
+    work = _subtree_work({name: own_calls.get(name, []) for name, _ in modules})
     own = {
-        name: _own_record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []),
-                          recorder.rf, item, stages[name])
-        for name, m in model.named_modules() if name
+        name: _record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []), recorder.rf, item,
+                      stages[name], params[name], work[name])
+        for name, m in modules
     }  # fmt: skip
-    layers = _aggregate(own)
+    layers = tuple(own.values())
     calls = [c for c in recorder.calls if c.counted is not Counted.UNCOUNTED]
     return Trace(
         spec=spec,
@@ -159,6 +163,7 @@ def trace_model(
     )
 
 
+@collector_paused()
 def trace_spec(
     spec: ResNetSpec, input_shape: tuple[int, ...] | None = None, dtype: str = "float32"
 ) -> Trace:
@@ -227,52 +232,90 @@ def _shape(t: Any) -> tuple[int, ...]:
     return tuple(t.shape) if isinstance(t, torch.Tensor) else ()
 
 
-def _own_record(
+def _record(
     name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: dict[int, RF], item: int,
-    stage: str,
+    stage: str, params: tuple[int, int], work: tuple[int, int],
 ) -> LayerRecord:
-    """A module's own row: its own calls' costs (its children's are added by _aggregate)."""
+    """A module's row, built once: its own calls' operator, geometry and FLOPs, and the
+    parameters (``params``: all, trainable) and MACs and FLOPs (``work``) of its subtree."""
     in_shape = _shape(seen.inputs[0]) if seen.inputs else ()
     out_shape = _shape(seen.output)
     listed = [c for c in calls if c.operator is None or c.operator.listed]
     windows = [c.operator.geometry(c.call) for c in listed if c.operator and c.operator.geometry]
-    geometry = windows[0] if windows else Geometry()
+    geometry = windows[0] if windows else _NO_GEOMETRY
     field = fields.get(id(seen.output), (None, None))
-    flops = sum(c.flops for c in calls)
     return LayerRecord(
         name=name,
         type=type(module).__name__,
         depth=name.count(".") + 1,
         stage=stage,
-        is_leaf=not any(True for _ in module.children()),
+        is_leaf=next(module.children(), None) is None,
         input_shape=in_shape,
         output_shape=out_shape,
-        params=sum(p.numel() for p in module.parameters()),
-        trainable_params=sum(p.numel() for p in module.parameters() if p.requires_grad),
-        macs=sum(c.macs for c in calls),
-        flops=flops,
+        params=params[0],
+        trainable_params=params[1],
+        macs=work[0],
+        flops=work[1],
         operator=listed[0].name if listed else None,
-        self_flops=flops,
+        self_flops=sum(c.flops for c in calls),
         output_bytes=(math.prod(out_shape) if out_shape else 0) * item,
         receptive_field=field[0],
         jump=field[1],
         calls=seen.calls,
-        **dataclasses.asdict(geometry),
+        # field by field: dataclasses.asdict deep-copies, a tenth of a large trace's time
+        kernel=geometry.kernel,
+        stride=geometry.stride,
+        dilation=geometry.dilation,
+        groups=geometry.groups,
+        padding=geometry.padding,
     )
 
 
-def _aggregate(own: dict[str, LayerRecord]) -> tuple[LayerRecord, ...]:
-    """Add every module's MACs and FLOPs into its ancestors (params are already recursive)."""
-    macs = {name: r.macs for name, r in own.items()}
-    flops = {name: r.flops for name, r in own.items()}
-    for name in sorted(own, key=lambda n: -n.count(".")):
+_NO_GEOMETRY = Geometry()
+
+
+def _subtree_work(calls: dict[str, list[Recorded]]) -> dict[str, tuple[int, int]]:
+    """Each module's MACs and FLOPs with its submodules', added into the ancestors by name,
+    deepest first: one pass over the modules."""
+    macs = {name: sum(c.macs for c in own) for name, own in calls.items()}
+    flops = {name: sum(c.flops for c in own) for name, own in calls.items()}
+    for name in sorted(calls, key=lambda n: -n.count(".")):
         parent = name.rsplit(".", 1)[0] if "." in name else None
         if parent is not None:
             macs[parent] += macs[name]
             flops[parent] += flops[name]
-    return tuple(
-        dataclasses.replace(r, macs=macs[name], flops=flops[name]) for name, r in own.items()
-    )
+    return {name: (macs[name], flops[name]) for name in calls}
+
+
+def _subtree_params(model: nn.Module, modules: list[tuple[str, nn.Module]]) -> dict[str, tuple[int, int]]:
+    """Each module's parameters and trainable parameters, its submodules' included, as
+    ``module.parameters()`` counts them.
+
+    Asking each module walks its subtree (every module once per ancestor: a quarter of a
+    6,600-module trace); summing the children's counts is one walk. That sum is what
+    ``parameters()`` gives only where no parameter or module appears twice in the tree, so a
+    model that shares one is counted the slow way."""
+    unique = list(model.modules())
+    direct = [p for m in unique for p in m.parameters(recurse=False)]
+    edges = sum(1 for m in unique for child in m._modules.values() if child is not None)
+    if len({id(p) for p in direct}) != len(direct) or edges != len(unique) - 1:
+        return {name: _params(m.parameters()) for name, m in modules}
+    counts: dict[int, tuple[int, int]] = {}
+    for m in reversed(unique):  # children after their parents in modules(): reversed, before
+        total, trainable = _params(m.parameters(recurse=False))
+        for child in m._modules.values():
+            if child is not None:
+                total, trainable = total + counts[id(child)][0], trainable + counts[id(child)][1]
+        counts[id(m)] = (total, trainable)
+    return {name: counts[id(m)] for name, m in modules}
+
+
+def _params(parameters: Iterator[nn.Parameter]) -> tuple[int, int]:
+    total = trainable = 0
+    for p in parameters:
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return total, trainable
 
 
 def _operator_totals(calls: list[Recorded]) -> tuple[OperatorTotal, ...]:
