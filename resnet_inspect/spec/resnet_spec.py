@@ -8,7 +8,7 @@ The field names of :class:`ResNetSpec` are a contract: they are the spec-string 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,7 +326,31 @@ def with_overrides(base: ResNetSpec, overrides: Mapping[str, Any]) -> ResNetSpec
 
 
 # --- presets: one line of data per variant in presets.py, built here -----------------------
-PRESETS: dict[str, ResNetSpec] = {name: ResNetSpec(**f) for name, f in PRESET_FIELDS.items()}
+class _Presets(Mapping[str, ResNetSpec]):
+    """The named variants, each built (and validated) the first time it is asked for: a
+    command on one preset does not pay for building all of them at import (about 20 ms of a
+    cold start)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, ResNetSpec] = {}
+
+    def __getitem__(self, name: str) -> ResNetSpec:
+        spec = self._built.get(name)
+        if spec is None:
+            spec = self._built[name] = ResNetSpec(**PRESET_FIELDS[name])
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PRESET_FIELDS)
+
+    def __len__(self) -> int:
+        return len(PRESET_FIELDS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in PRESET_FIELDS
+
+
+PRESETS: Mapping[str, ResNetSpec] = _Presets()
 
 
 def check_preset(name: str) -> None:
@@ -345,6 +369,9 @@ def preset_name(spec: ResNetSpec) -> str | None:
 def spec_string(spec: ResNetSpec) -> str:
     """The shortest spec string for ``spec``: a preset name, or the nearest preset plus the
     fields that differ (``resnet50:groups=32,width_per_group=4``)."""
+    named = preset_name(spec)  # the common case, without building every preset
+    if named is not None:
+        return named
     best = min(PRESETS, key=lambda name: len(differing_fields(PRESETS[name], spec)))
     diffs = differing_fields(PRESETS[best], spec)
     if not diffs:
