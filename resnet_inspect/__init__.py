@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 _API = ("summary", "flops", "diff", "identify", "bench")
-_BOTH = ("diff", "bench")  # names of a module and of an API function
+_BOTH = {"diff": "tracediff", "bench": "benchmark"}  # API functions, and the modules they proxied
 
 
 class _Entry:
@@ -87,7 +87,7 @@ class _Package(types.ModuleType):
 def __getattr__(name: str) -> Any:
     """summary, flops, diff, identify and bench (resnet_inspect.api) load on first use."""
     if name in _BOTH:
-        return _Entry(name, importlib.import_module(f".{name}", __name__))
+        return _Entry(name, importlib.import_module(f".{_BOTH[name]}", __name__))
     if name in _API:
         return getattr(_api(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -144,8 +144,8 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     >>> d.data.identical
     True
     """
-    from .diff import diff_traces
     from .report.diff import diff_report
+    from .tracediff import diff_traces
 
     trace_a = _side(a, "a", input_size)
     trace_b = _side(b, "b", input_size or trace_a.input_shape)
@@ -188,12 +188,12 @@ def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
 
 def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
     """Time the forward pass of one or more of our variants (presets, spec strings, specs);
-    ``config``: :class:`~resnet_inspect.bench.BenchConfig`'s fields (``device="cuda"``,
+    ``config``: :class:`~resnet_inspect.benchmark.BenchConfig`'s fields (``device="cuda"``,
     ``min_time_s=1.0``, ...).
 
     >>> r = resnet_inspect.bench(["resnet18", "resnet50"], batches=[1, 8], min_time_s=0.5)  # doctest: +SKIP
     """
-    from . import bench as bench_pkg
+    from . import benchmark as bench_pkg
     from .report.bench import bench_report
 
     chosen = [variants] if isinstance(variants, (str, ResNetSpec)) else list(variants)

@@ -19,7 +19,7 @@ LAYERS = {
     "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3,
-    "diff": 4, "bench": 4, "sources": 4, "structure": 4,
+    "tracediff": 4, "benchmark": 4, "sources": 4, "structure": 4,
     "report": 5,
     "render": 6, "render_html": 6,
     "api": 7, "cli": 7, "__main__": 7,

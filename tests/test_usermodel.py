@@ -200,7 +200,7 @@ def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked(runner
 
 
 def test_bench_plans_the_users_model_beside_a_preset() -> None:
-    from resnet_inspect.bench import plan
+    from resnet_inspect.benchmark import plan
 
     planned = plan(["resnet20", user("CifarResNet20")], input_shape=(3, 32, 32))
     ours, mine = planned.tasks

@@ -105,7 +105,7 @@ def bench(
 ) -> None:
     """Time the forward pass or a training step: latency percentiles, images/s, FLOP/s,
     memory; variants and batch sizes interleaved."""
-    from ..bench import (
+    from ..benchmark import (
         BenchConfig,
         Breakdown,
         Mode,
@@ -128,11 +128,11 @@ def bench(
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)  # the whole pre-flight, the temporary file included
     specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
-    from ..bench import plan, run  # torch from here on
+    from ..benchmark import plan, run  # torch from here on
     from ..report.bench import bench_report, max_batch_report
 
     if max_batch:
-        from ..bench import check_config, find_max_batch
+        from ..benchmark import check_config, find_max_batch
 
         check_config(config)
         fits = [find_max_batch(spec, chw, config) for spec in specs]
@@ -173,7 +173,7 @@ def _sigterm_as_interrupt() -> Iterator[list[int]]:
 
 def _check_some_ran(result: Any) -> None:
     """Out of memory everywhere is a failure (exit 1); in some rows, a warning on stderr."""
-    from ..bench import Status
+    from ..benchmark import Status
 
     statuses = [m.status for m in result.measurements]
     oom = sum(s is Status.OOM for s in statuses)
@@ -192,7 +192,7 @@ def _check_some_ran(result: Any) -> None:
 
 
 def _compile_mode(compile: bool, mode: str | None) -> Any:
-    from ..bench import parse_compile_mode
+    from ..benchmark import parse_compile_mode
 
     return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
 

@@ -197,7 +197,7 @@ def diff(
     Your own model's layers are aligned by structure where its names differ (order, kind and
     size of the leaf operations).
     """
-    from ..diff import Side, resolve_side
+    from ..tracediff import Side, resolve_side
     from ..usermodel import is_user_code
 
     side_a = source_from(a, {}) if is_user_code(a) else resolve_side(Side.A, a)
@@ -207,8 +207,8 @@ def diff(
     verify_weights_option(side_b, weights_b, "--weights-b")
     check_depth(depth)
     choose_format(format, output)
-    from ..diff import diff_sources
     from ..report.diff import diff_report
+    from ..tracediff import diff_sources
 
     result = diff_sources(side_a, side_b, shape)
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)
