@@ -305,13 +305,6 @@ def test_help_says_the_file_is_run(runner: CliRunner) -> None:
 
 
 # --- the Python API ---------------------------------------------------------------------------
-def test_diff_and_bench_are_functions_and_still_the_modules() -> None:
-    from resnet_inspect import bench
-
-    assert callable(resnet_inspect.diff) and resnet_inspect.diff.Change.SAME.value == "same"
-    assert bench.BenchConfig().min_time_s > 0 and callable(bench)
-
-
 def test_api_results_print_render_html_and_give_records() -> None:
     sys.path.insert(0, str(MODELS.parent))
     try:
