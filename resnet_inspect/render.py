@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .choices import parse_choice
 from .errors import RuntimeFailure, UsageError
 from .report.document import Report, Table, TreeName, cell_text
 from .units import file_kind, printable
@@ -219,13 +220,7 @@ def render(report: Report, fmt: Format, width: int | None = None, exact: bool = 
 # --- choosing a format and writing ------------------------------------------------------------
 def choose_format(fmt: str | None, output: str | None) -> Format:
     """--format, else the --output extension, else a table; the two must not contradict."""
-    chosen = None
-    if fmt is not None:
-        try:
-            chosen = Format(fmt.strip().lower())
-        except ValueError:
-            allowed = ", ".join(f.value for f in Format)
-            raise UsageError(f"--format {fmt!r}: not one of {allowed}") from None
+    chosen = parse_choice(Format, fmt, "--format") if fmt is not None else None
     if output is None or output == STDOUT:
         return chosen or Format.TABLE
     suffix = Path(output).suffix.lower()

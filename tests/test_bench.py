@@ -110,9 +110,7 @@ def test_fp32_is_held_to_the_tf32_peak_when_cudnn_may_use_tf32() -> None:
         (lambda: bench.parse_batches("1,0"), "--batch '1,0'"),
         (lambda: bench.parse_batches("8,a"), "--batch '8,a'"),
         (lambda: bench.parse_chw("1x3x32x32"), "CxHxW"),
-        (lambda: bench.parse_precision("fp64"), "--dtype 'fp64'"),
         (lambda: bench.parse_device("tpu"), "--device 'tpu'"),
-        (lambda: bench.parse_compile_mode("fastest"), "--compile-mode 'fastest'"),
     ],
 )
 def test_parsers_name_the_flag_and_value(call: Any, fragment: str) -> None:

@@ -48,11 +48,8 @@ from .config import (
     check_values,
     parse_batches,
     parse_bench_input,
-    parse_choice,
     parse_chw,
-    parse_compile_mode,
     parse_device,
-    parse_precision,
     resolve_variants,
 )
 from .peaks import (
@@ -175,11 +172,8 @@ __all__ = [
     "make_input",
     "parse_batches",
     "parse_bench_input",
-    "parse_choice",
     "parse_chw",
-    "parse_compile_mode",
     "parse_device",
-    "parse_precision",
     "peak_basis",
     "plan",
     "plan_tasks",

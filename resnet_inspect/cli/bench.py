@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..choices import parse_choice
 from ..errors import RuntimeFailure
 from ..render import (
     check_output_path,
@@ -110,19 +111,18 @@ def bench(
         Breakdown,
         Mode,
         Optimizer,
+        Precision,
         parse_bench_input,
-        parse_choice,
         parse_device,
-        parse_precision,
         resolve_variants,
     )
 
-    config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
-                         channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
+    config = BenchConfig(device=parse_device(device), precision=parse_choice(Precision, dtype, "--dtype"),
+                         amp=amp, channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
                          warmup_s=warmup, min_time_s=min_time, threads=threads,
-                         breakdown=parse_choice("--breakdown", breakdown, Breakdown) if breakdown
-                         else Breakdown.OFF, weights=weights, mode=parse_choice("--mode", mode, Mode),
-                         optimizer=parse_choice("--optimizer", optimizer, Optimizer), top=top)  # fmt: skip
+                         breakdown=parse_choice(Breakdown, breakdown, "--breakdown") if breakdown
+                         else Breakdown.OFF, weights=weights, mode=parse_choice(Mode, mode, "--mode"),
+                         optimizer=parse_choice(Optimizer, optimizer, "--optimizer"), top=top)  # fmt: skip
     batches, chw = parse_bench_input(input, batch)
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
@@ -192,9 +192,11 @@ def _check_some_ran(result: Any) -> None:
 
 
 def _compile_mode(compile: bool, mode: str | None) -> Any:
-    from ..benchmark import parse_compile_mode
+    from ..benchmark import CompileMode
 
-    return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
+    if mode is None:
+        return CompileMode.DEFAULT if compile else None
+    return parse_choice(CompileMode, mode, "--compile-mode")
 
 
 @contextlib.contextmanager
