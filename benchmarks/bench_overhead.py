@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from resnet_inspect.bench import BenchConfig, BenchTask, make_input, run_bench
+from resnet_inspect.benchmark import BenchConfig, BenchTask, make_input, run_bench
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import resolve
 
@@ -66,7 +66,7 @@ def fixed_cost_us(calls: int = 200_000) -> float:
     Unlike the trials this hardly moves with the machine's load."""
     from contextlib import nullcontext
 
-    from resnet_inspect.bench.clocks import Clock as _Clock
+    from resnet_inspect.benchmark.clocks import Clock as _Clock
 
     context = nullcontext()
 

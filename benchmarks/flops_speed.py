@@ -17,10 +17,10 @@ OURS = """
 from resnet_inspect.spec import resolve
 from resnet_inspect.model import build_model
 from resnet_inspect.tracing import trace_model
-from resnet_inspect.report.flops import flops_report
+from resnet_inspect.report.flops import By, flops_report
 from resnet_inspect.render import render, Format
 t = trace_model(build_model(resolve({arch!r}), "meta"), {shape!r})
-render(flops_report(t, "layer", 2), Format.TABLE)
+render(flops_report(t, By.LAYER, 2), Format.TABLE)
 extra["macs"] = t.totals.macs
 """
 FVCORE = """

@@ -163,7 +163,7 @@ def step_env(ctx: Ctx) -> None:
 
     import torch
 
-    from resnet_inspect.bench.peaks import identify_peak
+    from resnet_inspect.benchmark.peaks import identify_peak
 
     versions = {}
     for name in PACKAGES:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnet_inspect.bench import (
+from resnet_inspect.benchmark import (
     BenchConfig,
     BenchTask,
     Breakdown,
@@ -38,7 +38,7 @@ from resnet_inspect.bench import (
     make_input,
     run_bench,
 )
-from resnet_inspect.bench.clocks import Clock
+from resnet_inspect.benchmark.clocks import Clock
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import resolve
 

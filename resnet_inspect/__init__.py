@@ -6,16 +6,18 @@ The public API mirrors the command line::
     model = build("resnet50", groups=32, width_per_group=4)
     t = trace("resnext50_32x4d", input_shape=(1, 3, 224, 224))
 
-Importing this package does not import torch; the functions below do, on first call.
+Importing this package does not import torch; the functions below do, on first call. The
+machinery behind them lives in modules named apart from the functions (``tracediff``,
+``benchmark``), so importing a submodule never rebinds a public name.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
+# api imports no torch at module level (its functions do, on first call), so the package can
+# hand out the real functions: help() and inspect.signature() see their parameters.
+from .api import bench, diff, flops, identify, summary
 from .errors import InspectError, RuntimeFailure, SpecError
 from .spec import PRESETS, ResNetSpec, resolve
 
@@ -43,57 +45,7 @@ __all__ = [
     "trace",
 ]
 
-_API = ("summary", "flops", "diff", "identify", "bench")
-_BOTH = ("diff", "bench")  # names of a module and of an API function
 
-
-class _Entry:
-    """``resnet_inspect.diff`` / ``.bench``: callable as the API function
-    (``resnet_inspect.diff("resnet18", model)``) and still the module for everything else
-    (``from resnet_inspect import bench; bench.plan(...)``)."""
-
-    def __init__(self, name: str, module: types.ModuleType) -> None:
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_module", module)
-        object.__setattr__(self, "__doc__", getattr(_api(), name).__doc__)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(_api(), self._name)(*args, **kwargs)
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._module, attr)
-
-    def __setattr__(self, attr: str, value: Any) -> None:
-        setattr(self._module, attr, value)
-
-    def __dir__(self) -> list[str]:
-        return dir(self._module)
-
-    def __repr__(self) -> str:
-        return f"<resnet_inspect.{self._name}: the function, and the module {self._module.__name__}>"
-
-
-def _api() -> types.ModuleType:
-    return importlib.import_module(".api", __name__)
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _BOTH and isinstance(value, types.ModuleType):  # the import system binding it
-            value = _Entry(name, value)
-        super().__setattr__(name, value)
-
-
-def __getattr__(name: str) -> Any:
-    """summary, flops, diff, identify and bench (resnet_inspect.api) load on first use."""
-    if name in _BOTH:
-        return _Entry(name, importlib.import_module(f".{name}", __name__))
-    if name in _API:
-        return getattr(_api(), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-sys.modules[__name__].__class__ = _Package
 def build(arch: str | ResNetSpec | None = None, device: Any = None, **overrides: Any) -> nn.Module:
     """Build a variant: ``build("resnet50", groups=32)``, ``build(spec)`` or ``build(block="basic")``."""
     from .model import build_model

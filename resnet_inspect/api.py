@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .choices import parse_choice
 from .errors import UsageError
 from .report.document import Report
 from .spec import ResNetSpec
+from .units import DType
+
+if TYPE_CHECKING:  # the choices' enums; the functions import them when called
+    from .report.flops import By
+    from .tracediff import Align
 
 DEFAULT_INPUT = (1, 3, 224, 224)
 
@@ -70,23 +76,22 @@ def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "f
 
     from .sources import model_device, resolve_source, trace_source
     from .tracing import trace_model
-    from .units import normalize_dtype
 
     if isinstance(model_or_spec, nn.Module):
         spec = getattr(model_or_spec, "spec", None)
         shape = _input(input_size, spec.default_input_shape() if isinstance(spec, ResNetSpec) else DEFAULT_INPUT)
         label = "" if isinstance(spec, ResNetSpec) else type(model_or_spec).__name__
-        return trace_model(model_or_spec, shape, normalize_dtype(dtype), model_device(model_or_spec), label)
+        return trace_model(model_or_spec, shape, dtype, model_device(model_or_spec), label)
     if not isinstance(model_or_spec, (str, ResNetSpec)):
         raise UsageError(f"model_or_spec: expected an nn.Module, a ResNetSpec or a preset, spec "
                          f"string or file.py:Name, got {type(model_or_spec).__name__}",
                          subject="model_or_spec")  # fmt: skip
     source = resolve_source(model_or_spec)
-    return trace_source(source, _input(input_size, source.default_input_shape()), normalize_dtype(dtype))
+    return trace_source(source, _input(input_size, source.default_input_shape()), dtype)
 
 
 def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: int = 2,
-            dtype: str = "float32") -> Result:  # fmt: skip
+            dtype: DType | str = "float32") -> Result:  # fmt: skip
     """Per-module output shapes, parameters, MACs and receptive field.
 
     >>> import resnet_inspect
@@ -97,7 +102,7 @@ def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: 
     from .report.summary import summary_report
 
     _check_depth(depth)
-    trace = _trace(model_or_spec, input_size, dtype)
+    trace = _trace(model_or_spec, input_size, parse_choice(DType, dtype, "dtype").value)
     return Result(trace, summary_report(trace, depth))
 
 
@@ -106,7 +111,7 @@ def _check_depth(depth: int) -> None:
         raise UsageError(f"depth {depth}: must be at least 1", subject="depth")
 
 
-def flops(model_or_spec: Any, input_size: Sequence[int] | None = None, by: str = "layer",
+def flops(model_or_spec: Any, input_size: Sequence[int] | None = None, by: By | str = "layer",
           depth: int = 2) -> Result:  # fmt: skip
     """MACs and FLOPs per layer (``by="layer"``), stage or operator.
 
@@ -114,17 +119,16 @@ def flops(model_or_spec: Any, input_size: Sequence[int] | None = None, by: str =
     >>> r.data.totals.macs
     4089184256
     """
-    from .report.flops import flops_report
+    from .report.flops import By, flops_report
 
-    if by not in ("layer", "stage", "operator"):
-        raise UsageError(f"by {by!r}: not one of layer, stage, operator", subject="by")
+    rows = parse_choice(By, by, "by")
     _check_depth(depth)
     trace = _trace(model_or_spec, input_size)
-    return Result(trace, flops_report(trace, by, depth))
+    return Result(trace, flops_report(trace, rows, depth))
 
 
 def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2,
-         align: str = "auto") -> Result:  # fmt: skip
+         align: Align | str = "auto") -> Result:  # fmt: skip
     """Two models side by side; layers aligned by name, or by structure (``align``) where a
     user's model names them differently.
 
@@ -132,12 +136,13 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     >>> d.data.identical
     True
     """
-    from .diff import diff_traces
     from .report.diff import diff_report
+    from .tracediff import Align, diff_traces
 
+    how = parse_choice(Align, align, "align")
     trace_a = _side(a, "a", input_size)
     trace_b = _side(b, "b", input_size or trace_a.input_shape)
-    result = diff_traces(trace_a, trace_b, align=align)
+    result = diff_traces(trace_a, trace_b, align=how)
     return Result(result, diff_report(result, depth))
 
 
@@ -176,12 +181,12 @@ def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
 
 def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
     """Time the forward pass of one or more of our variants (presets, spec strings, specs);
-    ``config``: :class:`~resnet_inspect.bench.BenchConfig`'s fields (``device="cuda"``,
+    ``config``: :class:`~resnet_inspect.benchmark.BenchConfig`'s fields (``device="cuda"``,
     ``min_time_s=1.0``, ...).
 
     >>> r = resnet_inspect.bench(["resnet18", "resnet50"], batches=[1, 8], min_time_s=0.5)  # doctest: +SKIP
     """
-    from . import bench as bench_pkg
+    from . import benchmark as bench_pkg
     from .report.bench import bench_report
 
     chosen = [variants] if isinstance(variants, (str, ResNetSpec)) else list(variants)

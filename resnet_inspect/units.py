@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Sequence
+from enum import Enum
 
-from .errors import UsageError
+
+class DType(str, Enum):
+    """The element type the memory figures assume (``--dtype``, ``dtype=``)."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    FLOAT64 = "float64"
+
+    @classmethod
+    def _missing_(cls, value: object) -> DType | None:
+        alias = DTYPE_ALIASES.get(value) if isinstance(value, str) else None
+        return cls(alias) if alias else None
+
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
                  "fp64": "float64", "double": "float64", "float": "float32"}  # fmt: skip
-
-
-
-def normalize_dtype(dtype: str) -> str:
-    key = dtype.strip().lower()
-    key = DTYPE_ALIASES.get(key, key)
-    if key not in DTYPE_BYTES:
-        allowed = ", ".join(sorted(set(DTYPE_BYTES) | set(DTYPE_ALIASES)))
-        raise UsageError(f"dtype {dtype!r}: not one of {allowed}", subject="dtype")
-    return key
 
 
 def printable(text: str) -> str:

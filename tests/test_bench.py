@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from resnet_inspect import bench
-from resnet_inspect.bench import (
+from resnet_inspect import benchmark as bench
+from resnet_inspect.benchmark import (
     BenchConfig,
     BenchTask,
     Measurement,
@@ -110,9 +110,7 @@ def test_fp32_is_held_to_the_tf32_peak_when_cudnn_may_use_tf32() -> None:
         (lambda: bench.parse_batches("1,0"), "--batch '1,0'"),
         (lambda: bench.parse_batches("8,a"), "--batch '8,a'"),
         (lambda: bench.parse_chw("1x3x32x32"), "CxHxW"),
-        (lambda: bench.parse_precision("fp64"), "--dtype 'fp64'"),
         (lambda: bench.parse_device("tpu"), "--device 'tpu'"),
-        (lambda: bench.parse_compile_mode("fastest"), "--compile-mode 'fastest'"),
     ],
 )
 def test_parsers_name_the_flag_and_value(call: Any, fragment: str) -> None:
@@ -191,7 +189,7 @@ def test_the_command_line_renames_arguments_to_flags_but_not_quoted_text() -> No
 def test_bench_config_parses_without_torch() -> None:
     # the command line parses its flags before importing torch: bad values fail instantly
     code = (
-        "import sys; from resnet_inspect.bench import BenchConfig, parse_batches, parse_device, "
+        "import sys; from resnet_inspect.benchmark import BenchConfig, parse_batches, parse_device, "
         "resolve_variants; BenchConfig(device=parse_device('cuda:1')); parse_batches('1,8');"
         "resolve_variants(['resnet18']); assert 'torch' not in sys.modules, 'torch imported'"
     )
@@ -241,7 +239,7 @@ def test_breakdown_covers_every_stage_and_all_flops(tiny_result: bench.BenchResu
 def test_breakdown_reads_the_resnetv2_layout_stage_by_stage() -> None:
     """timm's resnetv2 tree (stem, stages.N, norm, head): the same stage rows, the stages'
     FLOPs adding up to the whole pass, and the pieces composing the model's forward."""
-    from resnet_inspect.bench.engine import stage_pieces
+    from resnet_inspect.benchmark.engine import stage_pieces
     from resnet_inspect.model import build_model
 
     spec = resolve("resnetv2_18d:layers=1,1,widths=32,64,num_classes=5")

@@ -13,7 +13,7 @@ from torch import nn
 
 # internals (module paths may be renamed: keep these lines together); resolve is public
 from resnet_inspect import resolve
-from resnet_inspect.bench import (
+from resnet_inspect.benchmark import (
     BenchConfig,
     BenchTask,
     Measurement,
@@ -22,7 +22,7 @@ from resnet_inspect.bench import (
     quantile,
     run_bench,
 )
-from resnet_inspect.bench.clocks import Clock
+from resnet_inspect.benchmark.clocks import Clock
 
 SKEWED = [1.0, 2.0, 3.0, 4.0, 100.0]  # one huge outlier: mean 22, median 3
 TINY = "block=basic,layers=1,widths=8,stem=cifar,stem_width=8,shortcut=A,num_classes=10"

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from resnet_inspect import bench
-from resnet_inspect.bench import (
+from resnet_inspect import benchmark as bench
+from resnet_inspect.benchmark import (
     BenchConfig,
     BenchTask,
     Breakdown,
@@ -369,7 +369,7 @@ def test_ctrl_c_before_the_sweep_says_interrupted_and_exits_130(
     def interrupt(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sys.modules["resnet_inspect.bench"], "plan", interrupt)
+    monkeypatch.setattr(sys.modules["resnet_inspect.benchmark"], "plan", interrupt)
     result = runner.invoke(app, ["bench", *TINY_ARGS, "-f", "json"])
     assert result.exit_code == 130, result.output
     assert result.stderr == "error: interrupted\n" and result.stdout == ""

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.diff import Change, Side, TraceDiff, diff_specs, merge_names, resolve_side
+from resnet_inspect.tracediff import Change, Side, TraceDiff, diff_specs, merge_names, resolve_side
 
 
 @functools.cache

@@ -108,7 +108,7 @@ def test_drop_path_is_an_identity_at_inference_with_no_weights() -> None:
         (dict(reduce_first=1000), "reduce_first=1000"),
         (dict(drop_path=1.0), "drop_path: must be from 0 to below 1"),
         (dict(drop_path="x"), "drop_path: expected a number"),
-        (dict(attn="cbam"), "attn: 'cbam' is not one of none, se, eca"),
+        (dict(attn="cbam"), "attn 'cbam': not one of none, se, eca"),
     ],
 )
 def test_spec_rules_of_the_new_fields(overrides: dict[str, object], fragment: str) -> None:

@@ -12,12 +12,12 @@ import pytest
 
 from resnet_inspect import trace
 from resnet_inspect.api import Result
-from resnet_inspect.diff import diff_specs
 from resnet_inspect.render import Format, render, render_html
 from resnet_inspect.report.diff import diff_report
 from resnet_inspect.report.document import Column, Report, Table
 from resnet_inspect.report.summary import summary_report
 from resnet_inspect.spec import resolve
+from resnet_inspect.tracediff import diff_specs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

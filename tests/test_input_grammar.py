@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from resnet_inspect.bench import parse_bench_input
+from resnet_inspect.benchmark import parse_bench_input
 from resnet_inspect.errors import UsageError
 
 

@@ -15,11 +15,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "resnet_inspect"
 LAYERS = {
-    "errors": 0, "units": 0, "collector": 0,
+    "errors": 0, "choices": 0, "units": 0, "collector": 0,
     "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3,
-    "diff": 4, "bench": 4, "sources": 4, "structure": 4,
+    "tracediff": 4, "benchmark": 4, "sources": 4, "structure": 4,
     "report": 5,
     "render": 6,
     "api": 7, "cli": 7, "__main__": 7,

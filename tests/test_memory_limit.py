@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from resnet_inspect.bench import engine, memory
-from resnet_inspect.bench.cgroup import cgroup_memory
+from resnet_inspect.benchmark import engine, memory
+from resnet_inspect.benchmark.cgroup import cgroup_memory
 from resnet_inspect.cli import app
 
 MIB, GIB = 2**20, 2**30

@@ -22,12 +22,12 @@ from torch import nn
 from typer.testing import CliRunner
 
 from resnet_inspect import build, resolve
-from resnet_inspect.bench import BenchTask, Measurement, Precision, Status
-from resnet_inspect.bench.environment import Environment
-from resnet_inspect.bench.peaks import H100_SXM, Bound
+from resnet_inspect.benchmark import BenchTask, Measurement, Precision, Status
+from resnet_inspect.benchmark.environment import Environment
+from resnet_inspect.benchmark.peaks import H100_SXM, Bound
 from resnet_inspect.cli import app
-from resnet_inspect.diff import Change, diff_specs, merge_names
 from resnet_inspect.report.bench import measurement_record
+from resnet_inspect.tracediff import Change, diff_specs, merge_names
 from resnet_inspect.tracing import trace_model, trace_spec
 
 
@@ -232,10 +232,11 @@ def test_ceil_mode_pool_drops_a_window_that_starts_in_the_padding() -> None:
 def test_half_is_float16_not_bfloat16() -> None:
     """torch.half is torch.float16 (torch's dtype aliases). Both take 2 bytes, so no byte count
     shows the alias pointing at bfloat16; the dtype the reports name does."""
-    from resnet_inspect.units import normalize_dtype
+    from resnet_inspect.choices import parse_choice
+    from resnet_inspect.units import DType
 
     assert torch.half is torch.float16  # the reference
-    assert [normalize_dtype(d) for d in ("half", "fp16", "bf16", "float")] == [
+    assert [parse_choice(DType, d, "dtype").value for d in ("half", "fp16", "bf16", "float")] == [
         "float16", "float16", "bfloat16", "float32"]  # fmt: skip
 
 
@@ -258,8 +259,8 @@ def _cpu_env() -> Environment:
 def test_rss_column_is_in_mebibytes() -> None:
     """A resident peak of 3 * 2**20 bytes is 3.00 MiB (the column says MiB: 2**20 bytes, IEC
     80000-13), not 3.15 (MB, 10**6 bytes)."""
-    from resnet_inspect.bench import BenchConfig, BenchResult
-    from resnet_inspect.bench.results import MemoryPeak
+    from resnet_inspect.benchmark import BenchConfig, BenchResult
+    from resnet_inspect.benchmark.results import MemoryPeak
     from resnet_inspect.report.bench import timing_table
 
     env = _cpu_env()
@@ -284,7 +285,7 @@ def test_h100_ridge_point_and_which_roof_bounds() -> None:
 def test_cpu_throughput_column_is_in_gflops() -> None:
     """2 GFLOPs per batch in 10 ms on a CPU: 200 GFLOP/s in the column headed GFLOP/s. Catches
     the CPU's rate scaled by 1e12 under a GFLOP/s header (0.2)."""
-    from resnet_inspect.bench import BenchConfig, BenchResult
+    from resnet_inspect.benchmark import BenchConfig, BenchResult
     from resnet_inspect.report.bench import timing_table
 
     env = _cpu_env()

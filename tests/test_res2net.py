@@ -96,9 +96,9 @@ def test_diff_from_a_plain_resnet_shows_the_branches_stage_by_stage() -> None:
     relus, and the pool of each stage's first block) added; each stage's receptive field
     widens (chained 3x3s) while its output shape stays. Catches the diff aligning conv2 with a
     split conv (hiding the branches) or showing the containers as scalars."""
-    from resnet_inspect.diff import Change, diff_specs
     from resnet_inspect.report.diff import diff_report
     from resnet_inspect.spec import resolve
+    from resnet_inspect.tracediff import Change, diff_specs
 
     d = diff_specs(resolve("resnet50:layers=2,1,1,1"), resolve("res2net50_26w_4s:layers=2,1,1,1"), SHAPE)
     layers = {r.name: r for r in d.layers}

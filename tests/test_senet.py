@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from resnet_inspect import build, trace
-from resnet_inspect.bench import stage_pieces
+from resnet_inspect.benchmark import stage_pieces
 from resnet_inspect.checkpoint import identify_shapes
 from resnet_inspect.cli import app
 from resnet_inspect.model import build_model

@@ -11,9 +11,9 @@ from torch import nn
 
 from resnet_inspect import build, trace
 from resnet_inspect.checkpoint.identify import identify_shapes
-from resnet_inspect.diff import Side, diff_specs, resolve_side
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESET_FAMILIES, PRESETS, resolve
+from resnet_inspect.tracediff import Side, diff_specs, resolve_side
 
 SK_PRESETS = list(PRESET_FAMILIES["sknet"])
 

@@ -328,17 +328,17 @@ def test_integer_lists(invalid: Case, fragments: tuple[str, ...], valid: Case) -
 @pytest.mark.parametrize(
     ("invalid", "fragments", "valid"),
     [
-        pytest.param("resnet50:block=triangle", ("block:", "'triangle'", "basic, bottleneck, resnest, res2net, sk_basic"),
+        pytest.param("resnet50:block=triangle", ("block 'triangle':", "basic, bottleneck, resnest, res2net, sk_basic"),
                      "resnet50:block=BASIC,layers=2,2,2,2", id="block"),
-        pytest.param("resnet50:stem=fancy", ("stem:", "'fancy'", "classic, deep, tiered, cifar"),
+        pytest.param("resnet50:stem=fancy", ("stem 'fancy':", "classic, deep, tiered, cifar"),
                      "resnet50:stem=Cifar", id="stem"),
-        pytest.param("resnet50:shortcut=D", ("shortcut:", "'D'", "A, B, C"), "resnet50:shortcut=c",
+        pytest.param("resnet50:shortcut=D", ("shortcut 'D':", "A, B, C"), "resnet50:shortcut=c",
                      id="shortcut"),
-        pytest.param("resnet50:stride_in=2x2", ("stride_in:", "'2x2'", "3x3, 1x1"),
+        pytest.param("resnet50:stride_in=2x2", ("stride_in '2x2':", "3x3, 1x1"),
                      "resnet50:stride_in=1X1", id="stride-in"),
-        pytest.param("resnet50:norm=layer", ("norm:", "'layer'", "batch, group, none"),
+        pytest.param("resnet50:norm=layer", ("norm 'layer':", "batch, group, none"),
                      "resnet50:norm=NONE", id="norm"),
-        pytest.param(("resnet50", {"norm": ""}), ("norm:",), ("resnet50", {"norm": "batch"}),
+        pytest.param(("resnet50", {"norm": ""}), ("norm '':",), ("resnet50", {"norm": "batch"}),
                      id="norm-empty"),
     ],
 )  # fmt: skip

@@ -200,7 +200,7 @@ def test_an_operator_without_a_rule_is_counted_by_the_fallback_and_marked(runner
 
 
 def test_bench_plans_the_users_model_beside_a_preset() -> None:
-    from resnet_inspect.bench import plan
+    from resnet_inspect.benchmark import plan
 
     planned = plan(["resnet20", user("CifarResNet20")], input_shape=(3, 32, 32))
     ours, mine = planned.tasks
@@ -305,13 +305,6 @@ def test_help_says_the_file_is_run(runner: CliRunner) -> None:
 
 
 # --- the Python API ---------------------------------------------------------------------------
-def test_diff_and_bench_are_functions_and_still_the_modules() -> None:
-    from resnet_inspect import bench
-
-    assert callable(resnet_inspect.diff) and resnet_inspect.diff.Change.SAME.value == "same"
-    assert bench.BenchConfig().min_time_s > 0 and callable(bench)
-
-
 def test_api_results_print_render_html_and_give_records() -> None:
     sys.path.insert(0, str(MODELS.parent))
     try:

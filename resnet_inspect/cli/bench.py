@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..choices import parse_choice
 from ..errors import RuntimeFailure
 from ..spec import DEFAULT_ARCH
 from .app import app, examples
@@ -102,34 +103,33 @@ def bench(
 ) -> None:
     """Time the forward pass or a training step: latency percentiles, images/s, FLOP/s,
     memory; variants and batch sizes interleaved."""
-    from ..bench import (
+    from ..benchmark import (
         BenchConfig,
         Breakdown,
         Mode,
         Optimizer,
+        Precision,
         parse_bench_input,
-        parse_choice,
         parse_device,
-        parse_precision,
         resolve_variants,
     )
 
-    config = BenchConfig(device=parse_device(device), precision=parse_precision(dtype), amp=amp,
-                         channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
+    config = BenchConfig(device=parse_device(device), precision=parse_choice(Precision, dtype, "--dtype"),
+                         amp=amp, channels_last=channels_last, compile_mode=_compile_mode(compile, compile_mode),
                          warmup_s=warmup, min_time_s=min_time, threads=threads,
-                         breakdown=parse_choice("--breakdown", breakdown, Breakdown) if breakdown
-                         else Breakdown.OFF, weights=weights, mode=parse_choice("--mode", mode, Mode),
-                         optimizer=parse_choice("--optimizer", optimizer, Optimizer), top=top)  # fmt: skip
+                         breakdown=parse_choice(Breakdown, breakdown, "--breakdown") if breakdown
+                         else Breakdown.OFF, weights=weights, mode=parse_choice(Mode, mode, "--mode"),
+                         optimizer=parse_choice(Optimizer, optimizer, "--optimizer"), top=top)  # fmt: skip
     batches, chw = parse_bench_input(input, batch)
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)  # the whole pre-flight, the temporary file included
     specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
-    from ..bench import plan, run  # torch from here on
+    from ..benchmark import plan, run  # torch from here on
     from ..report.bench import bench_report, max_batch_report
 
     if max_batch:
-        from ..bench import check_config, find_max_batch
+        from ..benchmark import check_config, find_max_batch
 
         check_config(config)
         fits = [find_max_batch(spec, chw, config) for spec in specs]
@@ -170,7 +170,7 @@ def _sigterm_as_interrupt() -> Iterator[list[int]]:
 
 def _check_some_ran(result: Any) -> None:
     """Out of memory everywhere is a failure (exit 1); in some rows, a warning on stderr."""
-    from ..bench import Status
+    from ..benchmark import Status
 
     statuses = [m.status for m in result.measurements]
     oom = sum(s is Status.OOM for s in statuses)
@@ -189,9 +189,11 @@ def _check_some_ran(result: Any) -> None:
 
 
 def _compile_mode(compile: bool, mode: str | None) -> Any:
-    from ..bench import parse_compile_mode
+    from ..benchmark import CompileMode
 
-    return parse_compile_mode(mode if mode is not None else ("default" if compile else None))
+    if mode is None:
+        return CompileMode.DEFAULT if compile else None
+    return parse_choice(CompileMode, mode, "--compile-mode")
 
 
 @contextlib.contextmanager

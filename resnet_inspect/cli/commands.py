@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..choices import parse_choice
+from ..counters import Counter
 from ..spec import PRESET_FAMILIES, ResNetSpec, parse_input_shape
 from ..tracing import costs
+from ..units import DType
 from .app import app, examples
 from .options import (
     ArchArg,
@@ -56,16 +57,16 @@ def summary(
     spec = source_from(arch, overrides)
     shape = input_shape_for(spec, input)
     check_depth(depth)
+    element = parse_choice(DType, dtype, "--dtype")
     choose_format(format, output)
     from ..report.summary import DEFAULT_COLUMNS, check_columns, summary_report
     from ..sources import trace_source
-    from ..units import normalize_dtype
 
     chosen = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else None
     shown = check_columns(chosen) if chosen is not None else DEFAULT_COLUMNS
 
     checkpoint = verify_weights_option(spec, weights)
-    trace = trace_source(spec, shape, normalize_dtype(dtype))
+    trace = trace_source(spec, shape, element.value)
     emit(weights_report(summary_report(trace, depth, shown), checkpoint), format, output, exact)
 
 
@@ -88,29 +89,6 @@ def list_presets(
     names = presets_of_family(family)
     params = {n: sum(p.numel() for p in build_model(PRESETS[n], "meta").parameters()) for n in names}
     emit(list_report(params), format, output, exact)
-
-
-class Counter(str, Enum):
-    TORCH = "torch"
-    FVCORE = "fvcore"
-
-
-class By(str, Enum):
-    LAYER = "layer"
-    STAGE = "stage"
-    OPERATOR = "operator"
-
-
-E = TypeVar("E", bound=Enum)
-
-
-def choice(flag: str, value: str, enum: type[E]) -> E:
-    """A closed choice from a flag, with the allowed values in the error."""
-    for member in enum:
-        if value.strip().lower() == member.value:
-            return member
-    allowed = ", ".join(m.value for m in enum)
-    raise UsageError(f"{flag} {value!r}: not one of {allowed}")
 
 
 @app.command(epilog=examples("flops", costs.rules_text()))
@@ -136,23 +114,24 @@ def flops(
     a rule of ours (in your own model) are counted by torch's FLOP counter and marked."""
     spec = source_from(arch, overrides)
     shape = input_shape_for(spec, input)
-    how, grouping = choice("--counter", counter, Counter), choice("--by", by, By)
+    from ..report.flops import By, flops_report, fvcore_report
+
+    how, grouping = parse_choice(Counter, counter, "--counter"), parse_choice(By, by, "--by")
+    element = parse_choice(DType, dtype, "--dtype")
     check_depth(depth)
     choose_format(format, output)
-    from ..report.flops import flops_report, fvcore_report
     from ..sources import build_source, trace_source
-    from ..units import normalize_dtype
 
     checkpoint = verify_weights_option(spec, weights)
     model = build_source(spec, "meta")
-    trace = trace_source(spec, shape, normalize_dtype(dtype), model=model)
+    trace = trace_source(spec, shape, element.value, model=model)
     if how is Counter.TORCH:
-        report = flops_report(trace, grouping.value, depth)
+        report = flops_report(trace, grouping, depth)
     else:
         from ..counters.fvcore import check_fvcore_fits, fvcore_counts
 
         check_fvcore_fits(trace)
-        report = fvcore_report(trace, fvcore_counts(model, shape), grouping.value, depth)
+        report = fvcore_report(trace, fvcore_counts(model, shape), grouping, depth)
     emit(weights_report(report, checkpoint), format, output, exact)
 
 
@@ -195,7 +174,7 @@ def diff(
     Your own model's layers are aligned by structure where its names differ (order, kind and
     size of the leaf operations).
     """
-    from ..diff import Side, resolve_side
+    from ..tracediff import Side, resolve_side
     from ..usermodel import is_user_code
 
     side_a = source_from(a, {}) if is_user_code(a) else resolve_side(Side.A, a)
@@ -205,8 +184,8 @@ def diff(
     verify_weights_option(side_b, weights_b, "--weights-b")
     check_depth(depth)
     choose_format(format, output)
-    from ..diff import diff_sources
     from ..report.diff import diff_report
+    from ..tracediff import diff_sources
 
     result = diff_sources(side_a, side_b, shape)
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)

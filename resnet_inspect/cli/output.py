@@ -10,6 +10,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from ..choices import parse_choice
 from ..errors import RuntimeFailure, UsageError
 from ..render import Format
 from ..units import file_kind
@@ -23,13 +24,7 @@ EXTENSIONS = {
 # --- choosing a format and writing ------------------------------------------------------------
 def choose_format(fmt: str | None, output: str | None) -> Format:
     """--format, else the --output extension, else a table; the two must not contradict."""
-    chosen = None
-    if fmt is not None:
-        try:
-            chosen = Format(fmt.strip().lower())
-        except ValueError:
-            allowed = ", ".join(f.value for f in Format)
-            raise UsageError(f"--format {fmt!r}: not one of {allowed}") from None
+    chosen = parse_choice(Format, fmt, "--format") if fmt is not None else None
     if output is None or output == STDOUT:
         return chosen or Format.TABLE
     suffix = Path(output).suffix.lower()

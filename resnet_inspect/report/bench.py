@@ -1,6 +1,6 @@
 """From a BenchResult to a Report: the environment block, the timing table, the stage tables.
 
-Assembly only: every number comes from the result types in ``bench/`` (their fields and
+Assembly only: every number comes from the result types in ``benchmark/`` (their fields and
 properties). A measurement becomes one record (:func:`measurement_record`, a stage
 :func:`stage_record`); the JSON is those records and a table's cells are read from them, so the
 two cannot drift apart. Here numbers are only put in a table's unit (ms, MiB, GFLOP/s).
@@ -12,13 +12,13 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from ..bench import MIN_SAMPLES, NOISE_THRESHOLD, ROUNDS, Breakdown, Status, quantile
+from ..benchmark import MIN_SAMPLES, NOISE_THRESHOLD, ROUNDS, Breakdown, Status, quantile
 from ..spec import ResNetSpec
 from .charts import bench_charts
 from .document import Bar, Column, Report, Table
 
 if TYPE_CHECKING:
-    from ..bench import (
+    from ..benchmark import (
         BatchFit,
         BenchConfig,
         BenchResult,
@@ -36,7 +36,7 @@ FLOPS_NOTE = (
     "multiply-accumulate of convolution and linear layers, plus normalisation, ReLU, pooling "
     "and the residual additions (not MACs)."
 )
-TRAIN_FLOPS_NOTE = (  # the rule of bench/planning.py's BACKWARD_FACTOR
+TRAIN_FLOPS_NOTE = (  # the rule of benchmark/planning.py's BACKWARD_FACTOR
     "Training step FLOPs: the forward's, plus the backward at twice the forward for "
     "convolution and linear (input and weight gradients) and once the forward for every other "
     "operator; the optimizer's step (a few FLOPs per parameter) is not counted."

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from .document import Chart, Series
 
 if TYPE_CHECKING:
-    from ..bench import BenchResult
-    from ..diff import TraceDiff
+    from ..benchmark import BenchResult
+    from ..tracediff import TraceDiff
     from ..tracing import Trace
 
 

@@ -1,6 +1,6 @@
 """TraceDiff -> Report: the spec fields that differ, the stages, the aligned layers, the totals.
 
-Pure arrangement of numbers already computed by ``diff.py``; torch is not imported here.
+Pure arrangement of numbers already computed by ``tracediff.py``; torch is not imported here.
 Layer rows show B's values and say in words how A differed (``stride 1 -> 2``).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..diff import Change, LayerDiff, StageDiff, TotalDiff, TraceDiff
 from ..spec import format_value, spec_string
+from ..tracediff import Change, LayerDiff, StageDiff, TotalDiff, TraceDiff
 from ..units import shape_text
 from .charts import diff_charts
 from .common import MACS_NOTE, output_text, outputs_json, real_pass_warning, rf_cell

@@ -10,6 +10,7 @@ import re
 from enum import Enum
 from typing import Any
 
+from ..choices import parse_choice
 from ..errors import SpecError
 from .options import (
     AntiAlias,
@@ -89,7 +90,7 @@ def parse_value(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name in _CHOICES:
-        return _parse_choice(name, value, _CHOICES[name])
+        return parse_choice(_CHOICES[name], value, name)
     if name in _INTS:
         return _parse_int(name, value)
     if name in _BOOLS:
@@ -106,17 +107,6 @@ def parse_value(name: str, value: Any) -> Any:
 def parsed_names() -> tuple[str, ...]:
     """Every field name a parser is declared for (a test holds it equal to ResNetSpec's fields)."""
     return (*_CHOICES, *_INTS, *_FLOATS, *_BOOLS, *_INT_TUPLES, *_BOOL_TUPLES)
-
-
-def _parse_choice(name: str, value: Any, enum: type[Enum]) -> Enum:
-    if isinstance(value, enum):
-        return value
-    text = str(value.value if isinstance(value, Enum) else value).strip()
-    for member in enum:
-        if text.lower() == str(member.value).lower():
-            return member
-    allowed = ", ".join(str(m.value) for m in enum)
-    raise SpecError(f"{name}: {text!r} is not one of {allowed}")
 
 
 def _parse_int(name: str, value: Any) -> int:

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..choices import parse_choice
 from ..collector import collector_paused
 from ..errors import InspectError, SpecError, UsageError
 from ..model import Network, build_model
 from ..spec import ResNetSpec
-from ..units import DTYPE_BYTES, normalize_dtype, shape_text
+from ..units import DTYPE_BYTES, DType, shape_text
 from . import costs
 from .costs import RF, Geometry
 from .memory import Seen, peak_activations, saved_for_backward
@@ -130,7 +131,7 @@ def trace_model(
             f"input_shape {shape_text(input_shape)}: has {input_shape[1]} channels but the model "
             f"takes in_chans={spec.in_chans}", subject="input_shape",
         )  # fmt: skip
-    dtype = normalize_dtype(dtype)
+    dtype = parse_choice(DType, dtype, "dtype").value
     seen, recorder, output = _run(model, input_shape, device)
     stages = model.stage_map() if isinstance(model, Network) else _stage_names(model)
     item = DTYPE_BYTES[dtype]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from .choices import parse_choice
 from .errors import SpecError, UsageError
 from .spec import ResNetSpec, differing_fields, resolve
 from .units import shape_text
@@ -35,6 +36,14 @@ class Change(str, Enum):
     CHANGED = "changed"
     ADDED = "added"  # only in B
     REMOVED = "removed"  # only in A
+
+
+class Align(str, Enum):
+    """How diff pairs B's modules with A's (``align=``)."""
+
+    AUTO = "auto"  # by structure where a side is the user's model and the names mostly differ
+    NAME = "name"
+    STRUCTURE = "structure"  # B's modules renamed to the A modules they match
 
 
 class Side(str, Enum):
@@ -247,18 +256,18 @@ def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace
 
 
 # --- alignment -------------------------------------------------------------------------------
-def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None, align: str = "auto") -> TraceDiff:
+def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None,
+                align: Align | str = Align.AUTO) -> TraceDiff:  # fmt: skip
     """Align and compare. ``align``: "name", "structure" (B's modules renamed to the A modules
     they match by the order, kind and shape of their leaf operations), or "auto": by structure
     when a side is the user's own model and fewer than half of B's leaf names are A's (two
     of our variants share torchvision's names)."""
     if inputs is None:
         inputs = InputPlan(_as4(a.input_shape), _as4(b.input_shape), True, ())
-    if align not in ("auto", "name", "structure"):
-        raise UsageError(f"align {align!r}: not one of auto, name, structure", subject="align")
+    how = parse_choice(Align, align, "align")
     aligned_by = "name"
     user_code = a.spec is None or b.spec is None
-    if align == "structure" or (align == "auto" and user_code and not _names_mostly_shared(a, b)):
+    if how is Align.STRUCTURE or (how is Align.AUTO and user_code and not _names_mostly_shared(a, b)):
         from .structure import rename_to_match
 
         b, aligned_by = rename_to_match(a, b), "structure"

@@ -1,4 +1,4 @@
-"""bench: timing a forward pass or a training step on CPU and CUDA, and the result types it
+"""benchmark: timing a forward pass or a training step on CPU and CUDA, and the result types it
 hands to the report.
 
 Three separate things, after ``torch.utils.benchmark``: what is timed (:class:`BenchTask`, one
@@ -17,9 +17,9 @@ config), ``planning`` (the configurations, checked, traced and fitted to memory 
 
 The library's entry point::
 
-    from resnet_inspect import bench
-    result = bench.run(bench.plan(["resnet18", "resnet50"], batches=[1, 8],
-                                  config=bench.BenchConfig(min_time_s=1.0)))
+    from resnet_inspect import benchmark
+    result = benchmark.run(benchmark.plan(["resnet18", "resnet50"], batches=[1, 8],
+                                          config=benchmark.BenchConfig(min_time_s=1.0)))
 
 The modules that import torch are imported on first use of one of their names, so that the
 command line can parse its flags through ``config`` without importing torch.
@@ -48,11 +48,8 @@ from .config import (
     check_values,
     parse_batches,
     parse_bench_input,
-    parse_choice,
     parse_chw,
-    parse_compile_mode,
     parse_device,
-    parse_precision,
     resolve_variants,
 )
 from .peaks import (
@@ -175,11 +172,8 @@ __all__ = [
     "make_input",
     "parse_batches",
     "parse_bench_input",
-    "parse_choice",
     "parse_chw",
-    "parse_compile_mode",
     "parse_device",
-    "parse_precision",
     "peak_basis",
     "plan",
     "plan_tasks",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ..choices import parse_choice
 from ..errors import SpecError, UsageError
 from ..spec import ResNetSpec, parse_dims, spec_string
 from ..usermodel import UserModel
@@ -44,6 +45,11 @@ class Precision(str, Enum):
     def itemsize(self) -> int:
         """Bytes per tensor element: TF32 is float32 storage with TF32 math."""
         return 2 if self in (Precision.BF16, Precision.FP16) else 4
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        alias = PRECISION_ALIASES.get(value) if isinstance(value, str) else None
+        return cls(alias) if alias else None
 
 
 PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16",
@@ -100,6 +106,10 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if isinstance(self.breakdown, bool):  # the boolean of earlier releases: the stages
             object.__setattr__(self, "breakdown", Breakdown.STAGE if self.breakdown else Breakdown.OFF)
+        for name, enum in _CHOICE_FIELDS.items():  # text from the API ("train") as the member
+            value = getattr(self, name)
+            if value is not None or name != "compile_mode":
+                object.__setattr__(self, name, parse_choice(enum, value, name))
 
     @property
     def training(self) -> bool:
@@ -112,6 +122,12 @@ class BenchConfig:
     @property
     def layout(self) -> str:
         return "channels_last" if self.channels_last else "contiguous (NCHW)"
+
+
+_CHOICE_FIELDS: dict[str, type[Enum]] = {
+    "precision": Precision, "compile_mode": CompileMode, "breakdown": Breakdown, "mode": Mode,
+    "optimizer": Optimizer,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,25 +148,6 @@ class BenchTask:
 
 
 # --- the command's values, from its flags' text --------------------------------------------------
-def parse_precision(text: str) -> Precision:
-    key = text.strip().lower()
-    try:
-        return Precision(PRECISION_ALIASES.get(key, key))
-    except ValueError:
-        allowed = ", ".join(p.value for p in Precision)
-        raise UsageError(f"--dtype {text!r}: not one of {allowed}") from None
-
-
-def parse_compile_mode(text: str | None) -> CompileMode | None:
-    if text is None:
-        return None
-    try:
-        return CompileMode(text.strip().lower())
-    except ValueError:
-        allowed = ", ".join(m.value for m in CompileMode)
-        raise UsageError(f"--compile-mode {text!r}: not one of {allowed}") from None
-
-
 def parse_batches(text: str) -> tuple[int, ...]:
     """``"1,8,32"`` -> (1, 8, 32); repeated sizes are measured once, in the order given."""
     try:
@@ -160,15 +157,6 @@ def parse_batches(text: str) -> tuple[int, ...]:
     if any(not 1 <= b <= MAX_BATCH for b in sizes):
         raise UsageError(f"--batch {text!r}: every batch size must be from 1 to {MAX_BATCH}")
     return tuple(dict.fromkeys(sizes))
-
-
-def parse_choice(flag: str, text: str, enum: type[Enum]) -> Any:
-    """A closed choice by its value (case and surrounding spaces ignored)."""
-    try:
-        return enum(text.strip().lower())
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)
-        raise UsageError(f"{flag} {text!r}: not one of {allowed}") from None
 
 
 def parse_chw(text: str) -> tuple[int, int, int]:
