@@ -15,9 +15,8 @@ from typing import Any
 
 from .errors import UsageError
 from .report.document import Report, cell_text
+from .sources import DEFAULT_INPUT
 from .spec import ResNetSpec
-
-DEFAULT_INPUT = (1, 3, 224, 224)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,23 +77,11 @@ def _input(input_size: Sequence[int] | None, default: tuple[int, ...]) -> tuple[
 
 def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "float32") -> Any:
     """Trace what the caller gave: an nn.Module as it is, else a spec or ARCH text."""
-    from torch import nn
-
-    from .sources import model_device, resolve_source, trace_source
-    from .tracing import trace_model
+    from .sources import open_source
     from .units import normalize_dtype
 
-    if isinstance(model_or_spec, nn.Module):
-        spec = getattr(model_or_spec, "spec", None)
-        shape = _input(input_size, spec.default_input_shape() if isinstance(spec, ResNetSpec) else DEFAULT_INPUT)
-        label = "" if isinstance(spec, ResNetSpec) else type(model_or_spec).__name__
-        return trace_model(model_or_spec, shape, normalize_dtype(dtype), model_device(model_or_spec), label)
-    if not isinstance(model_or_spec, (str, ResNetSpec)):
-        raise UsageError(f"model_or_spec: expected an nn.Module, a ResNetSpec or a preset, spec "
-                         f"string or file.py:Name, got {type(model_or_spec).__name__}",
-                         subject="model_or_spec")  # fmt: skip
-    source = resolve_source(model_or_spec)
-    return trace_source(source, _input(input_size, source.default_input_shape()), normalize_dtype(dtype))
+    source = open_source(model_or_spec, subject="model_or_spec")
+    return source.trace(_input(input_size, source.default_input_shape()), normalize_dtype(dtype))
 
 
 def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: int = 2,
@@ -146,20 +133,13 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     """
     from .diff import diff_traces
     from .report.diff import diff_report
+    from .sources import open_source
 
-    trace_a = _side(a, "a", input_size)
-    trace_b = _side(b, "b", input_size or trace_a.input_shape)
+    given = None if input_size is None else _input(input_size, DEFAULT_INPUT)
+    trace_a = open_source(a, subject="a", named="A").trace(given)
+    trace_b = open_source(b, subject="b", named="B").trace(given or trace_a.input_shape)
     result = diff_traces(trace_a, trace_b, align=align)
     return Result(result, diff_report(result, depth))
-
-
-def _side(value: Any, name: str, input_size: Sequence[int] | None) -> Any:
-    try:
-        return _trace(value, input_size)
-    except UsageError as exc:
-        if exc.subject == "model_or_spec":
-            raise UsageError(str(exc).replace("model_or_spec", name, 1), subject=name) from None
-        raise
 
 
 def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
@@ -168,22 +148,12 @@ def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
     >>> resnet_inspect.identify(my_resnet).data.verdict   # doctest: +SKIP
     'matches resnet18 exactly'
     """
-    from torch import nn
+    from .report.identify import identified_report
+    from .sources import open_source
 
-    from .report.structure import structure_report
-    from .sources import build_source, resolve_source
-    from .structure import identify_module
-
-    if isinstance(model, nn.Module):
-        label = type(model).__name__
-    elif isinstance(model, str):
-        source = resolve_source(model)
-        label, model = (model, build_source(source))
-    else:
-        raise UsageError(f"model: expected an nn.Module or file.py:Name, got {type(model).__name__}",
-                         subject="model")  # fmt: skip
-    match = identify_module(model, _input(input_size, DEFAULT_INPUT))
-    return Result(match, structure_report(label, match), rows_key="departures")
+    source = open_source(model, subject="model")
+    found = source.identify(_input(input_size, DEFAULT_INPUT))
+    return Result(found.match, identified_report(found), rows_key="departures")
 
 
 def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
