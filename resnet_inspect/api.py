@@ -131,28 +131,33 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     >>> d.data.identical
     True
     """
-    from .diff import diff_traces
+    from .diff import diff_sources
     from .report.diff import diff_report
     from .sources import open_source
 
-    given = None if input_size is None else _input(input_size, DEFAULT_INPUT)
-    trace_a = open_source(a, subject="a", named="A").trace(given)
-    trace_b = open_source(b, subject="b", named="B").trace(given or trace_a.input_shape)
-    result = diff_traces(trace_a, trace_b, align=align)
+    side_a, side_b = open_source(a, subject="a", named="A"), open_source(b, subject="b", named="B")
+    shape = None if input_size is None else _input(input_size, DEFAULT_INPUT)  # else each its own
+    result = diff_sources(side_a, side_b, shape, align=align)  # type: ignore[arg-type]
     return Result(result, diff_report(result, depth))
 
 
-def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
-    """The nearest preset to ``model`` by structure, and every departure from it in words.
+def identify(target: Any, input_size: Sequence[int] | None = None) -> Result:
+    """Which variant ``target`` is: a checkpoint file (read as data: the preset or spec
+    string it holds, proved by loading it strictly), or a model (an nn.Module, file.py:Name,
+    a preset or spec string): the nearest preset by structure and every departure from it.
 
     >>> resnet_inspect.identify(my_resnet).data.verdict   # doctest: +SKIP
     'matches resnet18 exactly'
+    >>> resnet_inspect.identify("weights.pth").data.proved   # doctest: +SKIP
+    True
     """
     from .report.identify import identified_report
-    from .sources import open_source
+    from .sources import EVERYTHING, open_source
 
-    source = open_source(model, subject="model")
-    found = source.identify(_input(input_size, DEFAULT_INPUT))
+    source = open_source(target, subject="target", accept=EVERYTHING)
+    found = source.identify(None if input_size is None else _input(input_size, DEFAULT_INPUT))
+    if found.checkpoint is not None:
+        return Result(found.checkpoint, identified_report(found), rows_key="evidence")
     return Result(found.match, identified_report(found), rows_key="departures")
 
 

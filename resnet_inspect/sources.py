@@ -345,8 +345,9 @@ def _open(target: Any, overrides: dict[str, Any], subject: str, accept: Collecti
                                            and os.path.isfile(target)):  # fmt: skip
         return CheckpointSource(os.fspath(target))
     if target is not None and not isinstance(target, (str, ResNetSpec)):
+        path = ", a checkpoint path" if Kind.CHECKPOINT in accept else ""
         raise UsageError(f"{subject}: expected an nn.Module, a ResNetSpec or a preset, spec string "
-                         f"or file.py:Name, got {type(target).__name__}", subject=subject)  # fmt: skip
+                         f"or file.py:Name{path}, got {type(target).__name__}", subject=subject)  # fmt: skip
     try:
         return SpecSource(resolve(target, **overrides))
     except SpecError as exc:

@@ -333,7 +333,7 @@ def test_api_results_print_render_html_and_give_records() -> None:
     (lambda: resnet_inspect.summary("resnet18", input_size=(3, 224)), "input_size"),
     (lambda: resnet_inspect.flops("resnet18", by="block"), "by"),
     (lambda: resnet_inspect.diff("resnet18", 3.5), "b"),
-    (lambda: resnet_inspect.identify(nn), "model"),
+    (lambda: resnet_inspect.identify(nn), "target"),
 ])  # fmt: skip
 def test_api_errors_name_the_argument(call: object, argument: str) -> None:
     with pytest.raises(resnet_inspect.InspectError) as info:
