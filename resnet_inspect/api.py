@@ -16,7 +16,6 @@ from typing import Any
 from .errors import UsageError
 from .report.document import Report, cell_text
 from .sources import DEFAULT_INPUT
-from .spec import ResNetSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +170,7 @@ def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result
     from . import bench as bench_pkg
     from .report.bench import bench_report
 
-    chosen = [variants] if isinstance(variants, (str, ResNetSpec)) else list(variants)
+    chosen = list(variants) if isinstance(variants, (list, tuple)) else [variants]  # one, or several
     cfg = bench_pkg.BenchConfig(**config)
     result = bench_pkg.run(bench_pkg.plan(chosen, batches, config=cfg))
     return Result(result, bench_report(result, cfg), rows_key="results")

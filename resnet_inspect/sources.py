@@ -76,6 +76,7 @@ class Source(ABC):
     """One thing to inspect. ``spec``: the variant, None where the model is the user's own."""
 
     kind: Kind
+    origin: Any  # what it was resolved from: the spec, the UserModel, the module, the path
 
     @property
     @abstractmethod
@@ -84,12 +85,6 @@ class Source(ABC):
     @property
     def spec(self) -> ResNetSpec | None:
         return None
-
-    @property
-    def origin(self) -> Any:
-        """What it was resolved from, as the bench keys its tasks: the spec, the UserModel,
-        the module, the path."""
-        raise NotImplementedError
 
     def default_input_shape(self) -> tuple[int, int, int, int]:
         return self.spec.default_input_shape() if self.spec is not None else DEFAULT_INPUT
@@ -101,10 +96,14 @@ class Source(ABC):
         self, input_shape: tuple[int, ...] | None = None, dtype: str = "float32", model: nn.Module | None = None
     ) -> Trace:  # fmt: skip
         """The model traced on ``input_shape`` (default: its own); ``model``: already built."""
+        return self._trace(input_shape or self.default_input_shape(), dtype, model)
+
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
         from .tracing import trace_model
 
         built = model if model is not None else self.build("meta")
-        return trace_model(built, input_shape or self.default_input_shape(), dtype, model_device(built))
+        arch = "" if self.spec is not None else self.label  # ours: the trace names its spec
+        return trace_model(built, shape, dtype, model_device(built), arch)
 
     def compare(self, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None) -> Comparison:
         """The checkpoint against this model's state_dict (``expected``, where already known)."""
@@ -164,91 +163,75 @@ class Source(ABC):
 class SpecSource(Source):
     """One of our variants: a preset, a spec string, or a ResNetSpec, overrides applied."""
 
-    variant: ResNetSpec
+    origin: ResNetSpec
     kind = Kind.SPEC
 
     @property
     def label(self) -> str:
-        return spec_string(self.variant)
+        return spec_string(self.origin)
 
     @property
     def spec(self) -> ResNetSpec:
-        return self.variant
-
-    @property
-    def origin(self) -> ResNetSpec:
-        return self.variant
+        return self.origin
 
     def build(self, device: str = "meta") -> nn.Module:
         from .model import build_model
 
-        return build_model(self.variant, device=device)
+        return build_model(self.origin, device=device)
 
-    def trace(
-        self, input_shape: tuple[int, ...] | None = None, dtype: str = "float32", model: nn.Module | None = None
-    ) -> Trace:  # fmt: skip
-        from .tracing import trace_model, trace_spec
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
+        from .tracing import trace_spec
 
-        shape = input_shape or self.default_input_shape()
-        return trace_spec(self.variant, shape, dtype) if model is None else trace_model(model, shape, dtype)
+        return trace_spec(self.origin, shape, dtype) if model is None else super()._trace(shape, dtype, model)
 
     def compare(self, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None) -> Comparison:
         from .checkpoint import compare
 
-        return compare(self.variant, checkpoint) if expected is None else super().compare(checkpoint, expected)
+        return compare(self.origin, checkpoint) if expected is None else super().compare(checkpoint, expected)
 
     def verify_weights(self, path: str, flag: str = "--weights") -> Checkpoint:
         from .checkpoint import verify_weights
 
-        return verify_weights(self.variant, path, flag)
+        return verify_weights(self.origin, path, flag)
 
 
 @dataclass(frozen=True)
 class UserSource(Source):
     """The user's own model, ``FILE.py:NAME`` or ``module.path:NAME``: its code runs on build."""
 
-    user: UserModel
+    origin: UserModel
     kind = Kind.USER
 
     @property
     def label(self) -> str:
-        return self.user.label
-
-    @property
-    def origin(self) -> UserModel:
-        return self.user
+        return self.origin.label
 
     def build(self, device: str = "meta") -> nn.Module:
-        return build_user_model(self.user, device)
+        return build_user_model(self.origin, device)
 
-    def trace(
-        self, input_shape: tuple[int, ...] | None = None, dtype: str = "float32", model: nn.Module | None = None
-    ) -> Trace:  # fmt: skip
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
         """Built on meta where it can be, else on the CPU; where the meta device cannot run
         its forward, traced again on the CPU with real tensors, and the trace says so."""
         import dataclasses
 
         from .tracing.realpass import MetaCannotTrace
 
-        shape = input_shape or self.default_input_shape()
         built = model if model is not None else self.build("meta")
         try:
-            return self._trace(built, shape, dtype)
+            return self._run_forward(built, shape, dtype)
         except MetaCannotTrace as exc:
             if model_device(built) != "meta":
                 raise
-            trace = self._trace(self.real_model(built, shape, exc), shape, dtype)
+            trace = self._run_forward(self.real_model(built, shape, exc), shape, dtype)
             return dataclasses.replace(trace, real_pass_reason=exc.reason)
 
-    def _trace(self, model: nn.Module, shape: tuple[int, ...], dtype: str) -> Trace:
-        from .tracing import trace_model
-
+    def _run_forward(self, model: nn.Module, shape: tuple[int, ...], dtype: str) -> Trace:
         try:
-            return trace_model(model, shape, dtype, device=model_device(model), arch=self.label)
+            return super()._trace(shape, dtype, model)
         except (InspectError, KeyboardInterrupt):
             raise
         except BaseException as exc:  # the user's forward may raise anything: SystemExit too
-            user = self.user
+            user = self.origin
             raise UserCodeError(f"{user.source}: {user.name}'s forward on {shape_text(shape)} "
                                 f"raised {first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
 
@@ -257,58 +240,41 @@ class UserSource(Source):
 class ModuleSource(Source):
     """An ``nn.Module`` object the caller built (one of ours, or anything else), as it is."""
 
-    module: nn.Module
+    origin: nn.Module
     kind = Kind.MODULE
 
     @property
     def label(self) -> str:
-        return type(self.module).__name__
-
-    @property
-    def origin(self) -> nn.Module:
-        return self.module
+        return type(self.origin).__name__
 
     @property
     def spec(self) -> ResNetSpec | None:
-        spec = getattr(self.module, "spec", None)
+        spec = getattr(self.origin, "spec", None)  # one of ours carries its spec
         return spec if isinstance(spec, ResNetSpec) else None
 
     def build(self, device: str = "meta") -> nn.Module:
-        return self.module  # built already, on the device the caller chose
-
-    def trace(
-        self, input_shape: tuple[int, ...] | None = None, dtype: str = "float32", model: nn.Module | None = None
-    ) -> Trace:  # fmt: skip
-        from .tracing import trace_model
-
-        arch = "" if self.spec is not None else self.label  # ours: the trace names its spec
-        shape = input_shape or self.default_input_shape()
-        return trace_model(self.module, shape, dtype, model_device(self.module), arch)
+        return self.origin  # built already, on the device the caller chose
 
 
 @dataclass(frozen=True)
 class CheckpointSource(Source):
     """A weights file: identify reads which variant it holds (as data, never as code)."""
 
-    path: str
+    origin: str  # the file's path
     kind = Kind.CHECKPOINT
 
     @property
     def label(self) -> str:
-        return self.path
-
-    @property
-    def origin(self) -> str:
-        return self.path
+        return self.origin
 
     def build(self, device: str = "meta") -> nn.Module:
-        raise UsageError(f"{self.path!r}: a checkpoint holds weights, not a model; give it to "
+        raise UsageError(f"{self.origin!r}: a checkpoint holds weights, not a model; give it to "
                          "identify or check", subject="arch")  # fmt: skip
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         from .checkpoint import identify_checkpoint, read_checkpoint
 
-        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.path)))
+        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin)))
 
 
 # --- the one way in ------------------------------------------------------------------------------
