@@ -103,3 +103,30 @@ def test_a_checkpoint_is_not_a_model_to_summarise(checkpoint: Path) -> None:
     with pytest.raises(resnet_inspect.SpecError) as info:  # a UsageError, which is a SpecError
         resnet_inspect.summary(checkpoint)
     assert info.value.subject == "model_or_spec" and "checkpoint" in str(info.value)
+
+
+# --- bench: the timings differ run to run; what was timed must not --------------------------------
+TIMED = ("variant", "spec", "batch", "input_shape", "status", "flops")
+BENCH_KINDS = {  # the bench builds its own copies on the device: our variants and user code
+    "preset": (lambda: "resnet20", "resnet20"),
+    "spec string": (lambda: "resnet20:in_chans=1", "resnet20:in_chans=1"),
+    "ResNetSpec": (lambda: resolve("resnet20"), "resnet20"),
+    "file.py:Name": (lambda: USER, USER),
+}
+
+
+@pytest.mark.parametrize("kind", list(BENCH_KINDS))
+def test_api_bench_and_the_command_time_the_same_configuration(kind: str) -> None:
+    target, text = BENCH_KINDS[kind]
+    api = _api(resnet_inspect.bench(target(), warmup_s=0, min_time_s=0.005, threads=1))
+    cli = _cli("bench", text, "--warmup", "0", "--min-time", "0.005", "--threads", "1")
+    assert [{k: r[k] for k in TIMED} for r in api["results"]] == [{k: r[k] for k in TIMED} for r in cli["results"]]
+
+
+@pytest.mark.parametrize("text", ["resnet5", "resnet18:groups=x", f"{SEED}:NoSuchModel"])
+def test_a_bad_source_fails_with_the_same_words(text: str) -> None:
+    with pytest.raises(resnet_inspect.InspectError) as info:
+        resnet_inspect.summary(text)
+    result = CliRunner().invoke(app, ["summary", text])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {info.value}"
