@@ -261,6 +261,7 @@ class CheckpointSource(Source):
     """A weights file: identify reads which variant it holds (as data, never as code)."""
 
     origin: str  # the file's path
+    subject: str = "FILE"  # the argument that named it, in a read error
     kind = Kind.CHECKPOINT
 
     @property
@@ -274,7 +275,7 @@ class CheckpointSource(Source):
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         from .checkpoint import identify_checkpoint, read_checkpoint
 
-        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin)))
+        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin, self.subject)))
 
 
 # --- the one way in ------------------------------------------------------------------------------
@@ -309,7 +310,7 @@ def _open(target: Any, overrides: dict[str, Any], subject: str, accept: Collecti
         return UserSource(user)
     if isinstance(target, os.PathLike) or (Kind.CHECKPOINT in accept and isinstance(target, str)
                                            and os.path.isfile(target)):  # fmt: skip
-        return CheckpointSource(os.fspath(target))
+        return CheckpointSource(os.fspath(target), subject)
     if target is not None and not isinstance(target, (str, ResNetSpec)):
         path = ", a checkpoint path" if Kind.CHECKPOINT in accept else ""
         raise UsageError(f"{subject}: expected an nn.Module, a ResNetSpec or a preset, spec string "
@@ -318,7 +319,7 @@ def _open(target: Any, overrides: dict[str, Any], subject: str, accept: Collecti
         return SpecSource(resolve(target, **overrides))
     except SpecError as exc:
         if Kind.CHECKPOINT in accept and isinstance(target, str):
-            return CheckpointSource(target)  # not a variant: a file, which says why it cannot be read
+            return CheckpointSource(target, subject)  # not a variant: a file, which says why it cannot be read
         if named is None:
             raise
         raise type(exc)(f"{named} {target!r}: {exc}", subject=exc.subject) from None

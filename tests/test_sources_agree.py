@@ -130,3 +130,12 @@ def test_a_bad_source_fails_with_the_same_words(text: str) -> None:
     result = CliRunner().invoke(app, ["summary", text])
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {info.value}"
+
+
+def test_a_missing_checkpoint_is_named_by_the_argument_that_gave_it(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.pth")
+    with pytest.raises(resnet_inspect.InspectError) as info:
+        resnet_inspect.identify(missing)
+    assert str(info.value).startswith(f"target {missing!r}") and "no such file" in str(info.value)
+    result = CliRunner().invoke(app, ["identify", missing])
+    assert result.exit_code == 2 and result.output.startswith(f"error: FILE {missing!r}")

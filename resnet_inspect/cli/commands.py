@@ -257,8 +257,8 @@ def check(
 IdentifyArg = Annotated[
     str,
     typer.Argument(metavar="FILE|MODEL", help="A checkpoint (.pth, .pt, .bin, .safetensors; read "
-                   "as data), or your own model, FILE.py:NAME (this runs that file).",
-                   show_default=False),
+                   "as data), or your own model, FILE.py:NAME (this runs that file), or a preset "
+                   "or spec string (the model it builds).", show_default=False),
 ]
 
 
@@ -273,8 +273,9 @@ def identify(
     """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
     the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails.
 
-    For your own model (FILE.py:NAME): the nearest preset by structure (strides, kernels, pools,
-    shortcuts, head) and every departure from it, or that it matches one exactly."""
+    For your own model (FILE.py:NAME), or a preset or spec string: the nearest preset by
+    structure (strides, kernels, pools, shortcuts, head) and every departure from it, or that
+    it matches one exactly."""
     choose_format(format, output)
     from ..report.identify import identified_report
     from ..sources import EVERYTHING
