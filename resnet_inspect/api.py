@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 from .choices import parse_choice
 from .errors import UsageError
 from .report.document import Report
-from .spec import ResNetSpec
+from .sources import DEFAULT_INPUT
 from .units import DType
 
 if TYPE_CHECKING:  # the choices' enums; the functions import them when called
     from .report.flops import By
     from .tracediff import Align
-
-DEFAULT_INPUT = (1, 3, 224, 224)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,22 +70,10 @@ def _input(input_size: Sequence[int] | None, default: tuple[int, ...]) -> tuple[
 
 def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "float32") -> Any:
     """Trace what the caller gave: an nn.Module as it is, else a spec or ARCH text."""
-    from torch import nn
+    from .sources import open_source
 
-    from .sources import model_device, resolve_source, trace_source
-    from .tracing import trace_model
-
-    if isinstance(model_or_spec, nn.Module):
-        spec = getattr(model_or_spec, "spec", None)
-        shape = _input(input_size, spec.default_input_shape() if isinstance(spec, ResNetSpec) else DEFAULT_INPUT)
-        label = "" if isinstance(spec, ResNetSpec) else type(model_or_spec).__name__
-        return trace_model(model_or_spec, shape, dtype, model_device(model_or_spec), label)
-    if not isinstance(model_or_spec, (str, ResNetSpec)):
-        raise UsageError(f"model_or_spec: expected an nn.Module, a ResNetSpec or a preset, spec "
-                         f"string or file.py:Name, got {type(model_or_spec).__name__}",
-                         subject="model_or_spec")  # fmt: skip
-    source = resolve_source(model_or_spec)
-    return trace_source(source, _input(input_size, source.default_input_shape()), dtype)
+    source = open_source(model_or_spec, subject="model_or_spec")
+    return source.trace(_input(input_size, source.default_input_shape()), dtype)
 
 
 def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: int = 2,
@@ -137,46 +123,34 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     True
     """
     from .report.diff import diff_report
-    from .tracediff import Align, diff_traces
+    from .sources import open_source
+    from .tracediff import Align, diff_sources
 
     how = parse_choice(Align, align, "align")
-    trace_a = _side(a, "a", input_size)
-    trace_b = _side(b, "b", input_size or trace_a.input_shape)
-    result = diff_traces(trace_a, trace_b, align=how)
+    side_a, side_b = open_source(a, subject="a", named="A"), open_source(b, subject="b", named="B")
+    shape = None if input_size is None else _input(input_size, DEFAULT_INPUT)  # else each its own
+    result = diff_sources(side_a, side_b, shape, align=how)  # type: ignore[arg-type]
     return Result(result, diff_report(result, depth))
 
 
-def _side(value: Any, name: str, input_size: Sequence[int] | None) -> Any:
-    try:
-        return _trace(value, input_size)
-    except UsageError as exc:
-        if exc.subject == "model_or_spec":
-            raise UsageError(str(exc).replace("model_or_spec", name, 1), subject=name) from None
-        raise
-
-
-def identify(model: Any, input_size: Sequence[int] | None = None) -> Result:
-    """The nearest preset to ``model`` by structure, and every departure from it in words.
+def identify(target: Any, input_size: Sequence[int] | None = None) -> Result:
+    """Which variant ``target`` is: a checkpoint file (read as data: the preset or spec
+    string it holds, proved by loading it strictly), or a model (an nn.Module, file.py:Name,
+    a preset or spec string): the nearest preset by structure and every departure from it.
 
     >>> resnet_inspect.identify(my_resnet).data.verdict   # doctest: +SKIP
     'matches resnet18 exactly'
+    >>> resnet_inspect.identify("weights.pth").data.proved   # doctest: +SKIP
+    True
     """
-    from torch import nn
+    from .report.identify import identified_report
+    from .sources import EVERYTHING, open_source
 
-    from .report.structure import structure_report
-    from .sources import build_source, resolve_source
-    from .structure import identify_module
-
-    if isinstance(model, nn.Module):
-        label = type(model).__name__
-    elif isinstance(model, str):
-        source = resolve_source(model)
-        label, model = (model, build_source(source))
-    else:
-        raise UsageError(f"model: expected an nn.Module or file.py:Name, got {type(model).__name__}",
-                         subject="model")  # fmt: skip
-    match = identify_module(model, _input(input_size, DEFAULT_INPUT))
-    return Result(match, structure_report(label, match), rows_key="departures")
+    source = open_source(target, subject="target", accept=EVERYTHING)
+    found = source.identify(None if input_size is None else _input(input_size, DEFAULT_INPUT))
+    if found.checkpoint is not None:
+        return Result(found.checkpoint, identified_report(found), rows_key="evidence")
+    return Result(found.match, identified_report(found), rows_key="departures")
 
 
 def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
@@ -189,7 +163,7 @@ def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result
     from . import benchmark as bench_pkg
     from .report.bench import bench_report
 
-    chosen = [variants] if isinstance(variants, (str, ResNetSpec)) else list(variants)
+    chosen = list(variants) if isinstance(variants, (list, tuple)) else [variants]  # one, or several
     cfg = bench_pkg.BenchConfig(**config)
     result = bench_pkg.run(bench_pkg.plan(chosen, batches, config=cfg))
     return Result(result, bench_report(result, cfg), rows_key="results")

@@ -1,5 +1,9 @@
-"""What a command inspects: one of our variants (a :class:`ResNetSpec`) or the user's own
-model (a :class:`UserModel`), resolved, built and traced the same way.
+"""What a command or API function inspects, resolved once: a :class:`Source`.
+
+A preset, a spec string, a :class:`ResNetSpec` (with overrides), the user's ``FILE.py:NAME``, an
+``nn.Module`` object, or a checkpoint file: :func:`open_source` turns each into a Source that
+knows its label, its spec (None for user code), how to build and how to trace it. Every
+command and every API function goes through it, so both take the same things and agree.
 
 Sits with ``diff`` and ``bench``: it builds (model/, usermodel) and traces (tracing/), and both
 of them, and the API, take a source from here.
@@ -7,10 +11,14 @@ of them, and the API, take a source from here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
-from .errors import InspectError, UsageError
+from .errors import InspectError, SpecError, UsageError
 from .spec import ResNetSpec, resolve, spec_string
 from .units import shape_text
 from .usermodel import (
@@ -19,6 +27,7 @@ from .usermodel import (
     build_user_model,
     first_line,
     is_user_code,
+    model_device,
     parse_user_code,
     user_traceback,
 )
@@ -26,137 +35,299 @@ from .usermodel import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from .checkpoint import Checkpoint, Comparison
+    from .checkpoint import Checkpoint, Comparison, Identification
+    from .structure import StructureMatch
     from .tracing import Trace
     from .tracing.realpass import MetaCannotTrace
 
-Source = Union[ResNetSpec, UserModel]
+DEFAULT_INPUT = (1, 3, 224, 224)  # a model that is not one of ours: ImageNet's
 
 
-def resolve_source(arch: str | ResNetSpec | UserModel | None, overrides: Mapping[str, Any] | None = None) -> Source:
-    """A preset, spec string or spec (with overrides), or user code (``x.py:Net``, which
-    takes no architecture overrides: its own arguments go in its parentheses)."""
-    if isinstance(arch, UserModel):
-        user: UserModel | None = arch
-    else:
-        user = parse_user_code(arch) if isinstance(arch, str) and is_user_code(arch) else None
-    if user is None:
-        return resolve(arch, **dict(overrides or {}))  # type: ignore[arg-type]
-    given = sorted(k for k, v in (overrides or {}).items() if v is not None)
-    if given:
-        raise UsageError(f"{', '.join(given)}: architecture fields apply to presets and spec "
-                         f"strings, not to user code ({user.label}); pass the model's own "
-                         "arguments in parentheses: file.py:Name(key=value)", subject=given[0])  # fmt: skip
-    return user
+class Kind(str, Enum):
+    """What a target turned out to be; ``accept`` in :func:`open_source` lists those allowed."""
+
+    SPEC = "a preset, spec string or ResNetSpec"
+    USER = "file.py:Name"
+    MODULE = "an nn.Module"
+    CHECKPOINT = "a checkpoint file"
 
 
-def source_label(source: Source) -> str:
-    return spec_string(source) if isinstance(source, ResNetSpec) else source.label
+MODELS = frozenset({Kind.SPEC, Kind.USER, Kind.MODULE})  # what traces: summary, flops, diff
+EVERYTHING = frozenset(Kind)  # identify
+BENCHABLE = frozenset({Kind.SPEC, Kind.USER})  # bench builds its own copies on the device
 
 
-def build_source(source: Source, device: str = "meta") -> nn.Module:
-    if isinstance(source, ResNetSpec):
+@dataclass(frozen=True)
+class Identified:
+    """What identify found: a checkpoint's variant (``checkpoint``), or the nearest preset to
+    a model by structure (``match``, with ``notes`` on how it was traced)."""
+
+    label: str
+    match: StructureMatch | None = None
+    checkpoint: Identification | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def proved(self) -> bool:
+        return self.checkpoint is None or self.checkpoint.proved
+
+
+class Source(ABC):
+    """One thing to inspect. ``spec``: the variant, None where the model is the user's own."""
+
+    kind: Kind
+    origin: Any  # what it was resolved from: the spec, the UserModel, the module, the path
+
+    @property
+    @abstractmethod
+    def label(self) -> str: ...
+
+    @property
+    def spec(self) -> ResNetSpec | None:
+        return None
+
+    def default_input_shape(self) -> tuple[int, int, int, int]:
+        return self.spec.default_input_shape() if self.spec is not None else DEFAULT_INPUT
+
+    @abstractmethod
+    def build(self, device: str = "meta") -> nn.Module: ...
+
+    def trace(
+        self, input_shape: tuple[int, ...] | None = None, dtype: str = "float32", model: nn.Module | None = None
+    ) -> Trace:  # fmt: skip
+        """The model traced on ``input_shape`` (default: its own); ``model``: already built."""
+        return self._trace(input_shape or self.default_input_shape(), dtype, model)
+
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
+        from .tracing import trace_model
+
+        built = model if model is not None else self.build("meta")
+        arch = "" if self.spec is not None else self.label  # ours: the trace names its spec
+        return trace_model(built, shape, dtype, model_device(built), arch)
+
+    def compare(self, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None) -> Comparison:
+        """The checkpoint against this model's state_dict (``expected``, where already known)."""
+        from .checkpoint import compare_checkpoint
+
+        return compare_checkpoint(expected if expected is not None else self.expected_shapes(), checkpoint)
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The state_dict names and shapes the model expects (meta where possible)."""
+        return {k: tuple(v.shape) for k, v in self.build("meta").state_dict().items()}
+
+    def verify_weights(self, path: str, flag: str = "--weights") -> Checkpoint:
+        """``path`` loads strictly into the model (read as data), else WeightsMismatch."""
+        from .checkpoint import WeightsMismatch, read_checkpoint
+
+        checkpoint = read_checkpoint(path, flag)
+        result = self.compare(checkpoint)
+        if not result.loads_strictly:
+            raise WeightsMismatch(f"{flag} {str(checkpoint.path)!r} does not load into "
+                                  f"{self.label}: {result.counts()}")  # fmt: skip
+        return checkpoint
+
+    def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
+        """The nearest preset by structure, and every departure from it."""
+        from .structure import identify_module
+        from .tracing.realpass import MetaCannotTrace
+
+        shape = input_shape or self.default_input_shape()
+        model = self.build("meta")
+        try:
+            return Identified(self.label, identify_module(model, shape))
+        except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
+            if model_device(model) != "meta":
+                raise
+            match = identify_module(self.real_model(model, shape, exc), shape)
+            return Identified(self.label, match, notes=(f"traced on the CPU with real tensors: {exc.reason}",))
+
+    def real_model(self, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
+        """The model built again on the CPU, for a pass with real tensors, where the meta
+        device cannot run its forward (``failure``) and that pass fits the budget; else the
+        one error that says why and asks for a smaller input. The weights are the
+        constructor's own random ones, seeded, so that runs agree."""
+        import torch
+
+        from .tracing.realpass import REAL_PASS_BUDGET_BYTES, real_pass_bytes, too_big
+
+        params = sum(p.numel() for p in meta_model.parameters())
+        needed = real_pass_bytes(params, shape, failure.seen_bytes)
+        if needed > REAL_PASS_BUDGET_BYTES:
+            raise too_big(self.label, failure.reason, shape, needed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return self.build("cpu")
+
+
+@dataclass(frozen=True)
+class SpecSource(Source):
+    """One of our variants: a preset, a spec string, or a ResNetSpec, overrides applied."""
+
+    origin: ResNetSpec
+    kind = Kind.SPEC
+
+    @property
+    def label(self) -> str:
+        return spec_string(self.origin)
+
+    @property
+    def spec(self) -> ResNetSpec:
+        return self.origin
+
+    def build(self, device: str = "meta") -> nn.Module:
         from .model import build_model
 
-        return build_model(source, device=device)
-    return build_user_model(source, device)
+        return build_model(self.origin, device=device)
+
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
+        from .tracing import trace_spec
+
+        return trace_spec(self.origin, shape, dtype) if model is None else super()._trace(shape, dtype, model)
+
+    def compare(self, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None) -> Comparison:
+        from .checkpoint import compare
+
+        return compare(self.origin, checkpoint) if expected is None else super().compare(checkpoint, expected)
+
+    def verify_weights(self, path: str, flag: str = "--weights") -> Checkpoint:
+        from .checkpoint import verify_weights
+
+        return verify_weights(self.origin, path, flag)
 
 
-def model_device(model: nn.Module) -> str:
-    """Where a built model lives: meta unless its constructor could not run there."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return str(tensor.device)
-    return "meta"
+@dataclass(frozen=True)
+class UserSource(Source):
+    """The user's own model, ``FILE.py:NAME`` or ``module.path:NAME``: its code runs on build."""
 
+    origin: UserModel
+    kind = Kind.USER
 
-def trace_source(
-    source: Source, input_shape: tuple[int, ...] | None = None, dtype: str = "float32",
-    model: nn.Module | None = None,
-) -> Trace:  # fmt: skip
-    """Trace a spec, or the user's model (built on meta where it can be, else on the CPU)."""
-    from .tracing import trace_model, trace_spec
+    @property
+    def label(self) -> str:
+        return self.origin.label
 
-    shape = input_shape or source.default_input_shape()
-    if isinstance(source, ResNetSpec) and model is None:
-        return trace_spec(source, shape, dtype)
-    model = model if model is not None else build_source(source, "meta")
-    if isinstance(source, ResNetSpec):
-        return trace_model(model, shape, dtype)
-    from .tracing.realpass import MetaCannotTrace
+    def build(self, device: str = "meta") -> nn.Module:
+        return build_user_model(self.origin, device)
 
-    try:
-        return _trace_user(source, model, shape, dtype)
-    except MetaCannotTrace as exc:
-        if model_device(model) != "meta":
+    def _trace(self, shape: tuple[int, ...], dtype: str, model: nn.Module | None) -> Trace:
+        """Built on meta where it can be, else on the CPU; where the meta device cannot run
+        its forward, traced again on the CPU with real tensors, and the trace says so."""
+        import dataclasses
+
+        from .tracing.realpass import MetaCannotTrace
+
+        built = model if model is not None else self.build("meta")
+        try:
+            return self._run_forward(built, shape, dtype)
+        except MetaCannotTrace as exc:
+            if model_device(built) != "meta":
+                raise
+            trace = self._run_forward(self.real_model(built, shape, exc), shape, dtype)
+            return dataclasses.replace(trace, real_pass_reason=exc.reason)
+
+    def _run_forward(self, model: nn.Module, shape: tuple[int, ...], dtype: str) -> Trace:
+        try:
+            return super()._trace(shape, dtype, model)
+        except (InspectError, KeyboardInterrupt):
             raise
-        return _trace_for_real(source, model, shape, dtype, exc)
+        except BaseException as exc:  # the user's forward may raise anything: SystemExit too
+            user = self.origin
+            raise UserCodeError(f"{user.source}: {user.name}'s forward on {shape_text(shape)} "
+                                f"raised {first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
 
 
-def _trace_user(source: UserModel, model: nn.Module, shape: tuple[int, ...], dtype: str) -> Trace:
-    from .tracing import trace_model
+@dataclass(frozen=True, eq=False)
+class ModuleSource(Source):
+    """An ``nn.Module`` object the caller built (one of ours, or anything else), as it is."""
 
+    origin: nn.Module
+    kind = Kind.MODULE
+
+    @property
+    def label(self) -> str:
+        return type(self.origin).__name__
+
+    @property
+    def spec(self) -> ResNetSpec | None:
+        spec = getattr(self.origin, "spec", None)  # one of ours carries its spec
+        return spec if isinstance(spec, ResNetSpec) else None
+
+    def build(self, device: str = "meta") -> nn.Module:
+        return self.origin  # built already, on the device the caller chose
+
+
+@dataclass(frozen=True)
+class CheckpointSource(Source):
+    """A weights file: identify reads which variant it holds (as data, never as code)."""
+
+    origin: str  # the file's path
+    subject: str = "FILE"  # the argument that named it, in a read error
+    kind = Kind.CHECKPOINT
+
+    @property
+    def label(self) -> str:
+        return self.origin
+
+    def build(self, device: str = "meta") -> nn.Module:
+        raise UsageError(f"{self.origin!r}: a checkpoint holds weights, not a model; give it to "
+                         "identify or check", subject="arch")  # fmt: skip
+
+    def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
+        from .checkpoint import identify_checkpoint, read_checkpoint
+
+        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin, self.subject)))
+
+
+# --- the one way in ------------------------------------------------------------------------------
+def open_source(
+    target: Any, overrides: Mapping[str, Any] | None = None, *, subject: str = "arch",
+    accept: Collection[Kind] = MODELS, named: str | None = None,
+) -> Source:  # fmt: skip
+    """``target`` (a preset, spec string or ResNetSpec with ``overrides``; ``file.py:Name``; an
+    nn.Module; a checkpoint path where ``accept`` has it; None for the default variant) as a
+    Source, resolved once. Errors name ``subject``; ``named`` (a diff side, "A") prefixes a
+    bad spec string's error with the side and the text."""
+    if isinstance(target, Source):
+        source = target
+    else:
+        source = _open(target, {k: v for k, v in (overrides or {}).items() if v is not None}, subject, accept, named)
+    if source.kind not in accept:
+        wanted = ", ".join(k.value for k in Kind if k in accept)
+        raise UsageError(f"{subject}: expected {wanted}; got {source.kind.value}", subject=subject)
+    return source
+
+
+def _open(target: Any, overrides: dict[str, Any], subject: str, accept: Collection[Kind], named: str | None) -> Source:
+    if _is_module(target):
+        return ModuleSource(target)
+    if isinstance(target, UserModel) or (isinstance(target, str) and is_user_code(target)):
+        user = target if isinstance(target, UserModel) else parse_user_code(target)
+        if overrides:
+            given = sorted(overrides)
+            raise UsageError(f"{', '.join(given)}: architecture fields apply to presets and spec "
+                             f"strings, not to user code ({user.label}); pass the model's own "
+                             "arguments in parentheses: file.py:Name(key=value)", subject=given[0])  # fmt: skip
+        return UserSource(user)
+    if isinstance(target, os.PathLike) or (Kind.CHECKPOINT in accept and isinstance(target, str)
+                                           and os.path.isfile(target)):  # fmt: skip
+        return CheckpointSource(os.fspath(target), subject)
+    if target is not None and not isinstance(target, (str, ResNetSpec)):
+        path = ", a checkpoint path" if Kind.CHECKPOINT in accept else ""
+        raise UsageError(f"{subject}: expected an nn.Module, a ResNetSpec or a preset, spec string "
+                         f"or file.py:Name{path}, got {type(target).__name__}", subject=subject)  # fmt: skip
     try:
-        return trace_model(model, shape, dtype, device=model_device(model), arch=source.label)
-    except (InspectError, KeyboardInterrupt):
-        raise
-    except BaseException as exc:  # the user's forward may raise anything: SystemExit too
-        raise UserCodeError(f"{source.source}: {source.name}'s forward on {shape_text(shape)} "
-                            f"raised {first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
+        return SpecSource(resolve(target, **overrides))
+    except SpecError as exc:
+        if Kind.CHECKPOINT in accept and isinstance(target, str):
+            return CheckpointSource(target, subject)  # not a variant: a file, which says why it cannot be read
+        if named is None:
+            raise
+        raise type(exc)(f"{named} {target!r}: {exc}", subject=exc.subject) from None
 
 
-def _trace_for_real(
-    source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], dtype: str, failure: MetaCannotTrace
-) -> Trace:  # fmt: skip
-    """The meta device cannot run this forward: trace it on the CPU, and say so in the trace."""
-    import dataclasses
+def _is_module(target: Any) -> bool:
+    """Without importing torch: a caller who has not imported it holds no nn.Module."""
+    import sys
 
-    trace = _trace_user(source, real_model(source, meta_model, shape, failure), shape, dtype)
-    return dataclasses.replace(trace, real_pass_reason=failure.reason)
-
-
-def real_model(source: UserModel, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
-    """The user's model built again on the CPU, for a pass with real tensors, where the meta
-    device cannot run its forward (``failure``) and that pass fits the budget; else the one
-    error that says why and asks for a smaller input. The weights are the constructor's own
-    random ones, seeded, so that runs agree."""
-    import torch
-
-    from .tracing.realpass import REAL_PASS_BUDGET_BYTES, real_pass_bytes, too_big
-
-    params = sum(p.numel() for p in meta_model.parameters())
-    needed = real_pass_bytes(params, shape, failure.seen_bytes)
-    if needed > REAL_PASS_BUDGET_BYTES:
-        raise too_big(source.label, failure.reason, shape, needed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build_source(source, "cpu")
-
-
-def expected_shapes_of(source: Source) -> dict[str, tuple[int, ...]]:
-    """The state_dict names and shapes the source's model expects (meta where possible)."""
-    return {k: tuple(v.shape) for k, v in build_source(source, "meta").state_dict().items()}
-
-
-def compare_source(
-    source: Source, checkpoint: Checkpoint, expected: Mapping[str, tuple[int, ...]] | None = None
-) -> Comparison:
-    """The checkpoint against the source's state_dict (``expected``, where already known)."""
-    from .checkpoint import compare, compare_checkpoint
-
-    if isinstance(source, ResNetSpec) and expected is None:
-        return compare(source, checkpoint)
-    return compare_checkpoint(expected if expected is not None else expected_shapes_of(source), checkpoint)
-
-
-def verify_weights_for(source: Source, path: str, label: str = "--weights") -> Checkpoint:
-    """``path`` loads strictly into the source's model (read as data), else WeightsMismatch."""
-    from .checkpoint import WeightsMismatch, read_checkpoint, verify_weights
-
-    if isinstance(source, ResNetSpec):
-        return verify_weights(source, path, label)
-    checkpoint = read_checkpoint(path, label)
-    result = compare_source(source, checkpoint)
-    if not result.loads_strictly:
-        raise WeightsMismatch(f"{label} {str(checkpoint.path)!r} does not load into "
-                              f"{source.label}: {result.counts()}")  # fmt: skip
-    return checkpoint
+    torch_nn = sys.modules.get("torch.nn")
+    return torch_nn is not None and isinstance(target, torch_nn.Module)

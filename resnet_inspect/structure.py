@@ -212,8 +212,8 @@ def _head_part(c: Recorded) -> str:
 
 
 def skeleton(model: nn.Module, input_shape: tuple[int, ...]) -> Skeleton:
-    from .sources import model_device
     from .tracing.tracer import record_pass
+    from .usermodel import model_device
 
     return skeleton_of(record_pass(model, input_shape, model_device(model)))
 

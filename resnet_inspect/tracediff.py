@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from .choices import parse_choice
 from .errors import SpecError, UsageError
-from .spec import ResNetSpec, differing_fields, resolve
+from .spec import ResNetSpec, differing_fields
 from .units import shape_text
 
 if TYPE_CHECKING:
+    from .sources import Source
     from .tracing import LayerRecord, Trace
 
 Shape = tuple[int, int, int, int]
@@ -180,34 +181,28 @@ TOTALS: tuple[tuple[str, str], ...] = (
 
 
 # --- the two sides ---------------------------------------------------------------------------
-def resolve_side(side: Side, text: str) -> ResNetSpec:
-    """A preset or spec string for one side; a bad one names the side and the key."""
-    try:
-        return resolve(text)
-    except SpecError as exc:
-        raise type(exc)(f"{side.value} {text!r}: {exc}") from None
-
-
-def plan_inputs(a: ResNetSpec, b: ResNetSpec, given: Shape | None) -> InputPlan:
-    """--input for both sides, else A's default. Batch, height and width are shared; when the
-    two take different in_chans each side gets its own channel count."""
+def plan_inputs(a: Source, b: Source, given: Shape | None) -> InputPlan:
+    """--input for both sides, else A's default. Batch, height and width are shared; a side
+    with a spec gets its own channel count (a user's model takes the input's)."""
     base = given or a.default_input_shape()
     text = shape_text(base)
-    if given is not None and given[1] not in (a.in_chans, b.in_chans):
-        takes = (f"in_chans={a.in_chans}" if a.in_chans == b.in_chans
-                 else f"in_chans={a.in_chans} (A) and {b.in_chans} (B)")  # fmt: skip
+    chans_a, chans_b = (s.spec.in_chans if s.spec is not None else base[1] for s in (a, b))
+    if given is not None and a.spec is not None and b.spec is not None and given[1] not in (chans_a, chans_b):
+        takes = (f"in_chans={chans_a}" if chans_a == chans_b
+                 else f"in_chans={chans_a} (A) and {chans_b} (B)")  # fmt: skip
         raise UsageError(f"--input {text}: has {given[1]} channels but the variants take {takes}")
     batch, _, height, width = base
-    shape_a: Shape = (batch, a.in_chans, height, width)
-    shape_b: Shape = (batch, b.in_chans, height, width)
+    shape_a: Shape = (batch, chans_a, height, width)
+    shape_b: Shape = (batch, chans_b, height, width)
     notes = []
     own_b = b.default_input_shape()
-    if given is None and own_b[2:] != base[2:]:
+    both_ours = a.spec is not None and b.spec is not None
+    if both_ours and given is None and own_b[2:] != base[2:]:
         notes.append(
             f"B's own default input is {shape_text(own_b)}; both sides use A's {shape_text(base)} "
             "(give --input to choose)."
         )
-    if a.in_chans != b.in_chans:
+    if both_ours and chans_a != chans_b:
         notes.append(
             f"in_chans differs: A runs on {shape_text(shape_a)}, B on {shape_text(shape_b)} "
             "(same batch and size, each its own channels)."
@@ -219,40 +214,24 @@ def diff_specs(
     a: ResNetSpec, b: ResNetSpec, input_shape: Shape | None = None, dtype: str = "float32"
 ) -> TraceDiff:
     """Trace both variants on the meta device and align them."""
+    from .sources import SpecSource
+
+    return diff_sources(SpecSource(a), SpecSource(b), input_shape, dtype)
+
+
+def diff_sources(
+    a: Source, b: Source, input_shape: Shape | None = None, dtype: str = "float32", align: str = "auto"
+) -> TraceDiff:  # fmt: skip
+    """Trace both sides (each on its own channels) and align them: by name, or by structure
+    where a user's model names its modules differently."""
     plan = plan_inputs(a, b, input_shape)
-    trace_a = _trace_side(Side.A, a, plan.a, dtype)
-    trace_b = _trace_side(Side.B, b, plan.b, dtype)
-    return diff_traces(trace_a, trace_b, plan)
-
-
-def diff_sources(a: Any, b: Any, input_shape: Shape | None = None, dtype: str = "float32") -> TraceDiff:
-    """Like :func:`diff_specs`, where either side may be the user's own model (a
-    :class:`~resnet_inspect.usermodel.UserModel`): traced the same way, aligned by structure
-    where its names differ."""
-    if isinstance(a, ResNetSpec) and isinstance(b, ResNetSpec):
-        return diff_specs(a, b, input_shape, dtype)
-    from .sources import trace_source
-
-    shape_a = input_shape or a.default_input_shape()
-    shape_b = (shape_a[0], b.in_chans, *shape_a[2:]) if isinstance(b, ResNetSpec) else shape_a
-    shape_a = (shape_a[0], a.in_chans, *shape_a[2:]) if isinstance(a, ResNetSpec) else shape_a
     traces = []
-    for side, source, shape in ((Side.A, a, shape_a), (Side.B, b, shape_b)):
+    for side, source, shape in ((Side.A, a, plan.a), (Side.B, b, plan.b)):
         try:
-            traces.append(trace_source(source, shape, dtype))
+            traces.append(source.trace(shape, dtype))
         except SpecError as exc:
-            raise type(exc)(f"{side.value}: {exc}") from None
-    plan = InputPlan(_as4(shape_a), _as4(shape_b), input_shape is not None, ())
-    return diff_traces(traces[0], traces[1], plan)
-
-
-def _trace_side(side: Side, spec: ResNetSpec, shape: Shape, dtype: str) -> Trace:
-    from .tracing import trace_spec
-
-    try:
-        return trace_spec(spec, shape, dtype)
-    except SpecError as exc:
-        raise type(exc)(f"{side.value}: {exc}") from None  # the message names the spec or --input
+            raise type(exc)(f"{side.value}: {exc}") from None  # the message names the spec or --input
+    return diff_traces(traces[0], traces[1], plan, align)
 
 
 # --- alignment -------------------------------------------------------------------------------

@@ -284,3 +284,10 @@ def _checked(user: UserModel, model: Any) -> nn.Module:
 def _call_text(user: UserModel) -> str:
     parts = [repr(a) for a in user.args] + [f"{k}={v!r}" for k, v in user.kwargs]
     return "(" + ", ".join(parts) + ")"
+
+
+def model_device(model: nn.Module) -> str:
+    """Where a built model lives: meta unless its constructor could not run there."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return str(tensor.device)
+    return "meta"

@@ -12,12 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.tracediff import Change, Side, TraceDiff, diff_specs, merge_names, resolve_side
+from resnet_inspect.sources import open_source
+from resnet_inspect.tracediff import Change, TraceDiff, diff_sources, merge_names
 
 
 @functools.cache
 def diff(a: str, b: str) -> TraceDiff:
-    return diff_specs(resolve_side(Side.A, a), resolve_side(Side.B, b))
+    return diff_sources(open_source(a, named="A"), open_source(b, named="B"))
 
 
 def total(d: TraceDiff, metric: str) -> tuple[int, int, int]:

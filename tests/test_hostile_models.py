@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
 from resnet_inspect.errors import RuntimeFailure, SpecError
-from resnet_inspect.sources import trace_source
+from resnet_inspect.sources import UserSource
 from resnet_inspect.tracing.realpass import REAL_PASS_BUDGET_BYTES
 from resnet_inspect.usermodel import parse_user_code
 
@@ -57,7 +57,7 @@ def test_the_peak_holds_every_returned_map_to_the_end() -> None:
     # mid 4*4*4 = 64; small 4*2*2 = 16. While `small` is computed, the input (held by the
     # caller), big (returned), mid (its argument) and small are alive: 1296 floats = 5184 bytes.
     # Counting only the first output frees big after mid: the peak would be 1280 floats.
-    trace = trace_source(parse_user_code(user("LastFirst")), (1, 3, 8, 8))
+    trace = UserSource(parse_user_code(user("LastFirst"))).trace((1, 3, 8, 8))
     assert trace.totals.peak_activation_bytes == 1296 * 4
 
 
@@ -110,7 +110,7 @@ def test_a_value_dependent_forward_is_traced_on_the_cpu_and_says_so(runner: CliR
 def test_a_shape_error_is_still_the_inputs_fault() -> None:
     # 4 channels into a 3-channel stem fails on every device: bad input, not a meta limit
     with pytest.raises(SpecError, match="cannot run on it") as caught:
-        trace_source(parse_user_code(user("gated")), (1, 4, 16, 16))
+        UserSource(parse_user_code(user("gated"))).trace((1, 4, 16, 16))
     assert not isinstance(caught.value, RuntimeFailure)
 
 
@@ -191,5 +191,5 @@ def test_identify_reads_a_value_dependent_forward_on_the_cpu_and_says_so(runner:
 def test_the_receptive_field_of_several_maps_is_the_deepest_ones() -> None:
     # FPNDict: three 3x3 convs of stride 2: 1 + 2x1 + 2x2 + 2x4 = 15 px, output stride 8 (p3,
     # the last map computed), not p1's 3 px, stride 2
-    trace = trace_source(parse_user_code(user("FPNDict")), (1, 3, 32, 32))
+    trace = UserSource(parse_user_code(user("FPNDict"))).trace((1, 3, 32, 32))
     assert (trace.totals.receptive_field, trace.totals.jump) == (15, 8)

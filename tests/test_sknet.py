@@ -13,7 +13,7 @@ from resnet_inspect import build, trace
 from resnet_inspect.checkpoint.identify import identify_shapes
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESET_FAMILIES, PRESETS, resolve
-from resnet_inspect.tracediff import Side, diff_specs, resolve_side
+from resnet_inspect.tracediff import diff_specs
 
 SK_PRESETS = list(PRESET_FAMILIES["sknet"])
 
@@ -107,7 +107,7 @@ def test_diff_shows_what_the_block_changes_stage_by_stage() -> None:
     64 -> +128 + 1,024 + 32 + 2,048 = +3,232. MACs: the two fcs at 1x1, C*r + r*2C. The field
     grows 8 more per block at each stage's jump (see the receptive field test), so 16 more per
     stage: 43 -> 59 at layer1."""
-    d = diff_specs(resolve_side(Side.A, "resnet18"), resolve_side(Side.B, "skresnet18"))
+    d = diff_specs(resolve("resnet18"), resolve("skresnet18"))
     assert (d.fields[0].field, d.fields[0].b) == ("block", resolve("skresnet18").block)
     stages = {s.name: s for s in d.stages}
     for stage, (c, r) in {"layer1": (64, 16), "layer2": (128, 16), "layer3": (256, 32),

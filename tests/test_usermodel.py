@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
-from resnet_inspect.sources import trace_source
+from resnet_inspect.sources import UserSource
 from resnet_inspect.structure import identify_module
 from resnet_inspect.usermodel import UserCodeError, build_user_model, is_user_code, parse_user_code
 
@@ -52,7 +52,7 @@ def test_arguments_are_literals_never_evaluated() -> None:
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_summary_shapes_and_counts_equal_a_real_forward(name: str) -> None:
     source = parse_user_code(user(name))
-    trace = trace_source(source, SHAPES[name])
+    trace = UserSource(source).trace(SHAPES[name])
     real = build_user_model(source, "cpu").eval()
     outputs: dict[str, tuple[int, ...]] = {}
 
@@ -74,7 +74,7 @@ def test_summary_shapes_and_counts_equal_a_real_forward(name: str) -> None:
 
 
 def test_renamed_copy_counts_exactly_what_resnet18_counts() -> None:
-    mine = trace_source(parse_user_code(user("Renamed18")), (1, 3, 224, 224))
+    mine = UserSource(parse_user_code(user("Renamed18"))).trace((1, 3, 224, 224))
     ours = resnet_inspect.trace("resnet18")
     assert mine.totals.macs == ours.totals.macs == 1_814_073_344  # torchvision: 1.81 GFLOPS (MACs)
     assert mine.totals.flops == ours.totals.flops
@@ -288,7 +288,7 @@ def test_view_and_contiguous_keep_their_shapes_on_meta(tmp_path: Path) -> None:
         "        x = x.contiguous().view(x.size(0), -1)\n"
         "        return self.fc(x.reshape((x.shape[0], 12)))\n"
     )
-    trace = trace_source(parse_user_code(f"{tmp_path / 'heads.py'}:Net"), (3, 3, 2, 2))
+    trace = UserSource(parse_user_code(f"{tmp_path / 'heads.py'}:Net")).trace((3, 3, 2, 2))
     assert trace.output_shape == (3, 2)
 
 
@@ -326,7 +326,7 @@ def test_api_results_print_render_html_and_give_records() -> None:
     (lambda: resnet_inspect.summary("resnet18", input_size=(3, 224)), "input_size"),
     (lambda: resnet_inspect.flops("resnet18", by="block"), "by"),
     (lambda: resnet_inspect.diff("resnet18", 3.5), "b"),
-    (lambda: resnet_inspect.identify(nn), "model"),
+    (lambda: resnet_inspect.identify(nn), "target"),
 ])  # fmt: skip
 def test_api_errors_name_the_argument(call: object, argument: str) -> None:
     with pytest.raises(resnet_inspect.InspectError) as info:

@@ -13,12 +13,15 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..choices import parse_choice
 from ..errors import SpecError, UsageError
 from ..spec import ResNetSpec, parse_dims, spec_string
 from ..usermodel import UserModel
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 MIN_SAMPLES = 5  # per configuration, however long one iteration takes
 ROUNDS = 5  # min_time is spread over at least this many interleaved turns
@@ -198,21 +201,20 @@ def parse_device(text: str) -> str:
 # --- the library's values, however they were made: errors name the argument ---------------------
 def resolve_variants(
     variants: Sequence[ResNetSpec | UserModel | str | None],
-    resolve_one: Callable[[Any], ResNetSpec | UserModel] | None = None,
+    resolve_one: Callable[[Any], Source] | None = None,
 ) -> tuple[ResNetSpec | UserModel, ...]:
-    """Each variant (a spec, a preset or spec string, None for the default; user code where
-    ``resolve_one`` allows it) as a spec, each once, in order; an error names the variant when
-    there are several."""
+    """Each variant (a spec, a preset or spec string, None for the default, or the user's own
+    code) as the bench keys it (its spec, or the user's model), each once, in order; an
+    error names the variant when there are several."""
     if not variants:
         raise UsageError("variants: at least one is needed", subject="variants")
-    if resolve_one is None:  # presets, spec strings, specs and the user's own code
-        from ..sources import resolve_source
+    from ..sources import BENCHABLE, open_source
 
-        resolve_one = resolve_source
+    opened = resolve_one or (lambda v: open_source(v, subject="variants", accept=BENCHABLE))
     specs: list[ResNetSpec | UserModel] = []
     for variant in variants:
         try:
-            spec = resolve_one(variant)
+            spec = opened(variant).origin
         except SpecError as exc:
             if len(variants) == 1:
                 raise

@@ -245,9 +245,9 @@ def probe_step(task: BenchTask, config: BenchConfig) -> None:
 
 
 def _make_model(spec: ResNetSpec | UserModel, config: BenchConfig) -> nn.Module:
-    from ..sources import build_source
+    from ..sources import BENCHABLE, open_source
 
-    model = build_source(spec, device=config.device)
+    model = open_source(spec, accept=BENCHABLE).build(config.device)
     model = model.train() if config.training else model.eval().requires_grad_(False)
     if config.weights is not None:
         from ..checkpoint import load_weights_into

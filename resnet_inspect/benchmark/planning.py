@@ -207,16 +207,16 @@ def check_config(config: BenchConfig) -> None:
 
 def _check_weights(spec: ResNetSpec | UserModel, path: str) -> None:
     """The file loads strictly into the variant (read as data; no model is built for it)."""
-    from ..sources import verify_weights_for
+    from ..sources import BENCHABLE, open_source
 
     try:
-        verify_weights_for(spec, path, "weights")
+        open_source(spec, accept=BENCHABLE).verify_weights(path, "weights")
     except InspectError as exc:
         exc.subject = "weights"
         raise
 
 
 def _trace(task: BenchTask) -> Trace:
-    from ..sources import trace_source
+    from ..sources import BENCHABLE, open_source
 
-    return trace_source(task.spec, task.input_shape)
+    return open_source(task.spec, accept=BENCHABLE).trace(task.input_shape)

@@ -19,7 +19,7 @@ from .options import (
     TracebackOpt,
     WeightsOpt,
     emit,
-    source_from,
+    open_arch,
     spec_options,
 )
 from .output import check_output_path, choose_format
@@ -124,7 +124,7 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)  # the whole pre-flight, the temporary file included
-    specs = resolve_variants(arch or [None], functools.partial(source_from, overrides=overrides))
+    specs = resolve_variants(arch or [None], functools.partial(open_arch, overrides=overrides))
     from ..benchmark import plan, run  # torch from here on
     from ..report.bench import bench_report, max_batch_report
 

@@ -8,7 +8,7 @@ import typer
 
 from ..choices import parse_choice
 from ..counters import Counter
-from ..spec import PRESET_FAMILIES, ResNetSpec, parse_input_shape
+from ..spec import PRESET_FAMILIES, parse_input_shape
 from ..tracing import costs
 from ..units import DType
 from .app import app, examples
@@ -25,7 +25,7 @@ from .options import (
     check_depth,
     emit,
     input_shape_for,
-    source_from,
+    open_arch,
     spec_options,
     verify_weights_option,
     weights_report,
@@ -54,19 +54,18 @@ def summary(
     overrides: dict[str, Any],
 ) -> None:
     """Per-module output shapes, parameters, MACs and receptive field, as a table."""
-    spec = source_from(arch, overrides)
-    shape = input_shape_for(spec, input)
+    source = open_arch(arch, overrides)
+    shape = input_shape_for(source, input)
     check_depth(depth)
     element = parse_choice(DType, dtype, "--dtype")
     choose_format(format, output)
     from ..report.summary import DEFAULT_COLUMNS, check_columns, summary_report
-    from ..sources import trace_source
 
     chosen = tuple(c.strip().lower() for c in columns.split(",")) if columns is not None else None
     shown = check_columns(chosen) if chosen is not None else DEFAULT_COLUMNS
 
-    checkpoint = verify_weights_option(spec, weights)
-    trace = trace_source(spec, shape, element.value)
+    checkpoint = verify_weights_option(source, weights)
+    trace = source.trace(shape, element.value)
     emit(weights_report(summary_report(trace, depth, shown), checkpoint), format, output, exact)
 
 
@@ -112,19 +111,18 @@ def flops(
 ) -> None:
     """MACs and FLOPs per layer, stage and operator, with the share of each. Operators without
     a rule of ours (in your own model) are counted by torch's FLOP counter and marked."""
-    spec = source_from(arch, overrides)
-    shape = input_shape_for(spec, input)
+    source = open_arch(arch, overrides)
+    shape = input_shape_for(source, input)
     from ..report.flops import By, flops_report, fvcore_report
 
     how, grouping = parse_choice(Counter, counter, "--counter"), parse_choice(By, by, "--by")
     element = parse_choice(DType, dtype, "--dtype")
     check_depth(depth)
     choose_format(format, output)
-    from ..sources import build_source, trace_source
 
-    checkpoint = verify_weights_option(spec, weights)
-    model = build_source(spec, "meta")
-    trace = trace_source(spec, shape, element.value, model=model)
+    checkpoint = verify_weights_option(source, weights)
+    model = source.build("meta")
+    trace = source.trace(shape, element.value, model=model)
     if how is Counter.TORCH:
         report = flops_report(trace, grouping, depth)
     else:
@@ -174,11 +172,7 @@ def diff(
     Your own model's layers are aligned by structure where its names differ (order, kind and
     size of the leaf operations).
     """
-    from ..tracediff import Side, resolve_side
-    from ..usermodel import is_user_code
-
-    side_a = source_from(a, {}) if is_user_code(a) else resolve_side(Side.A, a)
-    side_b = source_from(b, {}) if is_user_code(b) else resolve_side(Side.B, b)
+    side_a, side_b = open_arch(a, {}, named="A"), open_arch(b, {}, named="B")
     shape = parse_input_shape(input) if input is not None else None
     verify_weights_option(side_a, weights_a, "--weights-a")
     verify_weights_option(side_b, weights_b, "--weights-b")
@@ -223,18 +217,16 @@ def check(
     """Does FILE load into ARCH (a variant, or your own model) with strict=True? Matching,
     missing, unexpected and differently shaped tensors, and a verdict. Exit 0 when it loads
     strictly, 1 when it does not."""
-    spec = source_from(arch, overrides)
+    source = open_arch(arch, overrides)
     choose_format(format, output)
     from ..checkpoint import looks_like, read_checkpoint
     from ..report.checkpoint import check_report
-    from ..sources import compare_source, expected_shapes_of
 
-    expected = None if isinstance(spec, ResNetSpec) else expected_shapes_of(spec)  # ARCH first
+    expected = None if source.spec is not None else source.expected_shapes()  # user code runs first
     checkpoint = read_checkpoint(file)
-    result = compare_source(spec, checkpoint, expected)
+    result = source.compare(checkpoint, expected)
     hint = None if result.loads_strictly else looks_like(checkpoint)
-    named = spec if isinstance(spec, ResNetSpec) else spec.label
-    emit(check_report(named, checkpoint, result, hint, all), format, output)
+    emit(check_report(source.spec or source.label, checkpoint, result, hint, all), format, output)
     if not result.loads_strictly:
         raise typer.Exit(1)
 
@@ -242,8 +234,8 @@ def check(
 IdentifyArg = Annotated[
     str,
     typer.Argument(metavar="FILE|MODEL", help="A checkpoint (.pth, .pt, .bin, .safetensors; read "
-                   "as data), or your own model, FILE.py:NAME (this runs that file).",
-                   show_default=False),
+                   "as data), or your own model, FILE.py:NAME (this runs that file), or a preset "
+                   "or spec string (the model it builds).", show_default=False),
 ]
 
 
@@ -258,32 +250,15 @@ def identify(
     """Which variant FILE holds, from its keys and shapes alone: the preset if one matches and
     the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails.
 
-    For your own model (FILE.py:NAME): the nearest preset by structure (strides, kernels, pools,
-    shortcuts, head) and every departure from it, or that it matches one exactly."""
+    For your own model (FILE.py:NAME), or a preset or spec string: the nearest preset by
+    structure (strides, kernels, pools, shortcuts, head) and every departure from it, or that
+    it matches one exactly."""
     choose_format(format, output)
-    from ..usermodel import is_user_code
+    from ..report.identify import identified_report
+    from ..sources import EVERYTHING
 
-    if is_user_code(file):
-        user = source_from(file, {})
-        shape = input_shape_for(user, input)
-        from ..report.structure import structure_report
-        from ..sources import build_source, real_model
-        from ..structure import identify_module
-        from ..tracing.realpass import MetaCannotTrace
-
-        model = build_source(user)
-        notes: tuple[str, ...] = ()
-        try:
-            match = identify_module(model, shape)
-        except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
-            match = identify_module(real_model(user, model, shape, exc), shape)
-            notes = (f"traced on the CPU with real tensors: {exc.reason}",)
-        emit(structure_report(user.label, match, notes), format, output)
-        return
-    from ..checkpoint import identify_checkpoint, read_checkpoint
-    from ..report.checkpoint import identify_report
-
-    identification = identify_checkpoint(read_checkpoint(file))
-    emit(identify_report(identification), format, output)
-    if not identification.proved:
+    source = open_arch(file, {}, subject="FILE", accept=EVERYTHING)
+    found = source.identify(input_shape_for(source, input) if input is not None else None)
+    emit(identified_report(found), format, output)
+    if not found.proved:
         raise typer.Exit(1)

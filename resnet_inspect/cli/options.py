@@ -7,7 +7,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Optional, get_type_hints
 
 import typer
 
@@ -17,12 +17,15 @@ from ..render import (
     render,
 )
 from ..report.document import Report
-from ..spec import DEFAULT_ARCH, ResNetSpec, parse_field, parse_input_shape, resolve
+from ..spec import DEFAULT_ARCH, parse_field, parse_input_shape
 from ..spec import FIELDS as SPEC_FIELDS
 from ..units import printable
 from .app import _SHOW_TRACEBACK, ARCH_PANEL
 from .output import STDOUT, check_output_path, choose_format, write_atomic
 from .process import notice, sane_columns, writing_stdout
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 # --- the architecture flags, shared by every command: generated from the spec's fields ----------
 FLAG_OF = {f.name: f.metadata["flag"].split("/")[0] for f in SPEC_FIELDS}
@@ -123,36 +126,29 @@ WeightsOpt = Annotated[
 ]
 
 
-def spec_from(arch: str | None, overrides: dict[str, Any]) -> ResNetSpec:
-    """ARCH plus flag overrides; a malformed flag value is reported under its flag's name."""
+def open_arch(arch: str | None, overrides: dict[str, Any], **how: Any) -> Source:
+    """ARCH plus flag overrides as a Source (see :func:`~resnet_inspect.sources.open_source`,
+    which ``how`` goes to); the flags' own mistakes are reported under the flags' names."""
+    from ..sources import open_source
+    from ..usermodel import is_user_code
+
     for name, value in overrides.items():
         try:
             parse_field(name, value)
         except SpecError as exc:
             reason = str(exc).removeprefix(f"{name}: ")
             raise SpecError(f"{FLAG_OF[name]} {value!r}: {reason}") from None
-    return resolve(arch, **overrides)
-
-
-def source_from(arch: str | None, overrides: dict[str, Any]) -> Any:
-    """ARCH plus flag overrides as a spec, or ARCH as the user's code (which takes no flags)."""
-    from ..usermodel import is_user_code
-
-    if not is_user_code(arch):
-        return spec_from(arch, overrides)
-    if overrides:
+    if overrides and is_user_code(arch):
         flags = ", ".join(FLAG_OF[n] for n in overrides)
         raise UsageError(f"{flags}: architecture flags apply to presets and spec strings, not to "
                          f"your own model {arch!r}; give its arguments in parentheses: "
                          "file.py:Name(key=value)")  # fmt: skip
-    from ..usermodel import parse_user_code
-
-    return parse_user_code(arch or "")
+    return open_source(arch, overrides, **how)
 
 
-def input_shape_for(spec: Any, text: str | None) -> tuple[int, int, int, int]:
+def input_shape_for(source: Source, text: str | None) -> tuple[int, int, int, int]:
     # "" is a malformed shape, not "the default": only a missing --input means that
-    return parse_input_shape(text) if text is not None else spec.default_input_shape()
+    return parse_input_shape(text) if text is not None else source.default_input_shape()
 
 
 MAX_DEPTH = 10  # no module of a ResNet is nested deeper than 4 (layer1.0.downsample.1)
@@ -189,15 +185,10 @@ def emit(report: Report, fmt: str | None, output: str | None, exact: bool = Fals
         sys.stdout.write(render(report, chosen, width=width, exact=exact, ascii_only=ascii_only))
 
 
-def verify_weights_option(spec: Any, weights: str | None, flag: str = "--weights") -> Any:
+def verify_weights_option(source: Source, weights: str | None, flag: str = "--weights") -> Any:
     """For a command traced on the meta device: check that ``flag``'s file loads strictly into
-    ``spec`` or the user's model (the weights change no shape or count, so the trace stays on
-    meta)."""
-    if weights is None:
-        return None
-    from ..sources import verify_weights_for
-
-    return verify_weights_for(spec, weights, flag)
+    the source's model (the weights change no shape or count, so the trace stays on meta)."""
+    return None if weights is None else source.verify_weights(weights, flag)
 
 
 def weights_report(report: Report, checkpoint: Any) -> Report:
