@@ -68,7 +68,7 @@ def _shallow(spec: ResNetSpec) -> ResNetSpec:
 # stage, attention, anti-aliasing) at a fraction of fvcore's tracing time on the 100-to-400-block
 # presets; deeper stages repeat the second block. Presets that become the same network this way
 # (resnet101d and resnet200d are resnet26d's) are checked once.
-SHALLOW_PRESETS = {_shallow(spec): name for name, spec in reversed(PRESETS.items())}
+SHALLOW_PRESETS = {_shallow(spec): name for name, spec in reversed(list(PRESETS.items()))}
 
 
 @pytest.mark.slow
