@@ -33,8 +33,8 @@ class Result:
     rows_key: str = "layers"
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document the command line writes with ``--format json``."""
-        return dict(self.report.payload)
+        """The JSON document the command line writes with ``--format json``, schema version included."""
+        return self.report.document()
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per row (per layer, per departure, per configuration): for pandas."""

@@ -29,6 +29,7 @@ from resnet_inspect.benchmark import (
 )
 from resnet_inspect.cli import app
 from resnet_inspect.errors import InspectError, SpecError, UsageError
+from resnet_inspect.sources import open_source
 from resnet_inspect.spec import resolve
 
 TINY = "resnet18:layers=1,1,1,1,widths=8,16,32,64"
@@ -39,7 +40,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def tiny_task(batch: int = 1) -> BenchTask:
-    return BenchTask(resolve(TINY), batch, (3, 32, 32))
+    return BenchTask(open_source(TINY), batch, (3, 32, 32))
 
 
 # --- statistics and peaks, on plain data --------------------------------------------------------
@@ -171,6 +172,36 @@ def test_plan_names_the_variant_when_there_are_several() -> None:
         bench.plan(["resnet5"])
 
 
+def test_a_task_is_one_configuration_however_its_variant_was_written() -> None:
+    # the engine keys its built models and the plan its traces by the task: a spec and the
+    # same spec as text must be one key, or a sweep builds (and times) the variant twice
+    written = [BenchTask(v, 1, (3, 32, 32)) for v in (TINY, resolve(TINY), open_source(TINY))]
+    assert len(set(written)) == 1 and written[0].label == TINY
+    assert written[0].spec == resolve(TINY)
+
+
+def test_a_module_built_already_is_not_a_task() -> None:
+    # the bench builds its own copy on the device; a caller's module (here on meta) cannot be timed
+    from resnet_inspect.model import build_model
+
+    with pytest.raises(UsageError) as caught:
+        BenchTask(build_model(resolve(TINY), "meta"), 1, (3, 32, 32))
+    assert caught.value.subject == "source" and "got an nn.Module" in str(caught.value)
+
+
+def test_stage_breakdown_refuses_the_users_model_by_name() -> None:
+    # the stages are ours (stem, layer1.., head); a user's forward has none to cut out
+    from pathlib import Path
+
+    seed = f"{Path(__file__).parent / 'user_models' / 'seed_style.py'}:CifarResNet20"
+    tasks = [BenchTask(v, 2, (3, 32, 32)) for v in (TINY, seed)]
+    assert tasks[1].spec is None and tasks[1].label == seed
+    with pytest.raises(UsageError) as caught:
+        bench.plan_tasks(tasks, BenchConfig(breakdown=True))
+    assert caught.value.subject == "breakdown" and f"{seed} is your own model" in str(caught.value)
+    bench.plan_tasks(tasks[:1], BenchConfig(breakdown=True), check_memory=False)  # ours is cut into stages
+
+
 def test_the_command_line_renames_arguments_to_flags_but_not_quoted_text() -> None:
     from resnet_inspect.cli import in_flag_terms
 
@@ -244,7 +275,7 @@ def test_breakdown_reads_the_resnetv2_layout_stage_by_stage() -> None:
 
     spec = resolve("resnetv2_18d:layers=1,1,widths=32,64,num_classes=5")
     config = BenchConfig(warmup_s=0.01, min_time_s=0.05, breakdown=True, threads=1)
-    m = run_bench([BenchTask(spec, 1, (3, 32, 32))], config).measurements[0]
+    m = run_bench([BenchTask(open_source(spec), 1, (3, 32, 32))], config).measurements[0]
     assert [s.name for s in m.stages] == ["stem", "layer1", "layer2", "head"]
     assert sum(s.flops for s in m.stages) == m.flops
     model, x = build_model(spec).eval(), torch.randn(1, 3, 32, 32)
@@ -295,7 +326,7 @@ class _OomAtBatch(nn.Module):
 
 def test_oom_marks_its_row_and_the_sweep_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     make = engine._make_model
-    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _OomAtBatch(make(spec, config), 2))
+    monkeypatch.setattr(engine, "_make_model", lambda source, config: _OomAtBatch(make(source, config), 2))
     result = run_bench([tiny_task(1), tiny_task(2), tiny_task(4)], QUICK)
     assert [m.task.batch for m in result.measurements] == [1, 2, 4]  # never changed
     assert [m.status for m in result.measurements] == [Status.OK, Status.OOM, Status.OK]

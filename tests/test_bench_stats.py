@@ -12,7 +12,6 @@ import pytest
 from torch import nn
 
 # internals (module paths may be renamed: keep these lines together); resolve is public
-from resnet_inspect import resolve
 from resnet_inspect.benchmark import (
     BenchConfig,
     BenchTask,
@@ -23,13 +22,14 @@ from resnet_inspect.benchmark import (
     run_bench,
 )
 from resnet_inspect.benchmark.clocks import Clock
+from resnet_inspect.sources import open_source
 
 SKEWED = [1.0, 2.0, 3.0, 4.0, 100.0]  # one huge outlier: mean 22, median 3
 TINY = "block=basic,layers=1,widths=8,stem=cifar,stem_width=8,shortcut=A,num_classes=10"
 
 
 def tiny_task(batch: int = 1) -> BenchTask:
-    return BenchTask(resolve(TINY), batch, (3, 16, 16))
+    return BenchTask(open_source(TINY), batch, (3, 16, 16))
 
 
 def measured(times_ms: list[float], batch: int = 1) -> Measurement:
@@ -125,7 +125,7 @@ def _observe(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], dict[str, fl
     log: list[float] = []
     marks: dict[str, float] = {}
     make, memory_pass, turn = engine._make_model, engine.memory_pass, engine._turn
-    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _Counting(make(spec, config), log))
+    monkeypatch.setattr(engine, "_make_model", lambda source, config: _Counting(make(source, config), log))
 
     def at_memory(*args: Any) -> Any:
         marks.setdefault("memory", len(log))

@@ -34,7 +34,7 @@ from resnet_inspect.benchmark import (
 )
 from resnet_inspect.cli import app
 from resnet_inspect.errors import RuntimeFailure, UsageError
-from resnet_inspect.spec import resolve
+from resnet_inspect.sources import open_source
 
 TINY = "resnet18:layers=1,1,1,1,widths=8,16,32,64"
 TINY_ARGS = (TINY, "--input", "3x32x32", "--min-time", "0.05", "--warmup", "0.01", "--threads", "1")
@@ -43,12 +43,12 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def tiny_task(batch: int = 2) -> BenchTask:
-    return BenchTask(resolve(TINY), batch, (3, 32, 32))
+    return BenchTask(open_source(TINY), batch, (3, 32, 32))
 
 
 def train_parts(config: BenchConfig, batch: int = 2) -> training.TrainParts:
     task = tiny_task(batch)
-    model = engine._make_model(task.spec, config)
+    model = engine._make_model(task.source, config)
     x = engine.make_input(task, config)
     return training.TrainParts(model, training.make_optimizer(model, config), training.make_scaler(config),
                                x, training.make_target(task, task.spec.num_classes, "cpu"))  # fmt: skip
@@ -249,7 +249,7 @@ def test_probes_survive_out_of_memory_and_find_the_limit(monkeypatch: pytest.Mon
             out: torch.Tensor = self.inner(x)
             return out
 
-    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _OomAbove(make(spec, config)))
+    monkeypatch.setattr(engine, "_make_model", lambda source, config: _OomAbove(make(source, config)))
     config = BenchConfig(threads=1, mode=Mode.TRAIN)
     found, probes = fit.bisect_largest(lambda n: fit.run_probe(tiny_task(n), config), upper=64, start=2)
     assert found == 5 and (6, False) in probes
@@ -260,15 +260,15 @@ def test_cuda_max_batch_probes_for_real_and_leaves_the_device_clean() -> None:
     torch.cuda.synchronize()
     before = torch.cuda.memory_allocated()
     config = BenchConfig(device="cuda", mode=Mode.TRAIN)
-    found = fit.find_max_batch(resolve(TINY), (3, 256, 256), config)
+    found = fit.find_max_batch(open_source(TINY), (3, 256, 256), config)
     assert found.measured and found.task.batch >= 2 and any(not ok for _, ok in found.probes)
     assert torch.cuda.memory_allocated() == before  # every probe's tensors gone after the OOMs
-    assert fit.run_probe(BenchTask(resolve(TINY), 2, (3, 256, 256)), config)  # still usable
+    assert fit.run_probe(BenchTask(open_source(TINY), 2, (3, 256, 256)), config)  # still usable
 
 
 def test_cpu_max_batch_is_the_estimate_within_the_memory_available(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fit, "available_bytes", lambda config: (50 * 2**20, "test"))
-    found = fit.find_max_batch(resolve(TINY), (3, 32, 32), TRAIN)
+    found = fit.find_max_batch(open_source(TINY), (3, 32, 32), TRAIN)
     assert not found.measured and found.available_bytes == 50 * 2**20
 
     def need(n: int) -> int:
@@ -351,7 +351,7 @@ def test_out_of_memory_everywhere_fails_and_somewhere_warns(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, oom: set[int], code: int
 ) -> None:
     make = engine._make_model
-    monkeypatch.setattr(engine, "_make_model", lambda spec, config: _OomAtBatches(make(spec, config), oom))
+    monkeypatch.setattr(engine, "_make_model", lambda source, config: _OomAtBatches(make(source, config), oom))
     result = runner.invoke(app, ["bench", *TINY_ARGS, "--batch", "1,2", "-f", "json"])
     assert result.exit_code == code, result.output
     if code:

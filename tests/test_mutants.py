@@ -27,6 +27,7 @@ from resnet_inspect.benchmark.environment import Environment
 from resnet_inspect.benchmark.peaks import H100_SXM, Bound
 from resnet_inspect.cli import app
 from resnet_inspect.report.bench import measurement_record
+from resnet_inspect.sources import open_source
 from resnet_inspect.tracediff import Change, diff_specs, merge_names
 from resnet_inspect.tracing import trace_model, trace_spec
 
@@ -185,7 +186,7 @@ def test_utilisation_of_the_h100_bf16_peak_by_hand() -> None:
     """H100 SXM dense bf16: 989 TFLOP/s (NVIDIA's datasheet: 1979 with 2:4 sparsity, halved).
     A batch of 4.945 TFLOPs in 10 ms: 494.5 TFLOP/s, half the peak. Catches the rate divided by
     1e9 (GFLOP/s against a TFLOP/s peak: 500.0), never seen on a CPU, which has no peak."""
-    task = BenchTask(resolve("resnet50"), 256, (3, 224, 224))
+    task = BenchTask(open_source("resnet50"), 256, (3, 224, 224))
     m = Measurement(task, Status.OK, flops=4_945_000_000_000, times_s=(0.010, 0.010, 0.010))
     record = measurement_record(m, _h100_bf16())
     assert record["tflops_per_s"] == pytest.approx(494.5)
@@ -264,7 +265,7 @@ def test_rss_column_is_in_mebibytes() -> None:
     from resnet_inspect.report.bench import timing_table
 
     env = _cpu_env()
-    m = Measurement(BenchTask(resolve("resnet20"), 1, (3, 32, 32)), Status.OK, flops=1,
+    m = Measurement(BenchTask(open_source("resnet20"), 1, (3, 32, 32)), Status.OK, flops=1,
                     times_s=(0.01,), memory=MemoryPeak(resident_bytes=3 * 2**20))  # fmt: skip
     table = timing_table(BenchResult(env, (m,)), [measurement_record(m, env)], BenchConfig())
     column = [c.header for c in table.columns].index("RSS MiB")
@@ -289,7 +290,7 @@ def test_cpu_throughput_column_is_in_gflops() -> None:
     from resnet_inspect.report.bench import timing_table
 
     env = _cpu_env()
-    m = Measurement(BenchTask(resolve("resnet20"), 1, (3, 32, 32)), Status.OK,
+    m = Measurement(BenchTask(open_source("resnet20"), 1, (3, 32, 32)), Status.OK,
                     flops=2_000_000_000, times_s=(0.01,))  # fmt: skip
     table = timing_table(BenchResult(env, (m,)), [measurement_record(m, env)], BenchConfig())
     column = [c.header for c in table.columns].index("GFLOP/s")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..choices import parse_choice
 from ..errors import SpecError, UsageError
-from ..spec import ResNetSpec, parse_dims, spec_string
+from ..spec import ResNetSpec, parse_dims
 from ..usermodel import UserModel
 
 if TYPE_CHECKING:
@@ -135,15 +135,28 @@ _CHOICE_FIELDS: dict[str, type[Enum]] = {
 
 @dataclass(frozen=True)
 class BenchTask:
-    """One configuration: a variant at one batch size."""
+    """One configuration: a variant at one batch size. ``source`` knows its label, its spec
+    and how to build it on the device; the bench asks it rather than what kind it is."""
 
-    spec: ResNetSpec | UserModel  # one of ours, or the user's own model (file.py:Name)
+    source: Source  # one of ours, or the user's own model (file.py:Name): sources.BENCHABLE
     batch: int
     input_chw: tuple[int, int, int]
 
+    def __post_init__(self) -> None:
+        """A spec, a preset or spec string, or a UserModel from the API as its Source; an
+        nn.Module is refused: the bench builds its own copies on the device."""
+        from ..sources import BENCHABLE, open_source
+
+        object.__setattr__(self, "source", open_source(self.source, subject="source", accept=BENCHABLE))
+
     @property
     def label(self) -> str:
-        return spec_string(self.spec) if isinstance(self.spec, ResNetSpec) else self.spec.label
+        return self.source.label
+
+    @property
+    def spec(self) -> ResNetSpec | None:
+        """The variant; None for the user's own model."""
+        return self.source.spec
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -200,28 +213,27 @@ def parse_device(text: str) -> str:
 
 # --- the library's values, however they were made: errors name the argument ---------------------
 def resolve_variants(
-    variants: Sequence[ResNetSpec | UserModel | str | None],
+    variants: Sequence[Source | ResNetSpec | UserModel | str | None],
     resolve_one: Callable[[Any], Source] | None = None,
-) -> tuple[ResNetSpec | UserModel, ...]:
+) -> tuple[Source, ...]:
     """Each variant (a spec, a preset or spec string, None for the default, or the user's own
-    code) as the bench keys it (its spec, or the user's model), each once, in order; an
-    error names the variant when there are several."""
+    code) as a Source, each once, in order; an error names the variant when there are several."""
     if not variants:
         raise UsageError("variants: at least one is needed", subject="variants")
     from ..sources import BENCHABLE, open_source
 
     opened = resolve_one or (lambda v: open_source(v, subject="variants", accept=BENCHABLE))
-    specs: list[ResNetSpec | UserModel] = []
+    sources: list[Source] = []
     for variant in variants:
         try:
-            spec = opened(variant).origin
+            source = opened(variant)
         except SpecError as exc:
             if len(variants) == 1:
                 raise
             raise type(exc)(f"variant {variant!r}: {exc}") from None
-        if spec not in specs:
-            specs.append(spec)
-    return tuple(specs)
+        if source not in sources:  # the same variant however it was written
+            sources.append(source)
+    return tuple(sources)
 
 
 def check_batches(batches: Sequence[int]) -> tuple[int, ...]:

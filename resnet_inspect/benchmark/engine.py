@@ -31,14 +31,12 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ..errors import RuntimeFailure
-from ..spec import ResNetSpec
-from ..usermodel import UserModel
 from . import compiled as dynamo
 from .clocks import Clock, clock_for
 from .config import MIN_SAMPLES, ROUNDS, BenchConfig, BenchTask, Breakdown, CompileMode, Status
@@ -65,6 +63,9 @@ from .training import (
     train_step,
     weight_bytes,
 )
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 CUDA_GRAPH_WARMUP_CALLS = 3  # reduce-overhead records its CUDA graph after a few calls
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, what is running)
@@ -133,8 +134,8 @@ def run_bench(
 # --- 1. preparing ------------------------------------------------------------------------------
 def _prepare_all(lives: list[_Live], plan: BenchPlan, report: ProgressFn) -> None:
     config = plan.config
-    models: dict[ResNetSpec | UserModel, nn.Module] = {}
-    compiled: dict[ResNetSpec | UserModel, Callable[..., Any]] = {}
+    models: dict[Source, nn.Module] = {}
+    compiled: dict[Source, Callable[..., Any]] = {}
     for i, live in enumerate(lives):
         report(0.2 * i / len(lives), f"warming up {live.task.label} @ batch {live.task.batch}")
         try:
@@ -154,19 +155,19 @@ def _handle(live: _Live, config: BenchConfig, exc: Exception) -> None:
         raise _failure(live.task, exc) from exc
 
 
-def _prepare(live: _Live, plan: BenchPlan, models: dict[ResNetSpec | UserModel, nn.Module],
-             compiled: dict[ResNetSpec | UserModel, Callable[..., Any]]) -> None:  # fmt: skip
-    config, spec = plan.config, live.task.spec
+def _prepare(live: _Live, plan: BenchPlan, models: dict[Source, nn.Module],
+             compiled: dict[Source, Callable[..., Any]]) -> None:  # fmt: skip
+    config, source = plan.config, live.task.source
     if config.training:  # a step changes the weights: each configuration trains its own copy
-        models.pop(spec, None)
-        compiled.pop(spec, None)
-    if spec not in models:
-        models[spec] = _make_model(spec, config)
+        models.pop(source, None)
+        compiled.pop(source, None)
+    if source not in models:
+        models[source] = _make_model(source, config)
         if config.compile_mode is not None:
-            compiled[spec] = dynamo.compile_model(models[spec], config)
-    live.model = models[spec]
+            compiled[source] = dynamo.compile_model(models[source], config)
+    live.model = models[source]
     live.x = x = make_input(live.task, config)
-    fn = compiled.get(spec, live.model)
+    fn = compiled.get(source, live.model)
     parts = None
     if config.training:
         parts = TrainParts(live.model, make_optimizer(live.model, config), make_scaler(config), x,
@@ -222,7 +223,7 @@ def _train_memory(peak: MemoryPeak, parts: TrainParts, plan: BenchPlan, task: Be
 def _num_classes(task: BenchTask, model: nn.Module, x: torch.Tensor) -> int:
     """The classes a training step's labels are drawn from: the spec's, or what the user's
     model outputs (one eager pass of one image)."""
-    if isinstance(task.spec, ResNetSpec):
+    if task.spec is not None:
         return task.spec.num_classes
     with torch.no_grad():
         return int(model(x[:1]).shape[-1])
@@ -232,7 +233,7 @@ def probe_step(task: BenchTask, config: BenchConfig) -> None:
     """One call of what ``config`` times, eagerly, at ``task``'s batch size, and nothing kept."""
     grad = contextlib.nullcontext() if config.training else torch.inference_mode()
     with backend_settings(config), grad:
-        model = _make_model(task.spec, config)
+        model = _make_model(task.source, config)
         x = make_input(task, config)
         if config.training:
             parts = TrainParts(model, make_optimizer(model, config), make_scaler(config), x,
@@ -244,10 +245,8 @@ def probe_step(task: BenchTask, config: BenchConfig) -> None:
         step()  # the optimizer's state exists from the first step on
 
 
-def _make_model(spec: ResNetSpec | UserModel, config: BenchConfig) -> nn.Module:
-    from ..sources import BENCHABLE, open_source
-
-    model = open_source(spec, accept=BENCHABLE).build(config.device)
+def _make_model(source: Source, config: BenchConfig) -> nn.Module:
+    model = source.build(config.device)
     model = model.train() if config.training else model.eval().requires_grad_(False)
     if config.weights is not None:
         from ..checkpoint import load_weights_into

@@ -18,16 +18,19 @@ What "fits" means depends on the device:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..spec import ResNetSpec
-from ..usermodel import UserModel
 from .config import MAX_BATCH, BenchConfig, BenchTask
 from .memory import available_bytes, free_memory
 from .planning import plan_tasks
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,10 @@ def bisect_largest(fits: Callable[[int], bool], upper: int = MAX_BATCH,
     return good, probes
 
 
-def find_max_batch(spec: ResNetSpec | UserModel, input_chw: tuple[int, int, int] | None,
-                   config: BenchConfig) -> BatchFit:  # fmt: skip
-    """The largest batch of ``spec`` (on its default input, or ``input_chw``) for
+def find_max_batch(source: Source, input_chw: tuple[int, int, int] | None, config: BenchConfig) -> BatchFit:
+    """The largest batch of ``source`` (on its default input, or ``input_chw``) for
     ``config``'s device, mode and precision."""
-    return max_batch(BenchTask(spec, 1, input_chw or spec.default_input_shape()[1:]), config)
+    return max_batch(BenchTask(source, 1, input_chw or source.default_input_shape()[1:]), config)
 
 
 def max_batch(task: BenchTask, config: BenchConfig) -> BatchFit:
@@ -97,7 +99,7 @@ def max_batch(task: BenchTask, config: BenchConfig) -> BatchFit:
 
 
 def _at(task: BenchTask, batch: int) -> BenchTask:
-    return BenchTask(task.spec, batch, task.input_chw)
+    return dataclasses.replace(task, batch=batch)
 
 
 def run_probe(task: BenchTask, config: BenchConfig) -> bool:

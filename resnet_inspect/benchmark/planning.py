@@ -35,6 +35,7 @@ from .config import (
 from .environment import check_device, check_precision_runs
 
 if TYPE_CHECKING:
+    from ..sources import Source
     from ..tracing import Trace
 
 TRACE_ITEMSIZE = 4  # the plan's traces are float32; their byte counts are scaled to the run's
@@ -90,7 +91,7 @@ class BenchPlan:
         variant's weights (inference) stay resident; the largest configuration's activations
         come on top."""
         resident = sum(math.prod(t.input_shape) * self.config.precision.itemsize for t in self.tasks)
-        holders = self.tasks if self.config.training else tuple({t.spec: t for t in self.tasks}.values())
+        holders = self.tasks if self.config.training else tuple({t.source: t for t in self.tasks}.values())
         resident += sum(self.model_bytes(t) for t in holders)
         activations = max((self.activation_bytes(t) for t in self.tasks), default=0)
         return resident + activations, activations
@@ -125,7 +126,7 @@ class BenchPlan:
 
 
 def plan(
-    variants: Sequence[ResNetSpec | UserModel | str | None],
+    variants: Sequence[Source | ResNetSpec | UserModel | str | None],
     batches: Sequence[int] = (1,),
     input_shape: Sequence[int] | None = None,
     config: BenchConfig | None = None,
@@ -135,10 +136,10 @@ def plan(
     ``variants``: specs, presets or spec strings (None: the default variant); ``batches``: batch
     sizes, each measured once; ``input_shape``: one image, CxHxW (default: each variant's own).
     """
-    specs = resolve_variants(variants)
+    sources = resolve_variants(variants)
     sizes = check_batches(batches)
     chw = check_input_shape(input_shape) if input_shape is not None else None
-    tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in specs for b in sizes]
+    tasks = [BenchTask(s, b, chw or s.default_input_shape()[1:]) for s in sources for b in sizes]
     return plan_tasks(tasks, config if config is not None else BenchConfig())
 
 
@@ -147,14 +148,14 @@ def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig, check_memory: bo
     ``check_memory``, a run that would not fit in the memory available is refused
     (RuntimeFailure) before anything is built."""
     check_config(config)
-    user_code = [t.label for t in tasks if isinstance(t.spec, UserModel)]
+    user_code = [t.label for t in tasks if t.spec is None]
     if config.breakdown is Breakdown.STAGE and user_code:
         raise UsageError(f"breakdown stage: times our variants' stems, stages and heads; {user_code[0]} "
                          "is your own model, whose forward cannot be cut into them",
                          subject="breakdown")  # fmt: skip
     if config.weights is not None:
-        for spec in dict.fromkeys(t.spec for t in tasks):
-            _check_weights(spec, config.weights)  # before anything is built or timed
+        for source in dict.fromkeys(t.source for t in tasks):
+            _check_weights(source, config.weights)  # before anything is built or timed
     traces = {task: _trace(task) for task in tasks}  # the input fits the network
     planned = BenchPlan(tuple(tasks), config, MappingProxyType(traces))
     if config.training:
@@ -205,18 +206,14 @@ def check_config(config: BenchConfig) -> None:
     check_precision_runs(config)
 
 
-def _check_weights(spec: ResNetSpec | UserModel, path: str) -> None:
+def _check_weights(source: Source, path: str) -> None:
     """The file loads strictly into the variant (read as data; no model is built for it)."""
-    from ..sources import BENCHABLE, open_source
-
     try:
-        open_source(spec, accept=BENCHABLE).verify_weights(path, "weights")
+        source.verify_weights(path, "weights")
     except InspectError as exc:
         exc.subject = "weights"
         raise
 
 
 def _trace(task: BenchTask) -> Trace:
-    from ..sources import BENCHABLE, open_source
-
-    return open_source(task.spec, accept=BENCHABLE).trace(task.input_shape)
+    return task.source.trace(task.input_shape)

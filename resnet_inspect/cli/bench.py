@@ -124,7 +124,7 @@ def bench(
     choose_format(format, output)
     if output is not None:  # a long run must not end on an --output it cannot write
         check_output_path(output)  # the whole pre-flight, the temporary file included
-    specs = resolve_variants(arch or [None], functools.partial(open_arch, overrides=overrides))
+    sources = resolve_variants(arch or [None], functools.partial(open_arch, overrides=overrides))
     from ..benchmark import plan, run  # torch from here on
     from ..report.bench import bench_report, max_batch_report
 
@@ -132,10 +132,10 @@ def bench(
         from ..benchmark import check_config, find_max_batch
 
         check_config(config)
-        fits = [find_max_batch(spec, chw, config) for spec in specs]
+        fits = [find_max_batch(source, chw, config) for source in sources]
         emit(max_batch_report(fits, config), format, output)
         return
-    planned = plan(specs, batches, chw, config)
+    planned = plan(sources, batches, chw, config)
     with _progress_bar() as progress, _sigterm_as_interrupt() as signalled:
         result = run(planned, progress)
     _check_some_ran(result)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from ..report.document import Report
+from ..report.document import SCHEMA_VERSION, Report
 from .base import DEFAULT_OPTIONS, RenderOptions
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "render_json"]
 
 
 def render_json(report: Report, options: RenderOptions = DEFAULT_OPTIONS) -> str:
-    """The payload; no option changes it (json.dumps writes ASCII already)."""
-    payload = {"schema_version": SCHEMA_VERSION, **report.payload}
-    return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+    """The report's document; no option changes it (json.dumps writes ASCII already)."""
+    return json.dumps(report.document(), indent=2, sort_keys=False) + "\n"

@@ -13,7 +13,6 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ..benchmark import MIN_SAMPLES, NOISE_THRESHOLD, ROUNDS, Breakdown, Status, quantile
-from ..spec import ResNetSpec
 from .charts import bench_charts
 from .document import Bar, Column, Report, Table
 
@@ -57,7 +56,7 @@ def _flops_unit(env: Environment) -> tuple[str, float]:
 # --- the records: the JSON, and what the tables read -------------------------------------------
 def measurement_record(m: Measurement, env: Environment) -> Record:
     d: Record = {
-        "variant": m.task.label, "spec": m.task.spec.to_dict() if isinstance(m.task.spec, ResNetSpec) else None, "batch": m.task.batch,
+        "variant": m.task.label, "spec": m.task.spec.to_dict() if m.task.spec is not None else None, "batch": m.task.batch,
         "input_shape": list(m.task.input_shape), "status": m.status.value, "flops": m.flops,
         "forward_flops": m.forward_flops,
     }  # fmt: skip

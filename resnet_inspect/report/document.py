@@ -9,6 +9,8 @@ from typing import Any
 
 from ..units import printable, shape_text, short
 
+SCHEMA_VERSION = 1  # of the JSON document: raised when a key is renamed or removed
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -109,12 +111,17 @@ class Chart:
 
 @dataclass(frozen=True)
 class Report:
-    payload: dict[str, Any]  # the JSON document
+    payload: dict[str, Any]  # the JSON document's content: document() adds the envelope
     tables: tuple[Table, ...]
     header: tuple[str, ...] = ()  # lines above the tables
     notes: tuple[str, ...] = field(default_factory=tuple)  # lines below the tables
     charts: tuple[Chart, ...] = ()  # drawn where the format can (html)
     primary: int = 0  # the table a one-table format (csv) writes: the report's data
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document, schema version first: the one place it is made, for
+        ``--format json`` and the API's ``Result.to_dict()`` alike."""
+        return {"schema_version": SCHEMA_VERSION, **self.payload}
 
 
 def cell_text(value: Any, rich: bool = True, human: bool = False) -> str:
