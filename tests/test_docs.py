@@ -76,6 +76,14 @@ def test_every_relative_link_points_to_a_file_and_anchor_that_exist(page: Path) 
             assert anchor in _anchors(file), f"{page.name}: no heading for #{anchor} in {file.name}"
 
 
+def test_the_readme_links_every_docs_page() -> None:
+    """Catches a page added to docs/ that no reader can find from the README."""
+    linked = {
+        target.partition("#")[0] for target in LINK.findall(README.read_text(encoding="utf-8"))
+    }
+    assert sorted(f"docs/{page.name}" for page in DOCS if f"docs/{page.name}" not in linked) == []
+
+
 def test_the_readme_keeps_the_test_command_where_ci_reads_it() -> None:
     """Runs .ci/run's own awk on the README. Catches the block moved, reworded or fenced
     differently, which would make CI run nothing or the wrong thing."""
