@@ -1,4 +1,4 @@
-"""``python -m resnet_inspect``."""
+"""The command line run as ``python -m resnet_inspect``."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Nothing here is copied from the tool's output: each network is written out the way the ResNet
 paper walks it (the output size of every convolution, stage by stage), and the FLOPs rules of
-README "What is counted" are applied to those numbers in plain arithmetic:
+docs/counting.md are applied to those numbers in plain arithmetic:
 
     convolution  MACs = out_h * out_w * out_c * in_c * k * k (per image); FLOPs = 2 * MACs,
                  plus 1 per output element when the conv has a bias (norm=none)

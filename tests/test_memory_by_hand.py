@@ -1,6 +1,6 @@
 """Activation memory of one-block networks, counted by hand, tensor by tensor.
 
-Rules (README "What is counted", tracing.peak_activations / saved_for_backward):
+Rules (docs/counting.md, tracing.peak_activations / saved_for_backward):
 
 * inference peak: the largest set of tensors alive at once at any operation (a leaf's, or a
   block's own residual addition): its inputs and output (one tensor where they are the same

@@ -6,14 +6,7 @@ variant at one batch size, under a :class:`BenchConfig`), the measurement (:clas
 raw times, statistics as properties, a noise warning) and the environment it ran in
 (:class:`Environment`). The tables are assembled in ``report/bench.py``.
 
-One concept per module: ``config`` (what is timed, the settings, parsing the command's values),
-``stats`` (quantiles, the statistics of raw times), ``peaks`` (datasheet peaks of known GPUs),
-``results`` (the measured records), ``clocks``, ``memory`` (probes, and the memory a run may
-use), ``cgroup`` (the limits of the process's memory cgroups), ``environment`` (torch's settings for a run, the machine's facts, whether it can run the
-config), ``planning`` (the configurations, checked, traced and fitted to memory before a run),
-``training`` (the training step and its memory parts), ``layers`` (per-layer hooks),
-``compiled`` (torch.compile's limits and counts), ``fit`` (the largest batch) and ``engine``
-(the run itself).
+What each module is for: docs/architecture.md.
 
 The library's entry point::
 

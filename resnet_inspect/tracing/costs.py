@@ -3,7 +3,7 @@
 Each :class:`Operator` says which torch functions compute it, its closed-form output shape
 on the meta device, its MACs and FLOPs, its kernel geometry, its effect on the receptive
 field and what autograd keeps of it for backward. The trace, ``flops --help``, the
-operator table's "FLOPs rule" column and the README's rules all read this table.
+operator table's "FLOPs rule" column and docs/counting.md's table all read this table.
 
 Two quantities, never mixed up:
 
