@@ -35,8 +35,9 @@ from .usermodel import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from .checkpoint import Checkpoint, Comparison, Identification
-    from .structure import StructureMatch
+    from .checkpoint import Checkpoint, Comparison
+    from .identification.proof import Identification
+    from .identification.structure import StructureMatch
     from .tracing import Trace
     from .tracing.realpass import MetaCannotTrace
 
@@ -128,7 +129,7 @@ class Source(ABC):
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         """The nearest preset by structure, and every departure from it."""
-        from .structure import identify_module
+        from .identification.structure import identify_module
         from .tracing.realpass import MetaCannotTrace
 
         shape = input_shape or self.default_input_shape()
@@ -273,7 +274,8 @@ class CheckpointSource(Source):
                          "identify or check", subject="arch")  # fmt: skip
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
-        from .checkpoint import identify_checkpoint, read_checkpoint
+        from .checkpoint import read_checkpoint
+        from .identification.proof import identify_checkpoint
 
         return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin, self.subject)))
 

@@ -247,7 +247,7 @@ def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None,
     aligned_by = "name"
     user_code = a.spec is None or b.spec is None
     if how is Align.STRUCTURE or (how is Align.AUTO and user_code and not _names_mostly_shared(a, b)):
-        from .structure import rename_to_match
+        from .identification.structure import rename_to_match
 
         b, aligned_by = rename_to_match(a, b), "structure"
     fields = (differing_fields(a.spec, b.spec) if a.spec is not None and b.spec is not None else [])

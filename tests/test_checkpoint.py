@@ -22,18 +22,17 @@ from resnet_inspect.checkpoint import (
     NESTING_KEYS,
     CheckpointError,
     FileFormat,
-    IdentifyError,
     WeightsMismatch,
     compare_shapes,
     expected_shapes,
-    identify_checkpoint,
-    identify_shapes,
     load_weights_into,
     read_checkpoint,
     verify_weights,
 )
 from resnet_inspect.cli import app
 from resnet_inspect.errors import SpecError
+from resnet_inspect.identification import IdentifyError, identify_shapes
+from resnet_inspect.identification.proof import identify_checkpoint
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, ResNetSpec, resolve
 

@@ -20,13 +20,13 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
+from ..spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .tracing import LayerRecord, Trace
-    from .tracing.recorder import Recorded
+    from ..tracing import LayerRecord, Trace
+    from ..tracing.recorder import Recorded
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,8 @@ def _head_part(c: Recorded) -> str:
 
 
 def skeleton(model: nn.Module, input_shape: tuple[int, ...]) -> Skeleton:
-    from .tracing.tracer import record_pass
-    from .usermodel import model_device
+    from ..tracing.tracer import record_pass
+    from ..usermodel import model_device
 
     return skeleton_of(record_pass(model, input_shape, model_device(model)))
 
@@ -279,7 +279,7 @@ def identify_module(model: nn.Module, input_shape: tuple[int, ...]) -> Structure
     >>> identify_module(my_model, (1, 3, 224, 224)).verdict   # doctest: +SKIP
     'matches resnet18 exactly'
     """
-    from .model import build_model
+    from ..model import build_model
 
     found = skeleton(model, input_shape)
     shape = (input_shape[0], PRESETS["resnet50"].in_chans, *input_shape[2:])
