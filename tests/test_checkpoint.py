@@ -383,6 +383,22 @@ def test_proof_fails_when_the_file_has_more_than_the_variant(tmp_path: Path) -> 
     assert ident.load_error is not None and "head.extra.weight" in ident.load_error
 
 
+def test_one_front_door_identifies_a_checkpoint_a_path_and_a_module(tmp_path: Path) -> None:
+    # identify's two paths share one entrance: a checkpoint (or its path) goes to the weights
+    # reader and is proved, a module to the structure reader; a dispatch that sent either to
+    # the other reader, or dropped the proof, would fail here
+    from resnet_inspect.identification import identify
+    from resnet_inspect.identification.structure import StructureMatch
+
+    path = save(tmp_path / "w.pth", state_dict("resnet18:" + TINY))
+    for target in (read_checkpoint(path), path, str(path)):
+        ident = identify(target)
+        assert ident.proved and ident.identified.spec == resolve("resnet18:" + TINY)
+    # a torchvision resnet18 built from its preset: the structure reader names it exactly
+    match = identify(build_model(PRESETS["resnet18"], "meta"), (1, 3, 224, 224))
+    assert isinstance(match, StructureMatch) and match.preset == "resnet18" and match.departures == ()
+
+
 # --- loading into models --------------------------------------------------------------------------
 def test_load_weights_into_a_real_model_copies_the_values(tmp_path: Path) -> None:
     sd = state_dict(TINY50D)
