@@ -8,15 +8,12 @@ the stem, what comes after the last the head. Blocks group into stages where the
 width changes.
 
 :func:`identify_module` compares that skeleton with the presets' and names the nearest and every
-departure from it in words; :func:`rename_to_match` aligns the modules of two traces by the
-order and kind of their leaf operations, so ``diff`` can compare a user's ``stage1.block0.c1``
-with ``layer1.0.conv1``.
+departure from it in words. (Aligning two traces' modules by structure, for ``diff``, is
+``tracediff``'s: :func:`~resnet_inspect.tracediff.rename_to_match`.)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +22,6 @@ from ..spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 if TYPE_CHECKING:
     from torch import nn
 
-    from ..tracing import LayerRecord, Trace
     from ..tracing.recorder import Recorded
 
 
@@ -403,66 +399,3 @@ def _head_departures(found: Skeleton, ref: Skeleton, name: str, input_shape: tup
     if found.head != ref.head:
         out.append(f"head: {' + '.join(found.head) or 'none'} where {name} has {' + '.join(ref.head)}")
     return out
-
-
-# --- structural alignment, for diff ------------------------------------------------------------
-def _key(r: LayerRecord) -> tuple[Any, ...]:
-    """What a leaf operation is, regardless of its name: kind, size and kernel (not stride or
-    output shape: those are what a diff shows as changed)."""
-    return (r.type, r.params, r.kernel, r.groups)
-
-
-def _leaves(t: Trace) -> list[str]:
-    names = list(t.executed) or [r.name for r in t.layers if r.is_leaf]
-    return names
-
-
-def rename_to_match(a: Trace, b: Trace) -> Trace:
-    """``b`` with its modules renamed to the ``a`` modules they match by structure: leaves by
-    the order and kind of their operations, a parent to the ``a`` module whose leaves are
-    exactly its own. Modules without a match keep their name under their renamed parent."""
-    by_a, by_b = a.by_name(), b.by_name()
-    leaves_a, leaves_b = _leaves(a), _leaves(b)
-    matcher = difflib.SequenceMatcher(None, [_key(by_a[n]) for n in leaves_a],
-                                      [_key(by_b[n]) for n in leaves_b], autojunk=False)  # fmt: skip
-    mapping: dict[str, str] = {}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
-                if by_a[leaves_a[i]].type == by_b[leaves_b[j]].type:
-                    mapping[leaves_b[j]] = leaves_a[i]
-    mapping |= _parents(a, b, mapping)
-    renamed: dict[str, str] = {}
-    for r in sorted(b.layers, key=lambda r: r.name.count(".")):
-        parent, _, last = r.name.rpartition(".")
-        renamed[r.name] = mapping.get(r.name) or (f"{renamed[parent]}.{last}" if parent else r.name)
-    layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers)
-    return dataclasses.replace(b, layers=layers, executed=tuple(renamed.get(n, n) for n in b.executed))
-
-
-def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
-    a_leaves = {r.name: [n for n in _leaves(a) if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
-    used = set(leaves.values())
-    out: dict[str, str] = {}
-    for r in sorted((r for r in b.layers if not r.is_leaf), key=lambda r: r.name.count(".")):
-        mine = [n for n in _leaves(b) if n.startswith(r.name + ".")]
-        if not mine or any(n not in leaves for n in mine):
-            continue
-        targets = [leaves[n].split(".") for n in mine]
-        common = []
-        for parts in zip(*targets, strict=False):
-            if len(set(parts)) > 1:
-                break
-            common.append(parts[0])
-        lca = ".".join(common)
-        if lca and lca not in used and lca in a_leaves and sorted(a_leaves[lca]) == sorted(leaves[n] for n in mine):
-            out[r.name] = lca
-            used.add(lca)
-    return out
-
-
-def _renamed(r: LayerRecord, name: str, by_a: dict[str, LayerRecord]) -> LayerRecord:
-    if name == r.name:
-        return r
-    stage = by_a[name].stage if name in by_a else by_a.get(name.split(".", 1)[0], r).stage
-    return dataclasses.replace(r, name=name, depth=name.count(".") + 1, stage=stage)
