@@ -1,6 +1,6 @@
 """A network's structure, read from what its forward pass does, not from its names.
 
-:func:`skeleton` follows the tensors of one meta-device pass (the recorder's call list) and
+:func:`skeleton` follows the tensors of one meta-device pass (its frozen :class:`~resnet_inspect.tracing.graph.CallGraph`) and
 finds the residual blocks where two branches from one tensor are added; in each block the
 branch with more convolutions is the main path and the other the shortcut (none: identity; no
 convolution: zero padding, option A; else a projection). What comes before the first block is
@@ -15,13 +15,14 @@ departure from it in words. (Aligning two traces' modules by structure, for ``di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
+    from ..tracing.graph import CallGraph
     from ..tracing.recorder import Recorded
 
 
@@ -79,11 +80,10 @@ class _Node:
     parents: list[int]
 
 
-def _graph(recorder: Any) -> list[_Node]:
-    input_id = next(iter(recorder.rf))
-    latest: dict[int, int] = {input_id: -1}
+def _graph(graph: CallGraph) -> list[_Node]:
+    latest: dict[int, int] = {graph.input_id: -1}
     nodes: list[_Node] = []
-    for c in recorder.calls:
+    for c in graph.calls:
         parents = [latest[t] for t in c.input_ids if t in latest]
         if not parents:
             continue
@@ -113,8 +113,8 @@ def _conv(c: Recorded) -> Conv:
                 groups=(g.groups if g else None) or 1)  # fmt: skip
 
 
-def skeleton_of(recorder: Any) -> Skeleton:
-    nodes = _graph(recorder)
+def skeleton_of(graph: CallGraph) -> Skeleton:
+    nodes = _graph(graph)
     anc = _ancestors(nodes)
     blocks: list[tuple[int, int, BlockShape]] = []  # (block input node, add node, shape)
     for k, n in enumerate(nodes):
