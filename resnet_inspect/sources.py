@@ -35,8 +35,9 @@ from .usermodel import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from .checkpoint import Checkpoint, Comparison, Identification
-    from .structure import StructureMatch
+    from .checkpoint import Checkpoint, Comparison
+    from .identification.proof import Identification
+    from .identification.structure import StructureMatch
     from .tracing import Trace
     from .tracing.realpass import MetaCannotTrace
 
@@ -128,17 +129,17 @@ class Source(ABC):
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         """The nearest preset by structure, and every departure from it."""
-        from .structure import identify_module
+        from .identification import identify
         from .tracing.realpass import MetaCannotTrace
 
         shape = input_shape or self.default_input_shape()
         model = self.build("meta")
         try:
-            return Identified(self.label, identify_module(model, shape))
+            return Identified(self.label, identify(model, shape))
         except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
             if model_device(model) != "meta":
                 raise
-            match = identify_module(self.real_model(model, shape, exc), shape)
+            match = identify(self.real_model(model, shape, exc), shape)
             return Identified(self.label, match, notes=(f"traced on the CPU with real tensors: {exc.reason}",))
 
     def real_model(self, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
@@ -273,9 +274,10 @@ class CheckpointSource(Source):
                          "identify or check", subject="arch")  # fmt: skip
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
-        from .checkpoint import identify_checkpoint, read_checkpoint
+        from .checkpoint import read_checkpoint
+        from .identification import identify
 
-        return Identified(self.label, checkpoint=identify_checkpoint(read_checkpoint(self.origin, self.subject)))
+        return Identified(self.label, checkpoint=identify(read_checkpoint(self.origin, self.subject)))
 
 
 # --- the one way in ------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 Modules are matched by their state-dict name (``layer3.5.conv2``), the same name a checkpoint
 uses, so a block that exists in one variant only is *added* or *removed*, and everything else
-lines up. Each aligned row names what changed among :data:`COMPARED`. No rendering here and no
+lines up; or, for a user's own model (``stage1.block0.c1`` against ``layer1.0.conv1``), by
+structure: :func:`rename_to_match` renames B's modules to the A modules they match by the order
+and kind of their leaf operations. Each aligned row names what changed among :data:`COMPARED`. No rendering here and no
 top-level torch import: :func:`diff_specs` traces lazily.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -247,8 +250,6 @@ def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None,
     aligned_by = "name"
     user_code = a.spec is None or b.spec is None
     if how is Align.STRUCTURE or (how is Align.AUTO and user_code and not _names_mostly_shared(a, b)):
-        from .structure import rename_to_match
-
         b, aligned_by = rename_to_match(a, b), "structure"
     fields = (differing_fields(a.spec, b.spec) if a.spec is not None and b.spec is not None else [])
     return TraceDiff(
@@ -270,6 +271,69 @@ def _names_mostly_shared(a: Trace, b: Trace) -> bool:
     leaves_a = {r.name for r in a.layers if r.is_leaf}
     leaves_b = [r.name for r in b.layers if r.is_leaf]
     return not leaves_b or 2 * sum(n in leaves_a for n in leaves_b) >= len(leaves_b)
+
+
+# --- structural alignment: B's modules renamed to A's ---------------------------------------
+def _key(r: LayerRecord) -> tuple[Any, ...]:
+    """What a leaf operation is, regardless of its name: kind, size and kernel (not stride or
+    output shape: those are what a diff shows as changed)."""
+    return (r.type, r.params, r.kernel, r.groups)
+
+
+def _leaves(t: Trace) -> list[str]:
+    names = list(t.executed) or [r.name for r in t.layers if r.is_leaf]
+    return names
+
+
+def rename_to_match(a: Trace, b: Trace) -> Trace:
+    """``b`` with its modules renamed to the ``a`` modules they match by structure: leaves by
+    the order and kind of their operations, a parent to the ``a`` module whose leaves are
+    exactly its own. Modules without a match keep their name under their renamed parent."""
+    by_a, by_b = a.by_name(), b.by_name()
+    leaves_a, leaves_b = _leaves(a), _leaves(b)
+    matcher = difflib.SequenceMatcher(None, [_key(by_a[n]) for n in leaves_a],
+                                      [_key(by_b[n]) for n in leaves_b], autojunk=False)  # fmt: skip
+    mapping: dict[str, str] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                if by_a[leaves_a[i]].type == by_b[leaves_b[j]].type:
+                    mapping[leaves_b[j]] = leaves_a[i]
+    mapping |= _parents(a, b, mapping)
+    renamed: dict[str, str] = {}
+    for r in sorted(b.layers, key=lambda r: r.name.count(".")):
+        parent, _, last = r.name.rpartition(".")
+        renamed[r.name] = mapping.get(r.name) or (f"{renamed[parent]}.{last}" if parent else r.name)
+    layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers)
+    return dataclasses.replace(b, layers=layers, executed=tuple(renamed.get(n, n) for n in b.executed))
+
+
+def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
+    a_leaves = {r.name: [n for n in _leaves(a) if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
+    used = set(leaves.values())
+    out: dict[str, str] = {}
+    for r in sorted((r for r in b.layers if not r.is_leaf), key=lambda r: r.name.count(".")):
+        mine = [n for n in _leaves(b) if n.startswith(r.name + ".")]
+        if not mine or any(n not in leaves for n in mine):
+            continue
+        targets = [leaves[n].split(".") for n in mine]
+        common = []
+        for parts in zip(*targets, strict=False):
+            if len(set(parts)) > 1:
+                break
+            common.append(parts[0])
+        lca = ".".join(common)
+        if lca and lca not in used and lca in a_leaves and sorted(a_leaves[lca]) == sorted(leaves[n] for n in mine):
+            out[r.name] = lca
+            used.add(lca)
+    return out
+
+
+def _renamed(r: LayerRecord, name: str, by_a: dict[str, LayerRecord]) -> LayerRecord:
+    if name == r.name:
+        return r
+    stage = by_a[name].stage if name in by_a else by_a.get(name.split(".", 1)[0], r).stage
+    return dataclasses.replace(r, name=name, depth=name.count(".") + 1, stage=stage)
 
 
 def merge_names(a: Sequence[str], b: Sequence[str]) -> list[str]:

@@ -37,7 +37,7 @@ def test_every_preset_has_the_keys_its_block_type_declares(name: str) -> None:
 def test_no_other_block_type_carries_all_of_a_block_types_markers_first(block: object) -> None:
     """identify takes the first type in its reading order whose markers layer1.0 has: a
     preset of each type must be read as that type, not as one checked before it."""
-    from resnet_inspect.checkpoint.block_reading import _READING_ORDER
+    from resnet_inspect.identification.block_reading import _READING_ORDER
 
     name = next(n for n in READ_BY_BLOCK_KEYS if PRESETS[n].block is block)
     state = build_model(PRESETS[name], "meta").state_dict()

@@ -22,18 +22,17 @@ from resnet_inspect.checkpoint import (
     NESTING_KEYS,
     CheckpointError,
     FileFormat,
-    IdentifyError,
     WeightsMismatch,
     compare_shapes,
     expected_shapes,
-    identify_checkpoint,
-    identify_shapes,
     load_weights_into,
     read_checkpoint,
     verify_weights,
 )
 from resnet_inspect.cli import app
 from resnet_inspect.errors import SpecError
+from resnet_inspect.identification import IdentifyError, identify_shapes
+from resnet_inspect.identification.proof import identify_checkpoint
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, ResNetSpec, resolve
 
@@ -382,6 +381,22 @@ def test_proof_fails_when_the_file_has_more_than_the_variant(tmp_path: Path) -> 
     ident = identify_checkpoint(read_checkpoint(save(tmp_path / "x.pth", sd)))
     assert not ident.proved and ident.comparison.unexpected == ("head.extra.weight",)
     assert ident.load_error is not None and "head.extra.weight" in ident.load_error
+
+
+def test_one_front_door_identifies_a_checkpoint_a_path_and_a_module(tmp_path: Path) -> None:
+    # identify's two paths share one entrance: a checkpoint (or its path) goes to the weights
+    # reader and is proved, a module to the structure reader; a dispatch that sent either to
+    # the other reader, or dropped the proof, would fail here
+    from resnet_inspect.identification import identify
+    from resnet_inspect.identification.structure import StructureMatch
+
+    path = save(tmp_path / "w.pth", state_dict("resnet18:" + TINY))
+    for target in (read_checkpoint(path), path, str(path)):
+        ident = identify(target)
+        assert ident.proved and ident.identified.spec == resolve("resnet18:" + TINY)
+    # a torchvision resnet18 built from its preset: the structure reader names it exactly
+    match = identify(build_model(PRESETS["resnet18"], "meta"), (1, 3, 224, 224))
+    assert isinstance(match, StructureMatch) and match.preset == "resnet18" and match.departures == ()
 
 
 # --- loading into models --------------------------------------------------------------------------

@@ -23,9 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from resnet_inspect.checkpoint import (
-    IdentifyError,
     compare_shapes,
-    identify_shapes,
     read_checkpoint,
 )
 from resnet_inspect.checkpoint import read as read_module
@@ -33,6 +31,7 @@ from resnet_inspect.checkpoint.compare import load_strictly
 from resnet_inspect.checkpoint.read import PREFIXES, _strip_prefixes
 from resnet_inspect.cli import app
 from resnet_inspect.cli.output import check_output_path, write_atomic
+from resnet_inspect.identification import IdentifyError, identify_shapes
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import resolve
 from resnet_inspect.units import printable

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 from resnet_inspect.checkpoint import (
     compare,
-    identify_checkpoint,
     load_weights_into,
     read_checkpoint,
 )
 from resnet_inspect.checkpoint import read as read_module
 from resnet_inspect.cli import app
+from resnet_inspect.identification.proof import identify_checkpoint
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, resolve
 

@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from resnet_inspect.checkpoint import (
-    identify_checkpoint,
     load_weights_into,
     read_checkpoint,
     verify_weights,
 )
 from resnet_inspect.counters.fvcore import fvcore_counts
 from resnet_inspect.errors import SpecError
+from resnet_inspect.identification.proof import identify_checkpoint
 from resnet_inspect.model import build_model
 from resnet_inspect.model.selective_kernel import SelectiveKernelAttn
 from resnet_inspect.spec import (

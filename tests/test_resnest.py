@@ -15,7 +15,7 @@ import pytest
 
 from resnet_inspect import trace
 from resnet_inspect.checkpoint.compare import expected_shapes
-from resnet_inspect.checkpoint.identify import identify_shapes
+from resnet_inspect.identification import identify_shapes
 from resnet_inspect.report.listing import list_report
 from resnet_inspect.spec import PRESETS
 from resnet_inspect.tracing import Trace

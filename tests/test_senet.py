@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from resnet_inspect import build, trace
 from resnet_inspect.benchmark import stage_pieces
-from resnet_inspect.checkpoint import identify_shapes
 from resnet_inspect.cli import app
+from resnet_inspect.identification import identify_shapes
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESETS, resolve
 

@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 from resnet_inspect import build, trace
-from resnet_inspect.checkpoint.identify import identify_shapes
+from resnet_inspect.identification import identify_shapes
 from resnet_inspect.model import build_model
 from resnet_inspect.spec import PRESET_FAMILIES, PRESETS, resolve
 from resnet_inspect.tracediff import diff_specs
@@ -153,6 +153,6 @@ def test_a_selective_kernel_module_identifies_by_structure(name: str) -> None:
     """A model given as code (not a spec) is matched by its structure: a selective-kernel
     block's main path shows 5 convs (1x1, a path, the attention's two 1x1, 1x1), which
     resnet50's 3 do not match. Catches the SK presets left out of the candidates."""
-    from resnet_inspect.structure import identify_module
+    from resnet_inspect.identification.structure import identify_module
 
     assert identify_module(build(name, device="meta"), (1, 3, 64, 64)).verdict == f"matches {name} exactly"

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
+from resnet_inspect.identification.structure import identify_module
 from resnet_inspect.sources import UserSource
-from resnet_inspect.structure import identify_module
 from resnet_inspect.usermodel import UserCodeError, build_user_model, is_user_code, parse_user_code
 
 MODELS = Path(__file__).parent / "user_models" / "seed_style.py"
@@ -134,8 +134,8 @@ def test_identify_of_our_own_variant_matches_itself(name: str) -> None:
 
 
 def test_identify_names_widths_groups_and_pooled_shortcuts_in_words() -> None:
+    from resnet_inspect.identification.structure import departures, skeleton
     from resnet_inspect.spec import PRESETS
-    from resnet_inspect.structure import departures, skeleton
 
     def bones(name: str) -> object:
         return skeleton(resnet_inspect.build(name, device="meta"), (1, 3, 64, 64))
@@ -345,6 +345,6 @@ def test_a_preset_given_as_a_module_matches_itself_by_structure(name: str) -> No
     ResNeSt, Res2Net and selective-kernel presets, whose blocks also have five convs (seresnet50
     came out as 'res2net50_26w_4s, with 3 departures')."""
     from resnet_inspect import build
-    from resnet_inspect.structure import identify_module
+    from resnet_inspect.identification.structure import identify_module
 
     assert identify_module(build(name, device="meta"), (1, 3, 64, 64)).verdict == f"matches {name} exactly"

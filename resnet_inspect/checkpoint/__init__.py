@@ -1,26 +1,21 @@
 """Checkpoints as data: reading files (``read``), comparing with a variant and loading
-(``compare``), and which variant a state_dict holds (``identify``, pure Python)."""
+(``compare``). Which variant a state_dict holds is :mod:`resnet_inspect.identification`'s."""
 
 from __future__ import annotations
 
 from .compare import (
     Comparison,
-    Identification,
     ShapeMismatch,
     Uncopyable,
     compare,
     compare_checkpoint,
     compare_shapes,
     expected_shapes,
-    identify_checkpoint,
     load_strictly_on_meta,
     load_weights_into,
-    looks_like,
     mismatch_message,
     verify_weights,
 )
-from .evidence import Evidence, Identified, IdentifyError
-from .identify import identify_shapes
 from .read import (
     NESTING_KEYS,
     Checkpoint,
@@ -36,11 +31,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "Comparison",
-    "Evidence",
     "FileFormat",
-    "Identification",
-    "Identified",
-    "IdentifyError",
     "Shape",
     "ShapeMismatch",
     "Uncopyable",
@@ -49,11 +40,8 @@ __all__ = [
     "compare_checkpoint",
     "compare_shapes",
     "expected_shapes",
-    "identify_checkpoint",
-    "identify_shapes",
     "load_strictly_on_meta",
     "load_weights_into",
-    "looks_like",
     "mismatch_message",
     "read_checkpoint",
     "verify_weights",

@@ -1,5 +1,5 @@
 """A checkpoint against a variant: what matches, what is missing or unexpected, which shapes
-differ; a strict load on the meta device; identification of the variant it holds, proved.
+differ; a strict load on the meta device; the one-line message when a file does not load.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..identification.weights import looks_like
 from ..spec import ResNetSpec, spec_string
 from ..units import shape_text
-from .evidence import Identified, IdentifyError
-from .identify import identify_shapes
 from .read import _TOLERATED_SUFFIX, Checkpoint, Shape, WeightsMismatch, read_checkpoint
 
 if TYPE_CHECKING:
@@ -242,38 +241,3 @@ def load_weights_into(model: nn.Module, path: str | Path, label: str = "--weight
         detail = " ".join(str(exc).split())
         raise WeightsMismatch(f"{label} {str(path)!r} does not load into the model: {detail}") from None
     return checkpoint
-
-
-@dataclass(frozen=True, eq=False)
-class Identification:
-    checkpoint: Checkpoint
-    identified: Identified
-    comparison: Comparison  # the identified spec against the checkpoint
-    load_error: str | None  # None: built the spec and loaded the file with strict=True
-
-    @property
-    def proved(self) -> bool:
-        return self.comparison.loads_strictly and self.load_error is None
-
-
-def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
-    """Identify the variant, then prove it: build it and load the checkpoint strictly."""
-    from ..model import build_model
-
-    try:
-        identified = identify_shapes(checkpoint.shapes)
-    except IdentifyError as exc:  # say which file: a script may identify many
-        raise IdentifyError(f"{str(checkpoint.path)!r}: {exc}") from None
-    model = build_model(identified.spec, "meta")  # once: a deep one takes seconds to build
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    comparison = compare_checkpoint(expected, checkpoint)
-    return Identification(checkpoint, identified, comparison,
-                          _load_error(model, checkpoint))  # fmt: skip
-
-
-def looks_like(checkpoint: Checkpoint) -> str | None:
-    """The identified spec string, or None when the checkpoint cannot be identified."""
-    try:
-        return identify_shapes(checkpoint.shapes).spec_string
-    except IdentifyError:
-        return None

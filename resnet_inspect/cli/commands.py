@@ -219,7 +219,8 @@ def check(
     strictly, 1 when it does not."""
     source = open_arch(arch, overrides)
     choose_format(format, output)
-    from ..checkpoint import looks_like, read_checkpoint
+    from ..checkpoint import read_checkpoint
+    from ..identification import looks_like
     from ..report.checkpoint import check_report
 
     expected = None if source.spec is not None else source.expected_shapes()  # user code runs first

@@ -1,6 +1,6 @@
 """From checkpoint results (Checkpoint, Comparison, Identification) to Reports.
 
-Arrangement only: every number here was computed in checkpoint.py or identify.py.
+Arrangement only: every number here was computed in checkpoint/ or identify/.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from ..units import human
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
-    from ..checkpoint import Checkpoint, Comparison, Identification
+    from ..checkpoint import Checkpoint, Comparison
+    from ..identification.proof import Identification
 
 MATCH, MISSING, UNEXPECTED, SHAPE = "match", "missing", "unexpected", "shape differs"
 FILLED = "missing, filled by torch"

@@ -8,7 +8,7 @@ from ..units import shape_text
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
-    from ..structure import StructureMatch
+    from ..identification.structure import StructureMatch
 
 
 def structure_report(arch: str, match: StructureMatch, warnings: tuple[str, ...] = ()) -> Report:

@@ -1,8 +1,9 @@
 """model -> Trace: one pass, frozen records, the cost table, memory and receptive field.
 
 ``tracer`` runs the pass, ``recorder`` sees and prices every call, ``costs`` is the one cost
-table (with ``shapes``, its closed-form shape rules), ``memory`` the activation estimates,
-``records`` the frozen result types.
+table (with ``shapes``, its closed-form shape rules), ``graph`` the pass's frozen data flow
+(what ``memory``, the activation estimates, and identify's structure reader read), ``records``
+the frozen result types.
 
 The names below load on first use: ``costs`` is imported by ``--help`` (the FLOPs rules),
 which must not pay for torch.

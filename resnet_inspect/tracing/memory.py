@@ -6,13 +6,13 @@ here and tested by hand in tests/test_memory_by_hand.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .costs import Saves
-from .recorder import Recorded
+from .graph import CallGraph
 
 
 @dataclass
@@ -28,7 +28,7 @@ def _bytes(t: torch.Tensor, item: int) -> int:
     return t.numel() * item
 
 
-def saved_for_backward(calls: Sequence[Recorded], item: int) -> int:
+def saved_for_backward(graph: CallGraph, item: int) -> int:
     """Bytes autograd keeps for a training step's backward: each distinct tensor saved once.
 
     The cost table says what each operator keeps: convolution, linear and normalisation their
@@ -36,7 +36,7 @@ def saved_for_backward(calls: Sequence[Recorded], item: int) -> int:
     global pooling keep no activations.
     """
     saved: dict[int, int] = {}
-    for c in calls:
+    for c in graph.calls:
         saves = c.operator.saves if c.operator is not None else Saves.NOTHING
         if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids:
             saved[c.input_ids[0]] = c.call.input_numel * item
@@ -51,10 +51,7 @@ def saved_for_backward(calls: Sequence[Recorded], item: int) -> int:
 VIEWS = frozenset({"reshape", "slice", "split"})
 
 
-def peak_activations(
-    calls: Sequence[Recorded], numel: Mapping[int, int], holds: Sequence[tuple[tuple[int, ...], int]],
-    input_id: int, output_ids: Sequence[int], item: int,
-) -> int:  # fmt: skip
+def peak_activations(graph: CallGraph, output_ids: Sequence[int], item: int) -> int:
     """Inference peak: the most activation bytes alive at once, call by call over the pass.
 
     An activation is a tensor computed from the input (parameters, buffers and constants are
@@ -69,6 +66,7 @@ def peak_activations(
     are read. At each call its inputs and outputs are alive together, and a max-pool's int64
     indices while it runs.
     """
+    calls, numel, input_id = graph.calls, graph.numel, graph.input_id
     root: dict[int, int] = {}
     born: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -86,7 +84,7 @@ def peak_activations(
                 continue
             born.setdefault(out, i)
             last[out] = max(last.get(out, i), i)
-    for ids, until in holds:
+    for ids, until in graph.holds:
         for t in {root.get(t, t) for t in ids}:
             if t in born:
                 last[t] = max(last[t], until)

@@ -26,6 +26,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -33,6 +34,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import costs
 from .costs import GLOBAL, RF, Call, Operator
+from .graph import CallGraph
 
 
 class Counted(str, Enum):
@@ -133,6 +135,12 @@ class Recorder(TorchFunctionMode):
         self.numel[id(x)] = x.numel()
         self.input_id = id(x)
         self._alive.append(x)
+
+    def freeze(self) -> CallGraph:
+        """What the pass saw, as the frozen record everything after it reads (no copy: the
+        recorder is done with it)."""
+        return CallGraph(tuple(self.calls), self.input_id, MappingProxyType(self.numel),
+                         MappingProxyType(self.rf), tuple(self.holds), tuple(self.assumed_global))  # fmt: skip
 
     # -- every torch function --------------------------------------------------------------
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:

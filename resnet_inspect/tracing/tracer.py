@@ -4,13 +4,14 @@ The meta device carries shapes and dtypes but no data, so the pass allocates not
 no arithmetic: a 256x3x2048x2048 input costs what 1x3x224x224 costs. Hooks tell the
 :class:`~.recorder.Recorder` which module is running and keep each module's input and output;
 the recorder prices every call by the cost table and follows the receptive field along the
-tensors. The records are built once from what the pass saw, and frozen.
+tensors. When the pass ends the recorder hands over a frozen :class:`~.graph.CallGraph`;
+the records are built once from it and the hooks' view, and frozen.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..spec import ResNetSpec
 from ..units import DTYPE_BYTES, DType, shape_text
 from . import costs
 from .costs import RF, Geometry
+from .graph import CallGraph
 from .memory import Seen, peak_activations, saved_for_backward
 from .realpass import MetaCannotTrace, meta_failure_reason
 from .recorder import Counted, Recorded, Recorder
@@ -72,7 +74,7 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
 
 def _run(
     model: nn.Module, input_shape: tuple[int, ...], device: str
-) -> tuple[dict[str, Seen], Recorder, Any]:
+) -> tuple[dict[str, Seen], CallGraph, Any]:
     seen: dict[str, Seen] = {}
     recorder = Recorder(shape_rules=device == "meta")
     with _hooks(model, seen, recorder), torch.no_grad():
@@ -86,7 +88,7 @@ def _run(
             if explained is None:
                 raise
             raise explained from None
-    return seen, recorder, output
+    return seen, recorder.freeze(), output
 
 
 def _input(input_shape: tuple[int, ...], device: str) -> torch.Tensor:
@@ -132,32 +134,32 @@ def trace_model(
             f"takes in_chans={spec.in_chans}", subject="input_shape",
         )  # fmt: skip
     dtype = parse_choice(DType, dtype, "dtype").value
-    seen, recorder, output = _run(model, input_shape, device)
+    seen, graph, output = _run(model, input_shape, device)
     stages = model.stage_map() if isinstance(model, Network) else _stage_names(model)
     item = DTYPE_BYTES[dtype]
     own_calls: dict[str, list[Recorded]] = {}
-    for c in recorder.calls:
+    for c in graph.calls:
         own_calls.setdefault(c.owner, []).append(c)
     modules = [(name, m) for name, m in model.named_modules() if name]
     params = _subtree_params(model, modules)
     work = _subtree_work({name: own_calls.get(name, []) for name, _ in modules})
     own = {
-        name: _record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []), recorder.rf, item,
+        name: _record(name, m, seen.get(name, _UNSEEN), own_calls.get(name, []), graph.fields, item,
                       stages[name], params[name], work[name])
         for name, m in modules
     }  # fmt: skip
     layers = tuple(own.values())
-    calls = [c for c in recorder.calls if c.counted is not Counted.UNCOUNTED]
+    calls = [c for c in graph.calls if c.counted is not Counted.UNCOUNTED]
     return Trace(
         spec=spec,
         input_shape=tuple(input_shape),
         output_shape=tuple(_shape(_first_tensor(output))),
         dtype=dtype,
         layers=layers,
-        totals=_totals(model, layers, recorder, output, item, spec is not None),
+        totals=_totals(model, layers, graph, output, item, spec is not None),
         operators=_operator_totals(calls),
-        uncounted=tuple(dict.fromkeys(c.name for c in recorder.calls if c.counted is Counted.UNCOUNTED)),
-        field_assumed_global_after=tuple(dict.fromkeys(recorder.assumed_global)),
+        uncounted=tuple(dict.fromkeys(c.name for c in graph.calls if c.counted is Counted.UNCOUNTED)),
+        field_assumed_global_after=tuple(dict.fromkeys(graph.assumed_global)),
         arch=arch,
         executed=tuple(n for n in seen if n in own and own[n].is_leaf),
         outputs=_outputs(output),
@@ -234,7 +236,7 @@ def _shape(t: Any) -> tuple[int, ...]:
 
 
 def _record(
-    name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: dict[int, RF], item: int,
+    name: str, module: nn.Module, seen: Seen, calls: list[Recorded], fields: Mapping[int, RF], item: int,
     stage: str, params: tuple[int, int], work: tuple[int, int],
 ) -> LayerRecord:
     """A module's row, built once: its own calls' operator, geometry and FLOPs, and the
@@ -338,11 +340,11 @@ def _operator_totals(calls: list[Recorded]) -> tuple[OperatorTotal, ...]:
 
 
 def _totals(
-    model: nn.Module, layers: tuple[LayerRecord, ...], recorder: Recorder,
+    model: nn.Module, layers: tuple[LayerRecord, ...], graph: CallGraph,
     output: Any, item: int, ours: bool,
 ) -> Totals:  # fmt: skip
-    calls = recorder.calls
-    field = _output_field(layers, recorder, ours)
+    calls = graph.calls
+    field = _output_field(layers, graph, ours)
     returned = [id(v) for _, v in _leaves(output, "") if isinstance(v, torch.Tensor)]  # all held at the end
     params = sum(p.numel() for p in model.parameters())
     return Totals(
@@ -352,30 +354,28 @@ def _totals(
         flops=sum(c.flops for c in calls),
         param_bytes=params * item,
         activation_bytes=sum(r.output_bytes for r in layers if r.is_leaf),
-        peak_activation_bytes=peak_activations(
-            calls, recorder.numel, recorder.holds, recorder.input_id, returned, item
-        ),
-        training_activation_bytes=saved_for_backward(calls, item),
+        peak_activation_bytes=peak_activations(graph, returned, item),
+        training_activation_bytes=saved_for_backward(graph, item),
         receptive_field=field[0],
         jump=field[1],
     )
 
 
-def _output_field(layers: tuple[LayerRecord, ...], recorder: Recorder, ours: bool) -> tuple[Any, Any]:
+def _output_field(layers: tuple[LayerRecord, ...], graph: CallGraph, ours: bool) -> tuple[Any, Any]:
     """The receptive field the totals show: our ResNet's last stage; another model's last
     4-D (spatial) output in the order the pass computed it; None where none was followed
     (the input never reached a spatial output the recorder could follow)."""
     if ours:
         last_stage = [r for r in stage_members(layers) if r.stage.startswith("layer")][-1]
         return last_stage.receptive_field or 0, last_stage.jump or 0
-    for c in reversed(recorder.calls):
-        field = recorder.rf.get(c.output_id)
+    for c in reversed(graph.calls):
+        field = graph.fields.get(c.output_id)
         if len(c.call.output_shape) == 4 and field is not None and field[0] is not None:
             return field
     return None, None
 
 
-def record_pass(model: nn.Module, input_shape: tuple[int, ...], device: str = "meta") -> Recorder:
-    """One pass, and every call it made in order with its tensors' ids (the data-flow graph
-    that structural identification reads); the recorder's ``rf`` holds the input's id first."""
+def record_pass(model: nn.Module, input_shape: tuple[int, ...], device: str = "meta") -> CallGraph:
+    """One pass, and its frozen call graph: every call in order with its tensors' ids (the
+    data flow that structural identification reads)."""
     return _run(model, input_shape, device)[1]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from ..spec import (
@@ -69,6 +69,9 @@ from .block_reading import (
 )  # fmt: skip
 from .evidence import Evidence, Identified, IdentifyError, Shape, _Reader
 from .resnetv2_reading import _identify_resnetv2, _is_resnetv2
+
+if TYPE_CHECKING:
+    from ..checkpoint.read import Checkpoint
 
 UNSEEN = (
     "stride_in: a stride has no weights; assumed 3x3 (torchvision's v1.5)",
@@ -424,3 +427,11 @@ def _classifier(r: _Reader) -> int:
     w = r.shape("fc.weight", 2)
     r.note("num_classes", w[0], f"fc.weight {shape_text(w)}")
     return w[0]
+
+
+def looks_like(checkpoint: Checkpoint) -> str | None:
+    """The identified spec string, or None when the checkpoint cannot be identified."""
+    try:
+        return identify_shapes(checkpoint.shapes).spec_string
+    except IdentifyError:
+        return None

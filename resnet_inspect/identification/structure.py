@@ -1,6 +1,6 @@
 """A network's structure, read from what its forward pass does, not from its names.
 
-:func:`skeleton` follows the tensors of one meta-device pass (the recorder's call list) and
+:func:`skeleton` follows the tensors of one meta-device pass (its frozen :class:`~resnet_inspect.tracing.graph.CallGraph`) and
 finds the residual blocks where two branches from one tensor are added; in each block the
 branch with more convolutions is the main path and the other the shortcut (none: identity; no
 convolution: zero padding, option A; else a projection). What comes before the first block is
@@ -8,25 +8,22 @@ the stem, what comes after the last the head. Blocks group into stages where the
 width changes.
 
 :func:`identify_module` compares that skeleton with the presets' and names the nearest and every
-departure from it in words; :func:`rename_to_match` aligns the modules of two traces by the
-order and kind of their leaf operations, so ``diff`` can compare a user's ``stage1.block0.c1``
-with ``layer1.0.conv1``.
+departure from it in words. (Aligning two traces' modules by structure, for ``diff``, is
+``tracediff``'s: :func:`~resnet_inspect.tracediff.rename_to_match`.)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
+from ..spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .tracing import LayerRecord, Trace
-    from .tracing.recorder import Recorded
+    from ..tracing.graph import CallGraph
+    from ..tracing.recorder import Recorded
 
 
 @dataclass(frozen=True)
@@ -83,11 +80,10 @@ class _Node:
     parents: list[int]
 
 
-def _graph(recorder: Any) -> list[_Node]:
-    input_id = next(iter(recorder.rf))
-    latest: dict[int, int] = {input_id: -1}
+def _graph(graph: CallGraph) -> list[_Node]:
+    latest: dict[int, int] = {graph.input_id: -1}
     nodes: list[_Node] = []
-    for c in recorder.calls:
+    for c in graph.calls:
         parents = [latest[t] for t in c.input_ids if t in latest]
         if not parents:
             continue
@@ -117,8 +113,8 @@ def _conv(c: Recorded) -> Conv:
                 groups=(g.groups if g else None) or 1)  # fmt: skip
 
 
-def skeleton_of(recorder: Any) -> Skeleton:
-    nodes = _graph(recorder)
+def skeleton_of(graph: CallGraph) -> Skeleton:
+    nodes = _graph(graph)
     anc = _ancestors(nodes)
     blocks: list[tuple[int, int, BlockShape]] = []  # (block input node, add node, shape)
     for k, n in enumerate(nodes):
@@ -212,8 +208,8 @@ def _head_part(c: Recorded) -> str:
 
 
 def skeleton(model: nn.Module, input_shape: tuple[int, ...]) -> Skeleton:
-    from .tracing.tracer import record_pass
-    from .usermodel import model_device
+    from ..tracing.tracer import record_pass
+    from ..usermodel import model_device
 
     return skeleton_of(record_pass(model, input_shape, model_device(model)))
 
@@ -279,7 +275,7 @@ def identify_module(model: nn.Module, input_shape: tuple[int, ...]) -> Structure
     >>> identify_module(my_model, (1, 3, 224, 224)).verdict   # doctest: +SKIP
     'matches resnet18 exactly'
     """
-    from .model import build_model
+    from ..model import build_model
 
     found = skeleton(model, input_shape)
     shape = (input_shape[0], PRESETS["resnet50"].in_chans, *input_shape[2:])
@@ -403,66 +399,3 @@ def _head_departures(found: Skeleton, ref: Skeleton, name: str, input_shape: tup
     if found.head != ref.head:
         out.append(f"head: {' + '.join(found.head) or 'none'} where {name} has {' + '.join(ref.head)}")
     return out
-
-
-# --- structural alignment, for diff ------------------------------------------------------------
-def _key(r: LayerRecord) -> tuple[Any, ...]:
-    """What a leaf operation is, regardless of its name: kind, size and kernel (not stride or
-    output shape: those are what a diff shows as changed)."""
-    return (r.type, r.params, r.kernel, r.groups)
-
-
-def _leaves(t: Trace) -> list[str]:
-    names = list(t.executed) or [r.name for r in t.layers if r.is_leaf]
-    return names
-
-
-def rename_to_match(a: Trace, b: Trace) -> Trace:
-    """``b`` with its modules renamed to the ``a`` modules they match by structure: leaves by
-    the order and kind of their operations, a parent to the ``a`` module whose leaves are
-    exactly its own. Modules without a match keep their name under their renamed parent."""
-    by_a, by_b = a.by_name(), b.by_name()
-    leaves_a, leaves_b = _leaves(a), _leaves(b)
-    matcher = difflib.SequenceMatcher(None, [_key(by_a[n]) for n in leaves_a],
-                                      [_key(by_b[n]) for n in leaves_b], autojunk=False)  # fmt: skip
-    mapping: dict[str, str] = {}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
-                if by_a[leaves_a[i]].type == by_b[leaves_b[j]].type:
-                    mapping[leaves_b[j]] = leaves_a[i]
-    mapping |= _parents(a, b, mapping)
-    renamed: dict[str, str] = {}
-    for r in sorted(b.layers, key=lambda r: r.name.count(".")):
-        parent, _, last = r.name.rpartition(".")
-        renamed[r.name] = mapping.get(r.name) or (f"{renamed[parent]}.{last}" if parent else r.name)
-    layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers)
-    return dataclasses.replace(b, layers=layers, executed=tuple(renamed.get(n, n) for n in b.executed))
-
-
-def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
-    a_leaves = {r.name: [n for n in _leaves(a) if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
-    used = set(leaves.values())
-    out: dict[str, str] = {}
-    for r in sorted((r for r in b.layers if not r.is_leaf), key=lambda r: r.name.count(".")):
-        mine = [n for n in _leaves(b) if n.startswith(r.name + ".")]
-        if not mine or any(n not in leaves for n in mine):
-            continue
-        targets = [leaves[n].split(".") for n in mine]
-        common = []
-        for parts in zip(*targets, strict=False):
-            if len(set(parts)) > 1:
-                break
-            common.append(parts[0])
-        lca = ".".join(common)
-        if lca and lca not in used and lca in a_leaves and sorted(a_leaves[lca]) == sorted(leaves[n] for n in mine):
-            out[r.name] = lca
-            used.add(lca)
-    return out
-
-
-def _renamed(r: LayerRecord, name: str, by_a: dict[str, LayerRecord]) -> LayerRecord:
-    if name == r.name:
-        return r
-    stage = by_a[name].stage if name in by_a else by_a.get(name.split(".", 1)[0], r).stage
-    return dataclasses.replace(r, name=name, depth=name.count(".") + 1, stage=stage)
