@@ -1,6 +1,6 @@
 """Reading a block from a state_dict: its type, widths, grouping and the fields of the
 multi-branch blocks (Res2Net's scale, ResNeSt's radix, the selective kernel's attention), and a
-pruned net's per-block widths. Part of identify (see identify.py)."""
+pruned net's per-block widths. Part of identify (see weights.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading timm's resnetv2 layout (stem.*, stages.N.blocks.M.*, norm, head.fc): pre-activation
-ResNets and BiT. Part of identify (see identify.py)."""
+ResNets and BiT. Part of identify (see weights.py)."""
 
 from __future__ import annotations
 
