@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .choices import parse_choice
 from .errors import UsageError
-from .report.document import Report
-from .sources import DEFAULT_INPUT
 from .units import DType
 
-if TYPE_CHECKING:  # the choices' enums; the functions import them when called
+if TYPE_CHECKING:  # what the functions import when called: the package's import stays light
+    from .report.document import Report
     from .report.flops import By
     from .tracediff import Align
 
@@ -123,7 +122,7 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     True
     """
     from .report.diff import diff_report
-    from .sources import open_source
+    from .sources import DEFAULT_INPUT, open_source
     from .tracediff import Align, diff_sources
 
     how = parse_choice(Align, align, "align")
@@ -144,7 +143,7 @@ def identify(target: Any, input_size: Sequence[int] | None = None) -> Result:
     True
     """
     from .report.identify import identified_report
-    from .sources import EVERYTHING, open_source
+    from .sources import DEFAULT_INPUT, EVERYTHING, open_source
 
     source = open_source(target, subject="target", accept=EVERYTHING)
     found = source.identify(None if input_size is None else _input(input_size, DEFAULT_INPUT))
