@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import InspectError, RuntimeFailure, UsageError
 from ..spec import MAX_BLOCKS
@@ -259,46 +259,46 @@ def _pickle_protocol(p: Path, fmt: FileFormat) -> int | None:
 
 
 def _load_torch(p: Path, fmt: FileFormat, where: str) -> Any:
-    import torch
-
+    """torch.load(weights_only=True); a valid pickle of protocol 4 or 5, whose opcodes torch's
+    safe loader cannot parse, is read again by the restricted unpickler (safe_pickle.py)."""
     try:
-        # argparse.Namespace: training scripts (timm's among them) save their arguments beside
-        # the weights; rebuilding one sets attributes and runs no code.
-        allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
-        allowed = allow([argparse.Namespace]) if allow else contextlib.nullcontext()
-        with allowed, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return torch.load(p, map_location="cpu", weights_only=True,
-                              mmap=fmt is FileFormat.TORCH)  # fmt: skip
+        return _torch_load(p, fmt, restricted=False)
     except pickle.UnpicklingError as exc:
         protocol = _pickle_protocol(p, fmt)
-        if protocol is not None and protocol > _SAFE_PROTOCOL and "Unsupported operand" in str(exc):
-            return _load_newer_protocol(p, fmt, where)
-        raise CheckpointError(f"{where}: {_refusal(str(exc), protocol)}") from None
+        if protocol is None or protocol <= _SAFE_PROTOCOL or "Unsupported operand" not in str(exc):
+            raise CheckpointError(f"{where}: {_refusal(str(exc))}") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on a bad file
-        _raise_if_out_of_memory(exc, where, _size(p))
-        raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
-                              f"corrupt? ({_first_line(exc)})") from None
+        _unreadable(exc, p, where)
+    try:
+        return _torch_load(p, fmt, restricted=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{where}: {_refusal(str(exc), 'a restricted unpickler')}") from None
+    except Exception as exc:
+        _unreadable(exc, p, where)
 
 
-def _load_newer_protocol(p: Path, fmt: FileFormat, where: str) -> Any:
-    """A pickle of protocol 4 or 5, which torch's safe loader cannot parse: read by Python's
-    unpickler restricted to tensors and plain containers (checkpoint/safe_pickle.py)."""
+def _torch_load(p: Path, fmt: FileFormat, restricted: bool) -> Any:
+    """torch.load on the CPU, memory-mapped where the format allows: by torch's safe loader,
+    or (``restricted``) by Python's unpickler limited to what a state dict is rebuilt from."""
     import torch
 
     from . import safe_pickle
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return torch.load(p, map_location="cpu", weights_only=False, pickle_module=safe_pickle,
-                              mmap=fmt is FileFormat.TORCH)  # fmt: skip
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{where}: {_refusal(str(exc), loader='a restricted unpickler')}") from None
-    except Exception as exc:
-        _raise_if_out_of_memory(exc, where, _size(p))
-        raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
-                              f"corrupt? ({_first_line(exc)})") from None
+    # argparse.Namespace: training scripts (timm's among them) save their arguments beside
+    # the weights; rebuilding one sets attributes and runs no code.
+    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    allowed = allow([argparse.Namespace]) if allow and not restricted else contextlib.nullcontext()
+    how: dict[str, Any] = ({"weights_only": False, "pickle_module": safe_pickle} if restricted
+                           else {"weights_only": True})  # fmt: skip
+    with allowed, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(p, map_location="cpu", mmap=fmt is FileFormat.TORCH, **how)
+
+
+def _unreadable(exc: Exception, p: Path, where: str) -> NoReturn:
+    _raise_if_out_of_memory(exc, where, _size(p))
+    raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
+                          f"corrupt? ({_first_line(exc)})") from None
 
 
 # how an allocation failure reads: Python's MemoryError, torch's CPU allocator ("can't
@@ -326,23 +326,15 @@ def _size(p: Path) -> int | None:
     return None
 
 
-def _refusal(message: str, protocol: int | None = None, loader: str = "weights_only=True") -> str:
-    """torch's multi-paragraph weights_only error, as one line that says what was refused."""
+def _refusal(message: str, loader: str = "weights_only=True") -> str:
+    """torch's multi-paragraph unpickling error, as one line that says what was refused."""
     found = re.search(r"GLOBAL ([\w.]+)", message)
     if found:
         return (f"refused: unpickling it would import {found[1]}; resnet-inspect reads checkpoints "
                 f"as data only ({loader}) and never runs code from a file")
     operand = re.search(r"Unsupported operand \d+", message)
-    if operand and protocol is not None and protocol > _SAFE_PROTOCOL:
-        # a valid file: torch's safe unpickler knows the opcodes of protocols 2 and 3 only
-        import torch
-
-        return (f"written with pickle protocol {protocol}, which torch {torch.__version__}'s safe "
-                "loader (weights_only=True, the only way this tool reads a pickle) cannot read "
-                f"({operand[0]}); save it again with torch.save's default protocol, or as "
-                ".safetensors")
     detail = operand[0] if operand else _first_line(message)
-    return (f"cannot be read as data by the safe loader (weights_only=True: {detail}); not a "
+    return (f"cannot be read as data by the safe loader ({loader}: {detail}); not a "
             "torch.save file, or truncated or corrupt")
 
 
