@@ -130,7 +130,7 @@ class Source(ABC):
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         """The nearest preset by structure, and every departure from it."""
         from .identification import identify
-        from .tracing.realpass import MetaCannotTrace
+        from .tracing.realpass import MetaCannotTrace, real_pass_note
 
         shape = input_shape or self.default_input_shape()
         model = self.build("meta")
@@ -140,7 +140,7 @@ class Source(ABC):
             if model_device(model) != "meta":
                 raise
             match = identify(self.real_model(model, shape, exc), shape)
-            return Identified(self.label, match, notes=(f"traced on the CPU with real tensors: {exc.reason}",))
+            return Identified(self.label, match, notes=(real_pass_note(exc.reason),))
 
     def real_model(self, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
         """The model built again on the CPU, for a pass with real tensors, where the meta
@@ -271,7 +271,7 @@ class CheckpointSource(Source):
 
     def build(self, device: str = "meta") -> nn.Module:
         raise UsageError(f"{self.origin!r}: a checkpoint holds weights, not a model; give it to "
-                         "identify or check", subject="arch")  # fmt: skip
+                         "identify or check", subject=self.subject)  # fmt: skip
 
     def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
         from .checkpoint import read_checkpoint
@@ -320,11 +320,18 @@ def _open(target: Any, overrides: dict[str, Any], subject: str, accept: Collecti
     try:
         return SpecSource(resolve(target, **overrides))
     except SpecError as exc:
-        if Kind.CHECKPOINT in accept and isinstance(target, str):
+        if Kind.CHECKPOINT in accept and isinstance(target, str) and _looks_like_a_path(target):
             return CheckpointSource(target, subject)  # not a variant: a file, which says why it cannot be read
         if named is None:
             raise
         raise type(exc)(f"{named} {target!r}: {exc}", subject=exc.subject) from None
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """Text that names a file (a folder in it, or an extension: ``weights.pth``) rather than a
+    mistyped preset (``resnt50``), whose error should say "did you mean resnet50?"."""
+    name = os.path.basename(text)
+    return name != text or ("." in name and ":" not in text)
 
 
 def _is_module(target: Any) -> bool:

@@ -91,11 +91,16 @@ PLAIN_MACS = 13_824 + 147_456 + 80
 PLAIN_PARAMS = 216 + 4 * 576 + 90
 
 
-@pytest.mark.parametrize(("name", "call"), [("gated", "bool() on a tensor"), ("item_read", ".item()")])
-def test_a_value_dependent_forward_is_traced_on_the_cpu_and_says_so(runner: CliRunner, name: str, call: str) -> None:
+@pytest.mark.parametrize(("name", "why"), [
+    ("gated", "the forward's control flow depends on values (layer1.0 calls bool() on a tensor)"),
+    ("item_read", "the forward reads a tensor's values (layer1.0 calls .item())"),
+])  # fmt: skip
+def test_a_value_dependent_forward_is_traced_on_the_cpu_and_says_so(runner: CliRunner, name: str, why: str) -> None:
+    """An `if` on a tensor is control flow; an .item() may be only a read (logging), and the
+    warning claims no more than that."""
     result = runner.invoke(app, ["summary", user(name), "--input", "1x3x16x16"])
     assert result.exit_code == 0, result.stderr
-    warning = f"traced on the CPU with real tensors: the forward's control flow depends on values (layer1.0 calls {call})"
+    warning = f"traced on the CPU with real tensors: {why}"
     assert warning in " ".join(result.stdout.split())  # the table wraps long lines
     data = run_json(runner, "summary", user(name), "--input", "1x3x16x16")
     assert any(w.startswith(warning) and w.endswith("results are for one random input") for w in data["warnings"])

@@ -148,3 +148,20 @@ def test_a_missing_checkpoint_is_named_by_the_argument_that_gave_it(tmp_path: Pa
     assert str(info.value).startswith(f"target {missing!r}") and "no such file" in str(info.value)
     result = CliRunner().invoke(app, ["identify", missing])
     assert result.exit_code == 2 and result.output.startswith(f"error: FILE {missing!r}")
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("resnt50", "did you mean resnet50?"),  # a mistyped preset is not a missing file
+    ("weights.pth", "no such file"),  # a file name (an extension) that is not there
+    ("ckpts/r50", "no such file"),  # a path
+])  # fmt: skip
+def test_identify_says_what_a_missing_target_looked_like(typed: str, said: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """identify takes a checkpoint path as well as a variant: text that names neither is
+    reported as what it looks like, in the CLI and the API alike. Catches every failed variant
+    taken for a missing file ('resnt50': no such file)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["identify", typed])
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    with pytest.raises(resnet_inspect.InspectError, match=said.replace("?", r"\?")):
+        resnet_inspect.identify(typed)

@@ -69,7 +69,9 @@ def trace_warnings(trace: Trace) -> tuple[str, ...]:
 
 
 def real_pass_warning(trace: Trace) -> str:
-    return f"traced on the CPU with real tensors: {trace.real_pass_reason}; results are for one random input"
+    from ..tracing.realpass import real_pass_note
+
+    return real_pass_note(trace.real_pass_reason)
 
 
 _OUTPUTS_SHOWN = 8  # more are counted, not listed: the JSON has them all

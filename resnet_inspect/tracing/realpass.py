@@ -74,7 +74,10 @@ def meta_failure_reason(exc: BaseException, failure: Failure | None) -> str | No
     where = (known.owner or "the model's own forward") if known is not None else "the forward"
     if function in VALUE_READS or any(p in text for p in _NO_VALUES):
         what = VALUE_READS.get(function, f"{function or 'a function'}, which reads a value")
-        return f"the forward's control flow depends on values ({where} calls {what})"
+        # bool() on a tensor is an if or a while; .item() and the like may only be logging
+        does = "the forward's control flow depends on values" if function == "Tensor.__bool__" \
+            else "the forward reads a tensor's values"
+        return f"{does} ({where} calls {what})"
     if any(p in text for p in _VALUE_SHAPED):
         return (f"an output's shape depends on values ({where} calls {function or 'an operator'}, "
                 "a boolean mask or nonzero)")  # fmt: skip
@@ -105,3 +108,8 @@ def too_big(label: str, reason: str, input_shape: tuple[int, ...], needed: int) 
         f"{human_bytes(REAL_PASS_BUDGET_BYTES)} allowed: try a smaller input_shape; cause: {reason}",
         subject="input_shape",
     )  # fmt: skip
+
+
+def real_pass_note(reason: str) -> str:
+    """What every report says of a trace that ran on the CPU with real tensors."""
+    return f"traced on the CPU with real tensors: {reason}; results are for one random input"
