@@ -57,14 +57,16 @@ class Result:
 
         return html_fragment(self.report)
 
-def _input(input_size: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+def _input(input_size: Sequence[int] | None) -> tuple[int, int, int, int] | None:
+    """The caller's input size, checked; None: each model's own default."""
     if input_size is None:
-        return default
+        return None
     shape = tuple(input_size)
     if len(shape) != 4 or not all(isinstance(v, int) and v > 0 for v in shape):
         raise UsageError(f"input_size {input_size!r}: expected four positive ints (batch, channels, "
                          "height, width), e.g. (1, 3, 224, 224)", subject="input_size")  # fmt: skip
-    return shape
+    b, c, h, w = shape
+    return b, c, h, w
 
 
 def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "float32") -> Any:
@@ -72,7 +74,7 @@ def _trace(model_or_spec: Any, input_size: Sequence[int] | None, dtype: str = "f
     from .sources import open_source
 
     source = open_source(model_or_spec, subject="model_or_spec")
-    return source.trace(_input(input_size, source.default_input_shape()), dtype)
+    return source.trace(_input(input_size), dtype)
 
 
 def summary(model_or_spec: Any, input_size: Sequence[int] | None = None, depth: int = 2,
@@ -122,13 +124,12 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     True
     """
     from .report.diff import diff_report
-    from .sources import DEFAULT_INPUT, open_source
+    from .sources import open_source
     from .tracediff import Align, diff_sources
 
     how = parse_choice(Align, align, "align")
     side_a, side_b = open_source(a, subject="a", named="A"), open_source(b, subject="b", named="B")
-    shape = None if input_size is None else _input(input_size, DEFAULT_INPUT)  # else each its own
-    result = diff_sources(side_a, side_b, shape, align=how)  # type: ignore[arg-type]
+    result = diff_sources(side_a, side_b, _input(input_size), align=how)  # None: each its own
     return Result(result, diff_report(result, depth))
 
 
@@ -143,10 +144,10 @@ def identify(target: Any, input_size: Sequence[int] | None = None) -> Result:
     True
     """
     from .report.identify import identified_report
-    from .sources import DEFAULT_INPUT, EVERYTHING, open_source
+    from .sources import EVERYTHING, open_source
 
     source = open_source(target, subject="target", accept=EVERYTHING)
-    found = source.identify(None if input_size is None else _input(input_size, DEFAULT_INPUT))
+    found = source.identify(_input(input_size))
     if found.checkpoint is not None:
         return Result(found.checkpoint, identified_report(found), rows_key="evidence")
     return Result(found.match, identified_report(found), rows_key="departures")

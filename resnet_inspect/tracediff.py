@@ -281,8 +281,7 @@ def _key(r: LayerRecord) -> tuple[Any, ...]:
 
 
 def _leaves(t: Trace) -> list[str]:
-    names = list(t.executed) or [r.name for r in t.layers if r.is_leaf]
-    return names
+    return list(t.executed) or [r.name for r in t.layers if r.is_leaf]
 
 
 def rename_to_match(a: Trace, b: Trace) -> Trace:
@@ -309,11 +308,12 @@ def rename_to_match(a: Trace, b: Trace) -> Trace:
 
 
 def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
-    a_leaves = {r.name: [n for n in _leaves(a) if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
+    leaves_a, leaves_b = _leaves(a), _leaves(b)  # once: not per container
+    a_leaves = {r.name: [n for n in leaves_a if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
     used = set(leaves.values())
     out: dict[str, str] = {}
     for r in sorted((r for r in b.layers if not r.is_leaf), key=lambda r: r.name.count(".")):
-        mine = [n for n in _leaves(b) if n.startswith(r.name + ".")]
+        mine = [n for n in leaves_b if n.startswith(r.name + ".")]
         if not mine or any(n not in leaves for n in mine):
             continue
         targets = [leaves[n].split(".") for n in mine]

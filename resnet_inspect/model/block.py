@@ -135,6 +135,13 @@ class ResidualBlock(nn.Module):
             nn.init.zeros_(weight)
 
 
+def zero_init_residuals(model: nn.Module) -> None:
+    """``zero_init_residual``: every residual block of ``model`` starts as its shortcut."""
+    for m in model.modules():
+        if isinstance(m, ResidualBlock):
+            m.zero_init_last()
+
+
 def make_attn(spec: ResNetSpec, channels: int, nominal: int) -> nn.Module | None:
     """The block's gate on ``channels``; ECA's kernel follows the ``nominal`` (unpruned) width,
     as in timm's pruned nets, whose pruning resizes convs, norms and linears only."""

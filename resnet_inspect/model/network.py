@@ -14,7 +14,7 @@ from torch import nn
 
 from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
 from .base import Network
-from .block import BlockContext, ResidualBlock
+from .block import BlockContext, zero_init_residuals
 from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
 from .registry import block_class
 
@@ -158,6 +158,4 @@ def init_weights(model: Network, spec: ResNetSpec) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     if spec.zero_init_residual:
-        for m in model.modules():
-            if isinstance(m, ResidualBlock):
-                m.zero_init_last()
+        zero_init_residuals(model)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..spec import Block, ResNetSpec, Stem, StemPool
 from .base import Network
-from .block import BlockContext, ResidualBlock
+from .block import BlockContext, ResidualBlock, zero_init_residuals
 from .layers import AvgPool2x2Same, make_conv, make_norm_act
 from .registry import block_class
 
@@ -154,6 +154,4 @@ def _init_weights(model: ResNetV2, spec: ResNetSpec) -> None:
     if model.head.fc.bias is not None:
         nn.init.zeros_(model.head.fc.bias)
     if spec.zero_init_residual:
-        for m in model.modules():
-            if isinstance(m, ResidualBlock):
-                m.zero_init_last()
+        zero_init_residuals(model)

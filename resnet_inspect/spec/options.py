@@ -111,7 +111,8 @@ class BlockType:
     (output channels per unit of stage width), the convolutions on its branch, the
     block-specific spec fields it reads, its checkpoint keys, and how many 2-D convs a trace
     sees on its branch. The module that builds it registers in ``model/registry.py``; the
-    block zeroes its own last norm (``ResidualBlock.zero_init_last``)."""
+    block zeroes its own last layer (``ResidualBlock.zero_init_last``: the last norm, or a
+    pre-activation block's last conv)."""
 
     expansion: int
     convs: int  # convolutions on the residual branch, each with its width in block_widths

@@ -34,9 +34,14 @@ if TYPE_CHECKING:
     from .resnet_spec import ResNetSpec
 
 
+_DEFAULTS: dict[str, object] = {}  # filled from ResNetSpec's fields on the first check
+
+
 def _defaults(spec: ResNetSpec) -> dict[str, object]:
-    """Each field's default, read from the spec's own dataclass (this module sits below it)."""
-    return {f.name: f.default for f in dataclasses.fields(spec)}
+    """Each field's default, read once from the spec's own dataclass (this module sits below it)."""
+    if not _DEFAULTS:
+        _DEFAULTS.update({f.name: f.default for f in dataclasses.fields(spec)})
+    return _DEFAULTS
 
 
 def validate(spec: ResNetSpec) -> None:
