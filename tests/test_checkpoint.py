@@ -456,7 +456,7 @@ def test_identify_prints_preset_spec_and_proof(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Preset: resnet20" in out and "Spec: resnet20" in out
-    assert "Loads strictly: built resnet20 and loaded all" in out and "stride_in" in out
+    assert "Loads strictly: built resnet20 on the meta device and loaded all" in out and "stride_in" in out
     assert "aa: anti-aliasing" in out  # named as unseen, with what was assumed
 
 

@@ -124,15 +124,7 @@ def compare(spec: ResNetSpec, checkpoint: Checkpoint) -> Comparison:
     return compare_checkpoint(expected_shapes(spec), checkpoint)
 
 
-def load_strictly_on_meta(spec: ResNetSpec, checkpoint: Checkpoint) -> str | None:
-    """Build ``spec`` on the meta device and load the checkpoint strictly (see
-    :func:`_load_error`). None when it loads, else the first complaint."""
-    from ..model import build_model
-
-    return _load_error(build_model(spec, "meta"), checkpoint)
-
-
-def _load_error(model: nn.Module, checkpoint: Checkpoint) -> str | None:
+def strict_load_error(model: nn.Module, checkpoint: Checkpoint) -> str | None:
     """Torch's own strict load of the checkpoint's names and shapes into ``model`` (on the meta
     device), then the copies torch would refuse (:func:`uncopyable_reason`). The load takes a
     float32 meta stand-in of each tensor's shape with ``assign=True``, which copies nothing:

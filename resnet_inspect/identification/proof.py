@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..checkpoint.compare import Comparison, _load_error, compare_checkpoint
+from ..checkpoint.compare import Comparison, compare_checkpoint, strict_load_error
 from ..checkpoint.read import Checkpoint
 from .evidence import Identified, IdentifyError
 from .weights import identify_shapes
@@ -36,4 +36,4 @@ def identify_checkpoint(checkpoint: Checkpoint) -> Identification:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     comparison = compare_checkpoint(expected, checkpoint)
     return Identification(checkpoint, identified, comparison,
-                          _load_error(model, checkpoint))  # fmt: skip
+                          strict_load_error(model, checkpoint))  # fmt: skip

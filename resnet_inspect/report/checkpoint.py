@@ -176,9 +176,10 @@ def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_lik
 def proof_line(ident: Identification) -> str:
     name = ident.identified.spec_string
     if ident.proved:
-        return (f"Loads strictly: built {name} and loaded all {len(ident.checkpoint.tensors):,} "
-                "tensors with load_state_dict(strict=True); that proves the shapes, not what the "
-                "weights cannot show (below)")  # fmt: skip
+        return (f"Loads strictly: built {name} on the meta device and loaded all "
+                f"{len(ident.checkpoint.tensors):,} tensors' names and shapes with "
+                "load_state_dict(strict=True), no dtype that torch refuses to copy; that proves the "
+                "shapes, not what the weights cannot show (below)")  # fmt: skip
     problem = ident.load_error or ident.comparison.counts()
     return f"Does NOT load strictly: {name} does not load the checkpoint strictly: {problem}"
 
