@@ -39,6 +39,7 @@ def test_no_other_block_type_carries_all_of_a_block_types_markers_first(block: o
     preset of each type must be read as that type, not as one checked before it."""
     from resnet_inspect.identification.block_reading import _READING_ORDER
 
+    assert set(_READING_ORDER) == set(BLOCK_TYPES)  # a new block type left out is never read
     name = next(n for n in READ_BY_BLOCK_KEYS if PRESETS[n].block is block)
     state = build_model(PRESETS[name], "meta").state_dict()
     first = next(b for b in _READING_ORDER
@@ -68,8 +69,8 @@ def test_zero_init_residual_makes_every_block_start_as_its_shortcut(name: str) -
         model(torch.randn(1, 3, 32, 32))
         handle.remove()
         x = torch.randn_like(seen[0])
-        expected = x
-        for part in block.post:
-            expected = getattr(block, part)(expected)
+        # a post-activation block ReLUs the sum (He et al. 2015); a pre-activation one adds
+        # nothing after it (He et al. 2016): derived from the paper, not from block.post
+        expected = x if spec.preact else torch.relu(x)
         torch.testing.assert_close(block(x), expected)
     assert torch.count_nonzero(block.get_submodule(block.zero_init_name).weight) == 0

@@ -141,6 +141,9 @@ def test_a_readme_example_is_the_real_output(
     monkeypatch.setenv("COLUMNS", "100")
     result = CliRunner().invoke(app, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    # check exits 1 on a file that does not load (the README's example shows one); others 0
+    assert result.exit_code == (1 if args[0] == "check" else 0), result.output
+    assert any(line.strip() not in ("", "...") for line in shown), "an example shows no output"
     timed = args[0] == "bench"
     real = [_normal(line, timed) for line in result.stdout.splitlines()]
     at = 0

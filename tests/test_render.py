@@ -31,6 +31,17 @@ def test_ascii_only_holds_for_every_format(fmt: Format) -> None:
     assert "conv\\u2192" in text or "conv\\\\u2192" in text  # escaped, not dropped (json escapes its own)
 
 
+def test_an_ascii_table_is_drawn_in_ascii_not_escaped_boxes() -> None:
+    """render() escapes whatever is left over, so the check above holds even for a table that
+    forgot its ASCII box: the table renderer itself must draw +, - and |, not the heavy box
+    characters (which the escape would turn into unreadable \\u250f runs)."""
+    from resnet_inspect.render import RenderOptions, render_table
+
+    text = render_table(_report(), RenderOptions(width=60, ascii_only=True))
+    assert "\\u25" not in text.encode("ascii", "backslashreplace").decode()
+    assert "|" in text and "-" in text
+
+
 def test_width_and_exact_reach_the_table() -> None:
     """11,689,512 is 11.7 M in human units (rounded to one decimal by hand); --exact shows it whole."""
     human = render(_report(), Format.TABLE, width=40)

@@ -18,7 +18,6 @@ model, strictly.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import contextlib
 import json
@@ -284,10 +283,9 @@ def _torch_load(p: Path, fmt: FileFormat, restricted: bool) -> Any:
 
     from . import safe_pickle
 
-    # argparse.Namespace: training scripts (timm's among them) save their arguments beside
-    # the weights; rebuilding one sets attributes and runs no code.
     allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
-    allowed = allow([argparse.Namespace]) if allow and not restricted else contextlib.nullcontext()
+    extra = list(safe_pickle.EXTRA_GLOBALS)
+    allowed = allow(extra) if allow and not restricted else contextlib.nullcontext()
     how: dict[str, Any] = ({"weights_only": False, "pickle_module": safe_pickle} if restricted
                            else {"weights_only": True})  # fmt: skip
     with allowed, warnings.catch_warnings():

@@ -16,6 +16,10 @@ import collections
 import pickle
 from typing import IO, Any
 
+# classes beyond tensors a checkpoint may hold, for both loaders: training scripts (timm's
+# among them) save their arguments beside the weights; rebuilding one runs no code
+EXTRA_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
+
 
 def _allowed(module: str, name: str) -> Any:
     """The global ``module.name`` if a state dict may be rebuilt from it, else None."""
@@ -24,8 +28,9 @@ def _allowed(module: str, name: str) -> Any:
 
     if module == "collections" and name == "OrderedDict":
         return collections.OrderedDict
-    if module == "argparse" and name == "Namespace":  # training arguments saved beside weights
-        return argparse.Namespace
+    extra = next((c for c in EXTRA_GLOBALS if (c.__module__, c.__qualname__) == (module, name)), None)
+    if extra is not None:
+        return extra
     if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor_v3",
                                              "_rebuild_parameter"):  # fmt: skip
         return getattr(torch._utils, name)
