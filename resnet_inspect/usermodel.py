@@ -1,10 +1,16 @@
-"""ARCH as the user's own code: ``my_resnet.py:ResNet50``, ``models.resnet:build(num_classes=10)``.
+"""ARCH as the user's own code: ``my_resnet.py:ResNet50``, ``models.resnet:build(num_classes=10)``,
+``seed.py:resnet`` (a module-level instance), ``seed.py:ResNet(Bottleneck, [3, 4, 6, 3], 1000)``.
 
 The part before the colon is a Python file or a dotted module name; after it, an ``nn.Module``
-subclass or a function that returns one, with optional arguments written as Python literals
-(read with ``ast.literal_eval``: never evaluated as code). The file itself *is* run, as
-``python`` would import it: that is how a module comes to exist. The model is built on the meta
-device where its constructor allows (no memory, no arithmetic), else on the CPU.
+subclass or a function that returns one, with optional arguments, or an ``nn.Module`` instance
+the file made at import (used as it is, never called). The arguments are Python literals and
+names the file defines or imports (``Bottleneck``, ``blocks.Bottleneck``, inside lists, tuples
+and dicts too): read with ``ast``, never evaluated; a name is looked up in the imported module,
+nothing else. The file itself *is* run, as ``python`` would import it: that is how a module
+comes to exist. The model is built on the meta device where its constructor allows (no memory,
+no arithmetic), else on the CPU. An instance is never handed out itself: every build is a copy
+(on meta: no values copied), so that nothing the caller does (load weights, move, compile)
+reaches the user's object.
 
 Every way the user's code can fail (no such file, a syntax error, an import error inside it, a
 missing name, a constructor that raises, something that is not a module) is one
@@ -57,8 +63,9 @@ class UserModel:
     text: str  # as typed: "my_resnet.py:ResNet50(num_classes=10)"
     source: str  # "my_resnet.py" or "models.resnet"
     name: str  # "ResNet50", or "sub.Name" for an attribute of an attribute
-    args: tuple[Any, ...] = ()
+    args: tuple[Any, ...] = ()  # literals, and NameRef where the text names something in the file
     kwargs: tuple[tuple[str, Any], ...] = ()
+    called: bool = False  # parentheses were given, empty or not: "Net()" is a call, "net" is not
 
     @property
     def is_file(self) -> bool:
@@ -97,20 +104,37 @@ def shown(text: str, quote: bool = True, limit: int = 120) -> str:
     return repr(text) if quote else text
 
 
+@dataclass(frozen=True)
+class NameRef:
+    """A name written in the arguments (``Bottleneck``, ``blocks.Bottleneck``): looked up in the
+    user's module when the model is built, never evaluated."""
+
+    name: str
+
+    def __repr__(self) -> str:  # as it was written: the error lines quote the call back
+        return self.name
+
+
 def parse_user_code(text: str) -> UserModel:
-    """``"x.py:Net(num_classes=10)"`` -> UserModel; arguments must be Python literals."""
+    """``"x.py:Net(Block, [2, 2], num_classes=10)"`` -> UserModel; the arguments are literals
+    and names (looked up when the model is built)."""
     m = _USER_CODE.match(text)
     if m is None or not is_user_code(text):
         raise UserCodeError(f"{shown(text)}: expected FILE.py:NAME or module.path:NAME, optionally "
-                            "with literal arguments: my_resnet.py:ResNet50(num_classes=10)")  # fmt: skip
+                            "with arguments: my_resnet.py:ResNet50(num_classes=10)")  # fmt: skip
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     if m["args"]:
-        args, kwargs = _literal_arguments(m["args"], text)
-    return UserModel(text.strip(), m["source"], m["name"], args, kwargs)
+        args, kwargs = _arguments(m["args"], text, m["source"])
+    return UserModel(text.strip(), m["source"], m["name"], args, kwargs, called=bool(m["args"]))
 
 
-def _literal_arguments(call: str, text: str) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+ALLOWED = "literals (numbers, strings, tuples, lists, dicts, True/False/None) and names defined in"
+_REFUSED = ((ast.Call, "a call"), (ast.Subscript, "a subscript"),
+            ((ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare), "an operation"))  # fmt: skip
+
+
+def _arguments(call: str, text: str, source: str) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
     try:
         node = ast.parse("f" + call, mode="eval").body
     except SyntaxError as exc:  # too many nested parentheses (200) is one too
@@ -119,13 +143,55 @@ def _literal_arguments(call: str, text: str) -> tuple[tuple[Any, ...], tuple[tup
         raise UserCodeError(f"{shown(text)}: the arguments are nested too deeply to parse") from None
     if not isinstance(node, ast.Call) or any(k.arg is None for k in node.keywords):
         raise UserCodeError(f"{shown(text)}: cannot parse the arguments {shown(call, quote=False)}")
+    where = _Where(text, source, "f" + call)
     try:
-        args = tuple(ast.literal_eval(a) for a in node.args)
-        kwargs = tuple((str(k.arg), ast.literal_eval(k.value)) for k in node.keywords)
-    except (ValueError, MemoryError, RecursionError):
-        raise UserCodeError(f"{shown(text)}: arguments must be Python literals (numbers, strings, "
-                            "tuples, lists, dicts, True/False/None)") from None  # fmt: skip
+        args = tuple(_argument(a, where) for a in node.args)
+        kwargs = tuple((str(k.arg), _argument(k.value, where)) for k in node.keywords)
+    except (MemoryError, RecursionError):
+        raise UserCodeError(f"{shown(text)}: the arguments are nested too deeply to read") from None
+    except TypeError as exc:  # a list as a dict key or in a set: {[1]: 2}
+        raise UserCodeError(f"{shown(text)}: cannot read the arguments: {exc}") from None
     return args, kwargs
+
+
+@dataclass(frozen=True)
+class _Where:
+    text: str  # ARCH as typed, for the error line
+    source: str  # the file or module, where names are looked up
+    code: str  # what was parsed: "f(...)", for the offending argument's own text
+
+
+def _argument(node: ast.expr, where: _Where) -> Any:
+    """One argument as a value: names become NameRef, containers are walked, the rest must be
+    what ``ast.literal_eval`` reads (``-1``, ``1e-5``, ``2+3j``); anything else is refused."""
+    name = _dotted_name(node)
+    if name is not None:
+        return NameRef(name)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not any(isinstance(e, ast.Starred) for e in node.elts):
+        items = [_argument(e, where) for e in node.elts]
+        return list(items) if isinstance(node, ast.List) else tuple(items) if isinstance(node, ast.Tuple) else set(items)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):  # not {**other}
+        return {_argument(k, where): _argument(v, where) for k, v in zip(node.keys, node.values, strict=True)
+                if k is not None}  # fmt: skip
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        base = node
+        while isinstance(base, ast.Attribute):  # f().x is a call, [1].y a list: said by what it is on
+            base = base.value
+        what = next((w for kinds, w in _REFUSED if isinstance(base, kinds)), "not a literal or a name")
+        written = ast.get_source_segment(where.code, node) or type(node).__name__
+        raise UserCodeError(f"{shown(where.text)}: {shown(written, limit=60)} is {what}; arguments are "
+                            f"{ALLOWED} {where.source}, never evaluated") from None  # fmt: skip
+
+
+def _dotted_name(node: ast.expr) -> str | None:
+    """``a.b.C`` for a name or a chain of attributes on one, else None (``f().x``, ``[1].y``)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
 
 
 # --- importing -------------------------------------------------------------------------------
@@ -230,46 +296,104 @@ def _import_failure(user: UserModel, exc: BaseException) -> UserCodeError:
                          user_traceback(exc))  # fmt: skip
 
 
-def find_factory(user: UserModel) -> Any:
-    """The class or function ``user.name`` names in its module."""
-    obj: Any = import_source(user)
-    for part in user.name.split("."):
-        if not hasattr(obj, part):
-            defined = [n for n, v in vars(import_source(user)).items()
-                       if not n.startswith("_") and callable(v) and getattr(v, "__module__", None)
-                       == import_source(user).__name__]  # fmt: skip
-            listing = f" (it defines: {', '.join(defined)})" if defined else ""
-            raise UserCodeError(f"{user.source}: has no {user.name!r}{listing}")
-        obj = getattr(obj, part)
+def find_object(user: UserModel) -> Any:
+    """What ``user.name`` names in its module: a class, a function, or an nn.Module instance."""
+    from torch import nn
+
+    obj = _look_up(user, user.name, "")
     if not callable(obj):
-        raise UserCodeError(f"{user.source}: {user.name} is a {type(obj).__name__}, not an "
-                            "nn.Module subclass or a function that returns one")  # fmt: skip
+        raise UserCodeError(f"{user.source}: {user.name} is a {type(obj).__name__}, not an nn.Module "
+                            "subclass, a function that returns one, or an nn.Module instance")  # fmt: skip
+    if isinstance(obj, nn.Module) and user.called:
+        raise UserCodeError(f"{user.source}: {user.name} is an nn.Module instance ({type(obj).__name__}), used "
+                            f"as it is: give it without arguments ({user.source}:{user.name})")  # fmt: skip
     return obj
+
+
+def _look_up(user: UserModel, name: str, where: str) -> Any:
+    """``name`` (dotted: ``blocks.Bottleneck``) in the user's module, attribute by attribute."""
+    module = import_source(user)
+    obj: Any = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            listing = f"it defines: {', '.join(defined_names(module))}" if defined_names(module) else ""
+            said = "; ".join(w for w in (where, listing) if w)
+            raise UserCodeError(f"{user.source}: has no {name!r}" + (f" ({said})" if said else ""))
+        obj = getattr(obj, part)
+    return obj
+
+
+def defined_names(module: ModuleType) -> list[str]:
+    """The classes and functions the file defines, and the nn.Module instances it made."""
+    nn = sys.modules.get("torch.nn")
+    return [n for n, v in vars(module).items() if not n.startswith("_") and (
+            (callable(v) and getattr(v, "__module__", None) == module.__name__)
+            or (nn is not None and isinstance(v, nn.Module)))]  # fmt: skip
+
+
+def _resolved(user: UserModel, value: Any) -> Any:
+    """An argument with every NameRef looked up in the user's module (inside containers too)."""
+    if isinstance(value, NameRef):
+        return _look_up(user, value.name, f"named in the arguments of {user.name}")
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(_resolved(user, v) for v in value)
+    if isinstance(value, dict):
+        return {_resolved(user, k): _resolved(user, v) for k, v in value.items()}
+    return value
 
 
 # --- building ----------------------------------------------------------------------------------
 def build_user_model(user: UserModel, device: str = "meta") -> nn.Module:
     """Build the user's model: on ``device``; for "meta", on the CPU where the constructor
-    cannot run on meta (it reads values, loads a file, ...)."""
+    cannot run on meta (it reads values, loads a file, ...). An instance is copied (see
+    :func:`copy_instance`)."""
     import torch
+    from torch import nn
 
-    factory = find_factory(user)
+    obj = find_object(user)
+    if isinstance(obj, nn.Module):
+        return copy_instance(user, obj, device)
+    args = tuple(_resolved(user, a) for a in user.args)
+    kwargs = {k: _resolved(user, v) for k, v in user.kwargs}
     if device == "meta":
         try:
             with torch.device("meta"):
-                return _checked(user, factory(*user.args, **dict(user.kwargs)))
+                return _checked(user, obj(*args, **kwargs))
         except (UserCodeError, KeyboardInterrupt):
             raise
         except BaseException:  # the user's constructor may raise anything on meta
             pass  # try again for real, on the CPU; its error is the one reported
     try:
-        model = factory(*user.args, **dict(user.kwargs))
+        model = obj(*args, **kwargs)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the user's code: SystemExit and GeneratorExit too
         raise UserCodeError(f"{user.source}: {user.name}{_call_text(user)} raised "
                             f"{first_line(exc)}", user_traceback(exc)) from None  # fmt: skip
     return _checked(user, model).to(device) if device not in ("cpu", "meta") else _checked(user, model)
+
+
+def copy_instance(user: UserModel, model: nn.Module, device: str) -> nn.Module:
+    """A copy of the user's module-level instance on ``device``, never the object itself: the
+    caller may trace it, load weights into it, convert or compile it, and the user (or the API
+    caller) may hold it. Parameters and buffers are copied straight to ``device`` (to meta: no
+    values at all); the rest of the module is deep-copied."""
+    import copy
+
+    from torch import nn
+
+    memo: dict[int, Any] = {}
+    try:
+        for tensor in (*model.parameters(), *model.buffers()):
+            moved = tensor.detach().to(device, copy=True)
+            memo[id(tensor)] = nn.Parameter(moved, tensor.requires_grad) if isinstance(tensor, nn.Parameter) else moved
+        return copy.deepcopy(model, memo)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a lock or an open file among its attributes, a meta tensor to the CPU
+        raise UserCodeError(f"{user.source}: {user.name} (an nn.Module instance) cannot be copied to "
+                            f"{device}: {first_line(exc)}; define a function that builds it and "
+                            "name that instead", user_traceback(exc)) from None  # fmt: skip
 
 
 def _checked(user: UserModel, model: Any) -> nn.Module:
@@ -282,6 +406,7 @@ def _checked(user: UserModel, model: Any) -> nn.Module:
 
 
 def _call_text(user: UserModel) -> str:
+    """The arguments as written, names as names (NameRef's repr)."""
     parts = [repr(a) for a in user.args] + [f"{k}={v!r}" for k, v in user.kwargs]
     return "(" + ", ".join(parts) + ")"
 

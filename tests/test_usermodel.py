@@ -21,7 +21,13 @@ import resnet_inspect
 from resnet_inspect.cli import app
 from resnet_inspect.identification.structure import identify_module
 from resnet_inspect.sources import UserSource
-from resnet_inspect.usermodel import UserCodeError, build_user_model, is_user_code, parse_user_code
+from resnet_inspect.usermodel import (
+    UserCodeError,
+    build_user_model,
+    import_source,
+    is_user_code,
+    parse_user_code,
+)
 
 MODELS = Path(__file__).parent / "user_models" / "seed_style.py"
 SHAPES = {"ResNet50V1": (1, 3, 224, 224), "ResNet34Sigmoid": (2, 3, 64, 64),
@@ -239,7 +245,8 @@ FAILURES = [
     ("flops raises.py:Net", "Net() raised ValueError: widths must be positive"),
     ("summary notmodule.py:build", "returned a int, not an nn.Module"),
     ("summary forward.py:Net", "Net's forward on 1x3x224x224 raised KeyError"),
-    ("summary raises.py:Net(x=open)", "arguments must be Python literals"),
+    ("summary raises.py:Net(x=open)", "has no 'open' (named in the arguments of Net; it defines: Net)"),
+    ("summary raises.py:Net(x=open())", "'open()' is a call; arguments are literals"),
     ("summary raises.py:Net --groups 32", "--groups: architecture flags apply to presets"),
     ("identify raises.py:Net", "Net() raised ValueError"),
     ("diff resnet18 raises.py:Net", "Net() raised ValueError"),
@@ -348,3 +355,110 @@ def test_a_preset_given_as_a_module_matches_itself_by_structure(name: str) -> No
     from resnet_inspect.identification.structure import identify_module
 
     assert identify_module(build(name, device="meta"), (1, 3, 64, 64)).verdict == f"matches {name} exactly"
+
+
+# --- models as people write them: instances, and names as arguments --------------------------------
+# tests/user_models/seeds/: written in the manner of seed 000 (a ResNet-50 made at module level
+# with its block class passed in, run and printed at import) and seed 003 (resnet18 likewise).
+SEEDS = Path(__file__).parent / "user_models" / "seeds"
+R50 = SEEDS / "seed000_resnet50.py"
+R18 = SEEDS / "seed003_resnet18.py"
+# torchvision's published parameter counts (torchvision.models docs: "num_params"); a v1 stride
+# and a ReLU on the branch change no parameter
+RESNET18_PARAMS, RESNET34_PARAMS, RESNET50_PARAMS = 11_689_512, 21_797_672, 25_557_032
+
+
+def params_of(runner: CliRunner, arch: str, *more: str) -> int:
+    result = runner.invoke(app, ["summary", arch, "-f", "json", *more])
+    assert result.exit_code == 0, result.stderr
+    return int(json.loads(result.stdout)["totals"]["params"])
+
+
+def test_a_module_level_instance_is_used_as_it_is(runner: CliRunner) -> None:
+    """Before: ``resnet() raised TypeError: ResNet.forward() missing ...``: it was called."""
+    assert params_of(runner, f"{R18}:resnet18", "--input", "1x3x64x64") == RESNET18_PARAMS
+    result = runner.invoke(app, ["identify", f"{R50}:resnet"])
+    assert result.exit_code == 0, result.stderr
+    assert "resnet50" in result.stdout  # the nearest preset (the verdict is identify's to word)
+
+
+def test_an_instance_is_copied_never_moved_or_changed() -> None:
+    """The API caller may hold the object: building on meta must not move it there, and what a
+    command does to a CPU build (weights loaded, dtype changed) must not reach it."""
+    user_model = parse_user_code(f"{R18}:resnet18")
+    original = import_source(user_model).resnet18
+    meta = build_user_model(user_model, "meta")
+    before = {k: v.clone() for k, v in original.state_dict().items()}
+    assert meta is not original and all(p.is_meta for p in meta.parameters())
+    cpu = build_user_model(user_model, "cpu")
+    assert cpu is not original and cpu.conv1.weight is not original.conv1.weight
+    with torch.no_grad():
+        cpu.conv1.weight.zero_()
+    cpu.half()
+    after = original.state_dict()
+    assert all(not v.is_meta and v.dtype == before[k].dtype and torch.equal(v, before[k]) for k, v in after.items())
+    assert cpu.fc.weight.requires_grad and cpu.bn1.running_var.shape == (64,)
+
+
+def test_an_instance_given_arguments_is_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["summary", f"{R18}:resnet18()"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        "resnet18 is an nn.Module instance (ResNet), used as it is: give it without arguments "
+        f"({R18}:resnet18)")  # fmt: skip
+
+
+@pytest.mark.parametrize(("arch", "params"), [
+    (f"{R18}:ResNet(BasicBlock, [2, 2, 2, 2])", RESNET18_PARAMS),
+    # resnet34 with a 10-class head: 21,797,672 - (512 * 1000 + 1000) + (512 * 10 + 10)
+    (f"{R18}:ResNet(block=BasicBlock, layers=[3, 4, 6, 3], num_classes=10)", RESNET34_PARAMS - 513_000 + 5_130),
+    (f"{R50}:ResNet(Bottleneck,[3,4,6,3],1000)", RESNET50_PARAMS),
+])  # fmt: skip
+def test_names_defined_in_the_file_are_arguments(runner: CliRunner, arch: str, params: int) -> None:
+    """Before: refused, ``Bottleneck`` is not a literal."""
+    assert params_of(runner, arch) == params
+
+
+def test_names_inside_containers_and_dotted_names(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "stack.py").write_text(
+        "from torch import nn\n"
+        "class Stack(nn.Sequential):\n"
+        "    def __init__(self, kinds, widths=(3, 4), act=None):\n"
+        "        layers = [k(widths[0], widths[1], 1) for k in kinds]\n"
+        "        super().__init__(*layers, act['fn']())\n")  # fmt: skip
+    arch = f"{tmp_path / 'stack.py'}:Stack([nn.Conv2d], widths=(3, 5), act={{'fn': nn.ReLU}})"
+    model = build_user_model(parse_user_code(arch), "meta")
+    assert [type(m).__name__ for m in model] == ["Conv2d", "ReLU"] and model[0].out_channels == 5
+    assert params_of(runner, arch, "--input", "1x3x8x8") == 3 * 5 + 5
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), [
+    ("make_block()", "'make_block()' is a call"),
+    ("[2, 2] * 2", "'[2, 2] * 2' is an operation"),
+    ("-BasicBlock", "'-BasicBlock' is an operation"),
+    ("CONFIG['layers']", "\"CONFIG['layers']\" is a subscript"),
+    ("[BasicBlock, print('x')]", "\"print('x')\" is a call"),
+    ("lambda: 1", "'lambda: 1' is not a literal or a name"),
+    ("*BLOCKS", "'*BLOCKS' is not a literal or a name"),
+    ("BasicBlock().x", "'BasicBlock().x' is a call"),
+])  # fmt: skip
+def test_calls_operators_and_subscripts_in_the_arguments_are_refused(arguments: str, fragment: str) -> None:
+    with pytest.raises(UserCodeError) as caught:
+        parse_user_code(f"{R18}:ResNet({arguments})")  # refused as text: the file is not imported
+    assert fragment in str(caught.value) and "never evaluated" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_name_in_the_arguments_lists_what_the_file_defines(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["summary", f"{R18}:ResNet(BasicBlok, [2, 2, 2, 2])"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {R18}: has no 'BasicBlok' (named in the arguments of ResNet; it defines: "
+                             "BasicBlock, ResNet, resnet34, resnet18)\n")  # fmt: skip
+
+
+def test_names_nested_as_deep_as_the_parser_allows_stay_one_line() -> None:
+    deep = "[" * 150 + "BasicBlock" + "]" * 150  # under the parser's 200 levels
+    value = parse_user_code(f"x.py:Net({deep})").args[0]
+    for _ in range(150):
+        value = value[0]
+    assert repr(value) == "BasicBlock"
