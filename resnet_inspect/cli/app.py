@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from ..collector import collector_paused
@@ -27,6 +27,7 @@ from .process import (
     drop_insane_columns,
     guard_streams,
     notice,
+    user_output_to_stderr,
     writing_stdout,
 )
 
@@ -106,6 +107,24 @@ class _Group(TyperGroup):
             raise RuntimeFailure(escaped_base_exception(exc)) from None
 
 
+class _Command(TyperCommand):
+    """Every command runs with the user's output on stderr: a model file that prints while it
+    is imported, built or run leaves stdout to the command's output (``-f json`` parses). The
+    parsing and the help come first, on the real stdout."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with user_output_to_stderr():
+            return super().invoke(ctx)
+
+
+class _App(typer.Typer):
+    """The app, whose commands are :class:`_Command` unless one asks for another class."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
 _SHOW_TRACEBACK = [False]  # set by --traceback: a user's code failing shows its own traceback
 
 
@@ -169,7 +188,7 @@ def os_error_text(exc: OSError) -> str:
     return f"cannot write the output: {text}"
 
 
-app = typer.Typer(
+app = _App(
     cls=_Group,
     name="resnet-inspect",
     help="Build any ResNet variant from flags, then inspect, count, compare and time it.",

@@ -170,8 +170,8 @@ def emit(report: Report, fmt: str | None, output: str | None, exact: bool = Fals
         write_atomic(path, render(report, chosen))
         notice(f"wrote {printable(output)}")
         return
-    ascii_only = not can_encode(sys.stdout)  # LC_ALL=C, PYTHONIOENCODING=ascii: ASCII tables
-    with writing_stdout():
+    with writing_stdout():  # the real stdout: the user's prints went to stderr (see process.py)
+        ascii_only = not can_encode(sys.stdout)  # LC_ALL=C, PYTHONIOENCODING=ascii: ASCII tables
         if chosen.value == "table" and sys.stdout.isatty() and not ascii_only:
             from rich.console import Console
 

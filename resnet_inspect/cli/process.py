@@ -3,7 +3,8 @@
 Each is made safe or checked before a command runs, so that a closed or full stdout, a closed
 stderr, ``COLUMNS=0`` or a deleted working folder ends in one ``error:`` line (or, for stderr,
 in silence and the exit code) rather than a traceback, an empty "success", or torch's own
-import dying. Nothing here imports torch.
+import dying. While a command runs, stdout is the tool's alone: what the user's code prints
+goes to stderr (:func:`user_output_to_stderr`). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
+from typing import TextIO
 
 from ..errors import RuntimeFailure
 
@@ -74,19 +76,87 @@ def check_working_folder() -> None:
         raise RuntimeFailure(f"the current folder {why}; cd into an existing folder and run again") from None
 
 
+# --- the user's output goes to stderr ------------------------------------------------------------
+# While a command runs, the real stdout (the Python stream, and a duplicate of fd 1) waits here;
+# sys.stdout and fd 1 both point at stderr.
+_PUT_ASIDE: list[tuple[TextIO, int]] = []
+
+
 @contextlib.contextmanager
-def writing_stdout() -> Iterator[None]:
-    """Writes to stdout, flushed: a full disk or a closed stdout is a RuntimeFailure (exit 1),
-    found here rather than at exit, where Python reports it as "Exception ignored" and exit
-    120. A reader that left (BrokenPipeError) is typer's to handle: a quiet exit 1."""
+def user_output_to_stderr() -> Iterator[None]:
+    """The command runs with ``sys.stdout`` and file descriptor 1 on stderr: what the user's
+    file prints while it is imported, built or run (``print``, ``os.write(1, ...)``, C code, a
+    subprocess) lands on stderr, and stdout holds only the tool's output, written through
+    :func:`writing_stdout`. Everything is put back afterwards, on any exit (an error, Ctrl-C)."""
+    real = sys.stdout
+    _flush(real)
+    _flush(sys.stderr)
+    real_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _PUT_ASIDE.append((real, real_fd))
     try:
         yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        discard_stdout()
-        raise RuntimeFailure(f"cannot write the output to stdout: {exc.strerror or exc}") from None
+    finally:
+        _PUT_ASIDE.pop()
+        _flush_user_output(real)
+        os.dup2(real_fd, 1)
+        os.close(real_fd)
+        sys.stdout = real
+
+
+@contextlib.contextmanager
+def _tool_stdout() -> Iterator[None]:
+    """The real stdout back while the tool writes its output (no user code runs then)."""
+    if not _PUT_ASIDE:
+        yield
+        return
+    real, real_fd = _PUT_ASIDE[-1]
+    aside = sys.stdout
+    _flush_user_output(real)
+    os.dup2(real_fd, 1)
+    sys.stdout = real
+    try:
+        yield
+    finally:
+        _flush(real)  # what is left after a failed write is dropped (see discard_stdout)
+        os.dup2(2, 1)
+        sys.stdout = aside
+
+
+def _flush_user_output(real: TextIO) -> None:
+    """Before fd 1 goes back to stdout: the user's writes still in a buffer go out to stderr,
+    where fd 1 points now (Python's sys.stdout, a ``sys.__stdout__`` written to directly, and C's
+    stdio buffers, which libc would flush at exit, after our output)."""
+    _flush(sys.stdout)
+    _flush(real)
+    with contextlib.suppress(Exception):  # no libc to ask (Windows): nothing buffered there
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+def _flush(stream: TextIO | None) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, full: the write says so
+        if stream is not None:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Writes to stdout (the real one, during a command), flushed: a full disk or a closed
+    stdout is a RuntimeFailure (exit 1), found here rather than at exit, where Python reports
+    it as "Exception ignored" and exit 120. A reader that left (BrokenPipeError) is typer's to
+    handle: a quiet exit 1."""
+    with _tool_stdout():
+        try:
+            yield
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            discard_stdout()
+            raise RuntimeFailure(f"cannot write the output to stdout: {exc.strerror or exc}") from None
 
 
 def discard_stdout() -> None:
@@ -99,6 +169,8 @@ def discard_stdout() -> None:
     if fd == 1:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, fd)
+        for _, real_fd in _PUT_ASIDE:  # fd 1 as it will be put back after the command
+            os.dup2(null, real_fd)
         os.close(null)
 
 
