@@ -462,3 +462,14 @@ def test_names_nested_as_deep_as_the_parser_allows_stay_one_line() -> None:
     for _ in range(150):
         value = value[0]
     assert repr(value) == "BasicBlock"
+
+
+def test_an_instance_that_cannot_be_copied_asks_for_a_function(runner: CliRunner, tmp_path: Path) -> None:
+    """Never the object itself: a copy or nothing (deepcopy cannot copy a lock)."""
+    (tmp_path / "locked.py").write_text("import threading\nfrom torch import nn\n"
+                                        "net = nn.Linear(4, 2)\nnet.lock = threading.Lock()\n")  # fmt: skip
+    result = runner.invoke(app, ["summary", f"{tmp_path / 'locked.py'}:net", "--input", "1x1x1x4"])
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ") and "net (an nn.Module instance) cannot be copied to meta: TypeError" in line
+    assert line.endswith("define a function that builds it and name that instead")
