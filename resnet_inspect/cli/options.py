@@ -68,8 +68,10 @@ def spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # --- shared options ------------------------------------------------------------------------------
 USER_CODE_HELP = (
     "Or your own model: FILE.py:NAME or module.path:NAME, an nn.Module subclass or a function "
-    "returning one, with optional literal arguments: my_resnet.py:ResNet50(num_classes=10). "
-    "This imports and so RUNS that file, as python would."
+    "returning one, with optional arguments (literals, and names the file defines): "
+    "my_resnet.py:ResNet50(num_classes=10), my_resnet.py:ResNet(Bottleneck, [3, 4, 6, 3]); or an "
+    "nn.Module instance the file makes (my_resnet.py:resnet). This imports and so RUNS that file, "
+    "as python would; what it prints goes to stderr."
 )
 ArchArg = Annotated[
     Optional[str],
