@@ -129,7 +129,7 @@ def parse_user_code(text: str) -> UserModel:
     return UserModel(text.strip(), m["source"], m["name"], args, kwargs, called=bool(m["args"]))
 
 
-ALLOWED = "literals (numbers, strings, tuples, lists, dicts, True/False/None) and names defined in"
+_ALLOWED = "literals (numbers, strings, tuples, lists, dicts, True/False/None) and names defined in"
 _REFUSED = ((ast.Call, "a call"), (ast.Subscript, "a subscript"),
             ((ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare), "an operation"))  # fmt: skip
 
@@ -182,7 +182,7 @@ def _argument(node: ast.expr, where: _Where) -> Any:
         what = next((w for kinds, w in _REFUSED if isinstance(base, kinds)), "not a literal or a name")
         written = ast.get_source_segment(where.code, node) or type(node).__name__
         raise UserCodeError(f"{shown(where.text)}: {shown(written, limit=60)} is {what}; arguments are "
-                            f"{ALLOWED} {where.source}, never evaluated") from None  # fmt: skip
+                            f"{_ALLOWED} {where.source}, never evaluated") from None  # fmt: skip
 
 
 def _dotted_name(node: ast.expr) -> str | None:
