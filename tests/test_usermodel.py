@@ -456,7 +456,7 @@ def test_a_missing_name_in_the_arguments_lists_what_the_file_defines(runner: Cli
                              "BasicBlock, ResNet, resnet34, resnet18)\n")  # fmt: skip
 
 
-def test_names_nested_as_deep_as_the_parser_allows_stay_one_line() -> None:
+def test_a_name_nested_as_deep_as_the_parser_allows_is_read() -> None:
     deep = "[" * 150 + "BasicBlock" + "]" * 150  # under the parser's 200 levels
     value = parse_user_code(f"x.py:Net({deep})").args[0]
     for _ in range(150):
