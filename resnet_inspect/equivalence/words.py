@@ -384,13 +384,8 @@ def _region(region: _Region, theirs: Sequence[_Step], reference: str) -> list[De
     mine, prefix, label = region.steps, region.prefix, region.label
     found = _common(mine, theirs, prefix, None, reference)
     found += _pools(mine, theirs, prefix, label, reference)
-    mn, tn = _of(mine, "norm"), _of(theirs, "norm")
-    if len(mn) < len(tn):
-        found.append(
-            Departure(
-                f"no {tn[0].what}{label} ({reference} has {len(tn)})", printable(prefix), True
-            )
-        )
+    for kind in ("conv", "norm", "act", "linear"):
+        found += _extra_or_missing(_of(mine, kind), _of(theirs, kind), prefix, label, reference)
     if not found and _kinds(mine) != _kinds(theirs):
         where = label.strip() or "this module"
         text = f"{where} runs {_words(mine)} where {reference}'s runs {_words(theirs)}"
@@ -476,13 +471,29 @@ def _pools(
     mp, tp = _of(mine, "pool"), _of(theirs, "pool")
     found = [_pool_departure(m, t, prefix, label, reference)
              for m, t in zip(mp, tp, strict=False) if m.what != t.what]  # fmt: skip
-    found += [Departure(f"{m.what}{label} where {reference} has none", _at(prefix, m.owner), True)
-              for m in mp[len(tp) :]]  # fmt: skip
-    found += [
-        Departure(f"no {t.what}{label} ({reference} has one)", printable(prefix), True)
-        for t in tp[len(mp) :]
-    ]
+    return found + _extra_or_missing(mp, tp, prefix, label, reference)
+
+
+def _extra_or_missing(
+    mine: Sequence[_Step], theirs: Sequence[_Step], prefix: str, label: str, reference: str
+) -> list[Departure]:
+    """Steps of one kind past the other's count: "a Sigmoid in the head where resnet34 has
+    none", "no max-pool (3x3, stride 2) in the stem (resnet18 has one)"."""
+    found = [Departure(f"{_a(m.what)}{label} where {reference} has none", _at(prefix, m.owner), True)
+             for m in mine[len(theirs) :]]  # fmt: skip
+    found += [Departure(f"no {_bare(t.what)}{label} ({reference} has one)", printable(prefix), True)
+              for t in theirs[len(mine) :]]  # fmt: skip
     return found
+
+
+def _a(what: str) -> str:
+    if what.startswith(("a ", "an ")):
+        return what
+    return ("an " if what[:1] in "AEIOaeio" else "a ") + what
+
+
+def _bare(what: str) -> str:
+    return what.split(" ", 1)[1] if what.startswith(("a ", "an ")) else what
 
 
 def _pool_departure(m: _Step, t: _Step, prefix: str, label: str, reference: str) -> Departure:
@@ -515,9 +526,9 @@ def _kinds(steps: Sequence[_Step]) -> list[str]:
     return [s.what for s in steps if s.kind not in ("other", "view", "flatten")]
 
 
-def _words(steps: Sequence[_Step]) -> str:
+def _words(steps: Sequence[_Step], none: str = "nothing") -> str:
     named = _kinds(steps)
-    return ", ".join(named) if named else "nothing"
+    return ", ".join(named) if named else none
 
 
 # --- a unit against the reference's ---------------------------------------------------------
@@ -528,16 +539,22 @@ def _unit_departures(p: _Pass, m: _Unit, t: _Unit, prefix: str, reference: str) 
         found += [Departure(text, where, True) for text in rule(m, t, reference)]
     found += _pre_rule(p, m, t, where, reference)
     if not found and _kinds(m.shortcut) != _kinds(t.shortcut):
-        text = (
-            f"the shortcut runs {_words(m.shortcut)} where {reference}'s runs {_words(t.shortcut)}"
-        )
-        found.append(Departure(text, where, True))
+        found.append(Departure(_shortcut_words(m, t, reference), where, True))
     if not found and _kinds(m.branch + m.post) != _kinds(t.branch + t.post):
         text = (f"the block runs {_words(m.branch)}, {m.combine.what} the shortcut, then "
                 f"{_words(m.post)}, where {reference}'s runs {_words(t.branch)}, "
                 f"{t.combine.what} it, then {_words(t.post)}")  # fmt: skip
         found.append(Departure(text, where, True))
     return found
+
+
+def _shortcut_words(m: _Unit, t: _Unit, reference: str) -> str:
+    mine, theirs = _words(m.shortcut, "the identity"), _words(t.shortcut, "the identity")
+    if _count(m.shortcut, "conv") and not t.shortcut:
+        return f"a projection shortcut ({mine}) where {reference}'s is the identity"
+    if _count(t.shortcut, "conv") and not m.shortcut:
+        return f"the identity as the shortcut where {reference} projects it ({theirs})"
+    return f"the shortcut runs {mine} where {reference}'s runs {theirs}"
 
 
 _COMBINED = {"adds": "adds it", "subtracts": "subtracts it", "multiplies": "multiplies by it"}
