@@ -337,6 +337,8 @@ def _departures(ours: _Pass, ref: _Pass, prefix: str, reference: str) -> list[De
     found: list[Departure] = []
     if len(mu) != len(tu):
         found.append(_count_departure(mu, tu, prefix, reference))
+        if not mu or not tu:  # no sum on one side: nothing to pair the other's steps around
+            return found
     stem = _Region(
         ours, prefix, " in the stem" if mu else "", mu[0].start if mu else len(ours.steps), 0
     )
@@ -360,6 +362,8 @@ def _at(prefix: str, name: str) -> str:
 def _count_departure(mu: list[_Unit], tu: list[_Unit], prefix: str, reference: str) -> Departure:
     if not mu:
         text = f"no residual sum: the output is the branch alone ({reference} adds a shortcut)"
+    elif not tu:
+        text = f"a residual sum where {reference} has none"
     else:
         text = f"{len(mu)} residual sums where {reference} has {len(tu)}"
     return Departure(text, printable(prefix), True)

@@ -27,7 +27,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.downsample: nn.Module | None = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def conv3x3(self, cin: int, cout: int, stride: int) -> nn.Conv2d:
         return nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -58,7 +60,9 @@ class ResNet18(nn.Module):
         cin = widths[0]
         for i, width in enumerate(widths):
             stride = 1 if i == 0 else 2
-            layer = nn.Sequential(self.make_block(cin, width, stride), self.make_block(width, width, 1))
+            layer = nn.Sequential(
+                self.make_block(cin, width, stride), self.make_block(width, width, 1)
+            )
             self.add_module(f"layer{i + 1}", layer)
             cin = width
         self.avgpool = self.head_pool()
@@ -276,7 +280,9 @@ class FixedPoolHead(ResNet18):
     """A fixed ``AvgPool2d(pool)`` in the head where resnet18 pools adaptively: the same only
     for the one input size whose last feature map is pool x pool."""
 
-    def __init__(self, num_classes: int = 1000, widths: tuple[int, ...] = WIDTHS, pool: int = 7) -> None:
+    def __init__(
+        self, num_classes: int = 1000, widths: tuple[int, ...] = WIDTHS, pool: int = 7
+    ) -> None:
         self.pool = pool
         super().__init__(num_classes, widths)
 
