@@ -251,11 +251,12 @@ def test_a_shared_module_with_weights_is_named_as_tying_them() -> None:
         "where resnet18 has a BatchNorm2d of its own at each place", "layer2.0.bn2", True)  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["ResNet18", "FunctionalRelu"])
+@pytest.mark.parametrize("name", ["ResNet18", "FunctionalRelu", "ShortcutFirst"])
 def test_the_correct_model_gives_no_departure(name: str) -> None:
     """The correct network, and the same one calling F.relu in its forward instead of ReLU
-    modules, against the correct one: nothing to say. Catches words from names or modules
-    rather than the operations run."""
+    modules or summing the shortcut first, against the correct one: nothing to say. Catches
+    words from names or modules rather than the operations run, and the branch taken to be
+    the sum's first operand."""
     mine, theirs = _small(getattr(M, name)), _small(M.ResNet18)
     assert operation_departures(mine, theirs, SHAPE, "resnet18") == ()
     assert _described(mine, theirs, "") == ()
@@ -307,6 +308,20 @@ def test_seed_000_s_resnet50_names_the_v1_stride_and_the_fixed_pool() -> None:
     assert found == (
         *(Departure(stride, w, True) for w in DOWNSAMPLING),
         Departure(pool, "avgpool", False),
+    )
+
+
+def test_the_branch_subtracted_from_the_shortcut_is_told_from_the_reverse() -> None:
+    """``identity - out``: the branch (the operand with the convs) is the one subtracted."""
+
+    class Reversed(M.BasicBlock):  # type: ignore[misc, name-defined]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(x - out)
+
+    x = (torch.randn(2, 8, 8, 8),)
+    assert describe_departure("layer1.0", Reversed(8, 8), M.BasicBlock(8, 8), x, "resnet18") == (
+        "layer1.0: the branch is subtracted from the shortcut where resnet18 adds it",
     )
 
 

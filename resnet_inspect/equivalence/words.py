@@ -569,8 +569,12 @@ def _combine_rule(m: _Unit, t: _Unit, reference: str) -> list[str]:
         return []
     theirs = _COMBINED[t.combine.what]
     if m.combine.what == "subtracts":
-        how = "subtracted from the branch" if m.branch_first else "the branch is subtracted from it"
-        return [f"the shortcut is {how} where {reference} {theirs}"]
+        how = (
+            "the shortcut is subtracted from the branch"
+            if m.branch_first
+            else "the branch is subtracted from the shortcut"
+        )
+        return [f"{how} where {reference} {theirs}"]
     if m.combine.what == "multiplies":
         return [f"the branch is multiplied by the shortcut where {reference} {theirs}"]
     return [f"the shortcut is added where {reference} {theirs}"]

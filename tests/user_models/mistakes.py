@@ -332,3 +332,15 @@ class FunctionalRelu(ResNet18):
             return F.relu(out + identity)
 
     block = Block
+
+
+class ShortcutFirst(ResNet18):
+    """Not a mistake: the blocks sum ``identity + out``, the shortcut first. The same function."""
+
+    class Block(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(identity + out)
+
+    block = Block
