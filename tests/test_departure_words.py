@@ -325,6 +325,20 @@ def test_the_branch_subtracted_from_the_shortcut_is_told_from_the_reverse() -> N
     )
 
 
+def test_a_forward_that_reads_values_is_compared_on_a_real_input() -> None:
+    """The meta device cannot run ``if x.mean() > -1`` (no values): the pass falls back to a
+    seeded CPU input instead of saying nothing. Catches the fallback dropped."""
+
+    class Branchy(M.ReluBeforeSum):  # type: ignore[misc, name-defined]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.mean() > -1:
+                x = self.features(x)
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    found = operation_departures(_small(Branchy), _small(M.ResNet18), SHAPE, "resnet18")
+    assert [d.where for d in found] == BLOCKS
+
+
 def test_a_missing_shortcut_is_named() -> None:
     """A block that returns its branch alone has no residual sum to read: said so."""
 

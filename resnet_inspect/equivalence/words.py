@@ -340,13 +340,13 @@ def _departures(ours: _Pass, ref: _Pass, prefix: str, reference: str) -> list[De
         if not mu or not tu:  # no sum on one side: nothing to pair the other's steps around
             return found
     stem = _Region(
-        ours, prefix, " in the stem" if mu else "", mu[0].start if mu else len(ours.steps), 0
+        ours, prefix, " in the stem" if mu else "", 0, mu[0].start if mu else len(ours.steps)
     )
     found += _region(stem, ref.steps[: tu[0].start if tu else len(ref.steps)], reference)
     for m, t in zip(mu, tu, strict=False):
         found += _unit_departures(ours, m, t, prefix, reference)
     if mu and tu:
-        head = _Region(ours, prefix, " in the head", len(ours.steps), _end(ours, mu[-1]))
+        head = _Region(ours, prefix, " in the head", _end(ours, mu[-1]), len(ours.steps))
         found += _region(head, ref.steps[_end(ref, tu[-1]) :], reference)
     return found
 
@@ -371,13 +371,14 @@ def _count_departure(mu: list[_Unit], tu: list[_Unit], prefix: str, reference: s
 
 @dataclass(frozen=True)
 class _Region:
-    """The steps outside the units: the stem (before the first) or the head (after the last)."""
+    """The steps outside the units: the stem (before the first) or the head (after the last).
+    Steps between two units (none in a ResNet: a stage only runs its blocks) are not compared."""
 
     p: _Pass
     prefix: str
     label: str  # " in the stem", " in the head", "" (a module with no unit)
-    end: int
     start: int
+    end: int
 
     @property
     def steps(self) -> tuple[_Step, ...]:
