@@ -6,6 +6,7 @@ here and tested by hand in tests/test_memory_by_hand.py.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ def saved_for_backward(graph: CallGraph, item: int) -> int:
     """Bytes autograd keeps for a training step's backward: each distinct tensor saved once.
 
     The cost table says what each operator keeps: convolution, linear and normalisation their
-    input, ReLU its output, max-pool its input and int64 indices; additions, padding and
+    input, ReLU its output, max-pool its input and int64 indices, a matrix product both operands; additions, padding and
     global pooling keep no activations.
     """
     saved: dict[int, int] = {}
@@ -40,6 +41,9 @@ def saved_for_backward(graph: CallGraph, item: int) -> int:
         saves = c.operator.saves if c.operator is not None else Saves.NOTHING
         if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids:
             saved[c.input_ids[0]] = c.call.input_numel * item
+        if saves is Saves.INPUTS:
+            for tensor, shape in zip(c.input_ids, c.call.input_shapes, strict=False):
+                saved[tensor] = math.prod(shape) * item
         if saves is Saves.OUTPUT:
             saved[c.output_id] = c.call.output_numel * item
         if saves is Saves.INPUT_AND_INDICES:
