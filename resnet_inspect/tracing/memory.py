@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .costs import Saves
+from .costs import Call, Saves
 from .graph import CallGraph
 
 
@@ -39,7 +39,7 @@ def saved_for_backward(graph: CallGraph, item: int) -> int:
     saved: dict[int, int] = {}
     for c in graph.calls:
         saves = c.operator.saves if c.operator is not None else Saves.NOTHING
-        if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids:
+        if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids and not _by_a_number(c.call):
             saved[c.input_ids[0]] = c.call.input_numel * item
         if saves is Saves.INPUTS:
             for tensor, shape in zip(c.input_ids, c.call.input_shapes, strict=False):
@@ -49,6 +49,12 @@ def saved_for_backward(graph: CallGraph, item: int) -> int:
         if saves is Saves.INPUT_AND_INDICES:
             saved[-c.output_id] = c.call.output_numel * 8  # int64 indices
     return sum(saved.values())
+
+
+def _by_a_number(call: Call) -> bool:
+    """A product or quotient by a Python number (attention's 1/sqrt(d)): autograd keeps no
+    tensor for it, only the number."""
+    return call.operator in ("mul", "div") and len(call.input_shapes) == 1
 
 
 # Operators whose output shares its input's memory: a reshape, a slice, the branches of a split.
