@@ -329,3 +329,25 @@ def test_clip_same_keys_other_computation_fails() -> None:
     assert {k: describe(t) for k, t in model.state_dict().items()} == entry["state_dict"]
     rel = relative_difference(forward(model, entry["input_shape"]), decode_float32(entry["output"]))
     assert rel > 1000 * RTOL, f"a strided 3x3 passed for CLIP's pooled stride: {rel:.3g}"
+
+
+def _shapes(entry: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """``{"key": "float32[64,3,7,7]"}`` to ``{"key": (64, 3, 7, 7)}``."""
+    dims = {k: v.partition("[")[2].rstrip("]") for k, v in entry["state_dict"].items()}
+    return {k: tuple(int(d) for d in v.split(",")) if v else () for k, v in dims.items()}
+
+
+@pytest.mark.parametrize("reference", [r for r in entries() if r.startswith(("open_clip:", "keras:"))])
+def test_identify_names_the_preset_from_the_librarys_own_state_dict(reference: str) -> None:
+    """open_clip's ModifiedResNet's own keys and shapes (a CLIP checkpoint's, ``visual.``
+    stripped) identify as the preset, at its input size from the positional embedding; a
+    Keras model's weights under our names as its ResNet with conv biases (its stride and eps
+    have no weights: the Keras layout's hints supply them)."""
+    from resnet_inspect.identification.weights import identify_shapes
+
+    entry = entries()[reference]
+    found = identify_shapes(_shapes(entry))
+    if reference.startswith("open_clip:"):
+        assert found.spec_string == entry["spec"]
+    else:
+        assert found.spec_string == entry["spec"].removesuffix("_keras") + ":conv_bias=true"
