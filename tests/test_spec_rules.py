@@ -436,6 +436,10 @@ FOREIGN = [
                  "resnet50:head=attn,replace_stride_with_dilation=0,0,1,img_size=48", id="attn-grid-dilated"),
     pytest.param("resnet20:head=attn,img_size=30", ("img_size=30", "output stride 4"),
                  "resnet20:head=attn,img_size=28", id="attn-grid-cifar"),
+    # (grid^2 + 1) x 2048 values: a 1024x1024 grid is 2,147,485,696, just over 2**31 - 1;
+    # 1023x1023 is 2,143,293,440
+    pytest.param("resnet50_clip:img_size=32768", ("img_size=32768", "2,147,485,696 values"),
+                 "resnet50_clip:img_size=32736", id="attn-embedding-size"),
 ]  # fmt: skip
 
 

@@ -129,6 +129,11 @@ def _check_head(spec: ResNetSpec) -> None:
     if side % stride:
         raise SpecError(f"img_size={side}: head=attn needs a multiple of the output stride {stride} "
                         "(its positional embedding covers a whole grid)")  # fmt: skip
+    embedding = (spec.attn_grid**2 + 1) * spec.feature_channels
+    if embedding > MAX_INT:
+        raise SpecError(f"img_size={side}: the positional embedding would hold {embedding:,} values "
+                        f"({spec.attn_grid}x{spec.attn_grid} + 1 tokens of {spec.feature_channels}); "
+                        f"at most {MAX_INT:,}")  # fmt: skip
 
 
 _UNUSED_FIELD_HINT = {
