@@ -307,7 +307,7 @@ OPERATORS: tuple[Operator, ...] = (
     # CLIP's attention pool (head=attn): scores and the weighted sum are matrix products,
     # multiply-accumulates as a linear layer's (fvcore counts them too)
     Operator(
-        "matmul", (f"{_T}matmul", f"{_TEN}__matmul__", f"{_TEN}matmul", f"{_T}bmm"), BINARY,
+        "matmul", (f"{_T}matmul", f"{_TEN}__matmul__", f"{_TEN}matmul"), BINARY,
         "2/MAC", macs=_matmul_macs, flops=lambda c: 2 * _matmul_macs(c), shape=shapes.matmul,
         global_receptive_field=True, saves=Saves.INPUTS,
     ),
