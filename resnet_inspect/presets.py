@@ -3,7 +3,9 @@
 Names, layers and options are those of torchvision 0.28 (models/resnet.py), the ResNet paper's
 CIFAR nets (He et al. 2015, section 4.2) and timm 1.0.31 (models/resnet.py, res2net.py, resnest.py,
 sknet.py and senet.py: each
-name's model_args); tests/test_reference.py proves each one equal to its source. Values are spec-string
+name's model_args; byobnet.py's resnet*_clip*, which are OpenAI CLIP's ModifiedResNets), and
+Keras 3's applications (ResNet50/101/152); tests/test_reference.py proves each one equal to its
+source. Values are spec-string
 values: ``spec.ResNetSpec`` parses and validates them.
 """
 
@@ -66,6 +68,35 @@ _PRUNED_101D = _flat((
 # timm's resnetv2.py: pre-activation blocks in its layout; D and T stems as in resnet.py
 _V2 = dict(layout="resnetv2", preact=True)
 _V2D, _V2T = dict(**_V2, **_D), dict(**_V2, **_T)
+
+
+# Keras applications' ResNet50/101/152 (keras/src/applications/resnet.py, v1): the stride on
+# the first 1x1, every conv biased, BN eps 1.001e-5. Its ZeroPadding2D(3) + 7x7/2 valid conv is
+# padding 3; its ZeroPadding2D(1) + 3x3/2 max-pool equals padding 1 after the ReLU (tests prove
+# both). Its classifier ends in a softmax: these presets give the logits before it.
+_KERAS = dict(stride_in="1x1", conv_bias=True, bn_eps=1.001e-5)
+
+
+def _clip(layers: tuple[int, ...], width: int, embed: int, side: int, attn: bool) -> dict[str, Any]:
+    """OpenAI CLIP's ModifiedResNet (clip/model.py) as timm 1.0.31's resnet*_clip (byobnet.py):
+    stem of three 3x3 convs (width/2, width/2, width) and a 2x2 average pool, strides taken by
+    2x2 average pools (aa=avg, avg_down), the attention pool of 64-channel heads projecting to
+    the ``embed`` dimension at the ``side`` CLIP uses; ``attn=False``: timm's *_clip_gap, a
+    global average pool and an fc (timm's default there has no fc: num_classes=0)."""
+    head = dict(head="attn", num_classes=embed) if attn else {}
+    return dict(layers=layers, widths=tuple(width * 2**i for i in range(4)), stem="deep",
+                stem_width=width // 2, avg_down=True, aa="avg", layout="clip", img_size=side,
+                **head)  # fmt: skip
+
+
+# name: layers, width, embedding dimension, input side (OpenAI's RN50, RN101, RN50x4/x16/x64)
+_CLIP = {
+    "resnet50": ((3, 4, 6, 3), 64, 1024, 224),
+    "resnet101": ((3, 4, 23, 3), 64, 512, 224),
+    "resnet50x4": ((4, 6, 10, 6), 80, 640, 288),
+    "resnet50x16": ((6, 8, 18, 8), 96, 768, 384),
+    "resnet50x64": ((3, 15, 36, 10), 128, 1024, 448),
+}
 
 
 def _bit(factor: int) -> dict[str, Any]:
@@ -248,6 +279,15 @@ PRESET_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
         "resnetv2_101x3_bit": dict(layers=_L101, **_bit(3)),
         "resnetv2_152x2_bit": dict(layers=_L152, **_bit(2)),
         "resnetv2_152x4_bit": dict(layers=_L152, **_bit(4)),
+    },
+    "keras": {
+        "resnet50_keras": dict(layers=_L50, **_KERAS),
+        "resnet101_keras": dict(layers=_L101, **_KERAS),
+        "resnet152_keras": dict(layers=_L152, **_KERAS),
+    },
+    "clip": {
+        **{f"{name}_clip": _clip(*args, attn=True) for name, args in _CLIP.items()},
+        **{f"{name}_clip_gap": _clip(*args, attn=False) for name, args in _CLIP.items()},
     },
     "cifar": {
         "resnet20": dict(layers=(3, 3, 3), **_CIFAR),

@@ -228,12 +228,23 @@ ANTI_ALIASED_TWINS = {
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_identifies_as_itself(name: str) -> None:
-    """Up to what weights cannot show (anti-aliasing, the place of ResNeSt's avd pool), which
-    identify names as assumed."""
+    """Up to what weights cannot show (anti-aliasing, the place of ResNeSt's avd pool; a Keras
+    net's stride and eps, which a Keras file's layout supplies), which identify names as
+    assumed. CLIP's layout implies CLIP's average pools (aa=avg): its presets come back whole."""
     preset = PRESETS[name]
     found = identify_shapes(meta_shapes(preset))
-    assert found.spec == preset.replace(aa="none", avd_first=False)
-    if preset.avd_first:  # no preset pools after the 3x3 with these shapes: the twin is named
+    clip = preset.layout.value == "clip"
+    expected = preset if clip else preset.replace(aa="none", avd_first=False)
+    if preset.conv_bias:
+        expected = expected.replace(stride_in="3x3", bn_eps=1e-5)
+    assert found.spec == expected
+    if preset.conv_bias:
+        assert found.spec_string == name.removesuffix("_keras") + ":conv_bias=true"
+        assert any(a.startswith("bn_eps: ") for a in found.assumptions)
+    elif clip:
+        assert found.preset == name
+        assert not any(a.startswith("aa: ") for a in found.assumptions)
+    elif preset.avd_first:  # no preset pools after the 3x3 with these shapes: the twin is named
         assert found.preset is None and found.twins == (name,)
         assert found.spec_string == f"{name}:avd_first=false"
         assert any(a.startswith("avd_first: ") for a in found.assumptions)

@@ -186,3 +186,28 @@ def test_csv_is_one_tidy_table(runner: CliRunner) -> None:
     assert {r["parent"] for r in rows if r["depth"] == "2"} == {"layer1", "layer2", "layer3", "layer4"}
     assert next(r for r in rows if r["name"] == "avgpool")["rf"] == ""
     assert all(r["params"].isdigit() for r in rows)
+
+
+def test_foreign_fields_are_flags(runner: CliRunner) -> None:
+    """--conv-bias, --bn-eps, --head, --img-size come from the spec's fields like every other
+    architecture flag: Keras's ResNet-50 from flags is the preset, its parameters Keras's
+    trainable count (tests/reference/data/keras.json.gz); CLIP's attention pool at its own
+    size. Catches a field without a flag, or a flag that does not reach the spec."""
+    args = ("summary", "resnet50", "--stride-in", "1x1", "--conv-bias", "--bn-eps", "1.001e-5", "-f", "json")
+    data = json.loads(run(runner, *args).stdout)
+    assert data["spec_string"] == "resnet50_keras" and data["totals"]["params"] == 25_583_592
+    args = ("summary", "resnet50c", "--head", "attn", "--img-size", "64", "--num-classes", "1024", "-f", "json")
+    data = json.loads(run(runner, *args).stdout)
+    assert data["input_shape"] == [1, 3, 64, 64] and data["spec"]["head"] == "attn"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--bn-eps", "0"), "error: --bn-eps '0': must be above 0"),
+        (("--head", "attn", "--img-size", "100"), "error: img_size=100: head=attn needs a multiple"),
+    ],
+)
+def test_foreign_fields_refuse_bad_values_in_one_line(runner: CliRunner, args: tuple[str, ...], fragment: str) -> None:
+    result = runner.invoke(app, ["summary", "resnet50", *args])
+    assert result.exit_code == 2 and fragment in result.stderr and "Traceback" not in result.output

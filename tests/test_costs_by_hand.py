@@ -266,3 +266,35 @@ def test_res2net_splits_and_their_merge_by_hand() -> None:
     assert ops == expected
     assert not t.uncounted
     assert t.totals.flops == sum(f for _, _, f in expected.values())
+
+
+# --- CLIP's attention pool (head=attn), resnet50_clip at 1x3x224x224 -----------------------------
+# The trunk ends at 7x7x2048; resnet50_clip_gap has the same trunk and a global average pool and
+# fc instead, so the difference of the two tables is the two heads. The attention pool: tokens
+# L = 49 + 1 (the mean token first) of C = 2048, plus the positional embedding (an add of L x C);
+# q from the mean token only (1 x C x C), k and v from all tokens (L x C x C each), c_proj C x E
+# (E = 1024); 32 heads of d = 64: scores q @ k^T (heads x 1 x L outputs, d MACs each), softmax
+# over them (5/element), weighted sum weights @ v (heads x d outputs, L MACs each); q scaled by
+# 1/sqrt(d) (a mul of C).
+CLIP_L, CLIP_C, CLIP_E, CLIP_HEADS, CLIP_D = 50, 2048, 1024, 32, 64
+
+
+def test_clip_attention_pool_by_hand() -> None:
+    """Catches a matmul left to torch's fallback counter (or uncounted), q projected for every
+    token (L x C x C more MACs), the heads' products counted once instead of per head, the
+    positional add or the mean token forgotten."""
+    attn, gap = operators("resnet50_clip", (1, 3, 224, 224)), operators("resnet50_clip_gap", (1, 3, 224, 224))
+    L, C, E, H, d = CLIP_L, CLIP_C, CLIP_E, CLIP_HEADS, CLIP_D
+    linear_macs = C * C + 2 * L * C * C + C * E
+    assert attn["linear"] == (4, linear_macs, 2 * linear_macs + C + 2 * L * C + E)
+    assert attn["matmul"] == (2, 2 * H * L * d, 4 * H * L * d)
+    assert attn["softmax"] == (1, 0, 5 * H * L)
+    assert attn["mean"] == (1, 0, (L - 1) * C)
+    assert attn["mul"] == (1, 0, C) and attn["cat"] == (1, 0, 0)
+    assert attn["add"][0] == gap["add"][0] + 1 and attn["add"][2] == gap["add"][2] + L * C
+    assert gap["avg_pool"][0] == attn["avg_pool"][0] + 1  # the gap head's global pool
+    assert gap["linear"] == (1, C * 1000, 2 * C * 1000 + 1000)
+    for op in ("convolution", "batch_norm", "relu"):  # the same trunk
+        assert attn[op] == gap[op], op
+    t = trace("resnet50_clip")
+    assert not t.uncounted and t.totals.flops == sum(f for _, _, f in attn.values())

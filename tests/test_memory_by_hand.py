@@ -281,7 +281,7 @@ def eager_peak(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
      ("resnet50d:replace_stride_with_dilation=0,1,1", (1, 3, 32, 32)),
      ("seresnext26t_32x4d", (1, 3, 32, 32)), ("resnet18:norm=none", (1, 3, 32, 32)),
      ("ResNet50V1", (1, 3, 224, 224)), ("CifarResNet20", (2, 3, 32, 32)),
-     ("Hierarchical", (1, 8, 8, 8))],
+     ("Hierarchical", (1, 8, 8, 8)), ("resnet50_clip:img_size=64", (2, 3, 64, 64))],
 )  # fmt: skip
 def test_peak_estimate_equals_eager_pytorch(source: str, shape: tuple[int, ...]) -> None:
     """The meta-device estimate against bytes measured in a real CPU pass, for presets and a
@@ -320,3 +320,12 @@ def test_the_estimates_do_not_depend_on_which_ids_python_reuses() -> None:
     pass touched being reused before it ends."""
     runs = [trace("resnetv2_50x1_bit:layers=1,1,1,1", input_shape=(1, 3, 64, 64)).totals for _ in range(4)]
     assert len({(t.peak_activation_bytes, t.training_activation_bytes) for t in runs}) == 1
+
+
+@pytest.mark.parametrize("arch", ["resnet50_clip:img_size=64", "resnet50x4_clip:img_size=64"])
+def test_attention_pool_kept_for_backward_is_what_autograd_saves(arch: str) -> None:
+    """CLIP's attention pool multiplies activations by activations (both kept: Saves.INPUTS)
+    and q by 1/sqrt(d), a number (nothing kept). Catches one matmul operand forgotten (the
+    keys, 5 x 2048 floats per image here) and the scaled q counted (2048 floats per image)."""
+    shape = (2, 3, 64, 64)
+    assert trace(arch, input_shape=shape).totals.training_activation_bytes == _autograd_saved_bytes(arch, shape)

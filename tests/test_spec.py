@@ -150,3 +150,22 @@ def test_presets_are_built_when_first_asked_for() -> None:
     built, total = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True,
                                            text=True, check=True).stdout.split())  # fmt: skip
     assert built <= 3 < 100 < total
+
+
+@pytest.mark.parametrize(
+    ("text", "shortest"),
+    [
+        ("resnet50:stride_in=1x1,conv_bias=true,bn_eps=1.001e-5", "resnet50_keras"),
+        ("resnet50_keras:bn_eps=0.001", "resnet50_keras:bn_eps=0.001"),
+        ("resnet50_clip:img_size=64", "resnet50_clip:img_size=64"),
+        ("resnet50_clip:head=avg,num_classes=1000", "resnet50_clip_gap"),
+        ("resnet50:head=attn,num_classes=512", "resnet50:head=attn,num_classes=512"),
+    ],
+)
+def test_spec_strings_of_the_foreign_fields_round_trip(text: str, shortest: str) -> None:
+    """conv_bias, bn_eps (a float written back as Python writes it), head and img_size: the
+    shortest string names the preset where one matches, and reads back to the same spec.
+    Catches a float that loses digits on the way back (1.001e-5 as 1e-05)."""
+    spec = resolve(text)
+    assert spec_string(spec) == shortest
+    assert resolve(spec_string(spec)) == spec

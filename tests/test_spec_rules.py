@@ -402,3 +402,75 @@ def test_none_means_derive_it() -> None:
     spec = ResNetSpec(block="basic", layers=(1, 1, 1), widths=None, replace_stride_with_dilation=None)
     assert spec.widths == (64, 128, 256)
     assert spec.replace_stride_with_dilation == (False, False)
+
+
+# --- issue #23's fields: conv_bias, bn_eps (Keras), head=attn, img_size, layout=clip (CLIP) ----------
+FOREIGN = [
+    pytest.param("resnet18:norm=none,conv_bias=true", ("conv_bias=true", "norm=none"),
+                 "resnet18:conv_bias=true", id="conv-bias-without-norm"),
+    pytest.param("resnet50:norm=group,bn_eps=1e-3", ("bn_eps=0.001", "norm=batch", "group"),
+                 "resnet50:bn_eps=1e-3", id="bn-eps-needs-batch-norm"),
+    pytest.param("resnest50d:conv_bias=true", ("conv_bias=true", "basic, bottleneck", "resnest"),
+                 "resnet50d:conv_bias=true", id="conv-bias-on-resnest"),
+    pytest.param("res2net50_26w_4s:bn_eps=1e-3", ("bn_eps=0.001", "res2net"),
+                 "resnet50:bn_eps=1e-3", id="bn-eps-on-res2net"),
+    pytest.param("resnetv2_50:conv_bias=true", ("conv_bias=true", "resnetv2"),
+                 "legacy_seresnet50:conv_bias=true", id="conv-bias-on-resnetv2"),
+    pytest.param("resnetv2_50:bn_eps=1e-3", ("bn_eps=0.001", "resnetv2"),
+                 "legacy_seresnet50:bn_eps=1e-3", id="bn-eps-on-resnetv2"),
+    pytest.param("resnet50:layout=clip", ("layout=clip", "stem=deep", "classic"),
+                 "resnet50:layout=clip,stem=deep", id="clip-layout-needs-three-stem-convs"),
+    pytest.param("legacy_seresnet50:head=attn", ("head=attn", "layout=senet"), "resnet50:head=attn",
+                 id="attn-head-not-senet"),
+    pytest.param("resnetv2_50:head=attn", ("head=attn", "layout=resnetv2"), "resnet50c:head=attn",
+                 id="attn-head-not-resnetv2"),
+    # 64 channels per head: a last stage of 520 channels has no whole number of heads
+    pytest.param("resnet18:head=attn,widths=64,128,256,520", ("head=attn", "520 channels", "64"),
+                 "resnet18:head=attn,widths=64,128,256,576", id="attn-heads-of-64"),
+    # the grid: the input over the output stride (32; 16 with the last stage dilated; the
+    # cifar stem's 1 x 2 x 2 = 4): whole, so that the positional embedding covers it
+    pytest.param("resnet50_clip:img_size=100", ("img_size=100", "output stride 32"),
+                 "resnet50_clip:img_size=96", id="attn-grid-whole"),
+    pytest.param("resnet50:head=attn,replace_stride_with_dilation=0,0,1,img_size=40",
+                 ("img_size=40", "output stride 16"),
+                 "resnet50:head=attn,replace_stride_with_dilation=0,0,1,img_size=48", id="attn-grid-dilated"),
+    pytest.param("resnet20:head=attn,img_size=30", ("img_size=30", "output stride 4"),
+                 "resnet20:head=attn,img_size=28", id="attn-grid-cifar"),
+    # (grid^2 + 1) x 2048 values: a 1024x1024 grid is 2,147,485,696, just over 2**31 - 1;
+    # 1023x1023 is 2,143,293,440
+    pytest.param("resnet50_clip:img_size=32768", ("img_size=32768", "2,147,485,696 values"),
+                 "resnet50_clip:img_size=32736", id="attn-embedding-size"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("invalid", "fragments", "valid"), FOREIGN)
+def test_foreign_architecture_rules(invalid: Case, fragments: tuple[str, ...], valid: Case) -> None:
+    """Catches conv_bias or bn_eps silently ignored where nothing reads them (a resnest block's
+    attention convs, resnetv2's blocks, no batch norm), the attention pool built for a grid
+    the network does not produce (a positional embedding that cannot be added), and the CLIP
+    layout asked to name a one-conv stem conv1..conv3."""
+    check(invalid, fragments, valid)
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [("0", "above 0"), ("-1e-5", "above 0"), ("0.2", "at most 0.1"), ("nan", "above 0"),
+     ("inf", "above 0"), ("tiny", "small positive number"), (True, "small positive number")],
+)  # fmt: skip
+def test_bn_eps_refuses_what_is_no_epsilon(bad: Any, fragment: str) -> None:
+    """Catches an eps of 0 (a zero variance divides by zero), a negative one (the square root
+    of a negative), nan and inf accepted."""
+    check(("resnet50", {"bn_eps": bad}), ("bn_eps", fragment), ("resnet50", {"bn_eps": "0.1"}))
+
+
+def test_img_size_sets_the_default_input() -> None:
+    """The presets' default input is the size CLIP uses; a head=avg variant takes img_size as
+    its default input only."""
+    sides = {name: resolve(name).default_input_shape() for name in
+             ("resnet50_clip", "resnet50x4_clip", "resnet50x16_clip", "resnet50x64_clip",
+              "resnet50x4_clip_gap", "resnet50", "resnet20")}  # fmt: skip
+    assert {k: v[-1] for k, v in sides.items()} == {
+        "resnet50_clip": 224, "resnet50x4_clip": 288, "resnet50x16_clip": 384,
+        "resnet50x64_clip": 448, "resnet50x4_clip_gap": 288, "resnet50": 224, "resnet20": 32,
+    }  # fmt: skip
+    assert resolve("resnet50:img_size=160").default_input_shape() == (1, 3, 160, 160)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchinfo
-from test_flops import SHALLOW_PRESETS
+from test_flops import SHALLOW_PRESETS, at_side
 from torch import nn
 
 from resnet_inspect import trace
@@ -143,6 +143,7 @@ def _torchinfo_by_name(model: torch.nn.Module, shape: tuple[int, ...]) -> dict[s
 def test_every_module_matches_torchinfo(spec: ResNetSpec) -> None:
     side = 32 if spec.stem.value == "cifar" else 64
     shape = (1, 3, side, side)
+    spec = at_side(spec, side)
     model = build_model(spec)
     ours = {r.name: (r.output_shape, r.params) for r in trace_model(build_model(spec, "meta"), shape).layers}
     theirs = _torchinfo_by_name(model, shape)

@@ -20,6 +20,14 @@ What weights cannot show, and what is assumed instead:
   resnest50d_1s4x24d, which pool before it, identify with avd_first=false and are named as
   twins.
 
+Conv biases beside a norm show (``conv1.bias`` with ``bn1``): conv_bias=true, as in Keras's
+ResNets, whose eps (1.001e-5) has no weights (1e-5 assumed). CLIP's layout (OpenAI's
+ModifiedResNet without ``visual.``: top-level ``conv2``/``conv3``, ``attnpool``) is read by
+renaming its stem and shortcuts to timm's deep stem and avg_down; what its weights cannot show
+is assumed as every CLIP ResNet has it: the 2x2 average pools of the stem, the blocks (aa=avg)
+and the shortcuts (avg_down, its pool ``downsample.-1``), and an output stride of 32 (the
+positional embedding's grid gives img_size).
+
 Legacy SENet's layout (timm's senet.py: ``layer0.conv1``, ``se_module``, ``last_linear``) is
 read by renaming its keys to torchvision's and back in the evidence. What its weights cannot
 show is assumed as legacy SENet builds it: the ceil-mode stem pool, the ReLU ending a basic
@@ -105,14 +113,21 @@ def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
         return _identify_resnetv2(shapes)
     if "layer0.conv1.weight" in shapes:
         return _identify_legacy(shapes)
+    if "conv2.weight" in shapes and "conv3.weight" in shapes:
+        return _identify_clip(shapes)
     return _identify(shapes, Layout.TORCHVISION)
 
 
-def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
+def _identify(
+    shapes: Mapping[str, Shape], layout: Layout, extra: Mapping[str, Any] | None = None,
+    extra_assumptions: tuple[str, ...] = (),
+) -> Identified:  # fmt: skip
+    """``extra``: fields a layout's reading found outside these shapes (CLIP's head)."""
     _require_resnet(shapes)
     r = _Reader(shapes)
     stem, stem_width, in_chans = _stem(r)
     norm = _norm(r, stem)
+    conv_bias = _conv_bias(r, stem, norm)
     layers = _layers(r)
     block = _block(r)
     block_widths = _block_widths(r, block, layers)
@@ -165,6 +180,9 @@ def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
         assumptions += UNSEEN_SPLIT_ATTENTION
     if block is Block.SK_BOTTLENECK:
         assumptions.append(_SK_SPLIT_ASSUMED)
+    if conv_bias:
+        assumptions.append(KERAS_EPS_UNSEEN)
+    assumptions += extra_assumptions
     try:
         spec = ResNetSpec(
             block=block, layers=layers, widths=widths, groups=groups,
@@ -172,7 +190,8 @@ def _identify(shapes: Mapping[str, Shape], layout: Layout) -> Identified:
             shortcut=shortcut, replace_stride_with_dilation=dilation, norm=norm, num_classes=num_classes, in_chans=in_chans,
             attn=attn, se_reduction=se_reduction, reduce_first=reduce_first, down_kernel=down_kernel,
             radix=radix, avd=block is Block.RESNEST, scale=scale, **sk,
-            se_rounding=se_rounding, layout=layout, block_widths=block_widths, **{"stem_pool": stem_pool, **legacy},
+            se_rounding=se_rounding, layout=layout, block_widths=block_widths, conv_bias=conv_bias,
+            **{"stem_pool": stem_pool, **legacy, **(extra or {})},
         )  # fmt: skip
         if block is Block.SK_BOTTLENECK:
             spec = _sk_split_reading(r, spec)
@@ -215,6 +234,81 @@ def _identify_legacy(shapes: Mapping[str, Shape]) -> Identified:
 
     evidence = tuple(Evidence(e.field, e.value, translate(e.because)) for e in found.evidence)
     return Identified(found.spec, evidence, found.assumptions)
+
+
+# CLIP's names -> timm's deep stem and avg_down shortcut (its pool, downsample.-1, has no weights)
+_CLIP_STEM = {"conv1.": "conv1.0.", "bn1.": "conv1.1.", "conv2.": "conv1.3.", "bn2.": "conv1.4.",
+              "conv3.": "conv1.6.", "bn3.": "bn1."}  # fmt: skip
+_CLIP_SHORTCUT = re.compile(r"^(layer[0-9]{1,6}\.[0-9]{1,6}\.downsample\.)([01])\.")
+# OpenAI's CLIP ResNets by their stem width (width / 2): the input side each was trained at
+CLIP_SIDES = {32: 224, 40: 288, 48: 384, 64: 448}
+CLIP_UNSEEN = (
+    "aa, avg_down: average pools have no weights; assumed CLIP's 2x2 average pools in the stem, "
+    "after each strided block's 3x3, and before each projection (downsample.-1)",
+    "img_size: the positional embedding gives the grid; assumed an output stride of 32 (no dilation)",
+)
+
+
+def _identify_clip(shapes: Mapping[str, Shape]) -> Identified:
+    """OpenAI CLIP's ModifiedResNet (layout=clip), read as timm's names; the attention pool's
+    c_proj read as the classifier, its positional embedding for the grid."""
+    renamed: dict[str, Shape] = {}
+    extra: dict[str, Any] = {"aa": "avg"}
+    for key, shape in shapes.items():
+        prefix = next((p for p in _CLIP_STEM if key.startswith(p)), None)
+        if prefix is not None:
+            key = _CLIP_STEM[prefix] + key[len(prefix):]
+        key = _CLIP_SHORTCUT.sub(lambda m: f"{m[1]}{int(m[2]) + 1}.", key)
+        if key.startswith("attnpool."):
+            if key.startswith("attnpool.c_proj."):
+                renamed.setdefault("fc." + key.removeprefix("attnpool.c_proj."), shape)
+            continue  # q, k, v: C x C, fixed by the features; a wrong one fails the strict load
+        renamed.setdefault(key, shape)
+    assumptions: tuple[str, ...] = CLIP_UNSEEN[:1]
+    if "attnpool.positional_embedding" in shapes:
+        tokens = _Reader(shapes).shape("attnpool.positional_embedding", 2)[0]
+        grid = round((tokens - 1) ** 0.5)
+        if grid < 1 or grid * grid + 1 != tokens:
+            raise IdentifyError(f"cannot identify: attnpool.positional_embedding has {tokens} "
+                                "tokens; expected a square grid plus one")  # fmt: skip
+        extra.update(head="attn", img_size=32 * grid)
+        assumptions = CLIP_UNSEEN
+    elif shapes.get("conv1.weight", ())[:1] and shapes["conv1.weight"][0] in CLIP_SIDES:
+        side = CLIP_SIDES[shapes["conv1.weight"][0]]
+        extra["img_size"] = side
+        assumptions += (f"img_size: a global average pool fixes no input size; assumed {side}, "
+                        "the size of the CLIP ResNet of this stem width",)  # fmt: skip
+    found = _identify(renamed, Layout.CLIP, extra, assumptions)
+    found = Identified(found.spec, found.evidence, tuple(a for a in found.assumptions if not a.startswith("aa:")))
+    if "attnpool.positional_embedding" in shapes:
+        tokens = shapes["attnpool.positional_embedding"][0]
+        found = Identified(found.spec, (*found.evidence, Evidence("head", "attn", (
+            f"attnpool.positional_embedding of {tokens} tokens: a {grid}x{grid} grid and the mean "
+            f"token; img_size {32 * grid} at output stride 32"))), found.assumptions)  # fmt: skip
+    back = {v: k for k, v in _CLIP_STEM.items()}
+    if "attnpool.positional_embedding" in shapes:
+        back["fc."] = "attnpool.c_proj."
+    pattern = re.compile("|".join(r"(?<![\w.])" + re.escape(old) for old in back))
+
+    def translate(text: str) -> str:
+        text = re.sub(r"downsample\.([12])\.", lambda m: f"downsample.{int(m[1]) - 1}.", text)
+        text = text.replace("conv1.0/.3/.6", "conv1/conv2/conv3")
+        return pattern.sub(lambda m: back[m[0]], text)
+
+    evidence = tuple(Evidence(e.field, e.value, translate(e.because)) for e in found.evidence)
+    return Identified(found.spec, evidence, found.assumptions)
+
+
+KERAS_EPS_UNSEEN = "bn_eps: an eps has no weights; assumed 1e-5 (Keras's ResNets use 1.001e-5)"
+
+
+def _conv_bias(r: _Reader, stem: Stem, norm: Norm) -> bool:
+    """Whether the convs carry a bias though a norm follows (Keras's ResNets)."""
+    conv = "conv1.0" if stem in (Stem.DEEP, Stem.TIERED) else "conv1"
+    biased = norm is not Norm.NONE and f"{conv}.bias" in r.shapes
+    if biased:
+        r.note("conv_bias", True, f"{conv}.bias beside the norm bn1: every conv has a bias")
+    return biased
 
 
 def _legacy_fields(

@@ -21,10 +21,10 @@ class BasicBlock(ResidualBlock):
         first, planes = ctx.channels  # first: planes // reduce_first, unless pruned
         stride = 1 if self.add_optional_parts(ctx, first) else ctx.stride
         self.conv1 = conv3x3(ctx.in_ch, first, stride, dilation=ctx.first_dilation, bias=ctx.bias)
-        self.bn1 = make_norm(norm, first)
+        self.bn1 = make_norm(norm, first, ctx.spec.bn_eps)
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(first, planes, dilation=ctx.dilation, bias=ctx.bias)
-        self.bn2 = make_norm(norm, planes)
+        self.bn2 = make_norm(norm, planes, ctx.spec.bn_eps)
         # legacy SENet's SEResNetBlock: a ReLU ends the branch, before the gate and the sum
         self.branch_relu = nn.ReLU(inplace=True) if ctx.spec.branch_relu else None
         self.downsample = downsample

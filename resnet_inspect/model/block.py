@@ -31,7 +31,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..spec import BLOCK_TYPES, AntiAlias, Attn, Block, Norm, ResNetSpec
+from ..spec import BLOCK_TYPES, AntiAlias, Attn, Block, ResNetSpec
 from .layers import DropPath, EfficientChannelAttention, SqueezeExcite, eca_kernel, make_aa
 
 
@@ -52,8 +52,8 @@ class BlockContext:
 
     @property
     def bias(self) -> bool:
-        """Convs carry a bias only when there is no norm to absorb it."""
-        return self.spec.norm is Norm.NONE
+        """Convs carry a bias where there is no norm to absorb it, or conv_bias (Keras)."""
+        return self.spec.biased_convs
 
     @property
     def channels(self) -> tuple[int, ...]:

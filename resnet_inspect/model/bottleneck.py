@@ -25,12 +25,12 @@ class Bottleneck(ResidualBlock):
         if self.add_optional_parts(ctx, width) and spec.stride_in is StrideIn.CONV3X3:
             s3 = 1
         self.conv1 = conv1x1(ctx.in_ch, first, s1, bias=bias)
-        self.bn1 = make_norm(spec.norm, first)
+        self.bn1 = make_norm(spec.norm, first, spec.bn_eps)
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(first, width, s3, spec.groups, ctx.first_dilation, bias=bias)
-        self.bn2 = make_norm(spec.norm, width)
+        self.bn2 = make_norm(spec.norm, width, spec.bn_eps)
         self.relu2 = nn.ReLU(inplace=True)
         self.conv3 = conv1x1(width, out, bias=bias)
-        self.bn3 = make_norm(spec.norm, out)
+        self.bn3 = make_norm(spec.norm, out, spec.bn_eps)
         self.downsample = downsample
         self.relu3 = nn.ReLU(inplace=True)

@@ -7,6 +7,7 @@ import torch
 from ..errors import SpecError
 from ..spec import Layout, ResNetSpec
 from .base import Network
+from .clip import ModifiedResNet
 from .network import ResNet
 from .resnetv2 import ResNetV2
 from .senet import SENet
@@ -15,6 +16,7 @@ NETWORKS: dict[Layout, type[Network]] = {
     Layout.TORCHVISION: ResNet,
     Layout.RESNETV2: ResNetV2,
     Layout.SENET: SENet,
+    Layout.CLIP: ModifiedResNet,
 }
 
 

@@ -25,9 +25,10 @@ def conv1x1(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.
     return nn.Conv2d(in_ch, out_ch, 1, stride, bias=bias)
 
 
-def make_norm(norm: Norm, channels: int) -> nn.Module:
+def make_norm(norm: Norm, channels: int, eps: float = 1e-5) -> nn.Module:
+    """The norm after a conv; ``eps`` is the batch norm's (spec.bn_eps)."""
     if norm is Norm.BATCH:
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm2d(channels, eps=eps)
     if norm is Norm.GROUP:
         return nn.GroupNorm(GROUP_NORM_GROUPS, channels)
     return nn.Identity()
@@ -258,3 +259,47 @@ def make_norm_act(norm: Norm, channels: int) -> nn.Module:
     if norm is Norm.FRN:
         return FilterResponseNormTLU(channels)
     raise ValueError(f"norm={norm.value} has no pre-activation form")  # refused by the spec
+
+
+# --- CLIP's attention pool (Radford et al. 2021; OpenAI's clip/model.py AttentionPool2d) ----------
+class AttentionPool2d(nn.Module):
+    """The attention-pool head (head=attn): the grid's mean token, prepended to the grid's
+    tokens, all with a learned positional embedding, queries them in ``heads`` heads; the
+    result goes through ``c_proj``. Keys as OpenAI's: ``positional_embedding`` ((grid^2 + 1) x
+    C), ``q_proj``, ``k_proj``, ``v_proj``, ``c_proj``. The embedding fixes the input size.
+
+    Written out in plain operations (linear, matmul, softmax), not one fused attention call,
+    so that the trace's cost table counts each one; only the mean token's query is computed,
+    as it is the only output (OpenAI's forward queries ``x[:1]``)."""
+
+    def __init__(self, channels: int, grid: int, heads: int, out_features: int) -> None:
+        super().__init__()
+        self.grid, self.heads = grid, heads
+        # OpenAI's initialisation: normal, scaled by 1/sqrt(C)
+        self.positional_embedding = nn.Parameter(torch.randn(grid * grid + 1, channels) / channels**0.5)
+        self.k_proj = nn.Linear(channels, channels)
+        self.q_proj = nn.Linear(channels, channels)
+        self.v_proj = nn.Linear(channels, channels)
+        self.c_proj = nn.Linear(channels, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        if (h, w) != (self.grid, self.grid):
+            raise RuntimeError(
+                f"the attention pool is made for a {self.grid}x{self.grid} grid of features (its "
+                f"positional embedding), got {h}x{w}: give the input size the variant is made for "
+                "(img_size)"
+            )
+        tokens = x.flatten(2).permute(0, 2, 1)  # N x HW x C
+        tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
+        tokens = tokens + self.positional_embedding
+        d = c // self.heads
+        q = self.q_proj(tokens[:, :1]).view(n, 1, self.heads, d).transpose(1, 2)  # N x heads x 1 x d
+        k = self.k_proj(tokens).view(n, -1, self.heads, d).transpose(1, 2)  # N x heads x L x d
+        v = self.v_proj(tokens).view(n, -1, self.heads, d).transpose(1, 2)
+        weights = torch.softmax(torch.matmul(q * d**-0.5, k.transpose(2, 3)), dim=-1)
+        pooled = torch.matmul(weights, v).transpose(1, 2).reshape(n, c)
+        return self.c_proj(pooled)
+
+    def extra_repr(self) -> str:
+        return f"grid={self.grid}, heads={self.heads}"

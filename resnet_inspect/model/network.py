@@ -9,13 +9,24 @@ they add no state-dict keys.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
-from ..spec import AntiAlias, Norm, ResNetSpec, Shortcut, Stem, StemPool
+from ..spec import AntiAlias, Head, Layout, ResNetSpec, Shortcut, Stem, StemPool
 from .base import Network
 from .block import BlockContext, zero_init_residuals
-from .layers import AvgPool2x2Same, BlurPool, ZeroPadShortcut, conv1x1, conv3x3, make_aa, make_norm
+from .layers import (
+    AttentionPool2d,
+    AvgPool2x2Same,
+    BlurPool,
+    ZeroPadShortcut,
+    conv1x1,
+    conv3x3,
+    make_aa,
+    make_norm,
+)
 from .registry import block_class
 
 
@@ -30,26 +41,31 @@ def make_shortcut(
     changes_shape = stride != 1 or in_ch != out_ch
     if spec.shortcut is Shortcut.A or (spec.shortcut is Shortcut.B and not changes_shape):
         return ZeroPadShortcut(in_ch, out_ch, stride) if changes_shape else None
-    bias = spec.norm is Norm.NONE
+    bias = spec.biased_convs
     if not spec.avg_down:
         if spec.down_kernel == 1 or (stride == 1 and dilation == 1):
             conv = conv1x1(in_ch, out_ch, stride, bias)
         else:  # timm's downsample_conv: padding ((stride - 1) + dilation * (k - 1)) // 2
             pad = ((stride - 1) + first_dilation * (spec.down_kernel - 1)) // 2
             conv = nn.Conv2d(in_ch, out_ch, spec.down_kernel, stride, pad, first_dilation, bias=bias)
-        return nn.Sequential(conv, make_norm(spec.norm, out_ch))
+        return nn.Sequential(conv, make_norm(spec.norm, out_ch, spec.bn_eps))
     # ResNet-D: average the 2x2 neighbourhood instead of skipping 3 of 4 pixels in a strided 1x1.
     pool: nn.Module = nn.Identity()
-    if stride > 1:
+    if stride > 1 and spec.layout is Layout.CLIP:
+        pool = nn.AvgPool2d(stride)  # OpenAI's; timm's ceil-mode pool below agrees on even sizes
+    elif stride > 1:
         pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False)
     elif dilation > 1:
         pool = AvgPool2x2Same()
-    return nn.Sequential(pool, conv1x1(in_ch, out_ch, 1, bias), make_norm(spec.norm, out_ch))
+    parts = [pool, conv1x1(in_ch, out_ch, 1, bias), make_norm(spec.norm, out_ch, spec.bn_eps)]
+    if spec.layout is Layout.CLIP:  # OpenAI names the pool "-1": the conv and norm keep 0 and 1
+        return nn.Sequential(OrderedDict(zip(("-1", "0", "1"), parts, strict=True)))
+    return nn.Sequential(*parts)
 
 
 def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]:
     """conv1 (a conv, or timm's deep-stem Sequential), bn1, and the pool if any."""
-    bias = spec.norm is Norm.NONE
+    bias = spec.biased_convs
     out = spec.stem_channels[-1]
     conv1: nn.Module
     if spec.stem is Stem.CLASSIC:
@@ -57,13 +73,13 @@ def make_stem(spec: ResNetSpec) -> tuple[nn.Module, nn.Module, nn.Module | None]
     elif spec.stem in (Stem.DEEP, Stem.TIERED):
         a, b, _ = spec.stem_channels
         conv1 = nn.Sequential(
-            conv3x3(spec.in_chans, a, 2, bias=bias), make_norm(spec.norm, a), nn.ReLU(inplace=True),
-            conv3x3(a, b, bias=bias), make_norm(spec.norm, b), nn.ReLU(inplace=True),
+            conv3x3(spec.in_chans, a, 2, bias=bias), make_norm(spec.norm, a, spec.bn_eps), nn.ReLU(inplace=True),
+            conv3x3(a, b, bias=bias), make_norm(spec.norm, b, spec.bn_eps), nn.ReLU(inplace=True),
             conv3x3(b, out, bias=bias),
         )  # fmt: skip
     else:
-        return conv3x3(spec.in_chans, out, 1, bias=bias), make_norm(spec.norm, out), None
-    return conv1, make_norm(spec.norm, out), make_stem_pool(spec, out)
+        return conv3x3(spec.in_chans, out, 1, bias=bias), make_norm(spec.norm, out, spec.bn_eps), None
+    return conv1, make_norm(spec.norm, out, spec.bn_eps), make_stem_pool(spec, out)
 
 
 def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
@@ -73,9 +89,9 @@ def make_stem_pool(spec: ResNetSpec, channels: int) -> nn.Module:
     SENet's unpadded ceil-mode max-pool."""
     aa = spec.aa is not AntiAlias.NONE
     if spec.stem_pool is StemPool.CONV:
-        parts: list[nn.Module] = [conv3x3(channels, channels, 1 if aa else 2, bias=spec.norm is Norm.NONE)]
+        parts: list[nn.Module] = [conv3x3(channels, channels, 1 if aa else 2, bias=spec.biased_convs)]
         parts += [make_aa(spec.aa, channels, 2)] if aa else []
-        return nn.Sequential(*parts, make_norm(spec.norm, channels), nn.ReLU(inplace=True))
+        return nn.Sequential(*parts, make_norm(spec.norm, channels, spec.bn_eps), nn.ReLU(inplace=True))
     if spec.aa is AntiAlias.AVG:
         return nn.AvgPool2d(2)
     if spec.aa is AntiAlias.BLUR:
@@ -128,8 +144,7 @@ class ResNet(Network):
             self.maxpool = maxpool
         for stage, layer in enumerate(make_stages(spec, spec.stem_channels[-1])):
             self.add_module(f"layer{stage + 1}", layer)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(spec.feature_channels, spec.num_classes)
+        add_head(self, spec)
         init_weights(self, spec)
 
     @property
@@ -141,7 +156,26 @@ class ResNet(Network):
         return self.maxpool(x) if hasattr(self, "maxpool") else x
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return forward_head(self, x)
+
+
+def add_head(model: Network, spec: ResNetSpec, pool_name: str = "avgpool") -> None:
+    """The head's children: a global average pool ``pool_name`` and ``fc`` (head=avg), or
+    CLIP's attention pool ``attnpool`` (head=attn)."""
+    if spec.head is Head.ATTN:
+        model.attnpool = AttentionPool2d(spec.feature_channels, spec.attn_grid, spec.attn_heads, spec.num_classes)
+        return
+    model.add_module(pool_name, nn.AdaptiveAvgPool2d((1, 1)))
+    model.fc = nn.Linear(spec.feature_channels, spec.num_classes)
+
+
+def forward_head(model: Network, x: torch.Tensor, pool_name: str = "avgpool") -> torch.Tensor:
+    if model.spec.head is Head.ATTN:
+        out: torch.Tensor = model.get_submodule("attnpool")(x)
+        return out
+    pooled = torch.flatten(model.get_submodule(pool_name)(x), 1)
+    logits: torch.Tensor = model.get_submodule("fc")(pooled)
+    return logits
 
 
 def init_weights(model: Network, spec: ResNetSpec) -> None:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..spec import Norm, ResNetSpec, Stem
+from ..spec import ResNetSpec, Stem
 from .base import Network
 from .layers import make_norm
 from .network import init_weights, make_stages, make_stem_pool
@@ -25,7 +25,7 @@ from .network import init_weights, make_stages, make_stem_pool
 def make_layer0(spec: ResNetSpec) -> nn.Sequential:
     """The stem's convs, each with its norm and ReLU: one 7x7/2 (classic), one 3x3/1 (cifar)
     or three 3x3 convs, the first strided (deep, tiered)."""
-    bias = spec.norm is Norm.NONE
+    bias = spec.biased_convs
     if spec.stem is Stem.CLASSIC:
         kernels = [(7, 2)]
     elif spec.stem is Stem.CIFAR:
@@ -37,7 +37,7 @@ def make_layer0(spec: ResNetSpec) -> nn.Sequential:
     for i, ((k, stride), out) in enumerate(zip(kernels, spec.stem_channels, strict=True), start=1):
         parts += [
             (f"conv{i}", nn.Conv2d(in_ch, out, k, stride, padding=k // 2, bias=bias)),
-            (f"bn{i}", make_norm(spec.norm, out)),
+            (f"bn{i}", make_norm(spec.norm, out, spec.bn_eps)),
             (f"relu{i}", nn.ReLU(inplace=True)),
         ]
         in_ch = out

@@ -17,6 +17,7 @@ from .options import (
     Attn,
     Block,
     Conv,
+    Head,
     Layout,
     Norm,
     SERounding,
@@ -38,11 +39,14 @@ _CHOICES: dict[str, type[Enum]] = {
     "se_rounding": SERounding,
     "layout": Layout,
     "conv": Conv,
+    "head": Head,
 }
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
-         "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor")  # fmt: skip
+         "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor", "img_size")  # fmt: skip
 _FLOATS = ("drop_path",)
-_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split", "branch_relu", "preact")
+_EPSILONS = ("bn_eps",)
+_BOOLS = ("avg_down", "zero_init_residual", "avd", "avd_first", "sk_split", "branch_relu", "preact",
+          "conv_bias")  # fmt: skip
 _INT_TUPLES = ("layers", "widths", "block_widths")
 _BOOL_TUPLES = ("replace_stride_with_dilation",)
 MAX_INT = 2**31 - 1  # any larger count overflows torch's tensor sizes
@@ -97,6 +101,8 @@ def parse_value(name: str, value: Any) -> Any:
         return _parse_bool(name, value)
     if name in _FLOATS:
         return _parse_rate(name, value)
+    if name in _EPSILONS:
+        return _parse_epsilon(name, value)
     if name in _INT_TUPLES:
         return _parse_tuple(name, value, _parse_int)
     if name in _BOOL_TUPLES:
@@ -106,7 +112,7 @@ def parse_value(name: str, value: Any) -> Any:
 
 def parsed_names() -> tuple[str, ...]:
     """Every field name a parser is declared for (a test holds it equal to ResNetSpec's fields)."""
-    return (*_CHOICES, *_INTS, *_FLOATS, *_BOOLS, *_INT_TUPLES, *_BOOL_TUPLES)
+    return (*_CHOICES, *_INTS, *_FLOATS, *_EPSILONS, *_BOOLS, *_INT_TUPLES, *_BOOL_TUPLES)
 
 
 def _parse_int(name: str, value: Any) -> int:
@@ -136,6 +142,23 @@ def _parse_rate(name: str, value: Any) -> float:
         raise SpecError(f"{name}: expected a number from 0 to below 1, got {value!r}") from None
     if not 0.0 <= number < 1.0:  # also refuses nan
         raise SpecError(f"{name}: must be from 0 to below 1, got {value!r}")
+    return number
+
+
+MAX_EPSILON = 0.1  # a norm's eps is added to a variance of about 1: 0.1 already dominates it
+
+
+def _parse_epsilon(name: str, value: Any) -> float:
+    """A small positive number added to a variance: above 0 (a zero variance would divide by
+    zero), at most MAX_EPSILON."""
+    if isinstance(value, bool):
+        raise SpecError(f"{name}: expected a small positive number like 1e-5, got {value!r}")
+    try:
+        number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    except ValueError:
+        raise SpecError(f"{name}: expected a small positive number like 1e-5, got {value!r}") from None
+    if not 0.0 < number <= MAX_EPSILON:  # also refuses nan and inf
+        raise SpecError(f"{name}: must be above 0 and at most {MAX_EPSILON}, got {value!r}")
     return number
 
 

@@ -83,6 +83,18 @@ class Layout(str, Enum):
     TORCHVISION = "torchvision"  # conv1, bn1, layer1..N.M, fc: torchvision and timm's resnet.py
     SENET = "senet"  # layer0.conv1/bn1, pool0, layer1..N.M (se_module), last_linear: timm's senet.py
     RESNETV2 = "resnetv2"  # stem.*, stages.N.blocks.M, norm, head.fc: timm's resnetv2.py
+    # OpenAI CLIP's ModifiedResNet (and open_clip's), without "visual.": conv1..3/bn1..3 stem,
+    # layer1..N.M as torchvision's, avg_down shortcuts as downsample.-1 (pool), .0, .1; attnpool
+    CLIP = "clip"
+
+
+class Head(str, Enum):
+    """What turns the last stage's features into the outputs."""
+
+    AVG = "avg"  # global average pooling, then a linear classifier (fc)
+    # CLIP's attention pool (Radford et al. 2021): the mean token, with a learned positional
+    # embedding, attends over the grid (q/k/v projections, heads of HEAD_DIM), then c_proj
+    ATTN = "attn"
 
 
 class Norm(str, Enum):
@@ -127,16 +139,19 @@ class BlockType:
 
 
 _GROUPED = frozenset({"groups", "width_per_group"})
+# the blocks whose every conv and norm comes from the spec (others build attention or split
+# convs of their own, without biases and at eps 1e-5, as timm's do)
+_PLAIN = frozenset({"conv_bias", "bn_eps"})
 _SPLIT_ATTENTION = frozenset({"radix", "avd", "avd_first"})
 SK_FIELDS = frozenset({"sk_reduction", "sk_divisor", "sk_split"})
 BLOCK_TYPES: dict[Block, BlockType] = {
     Block.BASIC: BlockType(
-        expansion=1, convs=2, traced_convs=2, fields=frozenset({"branch_relu"}),
+        expansion=1, convs=2, traced_convs=2, fields=_PLAIN | {"branch_relu"},
         keys=BlockKeys((), "layer1.0.conv3.weight absent: two 3x3 convs per block",
                        width_conv="conv2", first_convs=("conv1", "conv2")),
     ),
     Block.BOTTLENECK: BlockType(
-        expansion=4, convs=3, traced_convs=3, fields=_GROUPED | {"stride_in"},
+        expansion=4, convs=3, traced_convs=3, fields=_PLAIN | _GROUPED | {"stride_in"},
         keys=BlockKeys(("conv3",), "layer1.0.conv3.weight present", width_conv="conv3",
                        first_convs=("conv1", "conv2"), grouped_conv="conv2"),
     ),
@@ -173,3 +188,6 @@ BLOCK_FIELDS: frozenset[str] = frozenset().union(*(t.fields for t in BLOCK_TYPES
 MAX_SCALE = 64
 SK_PATHS = 2  # timm's kernel sizes (3, 5), each path a 3x3 of dilation (k - 1) / 2: 1 and 2
 GROUP_NORM_GROUPS = 32
+# channels per attention head of head=attn: OpenAI CLIP's heads = width * 32 // 64 over
+# width * 32 features (clip/model.py), timm's AttentionPool2d head_dim=64: 64 in every model
+HEAD_DIM = 64

@@ -19,10 +19,12 @@ from .fields import default_widths, did_you_mean, format_value, jsonable, normal
 from .options import (
     BLOCK_FIELDS,
     BLOCK_TYPES,
+    HEAD_DIM,
     AntiAlias,
     Attn,
     Block,
     Conv,
+    Head,
     Layout,
     Norm,
     SERounding,
@@ -85,6 +87,13 @@ class ResNetSpec:
     norm: Norm = _field(
         Norm.BATCH, "--norm", "NAME",
         "batch, group (32 groups), none; with preact also evonorm (S0), frn (with TLU)",
+    )  # fmt: skip
+    bn_eps: float = _field(
+        1e-5, "--bn-eps", "EPS", "batch norm: the eps added to the variance (Keras: 1.001e-5)"
+    )
+    conv_bias: bool = _field(
+        False, "--conv-bias/--no-conv-bias", "",
+        "every conv (stem, blocks, shortcuts) has a bias, though a norm follows (Keras)",
     )  # fmt: skip
     zero_init_residual: bool = _field(
         False, "--zero-init-residual", "", "zero the last norm of every residual branch"
@@ -158,7 +167,17 @@ class ResNetSpec:
         Layout.TORCHVISION, "--layout", "NAME",
         "module names, hence checkpoint keys: torchvision, resnetv2 (timm's) or senet (legacy SENet)",
     )  # fmt: skip
-    num_classes: int = _field(1000, "--num-classes", "N", "outputs of the classifier")
+    head: Head = _field(
+        Head.AVG, "--head", "NAME",
+        "avg (global average pool, fc) or attn (CLIP's attention pool, 64 channels per head)",
+    )  # fmt: skip
+    img_size: int | None = _field(
+        None, "--img-size", "N",
+        "input side the variant is made for: the default --input; head=attn's positional embedding",
+    )  # fmt: skip
+    num_classes: int = _field(
+        1000, "--num-classes", "N", "outputs of the classifier (head=attn: of its c_proj)"
+    )
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
     def __post_init__(self) -> None:
@@ -276,9 +295,37 @@ class ResNetSpec:
     def feature_channels(self) -> int:
         return self.out_channels(self.num_stages - 1)
 
+    @property
+    def output_stride(self) -> int:
+        """Input pixels per pixel of the last stage's output: the stem's 4 (the cifar stem's
+        1), times 2 for each later stage that is not dilated."""
+        stem = 1 if self.stem is Stem.CIFAR else 4
+        return stem * 2 ** sum(not d for d in self.dilations)
+
+    @property
+    def input_side(self) -> int:
+        """The input's side the variant is made for: img_size, else 224 (the cifar stem's 32)."""
+        if self.img_size is not None:
+            return self.img_size
+        return 32 if self.stem is Stem.CIFAR else 224
+
+    @property
+    def attn_grid(self) -> int:
+        """Side of the grid the attention pool (head=attn) attends over: the input side over
+        the output stride (a rule keeps it whole)."""
+        return self.input_side // self.output_stride
+
+    @property
+    def biased_convs(self) -> bool:
+        """Whether the convs carry a bias: conv_bias, or no norm to absorb one."""
+        return self.conv_bias or self.norm is Norm.NONE
+
+    @property
+    def attn_heads(self) -> int:
+        return self.feature_channels // HEAD_DIM
+
     def default_input_shape(self) -> tuple[int, int, int, int]:
-        side = 32 if self.stem is Stem.CIFAR else 224
-        return (1, self.in_chans, side, side)
+        return (1, self.in_chans, self.input_side, self.input_side)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: enums as their values, tuples as lists."""

@@ -15,12 +15,14 @@ from .options import (
     BLOCK_FIELDS,
     BLOCK_TYPES,
     GROUP_NORM_GROUPS,
+    HEAD_DIM,
     MAX_SCALE,
     SK_PATHS,
     AntiAlias,
     Attn,
     Block,
     Conv,
+    Head,
     Layout,
     Norm,
     SERounding,
@@ -91,6 +93,47 @@ def validate(spec: ResNetSpec) -> None:
                         "are basic and bottleneck)")  # fmt: skip
     if spec.norm in (Norm.GROUP, Norm.EVONORM):
         _check_group_norm(spec)
+    _check_bias_and_eps(spec)
+    _check_head(spec)
+
+
+def _check_bias_and_eps(spec: ResNetSpec) -> None:
+    """conv_bias and bn_eps (Keras's ResNets): a bias where a norm follows, and the batch
+    norm's eps; neither means anything without a batch norm."""
+    if spec.conv_bias and spec.norm is Norm.NONE:
+        raise SpecError("conv_bias=true: with norm=none every conv has a bias already")
+    if spec.bn_eps != _defaults(spec)["bn_eps"] and spec.norm is not Norm.BATCH:
+        raise SpecError(f"bn_eps={_fmt(spec.bn_eps)}: applies to norm=batch only (norm is {spec.norm.value})")
+
+
+_HEADLESS_LAYOUTS = {
+    Layout.SENET: "legacy SENet's head is last_linear",
+    Layout.RESNETV2: "timm's resnetv2 head is a 1x1 conv",
+}
+
+
+def _check_head(spec: ResNetSpec) -> None:
+    """The attention pool (head=attn, CLIP's): heads of HEAD_DIM channels over the last
+    stage's features, and a positional embedding for a whole grid of the input side."""
+    if spec.layout is Layout.CLIP and spec.stem not in (Stem.DEEP, Stem.TIERED):
+        raise SpecError(f"layout=clip: names a three-conv stem (conv1..conv3, OpenAI's); "
+                        f"needs stem=deep or tiered (stem is {spec.stem.value})")  # fmt: skip
+    if spec.head is not Head.ATTN:
+        return
+    if spec.layout in _HEADLESS_LAYOUTS:
+        raise SpecError(f"head=attn: not with layout={spec.layout.value} ({_HEADLESS_LAYOUTS[spec.layout]})")
+    if spec.feature_channels % HEAD_DIM:
+        raise SpecError(f"head=attn: the last stage's {spec.feature_channels} channels do not split "
+                        f"into attention heads of {HEAD_DIM}")  # fmt: skip
+    side, stride = spec.input_side, spec.output_stride
+    if side % stride:
+        raise SpecError(f"img_size={side}: head=attn needs a multiple of the output stride {stride} "
+                        "(its positional embedding covers a whole grid)")  # fmt: skip
+    embedding = (spec.attn_grid**2 + 1) * spec.feature_channels
+    if embedding > MAX_INT:
+        raise SpecError(f"img_size={side}: the positional embedding would hold {embedding:,} values "
+                        f"({spec.attn_grid}x{spec.attn_grid} + 1 tokens of {spec.feature_channels}); "
+                        f"at most {MAX_INT:,}")  # fmt: skip
 
 
 _UNUSED_FIELD_HINT = {
@@ -107,6 +150,8 @@ _UNUSED_FIELD_HINT = {
     "sk_divisor": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
     "sk_split": "it has no selective-kernel conv; use block=sk_basic or sk_bottleneck",
     "branch_relu": "its branch ends in the third norm, as every bottleneck's does",
+    "conv_bias": "its attention or split convs have no bias option",
+    "bn_eps": "its attention or split norms keep eps 1e-5",
 }
 _SK_STRIDE_HINT = "its selective-kernel conv takes the stride"
 
@@ -275,6 +320,8 @@ _NOT_IN_RESNETV2 = {
     "down_kernel": "its projections are 1x1",
     "branch_relu": "its basic block ends in a conv",
     "block_widths": "it has no pruned variant",
+    "conv_bias": "its convs have no bias",
+    "bn_eps": "its norms keep eps 1e-5",
 }
 
 

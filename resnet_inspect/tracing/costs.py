@@ -36,6 +36,7 @@ class Saves(str, Enum):
 
     NOTHING = "nothing"
     INPUT = "input"
+    INPUTS = "inputs"  # both operands: a product of two activations (matmul)
     OUTPUT = "output"
     INPUT_AND_INDICES = "input and int64 indices"  # max-pool
 
@@ -142,6 +143,12 @@ def _linear_macs(c: Call) -> int:
     weight = c.input_shapes[1]  # out_features x in_features
     rows = math.prod(c.input_shapes[0][:-1])
     return rows * weight[0] * weight[1]
+
+
+def _matmul_macs(c: Call) -> int:
+    """a @ b: each output element sums the shared dimension, a's last (the attention pool's
+    scores q @ k^T and its weighted sum of the values)."""
+    return c.output_numel * c.input_shapes[0][-1]
 
 
 def _slice_geometry(c: Call) -> Geometry:
@@ -296,6 +303,13 @@ OPERATORS: tuple[Operator, ...] = (
         "sum", (f"{_TEN}sum", f"{_T}sum"), ("input", "dim", "keepdim"),
         "n-1 per output of n summed (branches, or a global sum)", flops=_summed_away,
         shape=shapes.mean, reduction=True,
+    ),
+    # CLIP's attention pool (head=attn): scores and the weighted sum are matrix products,
+    # multiply-accumulates as a linear layer's (fvcore counts them too)
+    Operator(
+        "matmul", (f"{_T}matmul", f"{_TEN}__matmul__", f"{_TEN}matmul"), BINARY,
+        "2/MAC", macs=_matmul_macs, flops=lambda c: 2 * _matmul_macs(c), shape=shapes.matmul,
+        global_receptive_field=True, saves=Saves.INPUTS,
     ),
     Operator(
         "softmax", (f"{_T}softmax", f"{_TEN}softmax", f"{_F}softmax"), ("input", "dim"),

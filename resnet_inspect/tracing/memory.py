@@ -6,12 +6,13 @@ here and tested by hand in tests/test_memory_by_hand.py.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from .costs import Saves
+from .costs import Call, Saves
 from .graph import CallGraph
 
 
@@ -32,19 +33,28 @@ def saved_for_backward(graph: CallGraph, item: int) -> int:
     """Bytes autograd keeps for a training step's backward: each distinct tensor saved once.
 
     The cost table says what each operator keeps: convolution, linear and normalisation their
-    input, ReLU its output, max-pool its input and int64 indices; additions, padding and
+    input, ReLU its output, max-pool its input and int64 indices, a matrix product both operands; additions, padding and
     global pooling keep no activations.
     """
     saved: dict[int, int] = {}
     for c in graph.calls:
         saves = c.operator.saves if c.operator is not None else Saves.NOTHING
-        if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids:
+        if saves in (Saves.INPUT, Saves.INPUT_AND_INDICES) and c.input_ids and not _by_a_number(c.call):
             saved[c.input_ids[0]] = c.call.input_numel * item
+        if saves is Saves.INPUTS:
+            for tensor, shape in zip(c.input_ids, c.call.input_shapes, strict=False):
+                saved[tensor] = math.prod(shape) * item
         if saves is Saves.OUTPUT:
             saved[c.output_id] = c.call.output_numel * item
         if saves is Saves.INPUT_AND_INDICES:
             saved[-c.output_id] = c.call.output_numel * 8  # int64 indices
     return sum(saved.values())
+
+
+def _by_a_number(call: Call) -> bool:
+    """A product or quotient by a Python number (attention's 1/sqrt(d)): autograd keeps no
+    tensor for it, only the number."""
+    return call.operator in ("mul", "div") and len(call.input_shapes) == 1
 
 
 # Operators whose output shares its input's memory: a reshape, a slice, the branches of a split.

@@ -125,6 +125,15 @@ def pad(x: torch.Tensor, pad: Sequence[int], *_: Any, **__: Any) -> torch.Tensor
 
 
 
+def matmul(x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Batched ... x n x k @ ... x k x m (the batch dimensions broadcast); vectors left to torch."""
+    if x.dim() < 2 or other.dim() < 2:
+        raise NotImplementedError
+    if x.shape[-1] != other.shape[-2]:
+        raise RuntimeError(f"matmul: {list(x.shape)} @ {list(other.shape)} do not multiply")
+    return _empty(x, (*_broadcast(x.shape[:-2], other.shape[:-2]), x.shape[-2], other.shape[-1]))
+
+
 def conv1d(x: torch.Tensor, weight: torch.Tensor, bias: Any = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> torch.Tensor:  # fmt: skip
     if x.shape[-2] != weight.shape[1] * groups:

@@ -14,8 +14,12 @@ without torchvision or timm. Nothing of resnet_inspect is used here.
 
 Entries come in groups, one data file each (``data/<group>.json.gz``): ``ENTRIES`` below is
 the group ``resnet`` (torchvision and timm's resnet.py); every module in ``groups/`` that
-defines ``ENTRIES`` (and, where it needs them, ``ARGUMENTS``) is the group of its name. To add
-a model, add an Entry to its group and rerun for that group only::
+defines ``ENTRIES`` (and, where it needs them, ``ARGUMENTS``) is the group of its name. A group
+whose references need more than building and loading by the same names (other libraries, other
+key names) defines ``record(entry)`` returning the same record, and ``versions()``, the
+versions of those libraries (groups/clip.py, groups/keras.py: run them in the foreign
+environment, which has torchvision and timm too). To add a model, add an Entry to its group
+and rerun for that group only::
 
     python tests/reference/generate.py resnetv2
 
@@ -203,6 +207,11 @@ def record(entry: Entry) -> dict[str, Any]:
     }
 
 
+# a group's own recorder and the versions of the libraries it reads (see the module docstring)
+RECORDERS: dict[str, Callable[[Entry], dict[str, Any]]] = {}
+VERSIONS: dict[str, Callable[[], dict[str, str]]] = {}
+
+
 def groups() -> dict[str, list[Entry]]:
     """Every group's entries: ``resnet`` here, the rest from ``groups/<name>.py``."""
     found = {"resnet": ENTRIES}
@@ -212,6 +221,8 @@ def groups() -> dict[str, list[Entry]]:
         module = importlib.import_module(f"reference.groups.{path.stem}")
         ARGUMENTS.update(getattr(module, "ARGUMENTS", {}))
         found[path.stem] = module.ENTRIES
+        if hasattr(module, "record"):
+            RECORDERS[path.stem], VERSIONS[path.stem] = module.record, module.versions
     return found
 
 
@@ -224,9 +235,10 @@ def write_group(name: str, group: list[Entry]) -> None:
     if duplicates:
         raise SystemExit(f"duplicate references in {name}: {sorted(duplicates)}")
     entries = []
+    recorder = RECORDERS.get(name, record)
     for entry in group:
         start = time.perf_counter()
-        entries.append(record(entry))
+        entries.append(recorder(entry))
         print(f"{time.perf_counter() - start:6.2f}s  {entry.reference}", file=sys.stderr)
     data = {
         "generated_by": "tests/reference/generate.py",
@@ -237,6 +249,7 @@ def write_group(name: str, group: list[Entry]) -> None:
             "torchvision": torchvision.__version__,
             "timm": timm.__version__,
             "python": platform.python_version(),
+            **(VERSIONS[name]() if name in VERSIONS else {}),
         },
         "weights": {"scheme": SCHEME, "sha256": fingerprint()},
         "entries": entries,
