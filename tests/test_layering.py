@@ -18,7 +18,7 @@ LAYERS = {
     "errors": 0, "choices": 0, "units": 0, "collector": 0,
     "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
-    "tracing": 3, "counters": 3, "checkpoint": 3, "identification": 3,
+    "tracing": 3, "counters": 3, "checkpoint": 3, "identification": 3, "equivalence": 3,
     "tracediff": 4, "benchmark": 4, "sources": 4,
     "report": 5,
     "render": 6,

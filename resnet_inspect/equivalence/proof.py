@@ -1,0 +1,210 @@
+"""Does the user's model compute the same function as a reference variant? The whole proof:
+align (:mod:`.align`), copy the tensors (:mod:`.transfer`), compare the outputs
+(:mod:`.compare`) and, where they differ, find where (:mod:`.localise`) and say it in words
+(:mod:`.words`). Everything runs on the CPU, in eval mode, seeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..spec import ResNetSpec, spec_string
+from ..units import human_bytes, shape_text
+from . import words
+from .align import Alignment, align
+from .compare import (
+    COMPARE_BUDGET_BYTES,
+    DEFAULT_INPUTS,
+    OutputComparison,
+    bytes_needed,
+    compare_outputs,
+    random_inputs,
+)
+from .localise import Localisation, localise
+from .transfer import randomise, transfer
+
+if TYPE_CHECKING:
+    from torch import nn
+
+SEED = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Proof:
+    """The functional comparison of the user's model with ``reference``. ``comparison`` is
+    None where the outputs were not compared, and ``not_compared`` then says why."""
+
+    reference: str  # the variant compared with, as a spec string
+    input_shape: tuple[int, ...]
+    alignment: Alignment | None
+    comparison: OutputComparison | None = None
+    localisation: Localisation | None = None
+    not_compared: str | None = None
+    departure: tuple[str, ...] = ()  # the departure at the divergence, in words
+    weights: str | None = None  # the user's checkpoint, loaded before the comparison
+    notes: tuple[str, ...] = ()  # how the reference was adapted (num_classes, in_chans)
+
+    @property
+    def equal(self) -> bool:
+        return self.comparison is not None and self.comparison.equal
+
+    @property
+    def divergence(self) -> str | None:
+        """The reference's module where the two part (None: they do not, or not compared)."""
+        if self.localisation is None or self.localisation.divergence is None:
+            return None
+        return self.localisation.divergence.module
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.localisation
+        return {
+            "reference": self.reference, "compared": self.comparison is not None,
+            "not_compared": self.not_compared, "weights": self.weights,
+            **(self.comparison.to_dict() if self.comparison else {}),
+            "first_divergence": self.divergence, "departure": list(self.departure),
+            "first_propagated": (loc.first_propagated.module if loc and loc.first_propagated else None),
+            "modules": [e.to_dict() for e in loc.errors] if loc else [],
+            "unaligned": self.alignment.unaligned.reason if self.alignment and self.alignment.unaligned else None,
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+
+def prove(
+    mine_meta: nn.Module, build_mine: Callable[[], nn.Module], reference: ResNetSpec,
+    input_shape: tuple[int, ...], *, weights: str | None = None, inputs: int = DEFAULT_INPUTS,
+    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES,
+) -> Proof:  # fmt: skip
+    """Compare the user's model (``mine_meta``: built on meta, or anywhere, for the
+    alignment; ``build_mine``: builds it on the CPU, ``weights`` already loaded) with the
+    variant ``reference`` on ``inputs`` random inputs of ``input_shape``."""
+    from ..model import build_model
+
+    spec, notes = _with_channels(reference, input_shape)
+    alignment = _align_or_none(build_model(spec, "meta"), mine_meta, input_shape)
+    if alignment is not None and alignment.unaligned is not None:
+        classes = _classes(alignment)
+        if classes is not None:
+            spec = dataclasses.replace(spec, num_classes=classes)
+            notes += (f"reference built with num_classes={classes}, as the model's last Linear",)
+            alignment = _align_or_none(build_model(spec, "meta"), mine_meta, input_shape)
+    label = spec_string(spec)
+    base = Proof(label, tuple(input_shape), alignment, weights=weights, notes=notes)
+    if alignment is not None and not alignment.aligned:
+        return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with {label}'s: "
+                                   + alignment.unaligned.reason)  # type: ignore[union-attr]  # fmt: skip
+    params = sum(p.numel() for p in mine_meta.parameters())
+    needed = bytes_needed(params, input_shape)
+    if needed > budget_bytes:
+        return dataclasses.replace(base, not_compared=(
+            f"a comparison on the CPU at {shape_text(input_shape)} would need about {human_bytes(needed)}, "
+            f"more than the {human_bytes(budget_bytes)} allowed; try a smaller input shape"))  # fmt: skip
+    return _run(base, spec, build_mine, weights is not None, inputs, seed)
+
+
+def _run(base: Proof, spec: ResNetSpec, build_mine: Callable[[], nn.Module], trained: bool,
+         inputs: int, seed: int) -> Proof:  # fmt: skip
+    import torch
+
+    from ..model import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mine, ref = build_mine().eval(), build_model(spec, "cpu").eval()
+    alignment = base.alignment
+    try:
+        if alignment is None:  # the meta device could not run the user's forward: align for real
+            alignment = align(ref, mine, base.input_shape)
+            base = dataclasses.replace(base, alignment=alignment)
+            if not alignment.aligned:
+                return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "
+                                           f"{base.reference}'s: {alignment.unaligned.reason}")  # type: ignore[union-attr]  # fmt: skip
+        if not trained:
+            randomise(mine, seed)
+        randomise(ref, seed + 1)  # a tensor only the reference has: a draw of its own
+        transfer(alignment, mine, ref)
+        xs = random_inputs(base.input_shape, inputs, seed)
+        comparison = compare_outputs(mine, ref, xs, seed)
+        result = dataclasses.replace(base, comparison=comparison)
+        if comparison.equal:
+            return result
+        loc, seen = localise(alignment, ref, mine, xs[0], comparison.tolerance)
+    except Exception as exc:  # the user's forward on real tensors: say so, do not crash identify
+        return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
+                                   + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+    return dataclasses.replace(
+        result, localisation=loc, departure=_words(loc, alignment, mine, ref, seen, base)
+    )
+
+
+def _align_or_none(
+    reference: nn.Module, mine: nn.Module, shape: tuple[int, ...]
+) -> Alignment | None:
+    """The alignment on the models as built (meta); None where the user's forward cannot
+    run there (it reads values): the proof aligns its CPU copies instead."""
+    try:
+        return align(reference, mine, shape)
+    except Exception:
+        return None
+
+
+def _with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:
+    """The reference with the input's channels (a grey-scale model is compared as such)."""
+    if len(shape) < 2 or shape[1] == spec.in_chans:
+        return spec, ()
+    return dataclasses.replace(spec, in_chans=shape[1]), (
+        f"reference built with in_chans={shape[1]}, the input's",
+    )
+
+
+def _classes(alignment: Alignment) -> int | None:
+    """The user's number of classes, where the only call that does not align is both models'
+    last, a Linear with as many inputs on each side: a head for 10 or 1 classes is the user's
+    choice, not a departure in the layers (the structural departures name it)."""
+    u = alignment.unaligned
+    if u is None or u.a is None or u.b is None or u.index is None:
+        return None
+    last = u.index == len(alignment.a_calls) - 1 == len(alignment.b_calls) - 1
+    a, b = u.a.weight, u.b.weight
+    if (
+        last
+        and u.a.kind == u.b.kind == "Linear"
+        and a
+        and b
+        and len(a) == len(b) == 2
+        and a[1] == b[1]
+    ):
+        return b[0]
+    return None
+
+
+def _words(loc: Localisation, alignment: Alignment, mine: nn.Module, ref: nn.Module,
+           seen: dict[str, tuple[Any, ...]], base: Proof) -> tuple[str, ...]:  # fmt: skip
+    """The departure at the divergence: the words reader's, else the engine's own."""
+    div = loc.divergence
+    if div is None:  # outputs differ, yet no module's own output does: the model's own code
+        return (f"the output differs from {base.reference}'s on the same input, although every mapped "
+                "module agrees on its own input",)  # fmt: skip
+    mine_mod, ref_mod = (
+        dict(mine.named_modules())[div.user_module],
+        dict(ref.named_modules())[div.module],
+    )
+    args = tuple(a for a in seen.get(div.module, ()) if _is_tensor(a))
+    said = words.describe_departure(div.module, mine_mod, ref_mod, args, base.reference)
+    if said:
+        return said
+    where = div.module or "the model's own forward (outside its modules)"
+    size = "did not run on its input" if div.own is None else f"relative L2 {div.own:.2g}"
+    text = f"{where}: its output differs from {base.reference}'s {div.module or 'output'} on the same input ({size})"
+    first = loc.first_propagated
+    if div.module == "" and first is not None and first.module != "":
+        text += f"; the first module whose output differs in a normal run is {first.module}"
+    return (text,)
+
+
+def _is_tensor(x: Any) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor)

@@ -1,0 +1,94 @@
+"""One model's tensors copied into another along an :class:`~.align.Alignment`.
+
+Without the user's weights every tensor is first drawn again, seeded, whatever the
+constructors did: a zero-initialised last BN (timm, ``zero_init_residual``) makes a residual
+branch add nothing, so a branch that is wrong would still give equal outputs; a bias that the
+user's code zeroes would hide a bias the reference lacks. Then the paired modules' tensors are
+copied from the source (the user's model) to the destination (the reference); a tensor only
+the destination has keeps its own random draw, so it shows in the comparison. With the user's
+weights nothing is drawn on their side: the proof then holds for those trained weights.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .align import Alignment, parametrised
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def randomise(model: nn.Module, seed: int) -> None:
+    """Every floating tensor a module holds itself, drawn again from a generator seeded with
+    ``seed``: a normalisation's scales in [0.5, 1.5], shifts and running means N(0, 0.1),
+    running variances in [0.5, 2] (so that eval-mode BN neither zeroes nor normalises exactly);
+    any other weight N(0, 2 / fan_in) (He: activations keep their scale through a deep
+    network), any other tensor N(0, 0.1)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in parametrised(model).values():
+            norm = is_norm(module)
+            for name, t in [*module._parameters.items(), *module._buffers.items()]:
+                if t is not None and t.is_floating_point():
+                    t.copy_(_draw(name, tuple(t.shape), norm, gen).to(t.dtype))
+
+
+def is_norm(module: nn.Module) -> bool:
+    """A normalisation: torch's (batch, group, layer, instance norm and their subclasses) or a
+    class of the user's own whose name says so (``FrozenBatchNorm2d``)."""
+    from torch import nn
+
+    torch_norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+    return isinstance(module, torch_norms) or "norm" in type(module).__name__.lower()
+
+
+def _draw(name: str, shape: tuple[int, ...], norm: bool, gen: torch.Generator) -> torch.Tensor:
+    import torch
+
+    if norm and name in ("weight", "scale", "gamma"):
+        return torch.rand(shape, generator=gen) + 0.5
+    if norm and name == "running_var":
+        return torch.rand(shape, generator=gen) * 1.5 + 0.5
+    if not norm and name == "weight" and len(shape) > 1:
+        fan_in = math.prod(shape[1:])
+        return torch.randn(shape, generator=gen) * math.sqrt(2.0 / fan_in)
+    return torch.randn(shape, generator=gen) * 0.1
+
+
+def transfer(
+    alignment: Alignment, source: nn.Module, destination: nn.Module, *, source_is_b: bool = True
+) -> int:
+    """Copy each paired module's tensors from ``source`` to ``destination`` (B to A where
+    ``source_is_b``; the alignment's A and B name the modules); tensors one side lacks are
+    left alone. Returns how many tensors were copied. A module called twice is copied once."""
+    import torch
+
+    src_modules, dst_modules = dict(source.named_modules()), dict(destination.named_modules())
+    copied = 0
+    done: set[str] = set()
+    with torch.no_grad():
+        for pair in alignment.pairs:
+            src, dst = (pair.b, pair.a) if source_is_b else (pair.a, pair.b)
+            if src.name in done:
+                continue
+            done.add(src.name)
+            copied += _copy(src_modules[src.name], dst_modules[dst.name])
+    return copied
+
+
+def _copy(src: nn.Module, dst: nn.Module) -> int:
+    """The tensors of the same name and shape, copied."""
+    theirs = {n: t for n, t in [*src._parameters.items(), *src._buffers.items()] if t is not None}
+    mine = {n: t for n, t in [*dst._parameters.items(), *dst._buffers.items()] if t is not None}
+    count = 0
+    for name, t in mine.items():
+        other = theirs.pop(name, None)
+        if other is not None and other.shape == t.shape:
+            t.copy_(other.to(t.dtype))
+            count += 1
+    return count

@@ -1,0 +1,229 @@
+"""The functional proof: alignment by computation, transfer, comparison, localisation.
+
+A hand-written resnet18 under torchvision's names (``Hand18``) carries one mistake at a time;
+each must be told apart from resnet18 and the first module whose own output differs named.
+``tests/user_models/renamed.py`` is resnet18 under other names and nesting: the same function.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import resnet_inspect
+from resnet_inspect.equivalence import align, prove
+from resnet_inspect.equivalence.compare import TOLERANCE, compare_outputs, relative_l2
+from resnet_inspect.equivalence.transfer import randomise
+from resnet_inspect.spec import PRESETS
+
+sys.path.insert(0, str(Path(__file__).parent / "user_models"))
+from renamed import Renamed
+
+SHAPE = (1, 3, 32, 32)
+
+
+class Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, mistake: str = "") -> None:
+        super().__init__()
+        self.mistake = mistake
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                           if stride != 1 or cin != cout else None)  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        if self.mistake == "relu before sum":
+            return F.relu(out) + identity
+        if self.mistake == "subtracted":
+            return F.relu(out - identity)
+        return F.relu(out + identity)
+
+
+class Hand18(nn.Module):
+    """resnet18 by hand, torchvision's names; ``mistakes``: block name -> its mistake, or
+    "conv1 bias" for a bias on the stem conv."""
+
+    def __init__(self, mistakes: dict[str, str] | None = None, extra_conv: bool = False) -> None:
+        super().__init__()
+        wrong = mistakes or {}
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias="conv1" in wrong)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.extra = nn.Conv2d(64, 64, 1, bias=False) if extra_conv else nn.Identity()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = 64
+        for s, (cout, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2)), start=1):
+            blocks = [Block(cin, cout, stride, wrong.get(f"layer{s}.0", "")),
+                      Block(cout, cout, 1, wrong.get(f"layer{s}.1", ""))]  # fmt: skip
+            setattr(self, f"layer{s}", nn.Sequential(*blocks))
+            cin = cout
+        self.fc = nn.Linear(512, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.extra(F.relu(self.bn1(self.conv1(x)))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def _meta(factory: type[nn.Module], *args: object) -> nn.Module:
+    with torch.device("meta"):
+        return factory(*args)
+
+
+def _prove(factory: type[nn.Module], *args: object, reference: str = "resnet18", **kw: object):  # type: ignore[no-untyped-def]
+    return prove(_meta(factory, *args), lambda: factory(*args), PRESETS[reference], SHAPE, **kw)  # type: ignore[arg-type]
+
+
+# --- alignment -------------------------------------------------------------------------------------
+def test_a_renamed_renested_copy_aligns_module_by_module_and_container_by_container() -> None:
+    result = align(resnet_inspect.build("resnet18", device="meta"), _meta(Renamed), SHAPE)
+    assert result.aligned and len(result.pairs) == 41  # 20 convs + 20 BNs + fc (torchvision resnet18)
+    m = result.modules
+    assert m["entry.conv"] == "conv1" and m["classifier"] == "fc" and m["body.0.0.a"] == "layer1.0.conv1"
+    # containers: a block, a stage, a projection shortcut (computed first in Renamed: still aligned)
+    assert m["body.0.0"] == "layer1.0" and m["body.1"] == "layer2" and m["body.1.0.skip"] == "layer2.0.downsample"
+    assert "entry" not in m  # {conv1, bn1} is no one module of resnet18
+
+
+def test_an_extra_conv_is_unaligned_and_says_where() -> None:
+    result = align(resnet_inspect.build("resnet18", device="meta"), _meta(Hand18, None, True), SHAPE)
+    assert not result.aligned and result.unaligned is not None
+    assert result.unaligned.index == 2  # conv1, bn1, then the extra 1x1 where layer1.0.conv1 comes
+    assert result.unaligned.b is not None and result.unaligned.b.name == "extra"
+    assert result.unaligned.a is not None and result.unaligned.a.name == "layer1.0.conv1"
+    assert "extra (Conv2d, weight 64x64x1x1)" in result.unaligned.reason
+    assert not _prove(Hand18, None, True).equal  # and the proof says it was not compared
+    assert "do not align with resnet18's" in (_prove(Hand18, None, True).not_compared or "")
+
+
+# --- transfer --------------------------------------------------------------------------------------
+def test_randomise_leaves_no_zeroed_norm_and_is_seeded() -> None:
+    model = Hand18()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.zeros_(m.weight)  # zero-init last BN (timm, zero_init_residual), everywhere
+    randomise(model, 0)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(float(m.weight.detach().abs().min()) >= 0.5 for m in bns)
+    assert all(float(m.running_var.min()) >= 0.5 and float(m.running_var.max()) <= 2.0 for m in bns)
+    again = Hand18()
+    randomise(again, 0)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+
+
+class ZeroLast(Hand18):
+    """Hand18 with a ReLU before the sum in layer2.1 and every last BN zero-initialised."""
+
+    def __init__(self) -> None:
+        super().__init__({"layer2.1": "relu before sum"})
+        for m in self.modules():
+            if isinstance(m, Block):
+                nn.init.zeros_(m.bn2.weight)
+
+
+def test_a_broken_branch_behind_a_zeroed_last_bn_is_caught() -> None:
+    """With the constructor's zeroed last BNs, every branch adds nothing and ReLU before or
+    after the sum is the same; randomised, they are not."""
+    proof = _prove(ZeroLast, inputs=1)
+    assert proof.comparison is not None and not proof.equal
+    assert proof.divergence == "layer2.1"
+
+
+def test_with_the_users_weights_nothing_is_drawn_again(tmp_path: Path) -> None:
+    """The same mutant, with its zeroed weights saved as a checkpoint: for those weights the
+    function is resnet18's (the branch adds nothing), and the proof says so."""
+    from resnet_inspect.checkpoint import load_weights_into
+
+    path = tmp_path / "zero.pth"
+    torch.save(ZeroLast().state_dict(), path)
+
+    def build() -> nn.Module:
+        model = ZeroLast()
+        load_weights_into(model, path)
+        return model
+
+    proof = prove(_meta(ZeroLast), build, PRESETS["resnet18"], SHAPE, weights=str(path))
+    assert proof.equal and proof.weights == str(path)
+
+
+# --- comparison ----------------------------------------------------------------------------------
+def test_the_tolerance_by_hand() -> None:
+    """||(3, 4) - (3, 4.0004)|| / ||(3, 4.0004)|| = 0.0004 / 5.00032 = 8.0e-5: equal at the
+    float32 tolerance 1e-4; (3, 4.001): 0.001 / 5.0008 = 2.0e-4: not equal. Scale-free: the
+    same numbers times 1e6 give the same difference."""
+    ref = torch.tensor([3.0, 4.0004], dtype=torch.float64)
+    assert relative_l2(torch.tensor([3.0, 4.0], dtype=torch.float64), ref) == pytest.approx(0.0004 / 5.00032)
+    assert relative_l2(torch.tensor([3e6, 4e6], dtype=torch.float64), ref * 1e6) == pytest.approx(0.0004 / 5.00032)
+    x = [torch.zeros(1)]
+    close = compare_outputs(lambda _: torch.tensor([3.0, 4.0]), lambda _: torch.tensor([3.0, 4.0004]), x)
+    far = compare_outputs(lambda _: torch.tensor([3.0, 4.0]), lambda _: torch.tensor([3.0, 4.001]), x)
+    assert close.tolerance == TOLERANCE["float32"] == 1e-4
+    assert close.equal and not far.equal
+    assert far.largest_difference == pytest.approx(0.001 / 5.0008, rel=1e-3)  # 4.001 in float32
+
+
+def test_the_renamed_copy_computes_the_same_function() -> None:
+    proof = _prove(Renamed)
+    assert proof.comparison is not None and proof.equal
+    assert (proof.comparison.inputs, proof.comparison.dtype, proof.comparison.input_shape) == (3, "float32", SHAPE)
+    assert proof.comparison.largest_difference <= 1e-6  # measured: 0 or a few float32 roundings
+
+
+# --- localisation --------------------------------------------------------------------------------
+@pytest.mark.parametrize(("mistakes", "where"), [
+    ({"layer2.1": "relu before sum"}, "layer2.1"),
+    ({"conv1": "bias"}, "conv1"),
+    ({"layer3.0": "subtracted"}, "layer3.0"),
+])  # fmt: skip
+def test_localisation_names_the_module_with_the_mistake(mistakes: dict[str, str], where: str) -> None:
+    proof = _prove(Hand18, mistakes, inputs=1)
+    assert proof.comparison is not None and not proof.equal
+    assert proof.divergence == where
+    found = proof.localisation.errors  # type: ignore[union-attr]
+    first = next(i for i, e in enumerate(found) if e.module == where)
+    # before the mistake nothing differs; after it, errors propagate but each module is right on its own
+    assert all(e.own == e.propagated == 0.0 for e in found[:first])
+    errors = {e.module: e for e in found}
+    assert errors["layer4.1"].own is not None and errors["layer4.1"].own <= TOLERANCE["float32"]
+    assert errors["layer4.1"].propagated is not None and errors["layer4.1"].propagated > TOLERANCE["float32"]
+    assert proof.departure and proof.departure[0].startswith(f"{where}: its output differs from resnet18's {where}")
+
+
+def test_an_extra_bias_is_recorded_in_the_alignment() -> None:
+    result = align(resnet_inspect.build("resnet18", device="meta"), _meta(Hand18, {"conv1": "bias"}), SHAPE)
+    assert result.aligned and result.pairs[0].extra_b == ("bias",) and result.pairs[0].extra_a == ()
+
+
+# --- limits ------------------------------------------------------------------------------------
+def test_a_model_too_large_for_the_budget_is_not_compared_and_says_why() -> None:
+    proof = _prove(Renamed, budget_bytes=1000)
+    assert proof.comparison is None and not proof.equal
+    assert "more than the 1000 B allowed" in (proof.not_compared or "")
+
+
+# --- every preset against itself, renamed ----------------------------------------------------------
+class Wrapped(nn.Module):
+    """A preset under other names: every module one level deeper, under ``net``."""
+
+    def __init__(self, name: str, device: str = "cpu") -> None:
+        super().__init__()
+        self.net = resnet_inspect.build(name, device=device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet26d", "seresnet18", "resnetv2_18", "skresnet18",
+                                  "resnest14d", "resnetblur18", "legacy_seresnet18"])  # fmt: skip
+def test_a_preset_under_a_renaming_computes_its_own_function(name: str) -> None:
+    proof = prove(Wrapped(name, "meta"), lambda: Wrapped(name), PRESETS[name], SHAPE, inputs=1)
+    assert proof.alignment is not None and proof.alignment.aligned, proof.not_compared
+    assert proof.equal, proof.to_dict()
