@@ -36,6 +36,8 @@ class ModuleError:
     call: int
     own: float | None
     propagated: float | None
+    own_shape: tuple[int, ...] | None = None  # the user's output on the reference's input
+    shape: tuple[int, ...] | None = None  # the reference's output
 
     def to_dict(self) -> dict[str, Any]:
         return {"module": self.module, "user_module": self.user_module, "call": self.call,
@@ -142,19 +144,23 @@ def localise(
         for s in ref_seen:
             k = count[s.name] = count.get(s.name, -1) + 1
             inputs.setdefault(s.name, s.args)
-            same_input, propagated = normal.get((s.name, k), (False, None))
-            own = propagated if same_input else _shadow(mine_modules[to_b[s.name]], s)
-            errors.append(ModuleError(s.name, to_b[s.name], k, own, propagated))
+            same_input, propagated, normal_shape = normal.get((s.name, k), (False, None, None))
+            own, own_shape = (
+                (propagated, normal_shape) if same_input else _shadow(mine_modules[to_b[s.name]], s)
+            )
+            errors.append(
+                ModuleError(s.name, to_b[s.name], k, own, propagated, own_shape, _shape(s.output))
+            )
     return Localisation(tolerance, tuple(errors)), inputs
 
 
 @contextmanager
 def _following(
     mine: nn.Module, to_a: dict[str, str], calls: dict[str, list[_Seen]]
-) -> Iterator[dict[tuple[str, int], tuple[bool, float | None]]]:
+) -> Iterator[dict[tuple[str, int], tuple[bool, float | None, tuple[int, ...] | None]]]:
     """While the user's model runs: per (reference module, call), whether the user's module
     got exactly the reference's input, and its output's difference from the reference's."""
-    found: dict[tuple[str, int], tuple[bool, float | None]] = {}
+    found: dict[tuple[str, int], tuple[bool, float | None, tuple[int, ...] | None]] = {}
     started: dict[str, int] = {}
     same: dict[tuple[str, int], bool] = {}
     handles = []
@@ -176,6 +182,7 @@ def _following(
             found[(a, k)] = (
                 same.get((a, k), False),
                 difference(out, theirs[k].output)[0] if k < len(theirs) else None,
+                _shape(out),
             )
 
         handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
@@ -198,10 +205,18 @@ def _equal(mine: Any, theirs: Any) -> bool:
     )
 
 
-def _shadow(module: nn.Module, seen: _Seen) -> float | None:
-    """The user's module on the reference's input: its output's relative L2 difference."""
+def _shadow(module: nn.Module, seen: _Seen) -> tuple[float | None, tuple[int, ...] | None]:
+    """The user's module on the reference's input: its output's relative L2 difference from
+    the reference's, and its shape."""
     try:
         out = module(*_clone(seen.args), **_clone(seen.kwargs))
     except Exception:  # the user's module does not take the reference's input: say so, do not stop
-        return None
-    return difference(out, seen.output)[0]
+        return None, None
+    return difference(out, seen.output)[0], _shape(out)
+
+
+def _shape(output: Any) -> tuple[int, ...] | None:
+    from .compare import tensors
+
+    found = tensors(output)
+    return tuple(found[0].shape) if found else None

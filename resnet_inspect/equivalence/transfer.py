@@ -12,6 +12,7 @@ weights nothing is drawn on their side: the proof then holds for those trained w
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from .align import Alignment, parametrised
@@ -21,20 +22,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def randomise(model: nn.Module, seed: int) -> None:
+def randomise(model: nn.Module, seed: int, skip: Collection[tuple[str, str]] = ()) -> None:
     """Every floating tensor a module holds itself, drawn again from a generator seeded with
     ``seed``: a normalisation's scales in [0.5, 1.5], shifts and running means N(0, 0.1),
     running variances in [0.5, 2] (so that eval-mode BN neither zeroes nor normalises exactly);
     any other weight N(0, 2 / fan_in) (He: activations keep their scale through a deep
-    network), any other tensor N(0, 0.1)."""
+    network), any other tensor N(0, 0.1). ``skip``: (module, tensor) names left as they are
+    (those about to be copied over)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
+    skipped = set(skip)
     with torch.no_grad():
-        for module in parametrised(model).values():
+        for owner, module in parametrised(model).items():
             norm = is_norm(module)
             for name, t in [*module._parameters.items(), *module._buffers.items()]:
-                if t is not None and t.is_floating_point():
+                if t is not None and t.is_floating_point() and (owner, name) not in skipped:
                     t.copy_(_draw(name, tuple(t.shape), norm, gen).to(t.dtype))
 
 
@@ -62,14 +65,15 @@ def _draw(name: str, shape: tuple[int, ...], norm: bool, gen: torch.Generator) -
 
 def transfer(
     alignment: Alignment, source: nn.Module, destination: nn.Module, *, source_is_b: bool = True
-) -> int:
+) -> set[tuple[str, str]]:
     """Copy each paired module's tensors from ``source`` to ``destination`` (B to A where
     ``source_is_b``; the alignment's A and B name the modules); tensors one side lacks are
-    left alone. Returns how many tensors were copied. A module called twice is copied once."""
+    left alone. Returns the (module, tensor) names of ``destination`` that were copied. A
+    module called twice is copied once."""
     import torch
 
     src_modules, dst_modules = dict(source.named_modules()), dict(destination.named_modules())
-    copied = 0
+    copied: set[tuple[str, str]] = set()
     done: set[str] = set()
     with torch.no_grad():
         for pair in alignment.pairs:
@@ -77,18 +81,18 @@ def transfer(
             if src.name in done:
                 continue
             done.add(src.name)
-            copied += _copy(src_modules[src.name], dst_modules[dst.name])
+            copied |= {(dst.name, t) for t in _copy(src_modules[src.name], dst_modules[dst.name])}
     return copied
 
 
-def _copy(src: nn.Module, dst: nn.Module) -> int:
+def _copy(src: nn.Module, dst: nn.Module) -> list[str]:
     """The tensors of the same name and shape, copied."""
     theirs = {n: t for n, t in [*src._parameters.items(), *src._buffers.items()] if t is not None}
     mine = {n: t for n, t in [*dst._parameters.items(), *dst._buffers.items()] if t is not None}
-    count = 0
+    copied = []
     for name, t in mine.items():
         other = theirs.pop(name, None)
         if other is not None and other.shape == t.shape:
             t.copy_(other.to(t.dtype))
-            count += 1
-    return count
+            copied.append(name)
+    return copied
