@@ -109,6 +109,8 @@ def test_identify_names_the_v1_stride_and_the_fixed_pool() -> None:
     )
     assert match.verdict.startswith("nearest preset: resnet50, with 2 structural departures; a different "
                                     "function from layer2.0.conv1 on")  # fmt: skip
+    # the stride names the block where the outputs part; the fixed pool cannot be told apart here
+    assert [m.effect.value for m in match.marked] == ["changes the function", "structure", "changes the function"]
 
 
 def test_identify_names_the_extra_projection_and_the_sigmoid_head() -> None:

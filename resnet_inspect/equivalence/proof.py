@@ -112,18 +112,27 @@ def _reference(spec: ResNetSpec) -> nn.Module:
     return build_model(spec, "meta").to_empty(device="cpu").eval()
 
 
+def _aligned(ref: nn.Module, mine: nn.Module, shape: tuple[int, ...]) -> Alignment:
+    """The alignment, the reference's pass at most 64x64 (its calls, ours, do not depend on
+    the input's size; a fifth of the time at 224x224); where that does not align, again at
+    the full size, so that a smaller pass never makes the verdict."""
+    small = (1, shape[1], *(min(side, 64) for side in shape[2:])) if len(shape) == 4 else shape
+    alignment = align(ref, mine, small, b_shape=shape)
+    return alignment if alignment.aligned or small == shape else align(ref, mine, shape)
+
+
 def _run(
     base: Proof, spec: ResNetSpec, mine: nn.Module, trained: bool, inputs: int, seed: int
 ) -> Proof:
     ref = _reference(spec)
-    alignment = align(ref, mine, base.input_shape)
+    alignment = _aligned(ref, mine, base.input_shape)
     classes = _classes(alignment)
     if classes is not None:
         spec = dataclasses.replace(spec, num_classes=classes)
         note = f"reference built with num_classes={classes}, as the model's last Linear"
         base = dataclasses.replace(base, reference=spec_string(spec), notes=(*base.notes, note))
         ref = _reference(spec)
-        alignment = align(ref, mine, base.input_shape)
+        alignment = _aligned(ref, mine, base.input_shape)
     base = dataclasses.replace(base, alignment=alignment)
     if alignment.unaligned is not None:
         return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "

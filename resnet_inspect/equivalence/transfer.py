@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING
 from .align import Alignment, parametrised
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
 
 def randomise(model: nn.Module, seed: int, skip: Collection[tuple[str, str]] = ()) -> None:
-    """Every floating tensor a module holds itself, drawn again from a generator seeded with
-    ``seed``: a normalisation's scales in [0.5, 1.5], shifts and running means N(0, 0.1),
-    running variances in [0.5, 2] (so that eval-mode BN neither zeroes nor normalises exactly);
-    any other weight N(0, 2 / fan_in) (He: activations keep their scale through a deep
-    network), any other tensor N(0, 0.1). ``skip``: (module, tensor) names left as they are
-    (those about to be copied over)."""
+    """Every floating tensor a module holds itself, drawn again, in place and uniformly, from a
+    generator seeded with ``seed``: a normalisation's scales in [0.5, 1.5], running variances in
+    [0.5, 2] (so that eval-mode BN neither zeroes nor normalises exactly), its shifts and
+    running means with a standard deviation of 0.1; any other weight with He's variance
+    2 / fan_in (activations keep their scale through a deep network), any other tensor 0.1.
+    ``skip``: (module, tensor) names left as they are (those about to be copied over)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -38,7 +37,8 @@ def randomise(model: nn.Module, seed: int, skip: Collection[tuple[str, str]] = (
             norm = is_norm(module)
             for name, t in [*module._parameters.items(), *module._buffers.items()]:
                 if t is not None and t.is_floating_point() and (owner, name) not in skipped:
-                    t.copy_(_draw(name, tuple(t.shape), norm, gen).to(t.dtype))
+                    low, high = _bounds(name, tuple(t.shape), norm)
+                    t.uniform_(low, high, generator=gen)
 
 
 def is_norm(module: nn.Module) -> bool:
@@ -50,17 +50,18 @@ def is_norm(module: nn.Module) -> bool:
     return isinstance(module, torch_norms) or "norm" in type(module).__name__.lower()
 
 
-def _draw(name: str, shape: tuple[int, ...], norm: bool, gen: torch.Generator) -> torch.Tensor:
-    import torch
-
+def _bounds(name: str, shape: tuple[int, ...], norm: bool) -> tuple[float, float]:
+    """The uniform draw's bounds; a standard deviation s is U(-s * sqrt(3), s * sqrt(3))."""
     if norm and name in ("weight", "scale", "gamma"):
-        return torch.rand(shape, generator=gen) + 0.5
+        return 0.5, 1.5
     if norm and name == "running_var":
-        return torch.rand(shape, generator=gen) * 1.5 + 0.5
-    if not norm and name == "weight" and len(shape) > 1:
-        fan_in = math.prod(shape[1:])
-        return torch.randn(shape, generator=gen) * math.sqrt(2.0 / fan_in)
-    return torch.randn(shape, generator=gen) * 0.1
+        return 0.5, 2.0
+    std = (
+        math.sqrt(2.0 / math.prod(shape[1:]))
+        if not norm and name == "weight" and len(shape) > 1
+        else 0.1
+    )
+    return -std * math.sqrt(3.0), std * math.sqrt(3.0)
 
 
 def transfer(

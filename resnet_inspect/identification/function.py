@@ -3,12 +3,13 @@ proof of whether it computes that preset's function (:mod:`resnet_inspect.equiva
 
 The verdict says what it rests on. "matches X exactly" only where the outputs were compared
 and agree and no departure remains; a structural departure is marked as keeping the function
-(the outputs agreed with it there), as changing it (where the comparison found a difference),
-or as structure alone where the function was not compared or the difference lies elsewhere.
+(the outputs agreed with it there), as changing it (it names the block where the outputs part,
+or it is the departure found there), or as structure alone where the comparison cannot tell.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -63,17 +64,34 @@ class ModuleMatch:
         """Every departure: the structure's, those read from the operations, and the one at
         the first divergence (where the words reader did not already name it)."""
         equal, compared = self.proof.equal, self.proof.comparison is not None
-        effect = Effect.KEEPS if equal else Effect.STRUCTURE
-        out = [Marked(text, effect) for text in self.structure.departures]
+        out = [Marked(text, self._effect(text)) for text in self.structure.departures]
         seen = set(self.structure.departures)
         for d in self.operations:
             if d.text not in seen:
-                out.append(Marked(d.text, Effect.CHANGES if d.changes_function else Effect.KEEPS, d.where))
+                out.append(
+                    Marked(d.text, Effect.CHANGES if d.changes_function else Effect.KEEPS, d.where)
+                )
                 seen.add(d.text)
         if compared and not equal:
             where = self.proof.divergence or ""
             out += [Marked(t, Effect.CHANGES, where) for t in self.proof.departure if t not in seen]
         return tuple(out)
+
+    def _effect(self, text: str) -> Effect:
+        """A structural departure keeps the function where the outputs agreed with it; it
+        changes it where it names the block (reference names, as the divergence) where the
+        two part; else the comparison cannot tell it apart."""
+        if self.proof.equal:
+            return Effect.KEEPS
+        where = self.proof.divergence
+        if where and where.startswith("layer"):
+            parts = where.split(".")
+            places = {".".join(parts[:2]), parts[0]}  # the block, or its whole stage
+            if "every block" in text or any(
+                re.search(rf"(^|[ ,]){re.escape(p)}([ ,:]|$)", text) for p in places
+            ):
+                return Effect.CHANGES
+        return Effect.STRUCTURE
 
     @property
     def departures(self) -> tuple[str, ...]:

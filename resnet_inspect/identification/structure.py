@@ -290,6 +290,8 @@ def identify_module(
         words = departures(found, ref, name, spec, input_shape)
         if best is None or len(words) < best[0]:
             best = (len(words), name, words)
+        if not words:  # none can do better, and a tie keeps the first: the rest need no pass
+            break
     assert best is not None
     return StructureMatch(best[1], best[2], found.layers, found.convs_per_block, tuple(input_shape))
 
