@@ -135,6 +135,7 @@ class _Flow:
         self.parents: list[frozenset[int]] = []  # per call: the calls its inputs come from
         self.source: dict[int, frozenset[int]] = {}  # id(tensor) -> calls it derives from
         self.alive: list[Any] = []  # every tensor seen, kept so that no id is reused
+        self.latest: dict[int, int] = {}  # id(Call) -> the index of its latest call
 
     def origin(self, values: Any) -> frozenset[int]:
         found: frozenset[int] = frozenset()
@@ -184,11 +185,11 @@ def recording(model: nn.Module) -> Iterator[_Flow]:
 
         def pre(_m: nn.Module, args: Any, call: Call = call) -> None:
             flow.parents.append(flow.origin(args))
+            flow.latest[id(call)] = len(flow.calls)
             flow.calls.append(call)
 
         def post(_m: nn.Module, _args: Any, out: Any, call: Call = call) -> None:
-            index = max(i for i, c in enumerate(flow.calls) if c is call)
-            flow.mark(out, frozenset({index}))
+            flow.mark(out, frozenset({flow.latest[id(call)]}))
 
         handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
     try:
