@@ -277,3 +277,13 @@ def test_the_same_arithmetic_in_another_order_is_equal_though_not_bitwise() -> N
     proof = prove(_meta(ChannelsLast), ChannelsLast, PRESETS["resnet18"], (1, 3, 64, 64), inputs=1)
     assert proof.comparison is not None and proof.equal
     assert 0.0 < proof.comparison.largest_difference < 1e-5
+
+
+def test_a_head_for_ten_classes_is_compared_with_the_preset_built_for_ten() -> None:
+    """Only the last Linear differs (10 outputs): the reference is built with num_classes=10,
+    a note says so, the function is proved, and the head stays a departure (not "exactly")."""
+    result = resnet_inspect.identify(Renamed(num_classes=10), input_size=SHAPE).data
+    assert result.proof.reference == "resnet18:num_classes=10" and result.proof.equal
+    assert result.proof.notes == ("reference built with num_classes=10, as the model's last Linear",)
+    assert not result.exact
+    assert result.verdict.startswith("computes the same function as resnet18:num_classes=10: outputs equal")

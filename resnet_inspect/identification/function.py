@@ -115,7 +115,7 @@ class ModuleMatch:
         if c.equal:
             if not n:
                 return f"matches {p} exactly: computes the same function as {p}, {said}"
-            return f"computes the same function as {p}: {said}; {departures} that keep it"
+            return f"computes the same function as {proof.reference}: {said}; {departures} that keep it"
         where = proof.divergence
         part = f"from {where} on" if where else "at its output"
         if where == "":
