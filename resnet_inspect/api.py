@@ -133,21 +133,27 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
     return Result(result, diff_report(result, depth))
 
 
-def identify(target: Any, input_size: Sequence[int] | None = None) -> Result:
+def identify(target: Any, input_size: Sequence[int] | None = None, reference: Any = None,
+             weights: str | None = None) -> Result:  # fmt: skip
     """Which variant ``target`` is: a checkpoint file (read as data: the preset or spec
     string it holds, proved by loading it strictly), or a model (an nn.Module, file.py:Name,
-    a preset or spec string): the nearest preset by structure and every departure from it.
+    a preset or spec string): the nearest preset by structure (or ``reference``, a preset or
+    spec string), every departure from it, and the proof: both run on the same random inputs
+    with the same weights (``weights``, a checkpoint loaded into the model first; else drawn,
+    seeded). The comparison is in ``.data.proof``.
 
-    >>> resnet_inspect.identify(my_resnet).data.verdict   # doctest: +SKIP
-    'matches resnet18 exactly'
+    >>> r = resnet_inspect.identify(my_resnet, reference="resnet50")   # doctest: +SKIP
+    >>> r.data.verdict                                                   # doctest: +SKIP
+    'matches resnet50 exactly: computes the same function as resnet50, outputs equal on 3 random inputs (...)'
     >>> resnet_inspect.identify("weights.pth").data.proved   # doctest: +SKIP
     True
     """
     from .report.identify import identified_report
-    from .sources import EVERYTHING, open_source
+    from .sources import EVERYTHING, Kind, open_source
 
     source = open_source(target, subject="target", accept=EVERYTHING)
-    found = source.identify(_input(input_size))
+    spec = None if reference is None else open_source(reference, subject="reference", accept={Kind.SPEC}, named="reference").spec
+    found = source.identify(_input(input_size), spec, weights)
     if found.checkpoint is not None:
         return Result(found.checkpoint, identified_report(found), rows_key="evidence")
     return Result(found.match, identified_report(found), rows_key="departures")

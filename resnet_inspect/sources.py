@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .checkpoint import Checkpoint, Comparison
+    from .identification.function import ModuleMatch
     from .identification.proof import Identification
-    from .identification.structure import StructureMatch
     from .tracing import Trace
     from .tracing.realpass import MetaCannotTrace
 
@@ -64,7 +64,7 @@ class Identified:
     a model by structure (``match``, with ``notes`` on how it was traced)."""
 
     label: str
-    match: StructureMatch | None = None
+    match: ModuleMatch | None = None
     checkpoint: Identification | None = None
     notes: tuple[str, ...] = ()
 
@@ -127,20 +127,46 @@ class Source(ABC):
                                   f"{self.label}: {result.counts()}")  # fmt: skip
         return checkpoint
 
-    def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
-        """The nearest preset by structure, and every departure from it."""
+    def identify(
+        self, input_shape: tuple[int, ...] | None = None, reference: ResNetSpec | None = None,
+        weights: str | None = None,
+    ) -> Identified:  # fmt: skip
+        """The nearest preset by structure (or ``reference``), every departure from it, and
+        the proof: do the two compute the same function (with the ``weights`` file loaded
+        into this model first, where given)?"""
+        from .equivalence import prove
+        from .equivalence.words import operation_departures
         from .identification import identify
+        from .identification.function import ModuleMatch
+        from .model import build_model
+        from .spec import PRESETS
         from .tracing.realpass import MetaCannotTrace, real_pass_note
 
+        if weights is not None:
+            self.verify_weights(weights)  # a file that does not load fails now, before any pass
         shape = input_shape or self.default_input_shape()
         model = self.build("meta")
+        notes: tuple[str, ...] = ()
         try:
-            return Identified(self.label, identify(model, shape))
+            match = identify(model, shape, reference)
         except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
             if model_device(model) != "meta":
                 raise
-            match = identify(self.real_model(model, shape, exc), shape)
-            return Identified(self.label, match, notes=(real_pass_note(exc.reason),))
+            match = identify(self.real_model(model, shape, exc), shape, reference)
+            notes = (real_pass_note(exc.reason),)
+        spec = reference if reference is not None else PRESETS[match.preset]
+        proof = prove(model, lambda: self.proof_model(weights), spec, shape, weights=weights)
+        words = operation_departures(model, build_model(spec, "meta"), shape, proof.reference)
+        return Identified(self.label, ModuleMatch(match, proof, words), notes=notes)
+
+    def proof_model(self, weights: str | None = None) -> nn.Module:
+        """The model built on the CPU for the functional proof, ``weights`` loaded strictly."""
+        from .checkpoint import load_weights_into
+
+        model = self.build("cpu")
+        if weights is not None:
+            load_weights_into(model, weights)
+        return model
 
     def real_model(self, meta_model: nn.Module, shape: tuple[int, ...], failure: MetaCannotTrace) -> nn.Module:
         """The model built again on the CPU, for a pass with real tensors, where the meta
@@ -256,6 +282,21 @@ class ModuleSource(Source):
     def build(self, device: str = "meta") -> nn.Module:
         return self.origin  # built already, on the device the caller chose
 
+    def proof_model(self, weights: str | None = None) -> nn.Module:
+        """A copy on the CPU (the caller's module is never changed); from the meta device,
+        its tensors allocated but not set: the proof draws them, or ``weights`` sets them."""
+        import copy
+
+        from .checkpoint import load_weights_into
+
+        if model_device(self.origin) == "meta":
+            model = copy.deepcopy(self.origin).to_empty(device="cpu")
+        else:
+            model = copy.deepcopy(self.origin).to("cpu")
+        if weights is not None:
+            load_weights_into(model, weights)
+        return model
+
 
 @dataclass(frozen=True)
 class CheckpointSource(Source):
@@ -273,7 +314,14 @@ class CheckpointSource(Source):
         raise UsageError(f"{self.origin!r}: a checkpoint holds weights, not a model; give it to "
                          "identify or check", subject=self.subject)  # fmt: skip
 
-    def identify(self, input_shape: tuple[int, ...] | None = None) -> Identified:
+    def identify(
+        self, input_shape: tuple[int, ...] | None = None, reference: ResNetSpec | None = None,
+        weights: str | None = None,
+    ) -> Identified:  # fmt: skip
+        given = "reference" if reference is not None else "weights" if weights is not None else None
+        if given is not None:
+            raise UsageError(f"{given}: applies to a model (FILE.py:NAME, a preset or an nn.Module); "
+                             f"{self.origin!r} is a checkpoint, identified by its own weights", subject=given)  # fmt: skip
         from .checkpoint import read_checkpoint
         from .identification import identify
 

@@ -109,7 +109,14 @@ def test_identify_names_the_v1_stride_and_the_fixed_pool() -> None:
         "stride on the first 1x1 (the paper's v1; torchvision strides on the 3x3) at layer2.0, "
         "layer3.0 and layer4.0",
         "AvgPool2d(7) instead of adaptive pooling: only inputs that reach layer4 at 7x7 work (224x224)",
+        # the proof: the stride on the 1x1 subsamples before the 3x3 sees the input
+        "layer2.0.conv1: its output is 1x128x28x28 where resnet50's layer2.0.conv1 gives 1x128x56x56 "
+        "on the same input",
     )
+    assert match.verdict.startswith("nearest preset: resnet50, with 2 structural departures; a different "
+                                    "function from layer2.0.conv1 on")  # fmt: skip
+    # the stride names the block where the outputs part; the fixed pool cannot be told apart here
+    assert [m.effect.value for m in match.marked] == ["changes the function", "structure", "changes the function"]
 
 
 def test_identify_names_the_extra_projection_and_the_sigmoid_head() -> None:
@@ -121,8 +128,15 @@ def test_identify_names_the_extra_projection_and_the_sigmoid_head() -> None:
     )
 
 
-def test_option_a_written_differently_is_still_resnet20() -> None:
-    assert _identify("CifarResNet20").data.verdict == "matches resnet20 exactly"
+def test_option_a_padded_on_both_sides_is_resnet20s_layers_but_not_its_function() -> None:
+    """The seed pads the new channels half before, half after; resnet20 (and the paper's
+    option A as torchvision-style code writes it) after the old ones. The structure is the
+    same; with the same weights the sums differ from the first stage change on. It was
+    "matches resnet20 exactly" by structure alone."""
+    match = _identify("CifarResNet20").data
+    assert match.verdict.startswith("same layers as resnet20 but a different function from layer2.0 on: "
+                                    "outputs differ on 3 random inputs")  # fmt: skip
+    assert not match.exact and match.proof.divergence == "layer2.0"
 
 
 def test_identify_says_an_exact_copy_matches_exactly(runner: CliRunner) -> None:

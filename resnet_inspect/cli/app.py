@@ -133,7 +133,7 @@ ARGUMENT_FLAGS = {
     "input_shape": "--input", "dtype": "--dtype", "batches": "--batch", "device": "--device",
     "precision": "--dtype", "amp": "--amp", "warmup_s": "--warmup", "min_time_s": "--min-time",
     "threads": "--threads", "weights": "--weights", "columns": "--columns", "mode": "--mode",
-    "top": "--top", "breakdown": "--breakdown", "family": "--family",
+    "top": "--top", "breakdown": "--breakdown", "family": "--family", "reference": "--reference",
 }  # fmt: skip
 
 

@@ -240,10 +240,19 @@ IdentifyArg = Annotated[
 ]
 
 
+ReferenceOpt = Annotated[
+    Optional[str],
+    typer.Option("--reference", metavar="NAME", help="For a model: compare with this preset or spec "
+                 "string instead of the nearest preset by structure.", show_default=False),
+]
+
+
 @app.command(epilog=examples("identify"))
 def identify(
     file: IdentifyArg,
     input: InputOpt = None,
+    reference: ReferenceOpt = None,
+    weights: WeightsOpt = None,
     format: FormatOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
@@ -252,14 +261,16 @@ def identify(
     the spec string, proved by building it and loading FILE strictly. Exit 1 if that fails.
 
     For your own model (FILE.py:NAME), or a preset or spec string: the nearest preset by
-    structure (strides, kernels, pools, shortcuts, head) and every departure from it, or that
-    it matches one exactly."""
+    structure (strides, kernels, pools, shortcuts, head), every departure from it, and the
+    proof: both models run on the CPU on the same random inputs with the same weights (drawn,
+    seeded; or --weights loaded into your model first); "exactly" only where the outputs agree."""
     choose_format(format, output)
     from ..report.identify import identified_report
-    from ..sources import EVERYTHING
+    from ..sources import EVERYTHING, Kind
 
     source = open_arch(file, {}, subject="FILE", accept=EVERYTHING)
-    found = source.identify(input_shape_for(source, input) if input is not None else None)
+    spec = None if reference is None else open_arch(reference, {}, subject="--reference", accept={Kind.SPEC}, named="--reference").spec
+    found = source.identify(input_shape_for(source, input) if input is not None else None, spec, weights)
     emit(identified_report(found), format, output)
     if not found.proved:
         raise typer.Exit(1)

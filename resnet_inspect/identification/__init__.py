@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..checkpoint.read import Checkpoint
+    from ..spec import ResNetSpec
     from .proof import Identification
     from .structure import StructureMatch
 
@@ -27,15 +28,21 @@ __all__ = ["Evidence", "Identified", "IdentifyError", "identify", "identify_shap
 
 
 @overload
-def identify(target: Checkpoint | str | Path, input_shape: None = None) -> Identification: ...
-@overload
-def identify(target: nn.Module, input_shape: tuple[int, ...]) -> StructureMatch: ...
 def identify(
-    target: Checkpoint | str | Path | nn.Module, input_shape: tuple[int, ...] | None = None
+    target: Checkpoint | str | Path, input_shape: None = None, reference: None = None
+) -> Identification: ...
+@overload
+def identify(
+    target: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None
+) -> StructureMatch: ...
+def identify(
+    target: Checkpoint | str | Path | nn.Module, input_shape: tuple[int, ...] | None = None,
+    reference: ResNetSpec | None = None,
 ) -> Identification | StructureMatch:
     """The variant ``target`` is: a checkpoint (read, or a path to read) by its weights, proved
     by a strict load; a module by its structure on ``input_shape``, the nearest preset and
-    every departure from it. The one entrance both of identify's paths go through."""
+    every departure from it (from ``reference``, where given, instead of the nearest). The
+    one entrance both of identify's paths go through."""
     from ..checkpoint.read import Checkpoint, read_checkpoint
 
     if isinstance(target, (str, Path)):
@@ -48,4 +55,4 @@ def identify(
         raise TypeError("identify: a module is identified on an input shape; pass input_shape")
     from .structure import identify_module
 
-    return identify_module(target, input_shape)
+    return identify_module(target, input_shape, reference)

@@ -269,22 +269,29 @@ def _candidates(found: Skeleton) -> list[str]:
     return [n for n in ranked if distance(n) == best][:8]
 
 
-def identify_module(model: nn.Module, input_shape: tuple[int, ...]) -> StructureMatch:
-    """The nearest preset to ``model`` by structure, and each departure from it in words.
+def identify_module(
+    model: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None
+) -> StructureMatch:
+    """The nearest preset to ``model`` by structure (or ``reference``, where given), and each
+    departure from it in words.
 
     >>> identify_module(my_model, (1, 3, 224, 224)).verdict   # doctest: +SKIP
     'matches resnet18 exactly'
     """
     from ..model import build_model
+    from ..spec import spec_string
 
     found = skeleton(model, input_shape)
     shape = (input_shape[0], PRESETS["resnet50"].in_chans, *input_shape[2:])
+    specs = {spec_string(reference): reference} if reference is not None else {n: PRESETS[n] for n in _candidates(found)}
     best: tuple[int, str, tuple[str, ...]] | None = None
-    for name in _candidates(found):
-        reference = skeleton(build_model(PRESETS[name], "meta"), shape)
-        words = departures(found, reference, name, PRESETS[name], input_shape)
+    for name, spec in specs.items():
+        ref = skeleton(build_model(spec, "meta"), (input_shape[0], spec.in_chans, *input_shape[2:]) if reference else shape)
+        words = departures(found, ref, name, spec, input_shape)
         if best is None or len(words) < best[0]:
             best = (len(words), name, words)
+        if not words:  # none can do better, and a tie keeps the first: the rest need no pass
+            break
     assert best is not None
     return StructureMatch(best[1], best[2], found.layers, found.convs_per_block, tuple(input_shape))
 

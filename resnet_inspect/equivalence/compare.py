@@ -1,0 +1,161 @@
+"""Two models' outputs on the same random inputs, compared by scale-aware measures.
+
+The measure is the relative L2 difference ``||a - b|| / ||b||`` (``b``: the reference's
+output), with the cosine similarity beside it, as torch.ao's numeric suite compares a model
+with its quantised shadow: one absolute tolerance would be too loose for small outputs and too
+tight for large ones. Two outputs are *equal* when the relative difference is at most
+:data:`TOLERANCE` for the dtype compared.
+
+The tolerance. Two models that compute the same function with the same weights differ only by
+rounding where they order the same arithmetic differently. One float32 rounding is at most
+2**-24 (6e-8) relative; measured (tests/test_equivalence.py, benchmarks/identify_function.py):
+a hand-written resnet50 at 224x224 that runs its convolutions in channels_last (oneDNN blocks
+the sums differently) differs from resnet50 by 3.7e-7 at the output; renamed copies, functional
+calls and ``x.mean((2, 3))`` for adaptive pooling by exactly 0. The smallest departure that
+changes the function met in the tests, a conv bias (standard deviation 0.1) in the stem of resnet18,
+leaves 1.4e-2 (224x224) to 3.0e-2 (32x32). 1e-4 sits two decades from each: about 1,600 float32
+roundings, and a change that moves the output by 0.01 % is called a difference. float32
+rather than float64: a float64 resnet50 pass takes 1.6 times as long on this tool's 2-core
+CPU, and float32 already separates the two cases; in float64 the same reasoning gives 1e-10.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+TOLERANCE = {"float32": 1e-4, "float64": 1e-10}
+DEFAULT_INPUTS = 3
+# What a CPU comparison may hold: both models' parameters and, for the localisation, every
+# mapped module's input and output on one input: tracing/realpass's budget and its estimate of
+# the activations a pass keeps (256 times the input covers the common ResNets).
+COMPARE_BUDGET_BYTES = 1 << 30
+ACTIVATIONS_PER_INPUT = 256
+
+
+def relative_l2(mine: torch.Tensor, reference: torch.Tensor) -> float:
+    """``||mine - reference|| / ||reference||`` in float64; 0 for two zero tensors, inf where
+    only the reference is zero or the shapes differ."""
+    if mine.shape != reference.shape:
+        return math.inf
+    a, b = mine.detach().double(), reference.detach().double()
+    den = float(b.norm())
+    num = float((a - b).norm())
+    if den == 0.0:
+        return 0.0 if num == 0.0 else math.inf
+    return num / den
+
+
+def cosine(mine: torch.Tensor, reference: torch.Tensor) -> float:
+    if mine.shape != reference.shape:
+        return math.nan
+    a, b = mine.detach().double().flatten(), reference.detach().double().flatten()
+    den = float(a.norm() * b.norm())
+    return float(a @ b) / den if den else (1.0 if float(a.norm()) == float(b.norm()) else 0.0)
+
+
+def tensors(output: Any) -> list[torch.Tensor]:
+    """The tensors in a module's output: a tensor, or those in a tuple, list or dict."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, (tuple, list)):
+        return [t for o in output for t in tensors(o)]
+    if isinstance(output, dict):
+        return [t for o in output.values() for t in tensors(o)]
+    return []
+
+
+def difference(mine: Any, reference: Any) -> tuple[float, float]:
+    """The largest relative L2 difference and the smallest cosine over the outputs' tensors."""
+    a, b = tensors(mine), tensors(reference)
+    if len(a) != len(b) or not b:
+        return math.inf, math.nan
+    return max(relative_l2(x, y) for x, y in zip(a, b, strict=True)), min(
+        cosine(x, y) for x, y in zip(a, b, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    """What was compared and what came out: ``equal`` when every input's relative L2
+    difference is at most ``tolerance``."""
+
+    metric: str
+    inputs: int
+    dtype: str
+    input_shape: tuple[int, ...]
+    tolerance: float
+    largest_difference: float  # relative L2, over the inputs
+    smallest_cosine: float
+    output_shape: tuple[int, ...] | None  # the reference's
+    user_output_shape: tuple[int, ...] | None
+    seed: int
+
+    @property
+    def equal(self) -> bool:
+        return self.largest_difference <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "inputs": self.inputs, "dtype": self.dtype,
+                "input_shape": list(self.input_shape), "tolerance": self.tolerance,
+                "largest_difference": _finite(self.largest_difference),
+                "smallest_cosine": _finite(self.smallest_cosine), "equal": self.equal, "seed": self.seed}  # fmt: skip
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def random_inputs(
+    input_shape: Sequence[int], count: int, seed: int, dtype: str = "float32"
+) -> list[torch.Tensor]:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(tuple(input_shape), generator=gen, dtype=getattr(torch, dtype))
+        for _ in range(count)
+    ]
+
+
+def compare_outputs(
+    mine: Callable[[torch.Tensor], Any] | nn.Module, reference: Callable[[torch.Tensor], Any] | nn.Module,
+    inputs: Sequence[torch.Tensor], seed: int = 0,
+) -> OutputComparison:  # fmt: skip
+    """Run both on every input (no gradients) and compare their outputs."""
+    import torch
+
+    worst, least_cos = 0.0, 1.0
+    shapes: tuple[tuple[int, ...] | None, tuple[int, ...] | None] = (None, None)
+    with torch.no_grad():
+        for x in inputs:
+            a, b = mine(x.clone()), reference(x.clone())
+            rel, cos = difference(a, b)
+            worst = max(worst, rel) if not math.isnan(rel) else math.inf
+            least_cos = min(least_cos, cos) if not math.isnan(cos) else math.nan
+            shapes = (_shape(b), _shape(a))
+    dtype = str(inputs[0].dtype).removeprefix("torch.")
+    return OutputComparison("relative L2", len(inputs), dtype, tuple(inputs[0].shape), TOLERANCE[dtype],
+                            worst, least_cos, shapes[0], shapes[1], seed)  # fmt: skip
+
+
+def _shape(output: Any) -> tuple[int, ...] | None:
+    found = tensors(output)
+    return tuple(found[0].shape) if found else None
+
+
+def bytes_needed(params: int, input_shape: Sequence[int], element_bytes: int = 4) -> int:
+    """What comparing two models of ``params`` parameters each on ``input_shape`` holds: both
+    models, and one pass's activations captured for the localisation (see above)."""
+    return (
+        2 * params * element_bytes
+        + ACTIVATIONS_PER_INPUT * math.prod(input_shape) * element_bytes * 2
+    )

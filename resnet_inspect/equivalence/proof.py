@@ -1,0 +1,217 @@
+"""Does the user's model compute the same function as a reference variant? The whole proof:
+align (:mod:`.align`), copy the tensors (:mod:`.transfer`), compare the outputs
+(:mod:`.compare`) and, where they differ, find where (:mod:`.localise`) and say it in words
+(:mod:`.words`). Everything runs on the CPU, in eval mode, seeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..spec import ResNetSpec, spec_string
+from ..units import human_bytes, shape_text
+from . import words
+from .align import Alignment, align
+from .compare import (
+    COMPARE_BUDGET_BYTES,
+    DEFAULT_INPUTS,
+    OutputComparison,
+    bytes_needed,
+    compare_outputs,
+    random_inputs,
+)
+from .localise import Localisation, localise
+from .transfer import randomise, transfer
+
+if TYPE_CHECKING:
+    from torch import nn
+
+SEED = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Proof:
+    """The functional comparison of the user's model with ``reference``. ``comparison`` is
+    None where the outputs were not compared, and ``not_compared`` then says why."""
+
+    reference: str  # the variant compared with, as a spec string
+    input_shape: tuple[int, ...]
+    alignment: Alignment | None
+    comparison: OutputComparison | None = None
+    localisation: Localisation | None = None
+    not_compared: str | None = None
+    departure: tuple[str, ...] = ()  # the departure at the divergence, in words
+    weights: str | None = None  # the user's checkpoint, loaded before the comparison
+    notes: tuple[str, ...] = ()  # how the reference was adapted (num_classes, in_chans)
+
+    @property
+    def equal(self) -> bool:
+        return self.comparison is not None and self.comparison.equal
+
+    @property
+    def divergence(self) -> str | None:
+        """The reference's module where the two part (None: they do not, or not compared)."""
+        if self.localisation is None or self.localisation.divergence is None:
+            return None
+        return self.localisation.divergence.module
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.localisation
+        return {
+            "reference": self.reference, "compared": self.comparison is not None,
+            "not_compared": self.not_compared, "weights": self.weights,
+            **(self.comparison.to_dict() if self.comparison else {}),
+            "first_divergence": self.divergence, "departure": list(self.departure),
+            "first_propagated": (loc.first_propagated.module if loc and loc.first_propagated else None),
+            "modules": [e.to_dict() for e in loc.errors] if loc else [],
+            "unaligned": self.alignment.unaligned.reason if self.alignment and self.alignment.unaligned else None,
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+
+def prove(
+    mine_meta: nn.Module, build_mine: Callable[[], nn.Module], reference: ResNetSpec,
+    input_shape: tuple[int, ...], *, weights: str | None = None, inputs: int = DEFAULT_INPUTS,
+    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES,
+) -> Proof:  # fmt: skip
+    """Compare the user's model (``mine_meta``: as built already, on meta or anywhere, for
+    its size; ``build_mine``: builds it on the CPU, ``weights`` already loaded) with the
+    variant ``reference`` on ``inputs`` random inputs of ``input_shape``.
+
+    The models are aligned as built on the CPU, with one pass each on zeros: on this CPU a
+    resnet50's pass at 224x224 takes a fifth of the time its meta pass takes (torch's meta
+    kernels for batch_norm and friends are Python decompositions)."""
+    spec, notes = _with_channels(reference, input_shape)
+    base = Proof(spec_string(spec), tuple(input_shape), None, weights=weights, notes=notes)
+    params = sum(p.numel() for p in mine_meta.parameters())
+    needed = bytes_needed(params, input_shape)
+    if needed > budget_bytes:
+        return dataclasses.replace(base, not_compared=(
+            f"a comparison on the CPU at {shape_text(input_shape)} would need about {human_bytes(needed)}, "
+            f"more than the {human_bytes(budget_bytes)} allowed; try a smaller input shape"))  # fmt: skip
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mine = build_mine().eval()
+    try:
+        return _run(base, spec, mine, weights is not None, inputs, seed)
+    except Exception as exc:  # the user's forward on real tensors: say so, do not crash identify
+        return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
+                                   + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+
+
+def _reference(spec: ResNetSpec) -> nn.Module:
+    """The reference on the CPU, its tensors allocated but not initialised: every one is drawn
+    or copied next (the constructor's initialisation would be thrown away)."""
+    from ..model import build_model
+
+    return build_model(spec, "meta").to_empty(device="cpu").eval()
+
+
+def _aligned(ref: nn.Module, mine: nn.Module, shape: tuple[int, ...]) -> Alignment:
+    """The alignment, the reference's pass at most 64x64 (its calls, ours, do not depend on
+    the input's size; a fifth of the time at 224x224); where that does not align, again at
+    the full size, so that a smaller pass never makes the verdict."""
+    small = (1, shape[1], *(min(side, 64) for side in shape[2:])) if len(shape) == 4 else shape
+    alignment = align(ref, mine, small, b_shape=shape)
+    return alignment if alignment.aligned or small == shape else align(ref, mine, shape)
+
+
+def _run(
+    base: Proof, spec: ResNetSpec, mine: nn.Module, trained: bool, inputs: int, seed: int
+) -> Proof:
+    ref = _reference(spec)
+    alignment = _aligned(ref, mine, base.input_shape)
+    classes = _classes(alignment)
+    if classes is not None:
+        spec = dataclasses.replace(spec, num_classes=classes)
+        note = f"reference built with num_classes={classes}, as the model's last Linear"
+        base = dataclasses.replace(base, reference=spec_string(spec), notes=(*base.notes, note))
+        ref = _reference(spec)
+        alignment = _aligned(ref, mine, base.input_shape)
+    base = dataclasses.replace(base, alignment=alignment)
+    if alignment.unaligned is not None:
+        return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "
+                                   f"{base.reference}'s: {alignment.unaligned.reason}")  # fmt: skip
+    if not trained:
+        randomise(mine, seed)
+    copied = transfer(alignment, mine, ref)
+    randomise(ref, seed + 1, skip=copied)  # a tensor only the reference has: a draw of its own
+    xs = random_inputs(base.input_shape, inputs, seed)
+    comparison = compare_outputs(mine, ref, xs, seed)
+    result = dataclasses.replace(base, comparison=comparison)
+    if comparison.equal:
+        return result
+    loc, seen = localise(alignment, ref, mine, xs[0], comparison.tolerance)
+    return dataclasses.replace(
+        result, localisation=loc, departure=_words(loc, alignment, mine, ref, seen, base)
+    )
+
+
+def _with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:
+    """The reference with the input's channels (a grey-scale model is compared as such)."""
+    if len(shape) < 2 or shape[1] == spec.in_chans:
+        return spec, ()
+    return dataclasses.replace(spec, in_chans=shape[1]), (
+        f"reference built with in_chans={shape[1]}, the input's",
+    )
+
+
+def _classes(alignment: Alignment) -> int | None:
+    """The user's number of classes, where the only call that does not align is both models'
+    last, a Linear with as many inputs on each side: a head for 10 or 1 classes is the user's
+    choice, not a departure in the layers (the structural departures name it)."""
+    u = alignment.unaligned
+    if u is None or u.a is None or u.b is None or u.index is None:
+        return None
+    last = u.index == len(alignment.a_calls) - 1 == len(alignment.b_calls) - 1
+    a, b = u.a.weight, u.b.weight
+    if (
+        last
+        and u.a.kind == u.b.kind == "Linear"
+        and a
+        and b
+        and len(a) == len(b) == 2
+        and a[1] == b[1]
+    ):
+        return b[0]
+    return None
+
+
+def _words(loc: Localisation, alignment: Alignment, mine: nn.Module, ref: nn.Module,
+           seen: dict[str, tuple[Any, ...]], base: Proof) -> tuple[str, ...]:  # fmt: skip
+    """The departure at the divergence: the words reader's, else the engine's own."""
+    div = loc.divergence
+    if div is None:  # outputs differ, yet no module's own output does: the model's own code
+        return (f"the output differs from {base.reference}'s on the same input, although every mapped "
+                "module agrees on its own input",)  # fmt: skip
+    mine_mod, ref_mod = (
+        dict(mine.named_modules())[div.user_module],
+        dict(ref.named_modules())[div.module],
+    )
+    args = tuple(a for a in seen.get(div.module, ()) if _is_tensor(a))
+    said = words.describe_departure(div.module, mine_mod, ref_mod, args, base.reference)
+    if said:
+        return said
+    where = div.module or "the model's own forward (outside its modules)"
+    theirs = f"{base.reference}'s {div.module or 'output'}"
+    if div.own is None:
+        text = f"{where}: does not run on the input {theirs} takes"
+    elif div.own_shape is not None and div.shape is not None and div.own_shape != div.shape:
+        text = f"{where}: its output is {shape_text(div.own_shape)} where {theirs} gives {shape_text(div.shape)} on the same input"
+    else:
+        text = f"{where}: its output differs from {theirs} on the same input (relative L2 {div.own:.2g})"
+    first = loc.first_propagated
+    if div.module == "" and first is not None and first.module != "":
+        text += f"; the first module whose output differs in a normal run is {first.module}"
+    return (text,)
+
+
+def _is_tensor(x: Any) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor)
