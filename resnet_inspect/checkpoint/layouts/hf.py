@@ -48,7 +48,7 @@ def describe(keys: Collection[str]) -> str:
     return "a Hugging Face transformers ResNetModel checkpoint (no classifier)"
 
 
-def _our_name(key: str) -> str:
+def _our_name(key: str, shown: str) -> str:
     for theirs, ours in _STEM.items():
         if key.startswith(theirs):
             return ours + key[len(theirs) :]
@@ -56,7 +56,7 @@ def _our_name(key: str) -> str:
         return "fc." + key[len(_HEAD) :]
     block = _BLOCK.match(key)
     if block is None:
-        raise unmapped(NAME, key)
+        raise unmapped(NAME, shown)
     stage, index, rest = int(block[1]), int(block[2]), block[3]
     where = f"layer{stage + 1}.{index}."
     for theirs, ours in _SHORTCUT.items():
@@ -64,7 +64,7 @@ def _our_name(key: str) -> str:
             return where + ours + rest[len(theirs) :]
     part = _PART.match(rest)
     if part is None:
-        raise unmapped(NAME, key)
+        raise unmapped(NAME, shown)
     kind = "conv" if part[2] == "convolution" else "bn"
     return f"{where}{kind}{int(part[1]) + 1}.{part[3]}"
 
@@ -76,7 +76,7 @@ def to_ours(tensors: Mapping[str, Any]) -> Mapped:
         inner = key[len(prefix) :] if key.startswith(prefix) else key
         if prefix and not key.startswith(prefix) and not key.startswith(_HEAD):
             raise unmapped(NAME, key)
-        out[_our_name(inner)] = tensor
+        out[_our_name(inner, key)] = tensor
     return Mapped(out, ASSUMED, {})
 
 

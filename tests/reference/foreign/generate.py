@@ -90,9 +90,10 @@ HF = [
         ),
     ),
     Case(
+        # no classifier, so no spec of ours (every one has one); the output is the pooled features
         "hf-model-tiny",
-        f"ResNetModel(ResNetConfig(**{HF_TINY}))",
-        "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=0",
+        f"ResNetModel(ResNetConfig(**{HF_TINY})): pooler_output",
+        None,
         _hf("ResNetModel", **HF_TINY),
     ),
     Case(
@@ -122,14 +123,17 @@ def _mm(backbone: dict[str, Any], channels: int) -> Callable[[], Any]:
     return build
 
 
-def _mm_case(name: str, spec: str, channels: int, **backbone: Any) -> Case:
+def _mm_case(name: str, spec: str, channels: int, output: bool = True, **backbone: Any) -> Case:
     text = f"ImageClassifier(backbone={backbone}, neck=GlobalAveragePooling, LinearClsHead(10, {channels}))"
-    return Case(name, text, spec, _mm(backbone, channels))
+    return Case(name, text, spec, _mm(backbone, channels), output)
+
+
+SMALL = dict(stem_channels=16, base_channels=16)  # a quarter of the widths: fast to run
 
 
 MMPRETRAIN = [
     _mm_case("mm-resnet18", "resnet18:num_classes=10", 512, type="ResNet", depth=18),
-    _mm_case("mm-resnet50", "resnet50:num_classes=10", 2048, type="ResNet", depth=50),
+    _mm_case("mm-resnet50", "resnet50:num_classes=10", 2048, False, type="ResNet", depth=50),
     _mm_case(
         "mm-resnet50-small",
         "resnet50:widths=16,32,64,128,stem_width=16,num_classes=10",
@@ -139,8 +143,35 @@ MMPRETRAIN = [
         stem_channels=16,
         base_channels=16,
     ),
-    _mm_case("mm-resnetv1c50", "resnet50c:num_classes=10", 2048, type="ResNetV1c", depth=50),
-    _mm_case("mm-resnetv1d50", "resnet50d:num_classes=10", 2048, type="ResNetV1d", depth=50),
+    # the published configurations by their keys (each identifies as its preset); the small
+    # ones, with the same code paths, by their outputs
+    _mm_case("mm-resnetv1c50", "resnet50c:num_classes=10", 2048, False, type="ResNetV1c", depth=50),
+    _mm_case("mm-resnetv1d50", "resnet50d:num_classes=10", 2048, False, type="ResNetV1d", depth=50),
+    _mm_case("mm-seresnet50", "seresnet50:num_classes=10", 2048, False, type="SEResNet", depth=50),
+    _mm_case(
+        "mm-resnetv1c50-small",
+        "resnet50c:widths=16,32,64,128,stem_width=8,num_classes=10",
+        512,
+        type="ResNetV1c",
+        depth=50,
+        **SMALL,
+    ),
+    _mm_case(
+        "mm-resnetv1d50-small",
+        "resnet50d:widths=16,32,64,128,stem_width=8,num_classes=10",
+        512,
+        type="ResNetV1d",
+        depth=50,
+        **SMALL,
+    ),
+    _mm_case(
+        "mm-seresnet50-small",
+        "seresnet50:widths=16,32,64,128,stem_width=16,num_classes=10",
+        512,
+        type="SEResNet",
+        depth=50,
+        **SMALL,
+    ),
     _mm_case(
         "mm-resnext50",
         "resnext50_32x4d:num_classes=10",
@@ -150,7 +181,6 @@ MMPRETRAIN = [
         groups=32,
         width_per_group=4,
     ),
-    _mm_case("mm-seresnet50", "seresnet50:num_classes=10", 2048, type="SEResNet", depth=50),
 ]
 
 
