@@ -307,7 +307,7 @@ def test_identify_cli_says_the_ecosystem_and_the_mapping(tmp_path: Path, runner:
     path = write(tmp_path, "mmpretrain", case)
     result = runner.invoke(app, ["identify", str(path)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
-    assert "Layout: an MMPretrain (mmcls) ResNet checkpoint" in result.stdout
+    assert "Mapped from an MMPretrain (mmcls) ResNet checkpoint to this tool's names" in result.stdout
     assert "mapped from the mmpretrain layout" in result.stdout
     assert "style='pytorch'" in result.stdout  # its stride assumption, not torchvision's
     data = json.loads(runner.invoke(app, ["identify", str(path), "-f", "json"]).stdout)
@@ -386,6 +386,20 @@ def test_check_and_weights_say_the_mapping(tmp_path: Path, runner: CliRunner) ->
                            env={"COLUMNS": "400"})  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Mapped from a Hugging Face" in result.stdout
+
+
+def test_bench_loads_a_mapped_file_and_says_so(tmp_path: Path, runner: CliRunner) -> None:
+    """bench --weights loads the mapped tensors into the real model (strictly) and says where
+    they came from in one note line."""
+    case = next(c for c in fixture("mmpretrain")["cases"] if c["name"] == "mm-resnetv1d50-small")
+    path = write(tmp_path, "mmpretrain", case)
+    args = ["bench", case["spec"], "--input", "1x3x32x32", "--min-time", "0.02", "--warmup", "0.01",
+            "--threads", "1", "--weights", str(path)]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    notes = [ln for ln in result.stdout.splitlines() if "mapped from" in ln]
+    assert notes == ["Weights: mapped from an MMPretrain (mmcls) ResNet checkpoint to this tool's names "
+                     "(identify says what that layout assumes)"]  # fmt: skip
 
 
 def test_a_full_clip_model_keeps_the_image_tower_and_lists_the_rest() -> None:

@@ -235,7 +235,8 @@ def identify_report(ident: Identification) -> Report:
         **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},
     }
     c = ident.checkpoint
-    layout = (f"Layout: {c.ecosystem}", mapping_line(c) or "") if c.layout else ()
+    mapped = mapping_line(c)
+    layout = (mapped,) if mapped else ()
     return Report(payload=payload, tables=(table,),
                   header=(f"Checkpoint: {checkpoint_line(c)}", *layout), notes=notes)  # fmt: skip
 
