@@ -503,6 +503,15 @@ def test_without_h5py_an_h5_file_says_how_to_install_it(
         read_checkpoint(path)
 
 
+def test_a_torchscript_archive_is_named_not_called_corrupt(tmp_path: Path) -> None:
+    """OpenAI's CLIP downloads are TorchScript: code, refused for what it is."""
+    path = tmp_path / "RN50.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
+    with pytest.raises(CheckpointError, match="is a TorchScript archive") as exc:
+        read_checkpoint(path)
+    assert "corrupt" not in str(exc.value)
+
+
 def test_every_layout_has_its_fixture() -> None:
     assert {layout.name for layout in LAYOUTS} >= set(ALL)
     assert all(os.path.exists(FOREIGN / f"{name}.json.gz") for name in ALL)

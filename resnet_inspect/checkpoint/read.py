@@ -278,6 +278,10 @@ def _refuse_other_formats(p: Path, fmt: FileFormat, where: str) -> None:
                 names = z.namelist()
         except (OSError, ValueError, zipfile.BadZipFile):
             return  # torch's reader says what is wrong
+        if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
+            raise CheckpointError(f"{where}: is a TorchScript archive (OpenAI CLIP's RN50.pt is one), "
+                                  "which holds code; this tool reads weights as data only: where you "
+                                  "trust the file, save its state_dict() with torch.save")  # fmt: skip
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             return
         if names and all(n.endswith(".npy") for n in names):
