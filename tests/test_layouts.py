@@ -135,7 +135,9 @@ def test_no_torchvision_or_timm_file_is_claimed_by_a_layout() -> None:
                 assert detect(entry["state_dict"]) is None, entry["reference"]
                 checked += 1
     for name in ("resnet50", "resnet50d", "seresnet50", "legacy_seresnet50", "resnetv2_50x1_bit"):
-        assert detect(build_model(resolve(name), "meta").state_dict()) is None, name
+        sd = build_model(resolve(name), "meta").state_dict()
+        assert detect(sd) is None, name
+        assert detect({f"backbone.{k}": v for k, v in sd.items()}) is None, name  # held as .backbone
     assert checked > 50
 
 

@@ -37,8 +37,15 @@ _PLAIN = re.compile(
 )
 
 
+_BACKBONE_TOP = re.compile(r"^backbone\.(conv1|bn1|stem|layer[1-9])\.")
+
+
 def matches(keys: Collection[str]) -> bool:
-    return any(k.startswith(("backbone.layer1.0.conv1.", "backbone.stem.0.conv.")) for k in keys)
+    """MMPretrain's backbone names under ``backbone.``, and no others there: a torchvision,
+    timm or legacy SENet net held as a model's ``.backbone`` (its ``fc``, ``last_linear``,
+    ``layer0``, ``stages``) is not one."""
+    signed = any(k.startswith(("backbone.layer1.0.conv1.", "backbone.stem.0.conv.")) for k in keys)
+    return signed and all(_BACKBONE_TOP.match(k) for k in keys if k.startswith("backbone."))
 
 
 def to_ours(tensors: Mapping[str, Any]) -> Mapped:
