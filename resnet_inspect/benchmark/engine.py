@@ -121,7 +121,7 @@ def run(plan: BenchPlan, progress: ProgressFn | None = None) -> BenchResult:
         finally:
             for live in lives:
                 _release(live)
-    return BenchResult(env, tuple(_result(live, plan) for live in lives), interrupted)
+    return BenchResult(env, tuple(_result(live, plan) for live in lives), interrupted, plan.weights_ecosystem)
 
 
 def run_bench(

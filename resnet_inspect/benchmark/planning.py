@@ -58,6 +58,7 @@ class BenchPlan:
     tasks: tuple[BenchTask, ...]
     config: BenchConfig
     traces: Mapping[BenchTask, Trace]
+    weights_ecosystem: str | None = None  # the --weights file's layout, where it was mapped
 
     def flops(self, task: BenchTask) -> int:
         """FLOPs of one forward pass of the batch, from the meta-device trace."""
@@ -153,11 +154,12 @@ def plan_tasks(tasks: Sequence[BenchTask], config: BenchConfig, check_memory: bo
         raise UsageError(f"breakdown stage: times our variants' stems, stages and heads; {user_code[0]} "
                          "is your own model, whose forward cannot be cut into them",
                          subject="breakdown")  # fmt: skip
+    ecosystem = None
     if config.weights is not None:
         for source in dict.fromkeys(t.source for t in tasks):
-            _check_weights(source, config.weights)  # before anything is built or timed
+            ecosystem = _check_weights(source, config.weights)  # before anything is built or timed
     traces = {task: _trace(task) for task in tasks}  # the input fits the network
-    planned = BenchPlan(tuple(tasks), config, MappingProxyType(traces))
+    planned = BenchPlan(tuple(tasks), config, MappingProxyType(traces), ecosystem)
     if config.training:
         for task in tasks:
             _check_batch_norm_trains(task, traces[task])
@@ -206,10 +208,11 @@ def check_config(config: BenchConfig) -> None:
     check_precision_runs(config)
 
 
-def _check_weights(source: Source, path: str) -> None:
-    """The file loads strictly into the variant (read as data; no model is built for it)."""
+def _check_weights(source: Source, path: str) -> str | None:
+    """The file loads strictly into the variant (read as data; no model is built for it); the
+    ecosystem whose layout it was mapped from, if any."""
     try:
-        source.verify_weights(path, "weights")
+        return source.verify_weights(path, "weights").ecosystem
     except InspectError as exc:
         exc.subject = "weights"
         raise

@@ -145,3 +145,4 @@ class BenchResult:
     environment: Environment
     measurements: tuple[Measurement, ...]
     interrupted: bool = False
+    weights_ecosystem: str | None = None  # --weights mapped from another layout (BenchPlan's)

@@ -1,5 +1,5 @@
-"""Checkpoints as data: reading files (``read``), comparing with a variant and loading
-(``compare``). Which variant a state_dict holds is :mod:`resnet_inspect.identification`'s."""
+"""Checkpoints as data: reading files (``read``, ``hdf5``), other ecosystems' layouts mapped to
+our names (``layouts``), comparing with a variant and loading (``compare``). Which variant a state_dict holds is :mod:`resnet_inspect.identification`'s."""
 
 from __future__ import annotations
 

@@ -9,7 +9,10 @@ the tensors a command touches are paged in.
 
 Accepted layouts: a bare state_dict; a training checkpoint that nests it under one of
 :data:`NESTING_KEYS`; keys prefixed by ``module.`` (DataParallel/DDP) or ``_orig_mod.``
-(``torch.compile``).
+(``torch.compile``). Keras's ``.h5`` (HDF5, sniffed by its signature) is read through h5py as
+data (hdf5.py). Then other ecosystems' layouts (Hugging Face, MMPretrain, Keras, CLIP: see
+layouts/) are detected by their keys and mapped to our names; the Checkpoint says which, and
+what the layout assumes.
 
 For other commands: :func:`verify_weights` checks a file against a spec without touching a
 model (the trace stays on the meta device); :func:`load_weights_into` loads it into a real
@@ -28,7 +31,7 @@ import stat
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -36,6 +39,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import InspectError, RuntimeFailure, UsageError
 from ..spec import MAX_BLOCKS
 from ..units import file_kind
+from .hdf5 import Hdf5Error, is_hdf5, read_hdf5
+from .layouts import LayoutError, Sidecar, detect, ecosystem_of
 
 if TYPE_CHECKING:
     import torch
@@ -74,6 +79,7 @@ class FileFormat(str, Enum):
     TORCH = "torch"  # torch.save's zip format: memory-mapped
     TORCH_LEGACY = "torch legacy"  # torch.save before 1.6: read into memory
     SAFETENSORS = "safetensors"  # memory-mapped
+    HDF5 = "hdf5"  # Keras's .h5, through h5py: read into memory
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +90,16 @@ class Checkpoint:
     format: FileFormat
     nested_key: str | None  # "state_dict" when the weights were nested under it
     stripped_prefix: str  # "module." when every key carried it
-    tensors: Mapping[str, torch.Tensor]
+    tensors: Mapping[str, torch.Tensor]  # under our names, where a layout was mapped
+    # where another ecosystem's layout was mapped (layouts/): which, and what it implies
+    layout: str | None = None  # "hf", "mmpretrain", "keras", "clip", ...
+    ecosystem: str | None = None  # "a Hugging Face transformers ResNetForImageClassification checkpoint"
+    assumptions: tuple[str, ...] = ()  # what the layout cannot show, as assumed
+    spec_hints: Mapping[str, Any] = field(default_factory=dict)  # spec fields the layout implies
+    hint_sources: Mapping[str, str] = field(default_factory=dict)  # field -> what implied it
+    notes: tuple[str, ...] = ()  # a sidecar's (config.json's) word: contradictions, one line each
+    original_keys: tuple[str, ...] = ()  # the file's own names, before the mapping
+    unused: tuple[str, ...] = ()  # the file's keys deliberately not mapped (a text tower)
 
     @property
     def shapes(self) -> dict[str, Shape]:
@@ -105,6 +120,8 @@ class Checkpoint:
             how.append(f"under {self.nested_key!r}")
         if self.stripped_prefix:
             how.append(f"{self.stripped_prefix!r} stripped")
+        if self.layout:
+            how.append(f"mapped from the {self.layout} layout")
         return f"{str(self.path)!r} ({', '.join(how)})"
 
 
@@ -120,6 +137,13 @@ def read_checkpoint(path: str | Path, label: str = "FILE") -> Checkpoint:
 
 def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     fmt = _sniff(p)
+    if fmt is FileFormat.HDF5:
+        try:
+            found = read_hdf5(p)
+        except Hdf5Error as exc:
+            raise CheckpointError(f"{where}: {exc}") from None
+        _check_count(len(found), MAX_TENSORS, "in the file", where)
+        return _mapped(Checkpoint(shown, fmt, None, "", found), where)
     _refuse_other_formats(p, fmt, where)
     # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
     limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
@@ -128,7 +152,29 @@ def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     nested_key, found = _find_state_dict(obj, where)
     _check_count(len(found), MAX_TENSORS, "in its state_dict", where)
     prefix, tensors = _strip_prefixes(found)
-    return Checkpoint(shown, fmt, nested_key, prefix, tensors)
+    return _mapped(Checkpoint(shown, fmt, nested_key, prefix, tensors), where)
+
+
+def _mapped(c: Checkpoint, where: str) -> Checkpoint:
+    """``c`` in our names where its keys carry another ecosystem's layout (layouts/), with what
+    the layout (and a config.json beside an HF file) implies; as it is otherwise."""
+    try:
+        layout = detect(c.tensors.keys())
+        if layout is None:
+            return c
+        mapped = layout.to_ours(c.tensors)
+    except LayoutError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    shapes = {k: tuple(t.shape) for k, t in mapped.tensors.items()}
+    side = layout.sidecar(c.path, shapes) if layout.sidecar else Sidecar()
+    sources = {name: f"the {layout.name} layout" for name in mapped.spec_hints}
+    sources |= {name: "config.json beside the file" for name in side.spec_hints}
+    decided = set(side.spec_hints)  # an assumption the config decides is no longer one
+    assumed = tuple(a for a in mapped.assumptions if a.partition(":")[0] not in decided)
+    return replace(c, tensors=mapped.tensors, layout=layout.name,
+                   ecosystem=ecosystem_of(layout, c.tensors.keys()), assumptions=assumed,
+                   spec_hints={**mapped.spec_hints, **side.spec_hints}, hint_sources=sources,
+                   notes=side.notes, original_keys=tuple(c.tensors), unused=mapped.unused)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -205,7 +251,10 @@ _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its header
 
 
 def _sniff(p: Path) -> FileFormat:
-    """safetensors: an 8-byte little-endian header length, then a JSON header."""
+    """safetensors: an 8-byte little-endian header length, then a JSON header; HDF5: its
+    signature (hdf5.py)."""
+    if is_hdf5(p):
+        return FileFormat.HDF5
     with p.open("rb") as f:
         head = f.read(9)
     header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
@@ -229,6 +278,10 @@ def _refuse_other_formats(p: Path, fmt: FileFormat, where: str) -> None:
                 names = z.namelist()
         except (OSError, ValueError, zipfile.BadZipFile):
             return  # torch's reader says what is wrong
+        if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
+            raise CheckpointError(f"{where}: is a TorchScript archive (OpenAI CLIP's RN50.pt is one), "
+                                  "which holds code; this tool reads weights as data only: where you "
+                                  "trust the file, save its state_dict() with torch.save")  # fmt: skip
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             return
         if names and all(n.endswith(".npy") for n in names):

@@ -455,6 +455,9 @@ def bench_report(result: BenchResult, config: BenchConfig) -> Report:
                    for m, r in zip(result.measurements, records, strict=True)
                    if m.ok and m.layers and m.layer_overhead]  # fmt: skip
     notes: list[str] = []
+    if result.weights_ecosystem:
+        notes.append(f"Weights: mapped from {result.weights_ecosystem} to this tool's names "
+                     "(identify says what that layout assumes)")  # fmt: skip
     if result.interrupted:
         done = sum(m.ok for m in result.measurements)
         notes.append(f"interrupted: {done} of {len(result.measurements)} configurations finished")

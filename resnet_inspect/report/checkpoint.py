@@ -9,7 +9,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..spec import ResNetSpec, spec_string
-from ..units import human
+from ..units import human, printable
 from .document import Column, Report, Table
 
 if TYPE_CHECKING:
@@ -31,7 +31,26 @@ def checkpoint_json(c: Checkpoint) -> dict[str, Any]:
         "tensors": len(c.tensors),
         "values": c.num_values,
         "dtypes": list(c.dtypes),
+        "layout": c.layout,  # None: torchvision's or timm's names, read as they are
+        "ecosystem": c.ecosystem,
+        "layout_assumptions": list(c.assumptions),
+        "spec_hints": {k: _jsonable(v) for k, v in c.spec_hints.items()},
+        "sidecar_notes": list(c.notes),
+        "unused_keys": list(c.unused),
     }
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (bool, int, float, str)) or value is None else str(value)
+
+
+def mapping_line(c: Checkpoint) -> str | None:
+    """The one line saying a file was mapped from another ecosystem's layout (None if not)."""
+    if not c.layout:
+        return None
+    unused = f"; {len(c.unused):,} keys not read ({printable(c.unused[0])}, ...)" if c.unused else ""
+    return (f"Mapped from {c.ecosystem} to this tool's names: {len(c.original_keys):,} keys in, "
+            f"{len(c.tensors):,} tensors out{unused}")  # fmt: skip
 
 
 def checkpoint_line(c: Checkpoint) -> str:
@@ -168,7 +187,9 @@ def check_report(spec: ResNetSpec | str, c: Checkpoint, r: Comparison, looks_lik
               else {"spec": spec.to_dict(), "spec_string": spec_string(spec)})  # fmt: skip
     payload = {"command": "check", **source,
                "checkpoint": checkpoint_json(c), **comparison_json(r), "looks_like": looks_like}  # fmt: skip
-    return Report(payload=payload, tables=tuple(tables), primary=len(tables) - 1, header=(f"Variant: {_variant(spec)}", f"Checkpoint: {checkpoint_line(c)}"),
+    mapped = mapping_line(c)
+    header = (f"Variant: {_variant(spec)}", f"Checkpoint: {checkpoint_line(c)}", *((mapped,) if mapped else ()))
+    return Report(payload=payload, tables=tuple(tables), primary=len(tables) - 1, header=header,
                   notes=(*notes, verdict(spec, r, looks_like)))  # fmt: skip
 
 
@@ -194,6 +215,7 @@ def identify_report(ident: Identification) -> Report:
         footer=(f"Preset: {preset}", f"Spec: {found.spec_string}", proof_line(ident)),
     )
     notes: tuple[str, ...] = ("Not in the weights, so assumed: " + "; ".join(found.assumptions) + ".",)
+    notes += tuple(printable(n) for n in ident.checkpoint.notes)  # config.json's contradictions
     if found.twins:
         notes += (f"The same weights load strictly into {', '.join(found.twins)}, which compute "
                   "something else (anti-aliasing, drop path and the place of ResNeSt's avd pool have "
@@ -212,13 +234,18 @@ def identify_report(ident: Identification) -> Report:
         "load_error": ident.load_error,
         **{k: v for k, v in comparison_json(ident.comparison).items() if k != "matching"},
     }
+    c = ident.checkpoint
+    mapped = mapping_line(c)
+    layout = (mapped,) if mapped else ()
     return Report(payload=payload, tables=(table,),
-                  header=(f"Checkpoint: {checkpoint_line(ident.checkpoint)}",), notes=notes)  # fmt: skip
+                  header=(f"Checkpoint: {checkpoint_line(c)}", *layout), notes=notes)  # fmt: skip
 
 
 # --- --weights on other commands --------------------------------------------------------------
 def with_weights(report: Report, c: Checkpoint) -> Report:
     """``report`` with a line and a JSON entry saying the checkpoint loads strictly."""
     line = f"Weights: {checkpoint_line(c)}; loads strictly into this variant"
+    mapped = mapping_line(c)
     payload = {**report.payload, "weights": {**checkpoint_json(c), "loads_strictly": True}}
-    return dataclasses.replace(report, header=(*report.header, line), payload=payload)
+    return dataclasses.replace(report, header=(*report.header, line, *((mapped,) if mapped else ())),
+                               payload=payload)  # fmt: skip
