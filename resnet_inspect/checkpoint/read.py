@@ -344,6 +344,8 @@ def _load_pickle(p: Path, where: str) -> Any:
             obj = safe_pickle.load_arrays(f, MAX_FILE_TENSORS)
     except safe_pickle.NumpyMissing as exc:
         raise CheckpointError(f"{where}: {exc}") from None
+    except safe_pickle.NotAWeight as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
     except safe_pickle.TooManyArrays as exc:
         name, tensors = LARGEST_PRESET
         raise CheckpointError(f"{where}: more than the {exc.limit:,} arrays this tool reads (the "
@@ -352,8 +354,8 @@ def _load_pickle(p: Path, where: str) -> Any:
         message = str(exc)
         if "GLOBAL" in message:
             raise CheckpointError(f"{where}: {_refusal(message, 'a restricted unpickler')}") from None
-        raise CheckpointError(f"{where}: cannot be read as a pickle of NumPy arrays: "
-                              f"{_first_line(message)}") from None  # fmt: skip
+        raise CheckpointError(f"{where}: cannot be read as a pickle of NumPy arrays; is it "
+                              f"truncated or corrupt? ({_first_line(message)})") from None  # fmt: skip
     except Exception as exc:  # EOFError, ValueError... on a truncated or corrupt file
         _unreadable(exc, p, where)
     return obj

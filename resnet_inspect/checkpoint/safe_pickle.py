@@ -89,6 +89,21 @@ _NUMPY_GLOBALS = {
 }
 
 
+def _latin1_bytes(*args: Any) -> bytes:
+    """Python 3's pickles of protocols 0-2 write bytes as ``_codecs.encode(text, "latin1")``
+    and empty ones as ``bytes()``; nothing else is built (``bytes(10**12)`` would be)."""
+    if not args:
+        return b""
+    if len(args) == 2 and isinstance(args[0], str) and args[1] == "latin1":
+        return args[0].encode("latin1")
+    raise pickle.UnpicklingError("Unsupported global: GLOBAL _codecs.encode called with other "
+                                 "than (text, 'latin1')")  # fmt: skip
+
+
+_BYTES_GLOBALS = {("_codecs", "encode"): _latin1_bytes, ("builtins", "bytes"): _latin1_bytes,
+                  ("__builtin__", "bytes"): _latin1_bytes}  # fmt: skip
+
+
 class TooManyArrays(pickle.UnpicklingError):
     """More arrays than the reader's limit: refused before the rest are rebuilt."""
 
@@ -111,7 +126,7 @@ class ArrayUnpickler(RestrictedUnpickler):
     def allowed(self, module: str, name: str) -> Any:
         which = _NUMPY_GLOBALS.get((module, name))
         if which is None:
-            return _plain(module, name)
+            return _BYTES_GLOBALS.get((module, name)) or _plain(module, name)
         np = _numpy()
         if which in ("ndarray", "dtype"):
             return getattr(np, which)
@@ -128,6 +143,10 @@ class ArrayUnpickler(RestrictedUnpickler):
             return rebuild(cls_or_buffer, *args)
 
         return counted
+
+
+class NotAWeight(pickle.UnpicklingError):
+    """An array torch has no tensor for: of objects, strings, records."""
 
 
 class NumpyMissing(ImportError):
@@ -169,10 +188,10 @@ def _tensor(array: Any) -> Any:
 
     np = _numpy()
     if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
-        raise pickle.UnpicklingError(f"an array of dtype {array.dtype.str!r} ({array.dtype.kind!r}), "
-                                     "which is no number: not a weight")  # fmt: skip
+        raise NotAWeight(f"holds an array of dtype {array.dtype.str!r}, which is no number: "
+                         "not a weight")  # fmt: skip
     native = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
     try:
         return torch.from_numpy(native.copy() if not native.flags.writeable else native)
     except TypeError as exc:  # a NumPy dtype torch has no tensor for (uint32 before 2.3, ...)
-        raise pickle.UnpicklingError(f"an array of dtype {array.dtype.str!r}: {exc}") from None
+        raise NotAWeight(f"holds an array of dtype {array.dtype.str!r}: {exc}") from None
