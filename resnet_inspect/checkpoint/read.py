@@ -3,7 +3,9 @@
 A checkpoint is data, not code. Pickles (``.pth``, ``.pt``, ``.bin``) are read with
 ``torch.load(weights_only=True)``: a file whose unpickling would import or call anything
 beyond tensors and plain containers is refused, never executed. ``.safetensors`` files hold
-no code at all. Both are memory-mapped where the format allows (torch's zip format and
+no code at all. Plain pickles of NumPy arrays (``.pkl``: detectron2's model zoo, Caffe2's
+ImageNet weights) are read by a restricted unpickler that rebuilds arrays and plain containers
+only (``safe_pickle.ArrayUnpickler``). The two are memory-mapped where the format allows (torch's zip format and
 safetensors), so reading a 500 MB checkpoint costs address space, not 500 MB of memory; only
 the tensors a command touches are paged in.
 
@@ -12,7 +14,8 @@ Accepted layouts: a bare state_dict; a training checkpoint that nests it under o
 (``torch.compile``). Keras's ``.h5`` (HDF5, sniffed by its signature) is read through h5py as
 data (hdf5.py). Then other ecosystems' layouts (Hugging Face, MMPretrain, Keras, CLIP: see
 layouts/) are detected by their keys and mapped to our names; the Checkpoint says which, and
-what the layout assumes.
+what the layout assumes. A plain pickle of NumPy arrays (``.pkl``:
+detectron2, Caffe2) is read by a restricted unpickler (safe_pickle.py).
 
 For other commands: :func:`verify_weights` checks a file against a spec without touching a
 model (the trace stays on the meta device); :func:`load_weights_into` loads it into a real
@@ -80,6 +83,7 @@ class FileFormat(str, Enum):
     TORCH_LEGACY = "torch legacy"  # torch.save before 1.6: read into memory
     SAFETENSORS = "safetensors"  # memory-mapped
     HDF5 = "hdf5"  # Keras's .h5, through h5py: read into memory
+    PICKLE = "pickle"  # a plain pickle of NumPy arrays (.pkl): read into memory
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +152,12 @@ def _read(p: Path, shown: Path, where: str) -> Checkpoint:
     # safetensors holds one flat state_dict; a torch file may hold an optimizer's state too
     limit = MAX_TENSORS if fmt is FileFormat.SAFETENSORS else MAX_FILE_TENSORS
     _check_count(_count_tensors(p, fmt), limit, "in the file", where)
-    obj = _load_safetensors(p, where) if fmt is FileFormat.SAFETENSORS else _load_torch(p, fmt, where)
-    nested_key, found = _find_state_dict(obj, where)
+    if fmt is FileFormat.PICKLE:
+        obj = _load_pickle(p, where)
+    else:
+        obj = _load_safetensors(p, where) if fmt is FileFormat.SAFETENSORS else _load_torch(p, fmt, where)
+    nesting = (*NESTING_KEYS, "blobs") if fmt is FileFormat.PICKLE else NESTING_KEYS
+    nested_key, found = _find_state_dict(obj, where, nesting=nesting)
     _check_count(len(found), MAX_TENSORS, "in its state_dict", where)
     prefix, tensors = _strip_prefixes(found)
     return _mapped(Checkpoint(shown, fmt, nested_key, prefix, tensors), where)
@@ -252,15 +260,26 @@ _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its header
 
 def _sniff(p: Path) -> FileFormat:
     """safetensors: an 8-byte little-endian header length, then a JSON header; HDF5: its
-    signature (hdf5.py)."""
+    signature (hdf5.py). A pickle that does not begin with torch's magic number is a plain one
+    (``.pkl``), as is any ``.pkl`` without it."""
     if is_hdf5(p):
         return FileFormat.HDF5
     with p.open("rb") as f:
-        head = f.read(9)
-    header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
+        head = f.read(32)
+    header_len = int.from_bytes(head[:8], "little") if len(head) >= 9 else 0
     if p.suffix.lower() == ".safetensors" or (head[8:9] == b"{" and 8 + header_len <= p.stat().st_size):
         return FileFormat.SAFETENSORS
-    return FileFormat.TORCH if zipfile.is_zipfile(p) else FileFormat.TORCH_LEGACY
+    if zipfile.is_zipfile(p):
+        return FileFormat.TORCH
+    if _TORCH_MAGIC not in head and (p.suffix.lower() in _PICKLE_SUFFIXES or head[:1] == b"\x80"):
+        return FileFormat.PICKLE
+    return FileFormat.TORCH_LEGACY
+
+
+# torch.save's legacy format begins with a pickled long, 0x1950a86a20f9469cfc6c (LONG1, 10
+# bytes, little-endian: torch/serialization.py's MAGIC_NUMBER), after the protocol and a frame
+_TORCH_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
 _NUMPY_MAGIC = b"\x93NUMPY"  # the start of every .npy file (numpy's format.py)
@@ -346,6 +365,34 @@ def _torch_load(p: Path, fmt: FileFormat, restricted: bool) -> Any:
         return torch.load(p, map_location="cpu", mmap=fmt is FileFormat.TORCH, **how)
 
 
+def _load_pickle(p: Path, where: str) -> Any:
+    """A plain pickle of NumPy arrays (safe_pickle.ArrayUnpickler), arrays as tensors. A
+    Caffe2 detection file nests its weights under ``blobs`` (detectron2's
+    detection_checkpoint.py lines 80-82), looked for after NESTING_KEYS."""
+    from . import safe_pickle
+
+    try:
+        with p.open("rb") as f:
+            obj = safe_pickle.load_arrays(f, MAX_FILE_TENSORS)
+    except safe_pickle.NumpyMissing as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    except safe_pickle.NotAWeight as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    except safe_pickle.TooManyArrays as exc:
+        name, tensors = LARGEST_PRESET
+        raise CheckpointError(f"{where}: more than the {exc.limit:,} arrays this tool reads (the "
+                              f"largest preset, {name}, holds {tensors:,}); not read") from None  # fmt: skip
+    except pickle.UnpicklingError as exc:
+        message = str(exc)
+        if "GLOBAL" in message:
+            raise CheckpointError(f"{where}: {_refusal(message, 'a restricted unpickler')}") from None
+        raise CheckpointError(f"{where}: cannot be read as a pickle of NumPy arrays; is it "
+                              f"truncated or corrupt? ({_first_line(message)})") from None  # fmt: skip
+    except Exception as exc:  # EOFError, ValueError... on a truncated or corrupt file
+        _unreadable(exc, p, where)
+    return obj
+
+
 def _unreadable(exc: Exception, p: Path, where: str) -> NoReturn:
     _raise_if_out_of_memory(exc, where, _size(p))
     raise CheckpointError(f"{where}: cannot be read as a checkpoint; is it truncated or "
@@ -418,19 +465,26 @@ def _load_safetensors(p: Path, where: str) -> dict[str, torch.Tensor]:
 
 
 def _is_state_dict(obj: Any) -> bool:
+    """Tensors by name; or any values under the keys of a known layout (a quantized model's
+    state dict holds a packed tuple and a dtype, which its layout maps to tensors)."""
     import torch
 
-    return (isinstance(obj, Mapping) and len(obj) > 0
-            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()))  # fmt: skip
+    from .layouts import detect
+
+    if not (isinstance(obj, Mapping) and len(obj) > 0 and all(isinstance(k, str) for k in obj)):
+        return False
+    return all(isinstance(v, torch.Tensor) for v in obj.values()) or detect(obj.keys()) is not None
 
 
-def _find_state_dict(obj: Any, where: str, depth: int = 0) -> tuple[str | None, dict[str, Any]]:
+def _find_state_dict(
+    obj: Any, where: str, depth: int = 0, nesting: tuple[str, ...] = NESTING_KEYS
+) -> tuple[str | None, dict[str, Any]]:
     if _is_state_dict(obj):
         return None, dict(obj)
     if isinstance(obj, Mapping) and depth < 3:
-        for key in NESTING_KEYS:
+        for key in nesting:
             if key in obj and isinstance(obj[key], Mapping):
-                inner, found = _find_state_dict(obj[key], where, depth + 1)
+                inner, found = _find_state_dict(obj[key], where, depth + 1, nesting)
                 return (key if inner is None else f"{key}.{inner}"), found
     if isinstance(obj, Mapping) and not obj:
         raise CheckpointError(f"{where}: holds an empty dict, no tensors" if depth == 0 else

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from . import clip, hf, keras, mmpretrain
+from . import caffe2, clip, detectron2, hf, keras, mmpretrain, quantized
 from .base import Layout, LayoutError, Mapped, Shape, Sidecar, ecosystem_of, unmapped
 
-LAYOUTS: tuple[Layout, ...] = (hf.LAYOUT, mmpretrain.LAYOUT, keras.LAYOUT, clip.LAYOUT)
+LAYOUTS: tuple[Layout, ...] = (
+    hf.LAYOUT, mmpretrain.LAYOUT, keras.LAYOUT, clip.LAYOUT,
+    detectron2.DETECTRON2, caffe2.CAFFE2, quantized.TV_QUANTIZED,
+)  # fmt: skip
 
 
 def detect(keys: Collection[str]) -> Layout | None:
