@@ -34,8 +34,6 @@ from resnet_inspect.spec import FIELD_NAMES, PRESETS, resolve
 
 FOREIGN = Path(__file__).parent / "reference" / "foreign"
 RTOL = 1e-5  # max |ours - library| / max |library|, float32 (as tests/test_reference.py)
-HAS_CLIP = "resnet50_clip" in PRESETS
-HAS_KERAS = "resnet50_keras" in PRESETS
 HF_TINY = "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=5"  # hf-*-tiny
 
 
@@ -58,13 +56,6 @@ def cases(*libraries: str, output: bool = False, values: bool = False) -> list[A
 
 ALL = ("hf", "mmpretrain", "keras", "clip")
 
-
-def needs(library: str, case: dict[str, Any]) -> None:
-    """Skip where the case's spec needs H5's presets, not yet in this branch."""
-    if library == "clip" and not HAS_CLIP:
-        pytest.skip("needs the clip presets")
-    if library == "keras" and not HAS_KERAS and case["spec"] and "_keras" in case["spec"]:
-        pytest.skip("needs the keras presets")
 
 
 def tensors(library: str, case: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -269,7 +260,6 @@ def test_identify_names_the_variant_and_the_ecosystem_and_proves_it(
 ) -> None:
     """identify on the file as the library's users have it: the ecosystem, our spec for the
     library's constructor (the generator's hand-written claim), and a strict load."""
-    needs(library, case)
     if case["name"] == "hf-model-tiny":
         pytest.skip("a headless net: identify reads the classifier today (no fc.weight)")
     config = {"downsample_in_bottleneck": True} if "in-bottleneck" in case["name"] else None
@@ -324,7 +314,6 @@ def test_mapped_weights_give_the_library_output(
 ) -> None:
     """Read from the file as written, identified, built, loaded strictly: our output on the
     deterministic input equals the library's (the generator's) to RTOL."""
-    needs(library, case)
     config = {"downsample_in_bottleneck": True} if "in-bottleneck" in case["name"] else None
     checkpoint = read_checkpoint(write(tmp_path, library, case, config))
     spec = (
@@ -345,28 +334,10 @@ def test_mapped_weights_give_the_library_output(
 @pytest.mark.parametrize(("library", "case"), cases("keras", output=True))
 def test_mapped_keras_weights_give_keras_output(library: str, case: dict[str, Any]) -> None:
     """Keras's ResNet50/101/152 (channels last, every conv with a bias, BN eps 1.001e-5, the
-    stride on the 1x1): the mapped weights in our net give Keras's logits. Until the spec has
-    conv biases (H5's conv_bias), each conv's bias is folded into the running mean of the
-    BatchNorm it feeds, which is exact: BN(conv(x) + b) = BN'(conv(x)) with mean' = mean - b."""
+    stride on the 1x1): the mapped weights in our resnet*_keras give Keras's logits."""
     mapped = dict(detect(case["keys"]).to_ours(tensors(library, case)).tensors)  # type: ignore[union-attr]
     depth = case["name"].removeprefix("keras-")
-    if HAS_KERAS:
-        model = build_model(resolve(f"{depth}_keras:num_classes=10"))
-    else:
-        for key in [
-            k
-            for k in mapped
-            if k.endswith(".bias") and mapped[k.replace(".bias", ".weight")].dim() == 4
-        ]:
-            conv = key.removesuffix(".bias")
-            norm = {"conv1": "bn1"}.get(conv) or conv.replace(
-                "downsample.0", "downsample.1"
-            ).replace(".conv", ".bn")
-            mapped[f"{norm}.running_mean"] = mapped[f"{norm}.running_mean"] - mapped.pop(key)
-        model = build_model(resolve(f"{depth}:num_classes=10,stride_in=1x1"))
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.eps = 1.001e-5
+    model = build_model(resolve(f"{depth}_keras:num_classes=10"))
     model.load_state_dict(mapped, strict=False)  # Keras has no num_batches_tracked
     with torch.no_grad():
         ours = model.eval()(deterministic_input(fixture("keras")["input"]))

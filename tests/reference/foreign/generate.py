@@ -213,7 +213,7 @@ KERAS = [
 def _clip_tower() -> Any:
     from open_clip.modified_resnet import ModifiedResNet
 
-    return ModifiedResNet(layers=[1, 1, 1, 1], output_dim=16, heads=2, image_size=64, width=8)
+    return ModifiedResNet(layers=[1, 1, 1, 1], output_dim=16, heads=4, image_size=64, width=8)
 
 
 def _clip_full() -> Any:
@@ -226,7 +226,7 @@ CLIP = [
     Case(
         "clip-modifiedresnet-tiny",
         "open_clip ModifiedResNet(layers=[1, 1, 1, 1], output_dim=16, "
-        "heads=2, image_size=64, width=8), under visual.",
+        "heads=4, image_size=64, width=8), under visual. (heads = width * 32 // 64, as CLIP sets it)",
         None,
         _clip_tower,
     ),
