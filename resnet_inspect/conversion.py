@@ -51,8 +51,9 @@ SUFFIXES = {".safetensors": "safetensors", ".pth": "torch"}  # OUT's suffix -> w
 # assumption is carried to the result as what the converted weights still expect.
 SAME_INPUT_AS_TORCHVISION = frozenset({"hf", "mmpretrain"})
 # What torchvision.models.ResNet can be given (block, layers, groups, width_per_group,
-# replace_stride_with_dilation, zero_init_residual, num_classes; a 3-channel 7x7 stem).
-TORCHVISION_FIELDS = ("block", "layers", "groups", "width_per_group", "widths",
+# replace_stride_with_dilation, zero_init_residual, num_classes): four stages of 64, 128, 256
+# and 512 planes after a 64-channel 7x7 stem on 3 channels, all fixed in its code.
+TORCHVISION_FIELDS = ("block", "layers", "groups", "width_per_group",
                       "replace_stride_with_dilation", "zero_init_residual", "num_classes")  # fmt: skip
 
 
@@ -154,6 +155,9 @@ def check_target(spec: ResNetSpec, target: Target, keys: Mapping[str, Any]) -> N
             raise ConversionRefused(f"torchvision has only basic and bottleneck ResNets; "
                                     f"block={spec.block.value}, layout={spec.layout.value} is timm's: "
                                     "use --to timm")  # fmt: skip
+        if len(spec.layers) != 4:
+            raise ConversionRefused(f"torchvision's ResNet has four stages, not {len(spec.layers)} "
+                                    "(use --to timm)")  # fmt: skip
         try:
             require_only(spec, TORCHVISION_FIELDS, "torchvision's ResNet")
         except LayoutError as exc:
