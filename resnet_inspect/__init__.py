@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 # api imports no torch at module level (its functions do, on first call), so the package can
 # hand out the real functions: help() and inspect.signature() see their parameters.
-from .api import bench, diff, flops, identify, summary
+from .api import bench, convert, diff, flops, identify, summary
 from .errors import InspectError, RuntimeFailure, SpecError
 from .spec import PRESETS, ResNetSpec, resolve
 
@@ -37,6 +37,7 @@ __all__ = [
     "__version__",
     "bench",
     "build",
+    "convert",
     "diff",
     "flops",
     "identify",

@@ -159,6 +159,26 @@ def identify(target: Any, input_size: Sequence[int] | None = None, reference: An
     return Result(found.match, identified_report(found), rows_key="departures")
 
 
+def convert(path: Any, to: str = "hf", output: Any = None) -> Result:
+    """Write the checkpoint at ``path`` in another layout (``to``: "torchvision", "timm" or
+    "hf"), to ``output`` (.safetensors or .pth; None: nothing written), and prove it: read
+    back, loaded strictly into the identified variant, every value bit-identical. ``.data``:
+    what was written where, the proof, the input the weights expect, and the converted state
+    dict (``.data.tensors``).
+
+    >>> r = resnet_inspect.convert("resnet50.pth", to="hf")   # doctest: +SKIP
+    >>> r.data.proof.proved, sorted(r.data.tensors)[0]
+    (True, 'classifier.1.bias')
+    """
+    from .conversion import Target
+    from .conversion import convert as run_convert
+    from .report.convert import convert_report
+
+    target = parse_choice(Target, to, "to")
+    done = run_convert(path, target, output, label="path", output_label="output")
+    return Result(done, convert_report(done), rows_key="none")
+
+
 def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result:
     """Time the forward pass of one or more of our variants (presets, spec strings, specs);
     ``config``: :class:`~resnet_inspect.benchmark.BenchConfig`'s fields (``device="cuda"``,

@@ -177,6 +177,14 @@ BATTERY: list[tuple[str, int, str]] = [
     ("bench resnet18 --weights {ckpt}", 1, "--weights"),
     ("bench resnet18 -o {underfile}", 2, "--output"),
     ("bench resnet18 -o {tmp}/b.json -f csv", 2, "means json"),
+    # convert: the target and OUT are checked before FILE is read
+    ("convert {missing} --to hf -o {tmp}/o.pth", 2, "no such file"),
+    ("convert {garbage} --to hf -o {tmp}/o.pth", 2, "garbage.pth"),
+    ("convert {missing} --to caffe -o {tmp}/o.pth", 2, "--to 'caffe'"),
+    ("convert {missing} --to hf -o {tmp}/o.txt", 2, "-o"),
+    ("convert {missing} --to hf -o {tmp}/no/o.pth", 2, "does not exist"),
+    ("convert {missing} --to hf", 2, "-o"),
+    ("convert", 2, "FILE"),
     # no command, unknown command
     ("sumary resnet50", 2, "sumary"),
 ]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from resnet_inspect.cli import EXAMPLES, app
 from resnet_inspect.spec import SpecError, resolve
 
-COMMANDS = ["summary", "list", "flops", "diff", "check", "identify", "bench"]
+COMMANDS = ["summary", "list", "flops", "diff", "check", "identify", "bench", "convert"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -37,7 +37,7 @@ def test_metavars_read_like_values(command: str) -> None:
 
 
 @pytest.mark.parametrize("example", [e for c in COMMANDS if c not in ("check", "identify", "bench")
-                                     for e in EXAMPLES[c] if "-o " not in e and "fvcore" not in e])  # fmt: skip
+                                     for e in EXAMPLES[c] if "-o " not in e and "fvcore" not in e and "convert" not in e])  # fmt: skip
 def test_the_examples_run(example: str) -> None:
     """An example that errors teaches the wrong thing. (Those that need a file or time, or
     write one, are left out.)"""

@@ -233,6 +233,8 @@ EXAMPLES = {
     "check": ("resnet-inspect check resnet50 weights.pth",
               "resnet-inspect check resnet50d model.safetensors --num-classes 10 --all"),
     "identify": ("resnet-inspect identify weights.pth", "resnet-inspect identify ckpt.pth -f json"),
+    "convert": ("resnet-inspect convert weights.pth --to hf -o model.safetensors",
+                "resnet-inspect convert model.h5 --to timm -o resnet50.pth -f json"),
     "bench": ("resnet-inspect bench resnet18 resnet50 --batch 1,8 --min-time 1",
               "resnet-inspect bench resnet50 --device cuda --dtype bf16 --channels-last --batch 64,256",
               "resnet-inspect bench resnet50 --breakdown -o bench.json"),

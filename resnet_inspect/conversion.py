@@ -1,0 +1,331 @@
+"""``convert``: a checkpoint in any layout the reader knows, written in torchvision's, timm's or
+Hugging Face's, then proved.
+
+The walk: read FILE (its layout detected and mapped to our names, checkpoint/read.py);
+identify it and prove the variant by a strict load (identification/proof.py); refuse what the
+target cannot express (torchvision has no deep stem, transformers no SE, no layout a bias on
+every conv); rename into the target's names (identity for torchvision and timm, whose names
+are ours; ``from_ours`` for a layout); write atomically; then read the written file back as
+any other file, load it strictly into the variant (names and shapes, on the meta device) and
+compare every value with the source's, bit for bit. Nothing is claimed that was not checked.
+
+What the weights were trained on stays what it was: a Keras or Caffe2 net still expects BGR,
+0-255 input after conversion. The source layout's input assumptions are carried to the
+result (``expects``) wherever they differ from the target's usual preprocessing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .checkpoint.layouts import LAYOUTS, LayoutError, hf
+from .checkpoint.layouts.base import require_only
+from .errors import RuntimeFailure, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .checkpoint import Checkpoint
+    from .spec import ResNetSpec
+
+
+class Target(str, Enum):
+    """The layouts ``convert`` writes."""
+
+    TORCHVISION = "torchvision"
+    TIMM = "timm"
+    HF = "hf"
+
+
+SUFFIXES = {".safetensors": "safetensors", ".pth": "torch"}  # OUT's suffix -> what is written
+# Source layouts whose models are fed what torchvision's are (RGB, ImageNet's mean and std):
+# their own words say so (layouts/hf.py, layouts/mmpretrain.py). Any other layout's input
+# assumption is carried to the result as what the converted weights still expect.
+SAME_INPUT_AS_TORCHVISION = frozenset({"hf", "mmpretrain"})
+# What torchvision.models.ResNet can be given (block, layers, groups, width_per_group,
+# replace_stride_with_dilation, zero_init_residual, num_classes): four stages of 64, 128, 256
+# and 512 planes after a 64-channel 7x7 stem on 3 channels, all fixed in its code.
+TORCHVISION_FIELDS = ("block", "layers", "groups", "width_per_group",
+                      "replace_stride_with_dilation", "zero_init_residual", "num_classes")  # fmt: skip
+
+
+class ConversionRefused(LayoutError):
+    """FILE cannot be written in the target layout, or OUT is not a place to write it (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What was checked after writing: the written file read back (``reread``: from OUT; in
+    memory where nothing was written) and mapped to our names by the reader, loaded strictly
+    into the variant, and compared value by value with the source."""
+
+    reread: str  # "'out.safetensors' read back" or "in memory (nothing written)"
+    layout_seen: str | None  # the layout the reader detected in the result (None: ours)
+    tensors: int  # how many tensors were loaded and compared
+    loads_strictly: bool
+    load_error: str | None
+    values_equal: int  # tensors bit-identical to the source's
+    differing: tuple[str, ...]  # names of the tensors that are not (empty on success)
+    round_trip: bool | None  # hf: from_ours(to_ours(written)) gives the written keys and values
+
+    @property
+    def proved(self) -> bool:
+        return (self.loads_strictly and not self.differing and self.values_equal == self.tensors
+                and self.round_trip is not False)  # fmt: skip
+
+    def line(self) -> str:
+        if not self.loads_strictly:
+            return f"NOT proved: the result does not load strictly ({self.load_error})"
+        if self.differing:
+            return f"NOT proved: {len(self.differing):,} tensors differ from the source's ({self.differing[0]}, ...)"
+        trip = "; mapped back and forth, the same keys and values" if self.round_trip else ""
+        return (f"Proved: {self.reread}, {self.tensors:,} tensors loaded strictly (names and shapes, "
+                f"on the meta device), every value bit-identical to the source's{trip}")  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Conversion:
+    source: Checkpoint
+    spec: ResNetSpec
+    target: Target
+    output: Path | None  # where the result was written; None: kept in memory (``tensors``)
+    file_format: str | None  # "safetensors" or "torch"
+    tensors: dict[str, torch.Tensor]  # the converted state dict, in the target's names
+    filled: tuple[str, ...]  # keys the source lacked and the target has (num_batches_tracked = 0)
+    proof: Proof
+    expects: tuple[str, ...]  # the input the converted weights expect, where not the target's usual
+    notes: tuple[str, ...] = ()  # what the target reads from elsewhere than the weights
+
+    @property
+    def source_layout(self) -> str:
+        return self.source.layout or "torchvision/timm"
+
+
+# --- the checks before any work --------------------------------------------------------------
+def check_output(output: str | Path, source: str | Path, label: str = "-o") -> tuple[Path, str]:
+    """OUT's path (a link's target) and the format its suffix picks; refused (exit 2) where the
+    suffix is neither, the folder is missing, or OUT is FILE itself (never overwritten)."""
+    shown = f"{label} {str(output)!r}"
+    path = Path(os.path.realpath(output))
+    fmt = SUFFIXES.get(path.suffix.lower()) or SUFFIXES.get(Path(output).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{shown}: write .safetensors or .pth (the suffix picks the format), not "
+                         f"{Path(output).suffix or 'no suffix'}", subject=label)  # fmt: skip
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"{shown}: the directory {str(path.parent)!r} does not exist", subject=label
+        )
+    if path.is_dir() or (path.exists() and not stat.S_ISREG(path.stat().st_mode)):
+        raise UsageError(f"{shown}: not a regular file; convert writes to a file", subject=label)
+    if path == Path(os.path.realpath(source)) or _same_file(path, Path(source)):
+        raise UsageError(f"{shown}: is FILE itself; convert writes a new file and never "
+                         "overwrites the one it reads", subject=label)  # fmt: skip
+    return path, fmt
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return a.exists() and os.path.samefile(a, b)
+    return False
+
+
+def check_target(spec: ResNetSpec, target: Target, keys: Mapping[str, Any]) -> None:
+    """Refuse, in one line, a variant the target layout cannot express."""
+    if any(k.startswith("attnpool.") for k in keys):
+        raise ConversionRefused(f"{target.value} has no attention pool (CLIP's ModifiedResNet head); "
+                                "its ResNets end in a global average pool and a linear layer")  # fmt: skip
+    if getattr(spec, "conv_bias", False):
+        raise ConversionRefused(f"{target.value}'s ResNet convs have no bias; this variant has "
+                                "one on every conv (conv_bias=true)")  # fmt: skip
+    if target is Target.TORCHVISION:
+        from .spec import Block, Layout
+
+        if (
+            spec.block not in (Block.BASIC, Block.BOTTLENECK)
+            or spec.layout is not Layout.TORCHVISION
+        ):
+            raise ConversionRefused(f"torchvision has only basic and bottleneck ResNets; "
+                                    f"block={spec.block.value}, layout={spec.layout.value} is timm's: "
+                                    "use --to timm")  # fmt: skip
+        if len(spec.layers) != 4:
+            raise ConversionRefused(f"torchvision's ResNet has four stages, not {len(spec.layers)} "
+                                    "(use --to timm)")  # fmt: skip
+        try:
+            require_only(spec, TORCHVISION_FIELDS, "torchvision's ResNet")
+        except LayoutError as exc:
+            raise ConversionRefused(f"{exc} (a variant only timm has: use --to timm)") from None
+    if target is Target.HF:
+        require_only(spec, ("block", "layers", "widths", "stem_width", "stride_in", "num_classes",
+                            "in_chans", "zero_init_residual"), hf.NAME)  # fmt: skip
+
+
+def refusal_of_source(checkpoint: Checkpoint) -> str | None:
+    """Why the source's layout cannot be converted (the quantized one), or None."""
+    for layout in LAYOUTS:
+        if layout.name == checkpoint.layout:
+            return layout.refuses_conversion
+    return None
+
+
+# --- the conversion ---------------------------------------------------------------------------
+def convert(path: str | Path, to: Target, output: str | Path | None = None,
+            label: str = "FILE", output_label: str = "-o") -> Conversion:  # fmt: skip
+    """Read ``path``, identify and prove its variant, write it in ``to``'s layout to ``output``
+    (atomically; None: kept in memory), and prove the result (module doc)."""
+    from .checkpoint import read_checkpoint
+    from .identification.proof import identify_checkpoint
+
+    out = check_output(output, path, output_label) if output is not None else None
+    checkpoint = read_checkpoint(path, label)
+    why = refusal_of_source(checkpoint)
+    if why is not None:
+        raise ConversionRefused(
+            f"{label} {str(path)!r}: {checkpoint.ecosystem} cannot be converted: {why}"
+        )
+    ident = identify_checkpoint(checkpoint)
+    if not ident.proved:
+        raise RuntimeFailure(f"{label} {str(path)!r}: identified as {ident.identified.spec_string}, "
+                             f"but it does not load strictly into it ({ident.load_error or ident.comparison.counts()}); "
+                             "nothing written")  # fmt: skip
+    spec = ident.identified.spec
+    check_target(spec, to, checkpoint.tensors)
+    ours, filled = _complete(checkpoint.tensors, spec)
+    tensors = hf.from_ours(ours, spec) if to is Target.HF else dict(ours)
+    if out is not None:
+        write_weights(out[0], out[1], tensors, output_label)
+    proof = prove(ours, tensors, spec, to, out[0] if out else None)
+    return Conversion(checkpoint, spec, to, out[0] if out else None, out[1] if out else None,
+                      tensors, filled, proof, expected_input(checkpoint), target_notes(spec, to))  # fmt: skip
+
+
+def target_notes(spec: ResNetSpec, to: Target) -> tuple[str, ...]:
+    """What the target reads from elsewhere than the weights: transformers takes the stride's
+    place from config.json (layouts/hf.py), and its default is the 3x3."""
+    from .spec import StrideIn
+
+    if to is Target.HF and spec.stride_in is StrideIn.CONV1X1:
+        return ("stride_in=1x1: transformers reads it from config.json "
+                "(downsample_in_bottleneck=true), which convert does not write; without it "
+                "the 3x3 strides and the model computes something else",)  # fmt: skip
+    return ()
+
+
+def _complete(
+    tensors: Mapping[str, torch.Tensor], spec: ResNetSpec
+) -> tuple[dict[str, torch.Tensor], tuple[str, ...]]:
+    """The source's tensors in the model's key order, with a BatchNorm's ``num_batches_tracked``
+    the source lacks (Keras, Caffe2) written as 0, as torch fills it on a load."""
+    import torch
+
+    from .model import build_model
+
+    expected = build_model(spec, "meta").state_dict()
+    out: dict[str, torch.Tensor] = {}
+    filled = []
+    for key in expected:
+        if key in tensors:
+            out[key] = tensors[key]
+        elif key.endswith(".num_batches_tracked"):
+            out[key] = torch.zeros((), dtype=torch.int64)
+            filled.append(key)
+    return out, tuple(filled)
+
+
+def expected_input(checkpoint: Checkpoint) -> tuple[str, ...]:
+    """The source layout's input assumptions, where they differ from torchvision's."""
+    if checkpoint.layout is None or checkpoint.layout in SAME_INPUT_AS_TORCHVISION:
+        return ()
+    return tuple(a for a in checkpoint.assumptions if a.startswith("input:"))
+
+
+# --- writing, atomically ----------------------------------------------------------------------
+def write_weights(
+    path: Path, fmt: str, tensors: Mapping[str, torch.Tensor], label: str = "-o"
+) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place: a failure leaves no
+    partial file and the old ``path`` (if any) as it was."""
+    name = os.fsdecode(os.fsencode(path.name)[:200])
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(
+            f"{label} {str(path)!r}: cannot write there: {exc.strerror}", subject=label
+        ) from None
+    os.close(fd)
+    try:
+        _save(Path(tmp), fmt, tensors)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RuntimeFailure(f"{label} {str(path)!r}: cannot write: {exc.strerror}") from None
+        raise
+
+
+def _save(path: Path, fmt: str, tensors: Mapping[str, torch.Tensor]) -> None:
+    import torch
+
+    # a file of its own per tensor: no storage shared with the (memory-mapped) source
+    plain = {k: t.detach().to("cpu").contiguous().clone() for k, t in tensors.items()}
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        save_file(plain, str(path))
+    else:
+        torch.save(plain, path)
+
+
+# --- the proof --------------------------------------------------------------------------------
+def prove(ours: Mapping[str, torch.Tensor], written: Mapping[str, torch.Tensor], spec: ResNetSpec,
+          to: Target, path: Path | None) -> Proof:  # fmt: skip
+    """Read the result back as any file is read (or map it in memory), load it strictly into
+    ``spec``, and compare every tensor with the source's (``ours``), bit for bit."""
+    from .checkpoint import read_checkpoint
+    from .checkpoint.compare import strict_load_error
+    from .model import build_model
+
+    if path is not None:
+        back = read_checkpoint(path, "-o")
+        reread = f"{str(path)!r} read back"
+    else:
+        back = _in_memory(written)
+        reread = "mapped back in memory (nothing written)"
+    load_error = strict_load_error(build_model(spec, "meta"), back)
+    same = [k for k, t in ours.items() if k in back.tensors and _identical(t, back.tensors[k])]
+    differing = tuple(k for k in ours if k not in set(same)) + tuple(
+        k for k in back.tensors if k not in ours
+    )
+    trip = _round_trip(written, spec) if to is Target.HF else None
+    return Proof(reread, back.layout, len(back.tensors), load_error is None, load_error, len(same),
+                 differing, trip)  # fmt: skip
+
+
+def _in_memory(tensors: Mapping[str, torch.Tensor]) -> Checkpoint:
+    """``tensors`` as the reader would give them: the layout detected and mapped to our names."""
+    from .checkpoint.layouts import detect
+    from .checkpoint.read import Checkpoint, FileFormat
+
+    layout = detect(tensors.keys())
+    mapped = layout.to_ours(tensors).tensors if layout else dict(tensors)
+    return Checkpoint(Path("<memory>"), FileFormat.SAFETENSORS, None, "", mapped,
+                      layout=layout.name if layout else None)  # fmt: skip
+
+
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    import torch
+
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.cpu(), b.cpu())
+
+
+def _round_trip(written: Mapping[str, torch.Tensor], spec: ResNetSpec) -> bool:
+    """hf: its ``to_ours`` then ``from_ours`` give the written keys, each the same tensor."""
+    back = hf.from_ours(hf.to_ours(written).tensors, spec)
+    return back.keys() == written.keys() and all(_identical(back[k], written[k]) for k in written)
