@@ -196,14 +196,52 @@ def convert(path: str | Path, to: Target, output: str | Path | None = None,
                              f"but it does not load strictly into it ({ident.load_error or ident.comparison.counts()}); "
                              "nothing written")  # fmt: skip
     spec = ident.identified.spec
-    check_target(spec, to, checkpoint.tensors)
     ours, filled = _complete(checkpoint.tensors, spec)
+    ours, spec, folded = fold_conv_bias(ours, spec)
+    check_target(spec, to, checkpoint.tensors)
     tensors = hf.from_ours(ours, spec) if to is Target.HF else dict(ours)
     if out is not None:
         write_weights(out[0], out[1], tensors, output_label)
     proof = prove(ours, tensors, spec, to, out[0] if out else None)
     return Conversion(checkpoint, spec, to, out[0] if out else None, out[1] if out else None,
-                      tensors, filled, proof, expected_input(checkpoint), target_notes(spec, to))  # fmt: skip
+                      tensors, filled, proof, expected_input(checkpoint), folded + target_notes(spec, to))  # fmt: skip
+
+
+def _norm_after(conv: str) -> str:
+    """The BatchNorm that reads a conv's output in a basic or bottleneck block: conv1 -> bn1,
+    layer1.0.conv2 -> layer1.0.bn2, downsample.0 -> downsample.1."""
+    head, _, last = conv.rpartition(".")
+    if last == "0" and head.endswith("downsample"):
+        return f"{head}.1"
+    return f"{head}.{last.replace('conv', 'bn')}" if head else last.replace("conv", "bn")
+
+
+def fold_conv_bias(tensors: dict[str, torch.Tensor], spec: ResNetSpec
+                   ) -> tuple[dict[str, torch.Tensor], ResNetSpec, tuple[str, ...]]:  # fmt: skip
+    """A net with biased convs, each followed by a BatchNorm (Keras's), as the same net without
+    the biases, for a target whose ResNets have none. In eval mode BN(conv(x) + b) with running
+    mean m equals BN(conv(x)) with running mean m - b; and a BN of eps e with running variance v
+    equals one of torch's default eps 1e-5 with variance v + e - 1e-5. Both exact in real
+    arithmetic (float32 rounds the sums); training from the result differs slightly (the batch
+    statistics absorb the bias)."""
+    if not getattr(spec, "conv_bias", False):
+        return tensors, spec, ()
+    out = dict(tensors)
+    eps = float(spec.bn_eps)
+    for key in [k for k, t in tensors.items() if k.endswith(".bias") and t.dim() == 1
+                and tensors.get(k.removesuffix(".bias") + ".weight", t).dim() == 4]:  # fmt: skip
+        norm = _norm_after(key.removesuffix(".bias"))
+        if f"{norm}.running_mean" not in out:
+            raise ConversionRefused(f"the bias of {key.removesuffix('.bias')} has no BatchNorm after it to "
+                                    "fold into")  # fmt: skip
+        out[f"{norm}.running_mean"] = out[f"{norm}.running_mean"] - out.pop(key)
+    if eps != 1e-5:
+        for key in [k for k in out if k.endswith(".running_var")]:
+            out[key] = out[key] + (eps - 1e-5)
+    plain = spec.replace(conv_bias=False, bn_eps=1e-5)
+    return out, plain, (f"each conv's bias folded into the running mean of the BatchNorm after it, "
+                        f"and BN eps {eps:g} into its running variance (eps 1e-5): the same function "
+                        "in eval mode; the written variant has no conv biases",)  # fmt: skip
 
 
 def target_notes(spec: ResNetSpec, to: Target) -> tuple[str, ...]:
