@@ -30,7 +30,7 @@ from resnet_inspect.checkpoint.layouts import LAYOUTS, Mapped, detect
 from resnet_inspect.cli import app
 from resnet_inspect.identification.proof import identify_checkpoint
 from resnet_inspect.model import build_model
-from resnet_inspect.spec import FIELD_NAMES, PRESETS, resolve
+from resnet_inspect.spec import FIELD_NAMES, resolve
 
 FOREIGN = Path(__file__).parent / "reference" / "foreign"
 RTOL = 1e-5  # max |ours - library| / max |library|, float32 (as tests/test_reference.py)
