@@ -287,7 +287,9 @@ def diff_sources(
                 f"{side.value}: {exc}"
             ) from None  # the message names the spec or --input
     ta, tb = traces
-    by_construction = a.kind == b.kind == "spec" and a.spec == b.spec and weights == (None, None)
+    by_construction = (
+        a.kind.name == b.kind.name == "SPEC" and a.spec == b.spec and weights == (None, None)
+    )
     if by_construction:
         return diff_traces(ta, tb, plan, how, function=_BY_CONSTRUCTION)
     user_code = ta.spec is None or tb.spec is None
@@ -533,20 +535,30 @@ def rename_by(
     groups modules A also has (``entry`` for ``conv1`` and ``bn1``). A parameter-free leaf is
     matched to an unmatched A leaf of the same type under the same parent, in order."""
     by_a = a.by_name()
+    whole = _wrappers(modules, b)
     renamed: dict[str, str] = {}
     for r in sorted(b.layers, key=lambda r: r.name.count(".")):
         parent, _, last = r.name.rpartition(".")
+        above = renamed.get(parent, parent)
         renamed[r.name] = modules.get(r.name) or (
-            f"{renamed.get(parent, parent)}.{last}" if parent else r.name
+            "" if r.name in whole else f"{above}.{last}" if above else last
         )
     renamed |= _free_leaves(a, b, renamed)
-    kept_names = {n for n in renamed.values() if n in by_a} | set(modules.values())
+    kept_names = ({n for n in renamed.values() if n in by_a} | set(modules.values())) - {""}
     left = tuple(r.name for r in b.layers if renamed[r.name] not in kept_names
                  and _only_groups_or_free(r, b, set(modules)))  # fmt: skip
     layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers if r.name not in left)
     executed = tuple(renamed.get(n, n) for n in b.executed if n not in left)
     matched = {n: m for n, m in renamed.items() if m in by_a and n not in left}
     return dataclasses.replace(b, layers=layers, executed=executed), left, matched
+
+
+def _wrappers(modules: dict[str, str], b: Trace) -> set[str]:
+    """B's containers that hold every paired module: the model again, one level down (a
+    wrapper's ``inner.net``); their children sit at A's top level."""
+    paired = [n for n in modules if n]
+    return {r.name for r in b.layers if not r.is_leaf and r.name not in modules and paired
+            and all(n.startswith(r.name + ".") for n in paired)}  # fmt: skip
 
 
 def _free_leaves(a: Trace, b: Trace, renamed: dict[str, str]) -> dict[str, str]:
