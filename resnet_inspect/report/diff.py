@@ -113,7 +113,7 @@ def function_lines(d: TraceDiff) -> tuple[str, ...]:
     """Same function or not, what that rests on, and where the alignment by computation
     failed."""
     lines = []
-    if d.unaligned:
+    if d.unaligned and d.aligned_by != "name":  # two of ours: the function line says it
         lines.append(f"Aligned by computation: no ({d.unaligned}); rows aligned by {d.aligned_by}.")
     if d.function is not None:
         lines.append(d.function.text)
