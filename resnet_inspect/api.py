@@ -57,6 +57,7 @@ class Result:
 
         return html_fragment(self.report)
 
+
 def _input(input_size: Sequence[int] | None) -> tuple[int, int, int, int] | None:
     """The caller's input size, checked; None: each model's own default."""
     if input_size is None:
@@ -115,13 +116,15 @@ def flops(model_or_spec: Any, input_size: Sequence[int] | None = None, by: By | 
 
 
 def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2,
-         align: Align | str = "auto") -> Result:  # fmt: skip
-    """Two models side by side; layers aligned by name, or by structure (``align``) where a
-    user's model names them differently.
+         align: Align | str = "auto", weights: tuple[str | None, str | None] = (None, None)) -> Result:  # fmt: skip
+    """Two models side by side, and whether they compute the same function; layers aligned
+    by name (two of our variants), else by computation (``align``); ``weights``: checkpoints
+    for A and B, loaded strictly before the comparison. The comparison is in
+    ``.data.function`` (``.same``, ``.text``, ``.proof``).
 
     >>> d = resnet_inspect.diff("resnet18", my_model)   # doctest: +SKIP
-    >>> d.data.identical
-    True
+    >>> d.data.identical, d.data.function.same
+    (True, True)
     """
     from .report.diff import diff_report
     from .sources import open_source
@@ -129,7 +132,15 @@ def diff(a: Any, b: Any, input_size: Sequence[int] | None = None, depth: int = 2
 
     how = parse_choice(Align, align, "align")
     side_a, side_b = open_source(a, subject="a", named="A"), open_source(b, subject="b", named="B")
-    result = diff_sources(side_a, side_b, _input(input_size), align=how)  # None: each its own
+    for source, path, flag in (
+        (side_a, weights[0], "weights[0]"),
+        (side_b, weights[1], "weights[1]"),
+    ):
+        if path is not None:
+            source.verify_weights(path, flag)
+    result = diff_sources(
+        side_a, side_b, _input(input_size), align=how, weights=weights
+    )  # None: each its own
     return Result(result, diff_report(result, depth))
 
 
@@ -152,7 +163,11 @@ def identify(target: Any, input_size: Sequence[int] | None = None, reference: An
     from .sources import EVERYTHING, Kind, open_source
 
     source = open_source(target, subject="target", accept=EVERYTHING)
-    spec = None if reference is None else open_source(reference, subject="reference", accept={Kind.SPEC}, named="reference").spec
+    spec = (
+        None
+        if reference is None
+        else open_source(reference, subject="reference", accept={Kind.SPEC}, named="reference").spec
+    )
     found = source.identify(_input(input_size), spec, weights)
     if found.checkpoint is not None:
         return Result(found.checkpoint, identified_report(found), rows_key="evidence")
@@ -189,7 +204,9 @@ def bench(variants: Any, batches: Sequence[int] = (1,), **config: Any) -> Result
     from . import benchmark as bench_pkg
     from .report.bench import bench_report
 
-    chosen = list(variants) if isinstance(variants, (list, tuple)) else [variants]  # one, or several
+    chosen = (
+        list(variants) if isinstance(variants, (list, tuple)) else [variants]
+    )  # one, or several
     cfg = bench_pkg.BenchConfig(**config)
     result = bench_pkg.run(bench_pkg.plan(chosen, batches, config=cfg))
     return Result(result, bench_report(result, cfg), rows_key="results")

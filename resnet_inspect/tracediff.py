@@ -1,11 +1,23 @@
-"""diff(A, B): two traced variants aligned stage by stage and module by module.
+"""diff(A, B): two traced variants aligned stage by stage and module by module, and whether
+they compute the same function.
 
-Modules are matched by their state-dict name (``layer3.5.conv2``), the same name a checkpoint
-uses, so a block that exists in one variant only is *added* or *removed*, and everything else
-lines up; or, for a user's own model (``stage1.block0.c1`` against ``layer1.0.conv1``), by
-structure: :func:`rename_to_match` renames B's modules to the A modules they match by the order
-and kind of their leaf operations. Each aligned row names what changed among :data:`COMPARED`. No rendering here and no
-top-level torch import: :func:`diff_specs` traces lazily.
+Two of our variants are matched by their state-dict names (``layer3.5.conv2``), the same
+names a checkpoint uses and, by construction, the modules that compute the same thing: a
+block that exists in one variant only is *added* or *removed*. Where a side is the user's own
+model (``stage1.block0.c1`` against ``layer1.0.conv1``), by computation: the one alignment of
+:mod:`.equivalence` (the parametrised calls in the order the forward runs them, containers
+mapped) renames B's modules to A's (:func:`rename_by`), so that the rows line up; a
+parameter-free module only one side has (a ReLU the other calls as ``F.relu``) or a container
+that only groups modules the other side also has (``entry`` for ``conv1`` and ``bn1``) is not
+a row, and the diff lists them. Where the two do not align, B is renamed by the order and
+kind of its leaf operations (:func:`rename_to_match`) and the verdict says where they part.
+Each aligned row names what changed among :data:`COMPARED`.
+
+The function (:class:`FunctionCheck`): the same spec builds the same network, so two equal
+specs compute the same function by construction; otherwise both are built on the CPU, B's
+tensors copied into A along the alignment, and both run on the same random inputs
+(:func:`.equivalence.between.prove_between`). No rendering here and no top-level torch
+import: :func:`diff_specs` traces lazily.
 """
 
 from __future__ import annotations
@@ -18,11 +30,15 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .choices import parse_choice
-from .errors import SpecError, UsageError
+from .errors import InspectError, SpecError, UsageError
 from .spec import ResNetSpec, differing_fields
 from .units import shape_text
+from .usermodel import first_line
 
 if TYPE_CHECKING:
+    from torch import nn
+
+    from .equivalence import Alignment, Proof
     from .sources import Source
     from .tracing import LayerRecord, Trace
 
@@ -45,9 +61,10 @@ class Change(str, Enum):
 class Align(str, Enum):
     """How diff pairs B's modules with A's (``align=``)."""
 
-    AUTO = "auto"  # by structure where a side is the user's model and the names mostly differ
+    AUTO = "auto"  # by computation where a side is the user's model, else by name
     NAME = "name"
-    STRUCTURE = "structure"  # B's modules renamed to the A modules they match
+    COMPUTATION = "computation"  # the equivalence alignment: parametrised calls in order
+    STRUCTURE = "structure"  # B's modules renamed to the A modules they match by leaf kinds
 
 
 class Side(str, Enum):
@@ -141,6 +158,22 @@ class InputPlan:
     notes: tuple[str, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class FunctionCheck:
+    """Do A and B compute the same function? ``same``: None where it was not decided;
+    ``basis``: "construction" (the same spec, nothing run), "comparison" (both run, see
+    ``proof``) or "not compared" (``text`` says why); ``text``: the verdict in words."""
+
+    same: bool | None
+    basis: str
+    text: str
+    proof: Proof | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"same": self.same, "basis": self.basis, "verdict": self.text,
+                **({"comparison": self.proof.to_dict()} if self.proof is not None else {})}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class TraceDiff:
     a: Trace
@@ -150,7 +183,11 @@ class TraceDiff:
     stages: tuple[StageDiff, ...]
     layers: tuple[LayerDiff, ...]
     totals: tuple[TotalDiff, ...]
-    aligned_by: str = "name"  # or "structure": B's modules renamed to A's (see structure.py)
+    aligned_by: str = "name"  # "computation" or "structure": B's modules renamed to A's
+    function: FunctionCheck | None = None  # None: not asked (diff_traces alone)
+    # modules that are not rows: parameter-free or grouping modules only one side has
+    left_out: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (side, names)
+    unaligned: str = ""  # why the computation could not align them (rows then by structure)
 
     @property
     def identical(self) -> bool:
@@ -167,6 +204,11 @@ class TraceDiff:
             and all(s.status is Change.SAME for s in self.stages)
             and all(t.delta == 0 for t in self.totals)
         )
+
+    @property
+    def same(self) -> bool:
+        """The same architecture and the same function (proved or by construction)."""
+        return self.identical and self.function is not None and self.function.same is True
 
     def changed_layers(self) -> list[LayerDiff]:
         return [r for r in self.layers if r.status is not Change.SAME]
@@ -190,7 +232,12 @@ def plan_inputs(a: Source, b: Source, given: Shape | None) -> InputPlan:
     base = given or a.default_input_shape()
     text = shape_text(base)
     chans_a, chans_b = (s.spec.in_chans if s.spec is not None else base[1] for s in (a, b))
-    if given is not None and a.spec is not None and b.spec is not None and given[1] not in (chans_a, chans_b):
+    if (
+        given is not None
+        and a.spec is not None
+        and b.spec is not None
+        and given[1] not in (chans_a, chans_b)
+    ):
         takes = (f"in_chans={chans_a}" if chans_a == chans_b
                  else f"in_chans={chans_a} (A) and {chans_b} (B)")  # fmt: skip
         raise UsageError(f"--input {text}: has {given[1]} channels but the variants take {takes}")
@@ -223,45 +270,176 @@ def diff_specs(
 
 
 def diff_sources(
-    a: Source, b: Source, input_shape: Shape | None = None, dtype: str = "float32", align: str = "auto"
+    a: Source, b: Source, input_shape: Shape | None = None, dtype: str = "float32", align: str = "auto",
+    weights: tuple[str | None, str | None] = (None, None),
 ) -> TraceDiff:  # fmt: skip
-    """Trace both sides (each on its own channels) and align them: by name, or by structure
-    where a user's model names its modules differently."""
+    """Trace both sides (each on its own channels), align them (by name for two of our
+    variants, by computation where a side is the user's model), and say whether they compute
+    the same function; ``weights``: a checkpoint for A, B (already verified to load)."""
+    how = parse_choice(Align, align, "align")
     plan = plan_inputs(a, b, input_shape)
     traces = []
     for side, source, shape in ((Side.A, a, plan.a), (Side.B, b, plan.b)):
         try:
             traces.append(source.trace(shape, dtype))
         except SpecError as exc:
-            raise type(exc)(f"{side.value}: {exc}") from None  # the message names the spec or --input
-    return diff_traces(traces[0], traces[1], plan, align)
+            raise type(exc)(
+                f"{side.value}: {exc}"
+            ) from None  # the message names the spec or --input
+    ta, tb = traces
+    by_construction = (
+        a.kind.name == b.kind.name == "SPEC" and a.spec == b.spec and weights == (None, None)
+    )
+    if by_construction:
+        return diff_traces(ta, tb, plan, how, function=_BY_CONSTRUCTION)
+    user_code = ta.spec is None or tb.spec is None
+    models, reason = _cpu_models(a, b, ta, tb, plan, weights)
+    try:
+        alignment = _alignment(a, b, models, plan)
+    except Exception as exc:  # the user's forward on a pass of its own: rows by structure
+        alignment, reason = None, reason or f"the alignment's pass raised {first_line(exc)}"
+    function = _function(
+        alignment, models, plan, ta.label if ta.spec is not None else "A", weights, reason
+    )
+    by_computation = alignment is not None and user_code and how in (Align.AUTO, Align.COMPUTATION)
+    if by_computation and alignment is not None and alignment.aligned:
+        return _by_computation(ta, tb, plan, alignment, function)
+    unaligned = alignment.unaligned.reason if alignment is not None and alignment.unaligned else ""
+    return dataclasses.replace(
+        diff_traces(ta, tb, plan, how, function=function), unaligned=unaligned
+    )
+
+
+_BY_CONSTRUCTION = FunctionCheck(True, "construction", "Same function: by construction (the same spec "
+                                 "builds the same network; nothing was run).")  # fmt: skip
+
+
+def _cpu_models(
+    a: Source,
+    b: Source,
+    ta: Trace,
+    tb: Trace,
+    plan: InputPlan,
+    weights: tuple[str | None, str | None],
+) -> tuple[tuple[nn.Module, nn.Module] | None, str]:
+    """Both models on the CPU for the comparison (seeded, ``weights`` loaded), or None and
+    why not: too large for the CPU budget, or inputs of different shapes."""
+    from .equivalence.between import too_large
+
+    if plan.a != plan.b:
+        return (
+            None,
+            f"A and B take different inputs ({shape_text(plan.a)} and {shape_text(plan.b)})",
+        )
+    reason = too_large(max(ta.totals.params, tb.totals.params), plan.a)
+    if reason is not None:
+        return None, reason
+    import torch
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return (a.proof_model(weights[0]), b.proof_model(weights[1])), ""
+    except InspectError:
+        raise
+    except Exception as exc:  # the user's constructor on the CPU
+        return None, f"building the models on the CPU raised {first_line(exc)}"
+
+
+def _alignment(
+    a: Source, b: Source, models: tuple[nn.Module, nn.Module] | None, plan: InputPlan
+) -> Alignment:
+    """A's and B's alignment by computation, on the CPU models where there are some (faster
+    than a meta pass), else on the meta device."""
+    from .equivalence.between import align_small
+
+    pair = models if models is not None else (a.build("meta"), b.build("meta"))
+    return align_small(pair[0], pair[1], plan.a, plan.b)
+
+
+def _function(
+    alignment: Alignment | None, models: tuple[nn.Module, nn.Module] | None, plan: InputPlan,
+    reference: str, weights: tuple[str | None, str | None], reason: str,
+) -> FunctionCheck:  # fmt: skip
+    from .equivalence.between import prove_between
+
+    if alignment is not None and alignment.unaligned is not None:
+        return FunctionCheck(None, "not compared", "Function: not compared: their parametrised layers "
+                             f"do not align: {alignment.unaligned.reason}.")  # fmt: skip
+    if alignment is None or models is None:
+        return FunctionCheck(None, "not compared", f"Function: not compared: {reason}.")
+    proof = prove_between(
+        alignment, models[0], models[1], plan.a, reference=reference, weights=weights
+    )
+    return FunctionCheck(proof.equal if proof.comparison is not None else None,
+                         "comparison" if proof.comparison is not None else "not compared",
+                         function_text(proof, weights), proof)  # fmt: skip
+
+
+def function_text(proof: Proof, weights: tuple[str | None, str | None] = (None, None)) -> str:
+    """The functional verdict in words, saying what it rests on."""
+    c = proof.comparison
+    if c is None:
+        return f"Function: not compared: {proof.not_compared}."
+    how = ("both sides' checkpoints" if all(weights) else "A's checkpoint, copied into B" if weights[0]
+           else "B's checkpoint, copied into A" if weights[1]
+           else "B's weights drawn (seeded) and copied into A along the alignment")  # fmt: skip
+    rests = (f"{c.inputs} random inputs {shape_text(c.input_shape)}, {c.dtype}, largest relative L2 "
+             f"difference {c.largest_difference:.2g} (tolerance {c.tolerance:g}); {how}")  # fmt: skip
+    if c.equal:
+        return f"Same function: outputs equal on {rests}."
+    where = f" Where they part: {'; '.join(proof.departure)}." if proof.departure else ""
+    return f"Different function: outputs differ on {rests}.{where}"
+
+
+def _by_computation(
+    a: Trace, b: Trace, plan: InputPlan, alignment: Alignment, function: FunctionCheck
+) -> TraceDiff:
+    """Rows with B's modules renamed to A's along ``alignment``; stages from B's own
+    nesting, each module in the stage of the A module it maps to."""
+    renamed, left_b, matched = rename_by(alignment.modules, a, b)
+    kept_a = {r.name for r in renamed.layers}
+    left_a = tuple(
+        r.name for r in a.layers if r.name not in kept_a and _only_groups_or_free(r, a, kept_a)
+    )
+    a_rows = dataclasses.replace(a, layers=tuple(r for r in a.layers if r.name not in left_a))
+    d = diff_traces(a_rows, renamed, plan, Align.NAME, function=function)
+    left = tuple((side, names) for side, names in (("A", left_a), ("B", left_b)) if names)
+    return dataclasses.replace(d, a=a, aligned_by="computation", left_out=left,
+                               stages=_stage_diffs(a, restaged(b, matched, a), renamed))  # fmt: skip
 
 
 # --- alignment -------------------------------------------------------------------------------
 def diff_traces(a: Trace, b: Trace, inputs: InputPlan | None = None,
-                align: Align | str = Align.AUTO) -> TraceDiff:  # fmt: skip
-    """Align and compare. ``align``: "name", "structure" (B's modules renamed to the A modules
-    they match by the order, kind and shape of their leaf operations), or "auto": by structure
-    when a side is the user's own model and fewer than half of B's leaf names are A's (two
-    of our variants share torchvision's names)."""
+                align: Align | str = Align.AUTO, function: FunctionCheck | None = None) -> TraceDiff:  # fmt: skip
+    """Align the rows and compare them (``function``: the functional verdict, made already).
+    ``align``: "name", "structure" (B's modules renamed to the A modules they match by the
+    order, kind and shape of their leaf operations), or "auto"/"computation" (where the
+    computation did not align them, see :func:`diff_sources`): by structure when a side is the
+    user's own model and fewer than half of B's leaf names are A's."""
     if inputs is None:
         inputs = InputPlan(_as4(a.input_shape), _as4(b.input_shape), True, ())
     how = parse_choice(Align, align, "align")
     aligned_by = "name"
     user_code = a.spec is None or b.spec is None
-    if how is Align.STRUCTURE or (how is Align.AUTO and user_code and not _names_mostly_shared(a, b)):
+    by_structure = (
+        how in (Align.AUTO, Align.COMPUTATION) and user_code and not _names_mostly_shared(a, b)
+    )
+    if how is Align.STRUCTURE or by_structure:
         b, aligned_by = rename_to_match(a, b), "structure"
-    fields = (differing_fields(a.spec, b.spec) if a.spec is not None and b.spec is not None else [])
+    fields = differing_fields(a.spec, b.spec) if a.spec is not None and b.spec is not None else []
     return TraceDiff(
         a=a,
         b=b,
         inputs=inputs,
         aligned_by=aligned_by,
+        function=function,
         fields=tuple(FieldChange(f, va, vb) for f, va, vb in fields),
         stages=_stage_diffs(a, b),
         layers=_layer_diffs(a, b, container_types=not user_code),
         totals=tuple(  # a receptive field the pass could not follow (None) is not compared
-            TotalDiff(m, label, getattr(a.totals, m), getattr(b.totals, m)) for m, label in TOTALS
+            TotalDiff(m, label, getattr(a.totals, m), getattr(b.totals, m))
+            for m, label in TOTALS
             if getattr(a.totals, m) is not None and getattr(b.totals, m) is not None
         ),
     )
@@ -304,12 +482,18 @@ def rename_to_match(a: Trace, b: Trace) -> Trace:
         parent, _, last = r.name.rpartition(".")
         renamed[r.name] = mapping.get(r.name) or (f"{renamed[parent]}.{last}" if parent else r.name)
     layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers)
-    return dataclasses.replace(b, layers=layers, executed=tuple(renamed.get(n, n) for n in b.executed))
+    return dataclasses.replace(
+        b, layers=layers, executed=tuple(renamed.get(n, n) for n in b.executed)
+    )
 
 
 def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
     leaves_a, leaves_b = _leaves(a), _leaves(b)  # once: not per container
-    a_leaves = {r.name: [n for n in leaves_a if n.startswith(r.name + ".")] for r in a.layers if not r.is_leaf}
+    a_leaves = {
+        r.name: [n for n in leaves_a if n.startswith(r.name + ".")]
+        for r in a.layers
+        if not r.is_leaf
+    }
     used = set(leaves.values())
     out: dict[str, str] = {}
     for r in sorted((r for r in b.layers if not r.is_leaf), key=lambda r: r.name.count(".")):
@@ -323,7 +507,12 @@ def _parents(a: Trace, b: Trace, leaves: dict[str, str]) -> dict[str, str]:
                 break
             common.append(parts[0])
         lca = ".".join(common)
-        if lca and lca not in used and lca in a_leaves and sorted(a_leaves[lca]) == sorted(leaves[n] for n in mine):
+        if (
+            lca
+            and lca not in used
+            and lca in a_leaves
+            and sorted(a_leaves[lca]) == sorted(leaves[n] for n in mine)
+        ):
             out[r.name] = lca
             used.add(lca)
     return out
@@ -334,6 +523,106 @@ def _renamed(r: LayerRecord, name: str, by_a: dict[str, LayerRecord]) -> LayerRe
         return r
     stage = by_a[name].stage if name in by_a else by_a.get(name.split(".", 1)[0], r).stage
     return dataclasses.replace(r, name=name, depth=name.count(".") + 1, stage=stage)
+
+
+# --- alignment by computation: B's modules renamed to A's ----------------------------------------
+def rename_by(
+    modules: dict[str, str], a: Trace, b: Trace
+) -> tuple[Trace, tuple[str, ...], dict[str, str]]:
+    """``b`` with its modules renamed along ``modules`` (B's name -> A's: the alignment's
+    paired modules and containers), and the names of B's modules left out: a parameter-free
+    module no A module matches (a ReLU that A calls as a function) or a container that only
+    groups modules A also has (``entry`` for ``conv1`` and ``bn1``). A parameter-free leaf is
+    matched to an unmatched A leaf of the same type under the same parent, in order."""
+    by_a = a.by_name()
+    whole = _wrappers(modules, b)
+    renamed: dict[str, str] = {}
+    for r in sorted(b.layers, key=lambda r: r.name.count(".")):
+        parent, _, last = r.name.rpartition(".")
+        above = renamed.get(parent, parent)
+        renamed[r.name] = modules.get(r.name) or (
+            "" if r.name in whole else f"{above}.{last}" if above else last
+        )
+    renamed |= _free_leaves(a, b, renamed)
+    kept_names = ({n for n in renamed.values() if n in by_a} | set(modules.values())) - {""}
+    left = tuple(r.name for r in b.layers if renamed[r.name] not in kept_names
+                 and _only_groups_or_free(r, b, set(modules)))  # fmt: skip
+    layers = tuple(_renamed(r, renamed[r.name], by_a) for r in b.layers if r.name not in left)
+    executed = tuple(renamed.get(n, n) for n in b.executed if n not in left)
+    matched = {n: m for n, m in renamed.items() if m in by_a and n not in left}
+    return dataclasses.replace(b, layers=layers, executed=executed), left, matched
+
+
+def _wrappers(modules: dict[str, str], b: Trace) -> set[str]:
+    """B's containers that hold every paired module: the model again, one level down (a
+    wrapper's ``inner.net``); their children sit at A's top level."""
+    paired = [n for n in modules if n]
+    return {r.name for r in b.layers if not r.is_leaf and r.name not in modules and paired
+            and all(n.startswith(r.name + ".") for n in paired)}  # fmt: skip
+
+
+def _free_leaves(a: Trace, b: Trace, renamed: dict[str, str]) -> dict[str, str]:
+    """B's parameter-free leaves whose renamed name A lacks, each to the next A leaf of the
+    same type under the same (renamed) parent that no B module took."""
+    by_a = a.by_name()
+    taken = set(renamed.values())
+    free_a: dict[tuple[str, str], list[str]] = {}
+    for r in a.layers:
+        if r.is_leaf and r.params == 0 and r.name not in taken:
+            free_a.setdefault((r.name.rpartition(".")[0], r.type), []).append(r.name)
+    out: dict[str, str] = {}
+    for r in b.layers:
+        name = renamed[r.name]
+        if not r.is_leaf or r.params or name in by_a:
+            continue
+        parent = r.name.rpartition(".")[0]
+        candidates = free_a.get((renamed.get(parent, parent) if parent else "", r.type), [])
+        if candidates:
+            out[r.name] = candidates.pop(0)
+    return out
+
+
+def _only_groups_or_free(r: LayerRecord, trace: Trace, kept: set[str]) -> bool:
+    """A module that is no row of its own: parameter-free, or a container every
+    parameter-holding module under which is ``kept`` (matched on the other side)."""
+    if r.params == 0:
+        return True
+    under = [
+        x
+        for x in trace.layers
+        if x.is_leaf and x.params and (x.name.startswith(r.name + ".") or x.name == r.name)
+    ]
+    return not r.is_leaf and all(x.name in kept for x in under)
+
+
+def restaged(b: Trace, modules: dict[str, str], a: Trace) -> Trace:
+    """``b`` under its own names, each module in the stage of the A module it maps to
+    (``modules``: B's name -> A's); a container of modules of several stages (``body`` for
+    layer1..layer4) in none (""), as resnetv2's ``stages`` is. A leaf without a partner takes
+    its parent's stage, or that of the module that ran before it."""
+    stage_a = {r.name: r.stage for r in a.layers}
+    own: dict[str, str] = {n: stage_a[m] for n, m in modules.items() if m in stage_a}
+    stages: dict[str, str] = {}
+    for r in sorted(b.layers, key=lambda r: -r.name.count(".")):  # children first
+        if r.name in own:
+            stages[r.name] = own[r.name]
+            continue
+        below = {
+            stages[x.name] for x in b.layers if x.name.startswith(r.name + ".") and x.name in stages
+        }
+        below.discard("")
+        stages[r.name] = below.pop() if len(below) == 1 else ""
+    for r in sorted(b.layers, key=lambda r: r.name.count(".")):  # a leaf without a partner
+        parent = r.name.rpartition(".")[0]
+        if not stages[r.name] and r.is_leaf and parent in stages:
+            stages[r.name] = stages[parent]
+    previous = ""
+    for name in b.executed:  # still none (its parent is the model): the stage it runs in
+        if name in stages and not stages[name] and name not in own:
+            stages[name] = previous
+        previous = stages.get(name) or previous
+    return dataclasses.replace(b, layers=tuple(dataclasses.replace(r, stage=stages[r.name] or r.stage
+                               if r.name in own else stages[r.name]) for r in b.layers))  # fmt: skip
 
 
 def merge_names(a: Sequence[str], b: Sequence[str]) -> list[str]:
@@ -403,12 +692,15 @@ def _ancestors(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _stage_diffs(a: Trace, b: Trace) -> tuple[StageDiff, ...]:
+def _stage_diffs(a: Trace, b: Trace, b_blocks: Trace | None = None) -> tuple[StageDiff, ...]:
+    """``b_blocks``: B's trace to count blocks in (B under A's names), where ``b`` keeps its own."""
     stages_a = {s.name: s for s in a.stages()}
     stages_b = {s.name: s for s in b.stages()}
     names = _merge(list(stages_a), list(stages_b))
+    counted = b_blocks or b
     return tuple(
-        _stage_row(n, stages_a.get(n), stages_b.get(n), _blocks(a, n), _blocks(b, n)) for n in names
+        _stage_row(n, stages_a.get(n), stages_b.get(n), _blocks(a, n), _blocks(counted, n))
+        for n in names
     )
 
 

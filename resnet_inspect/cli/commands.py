@@ -144,7 +144,8 @@ ExitCodeOpt = Annotated[
     bool,
     typer.Option(
         "--exit-code", metavar="",
-        help="Exit 1 when A and B differ, 0 when they are the same (like git diff --exit-code).",
+        help="Exit 0 only when A and B are the same architecture and compute the same function; "
+        "else 1 (like git diff --exit-code).",
     ),
 ]
 
@@ -166,11 +167,13 @@ def diff(
                          help="A checkpoint that must load strictly into B.")] = None,
     traceback: TracebackOpt = False,
 ) -> None:
-    """Two variants side by side: spec fields, stages, layers aligned by name, totals.
+    """Two variants side by side: spec fields, stages, layers, totals, and whether they compute the same function.
 
     Both run on the same --input (default: A's). MACs: multiply-accumulates of conv and linear layers.
-    Your own model's layers are aligned by structure where its names differ (order, kind and
-    size of the leaf operations).
+    Two of our variants are aligned by name; your own model by computation (its parametrised
+    layers in the order its forward runs them), whatever its names. The function: the same spec
+    is the same function by construction; else both run on the CPU on 3 random inputs with B's
+    weights copied into A (or the --weights files).
     """
     side_a, side_b = open_arch(a, {}, named="A"), open_arch(b, {}, named="B")
     shape = parse_input_shape(input) if input is not None else None
@@ -181,9 +184,9 @@ def diff(
     from ..report.diff import diff_report
     from ..tracediff import diff_sources
 
-    result = diff_sources(side_a, side_b, shape)
+    result = diff_sources(side_a, side_b, shape, weights=(weights_a, weights_b))
     emit(diff_report(result, depth, only_changed, names=(a, b)), format, output, exact)
-    if exit_code and not result.identical:
+    if exit_code and not result.same:
         raise typer.Exit(1)
 
 

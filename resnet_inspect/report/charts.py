@@ -39,6 +39,11 @@ def trace_charts(trace: Trace) -> tuple[Chart, ...]:
     )  # fmt: skip
 
 
+# Where a relative difference is drawn on a log scale: 0 (the same bits) has no place there,
+# so anything below this floor is drawn on it; float32's rounding is 6e-8, well above.
+ERROR_FLOOR = 1e-9
+
+
 def diff_charts(d: TraceDiff) -> tuple[Chart, ...]:
     names = tuple(s.name for s in d.stages)
 
@@ -51,6 +56,34 @@ def diff_charts(d: TraceDiff) -> tuple[Chart, ...]:
               (Series("A", values("a", "macs", 1e9)), Series("B", values("b", "macs", 1e9)))),
         Chart("Parameters per stage, A and B", "bar", "stage", "millions", names,
               (Series("A", values("a", "params", 1e6)), Series("B", values("b", "params", 1e6)))),
+        *function_charts(d),
+    )  # fmt: skip
+
+
+def function_charts(d: TraceDiff) -> tuple[Chart, ...]:
+    """Where A and B part: each mapped module's relative L2 difference along the network, its
+    own (B's module on A's input) and the propagated one (a normal run), against the
+    tolerance; only where the outputs were compared and differ (else nothing was localised)."""
+    proof = d.function.proof if d.function is not None else None
+    loc = proof.localisation if proof is not None else None
+    if loc is None or not loc.errors:
+        return ()
+    errors = loc.errors
+    names = tuple(
+        e.module + (f" #{e.call + 1}" if e.call else "") if e.module else "(output)" for e in errors
+    )
+
+    def floored(values: list[float | None]) -> tuple[float | None, ...]:
+        return tuple(None if v is None else max(v, ERROR_FLOOR) for v in values)
+
+    return (
+        Chart("Relative difference of B from A, module by module", "line", "module (A's names, in the order they finish)",
+              "relative L2 difference", names,
+              (Series("own (B's module on A's input)", floored([e.own for e in errors])),
+               Series("propagated (normal run)", floored([e.propagated for e in errors])),
+               Series("tolerance", (loc.tolerance,) * len(errors))),
+              log_y=True, note=f"Input #1 of the comparison. Log scale; below {ERROR_FLOOR:g} (equal bits "
+              "included) drawn at that floor. The first own error above the tolerance is where they part."),
     )  # fmt: skip
 
 
@@ -81,7 +114,9 @@ def bench_charts(result: BenchResult) -> tuple[Chart, ...]:
         env = result.environment
         part, peak = env.peak, env.peak_tflops
         bandwidth = part.bandwidth_gb_s if part else None
-        ceilings = ((part.part, peak * 1e12, bandwidth * 1e9),) if part and peak and bandwidth else ()
+        ceilings = (
+            ((part.part, peak * 1e12, bandwidth * 1e9),) if part and peak and bandwidth else ()
+        )
         charts.append(Chart(
             "Per-stage roofline", "scatter", "FLOPs per byte moved", "FLOP/s", (),
             points=tuple((s.intensity, s.flops_per_s, f"{s.name} ({m.task.label} @ {m.task.batch})")

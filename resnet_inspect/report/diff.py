@@ -53,8 +53,13 @@ def diff_report(
     if d.fields:
         tables.insert(0, fields_table(d))
     payload = diff_json(d, layers, names, depth, only_changed)
-    return Report(payload=payload, tables=tuple(tables), header=header_lines(d, names),
-                  charts=diff_charts(d), primary=len(tables) - 2)  # fmt: skip  (the layers)
+    return Report(
+        payload=payload,
+        tables=tuple(tables),
+        header=header_lines(d, names),
+        charts=diff_charts(d),
+        primary=len(tables) - 2,
+    )  # fmt: skip  (the layers)
 
 
 # --- header ----------------------------------------------------------------------------------
@@ -83,7 +88,9 @@ def output_lines(d: TraceDiff) -> tuple[str, ...]:
 
 
 def _one_tensor(trace: Any) -> bool:
-    return len(trace.outputs) == 1 and trace.outputs[0].shape is not None and not trace.outputs[0].path
+    return (
+        len(trace.outputs) == 1 and trace.outputs[0].shape is not None and not trace.outputs[0].path
+    )
 
 
 def real_pass_lines(d: TraceDiff) -> tuple[str, ...]:
@@ -98,9 +105,38 @@ def _side_label(text: str, trace: Any) -> str:
 
 
 def verdict(d: TraceDiff) -> tuple[str, ...]:
+    """The architecture (cause, then effect), then the function, then what is not a row."""
+    return (*architecture_verdict(d), *function_lines(d), *left_out_lines(d))
+
+
+def function_lines(d: TraceDiff) -> tuple[str, ...]:
+    """Same function or not, what that rests on, and where the alignment by computation
+    failed."""
+    lines = []
+    if d.unaligned and d.aligned_by != "name":  # two of ours: the function line says it
+        lines.append(f"Aligned by computation: no ({d.unaligned}); rows aligned by {d.aligned_by}.")
+    if d.function is not None:
+        lines.append(d.function.text)
+    return tuple(lines)
+
+
+def left_out_lines(d: TraceDiff) -> tuple[str, ...]:
+    """The modules that are no rows: parameter-free or grouping modules only one side has."""
+    if not d.left_out:
+        return ()
+    parts = []
+    for side, names in d.left_out:
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        parts.append(f"{side}: {shown}")
+    return ("Not rows (no parameters of their own, or only grouping modules the other side has; "
+            "the other side may compute them with functions, the function line says whether it "
+            "does): " + "; ".join(parts) + ".",)  # fmt: skip
+
+
+def architecture_verdict(d: TraceDiff) -> tuple[str, ...]:
     """The cause, then the effect: are they the same, and if not, what changes and how much."""
     if d.identical and (d.a.spec is None or d.b.spec is None):
-        how = "modules aligned by structure; " if d.aligned_by == "structure" else ""
+        how = f"modules aligned by {d.aligned_by}; " if d.aligned_by != "name" else ""
         return (f"No differences: A and B are the same architecture ({how}the same modules, "
                 "shapes, params and MACs).",)  # fmt: skip
     if d.identical:
@@ -198,7 +234,10 @@ def layer_table(d: TraceDiff, layers: Sequence[LayerDiff], depth: int, only_chan
     return Table(
         title=f"Layers, aligned by {d.aligned_by} (depth <= {depth}{hidden})",
         columns=columns,
-        rows=tuple(_layer_cells(r, name) for r, name in zip(layers, tree_names([r.name for r in layers]), strict=True)),
+        rows=tuple(
+            _layer_cells(r, name)
+            for r, name in zip(layers, tree_names([r.name for r in layers]), strict=True)
+        ),
         styles=tuple(_layer_style(r) for r in layers),
         caption="Values are B's (A's for a removed row). Changed: how A differs, A -> B, and "
         "B - A for params and MACs; added: only in B; removed: only in A; inside: a submodule "
@@ -216,8 +255,13 @@ def _layer_cells(r: LayerDiff, name: TreeName) -> tuple[Any, ...]:
 
 
 def totals_table(d: TraceDiff) -> Table:
-    columns = (Column("Total", "left"), Column("A", human=True), Column("B", human=True),
-               Column("Δ", human=True, priority=2), Column("Δ %", priority=1))
+    columns = (
+        Column("Total", "left"),
+        Column("A", human=True),
+        Column("B", human=True),
+        Column("Δ", human=True, priority=2),
+        Column("Δ %", priority=1),
+    )
     rows = tuple(
         (t.label, t.a, t.b, Signed(t.delta), None if t.percent is None else SignedFloat(t.percent))
         for t in d.totals
@@ -277,7 +321,13 @@ def diff_json(
     return {
         "command": "diff",
         "identical": d.identical,
+        "same_function": d.function.same if d.function is not None else None,
+        "same": d.same,
         "summary": list(verdict(d)),
+        "aligned_by": d.aligned_by,
+        "unaligned": d.unaligned or None,
+        "left_out": {side: list(names) for side, names in d.left_out},
+        "function": d.function.to_dict() if d.function is not None else None,
         "a": _side_json(given[0], d.a),
         "b": _side_json(given[1], d.b),
         "input": {"given": d.inputs.given, "notes": list(d.inputs.notes)},
@@ -301,7 +351,10 @@ def _spec_dict(trace: Any) -> dict[str, Any]:
 
 
 def _side_json(text: str, trace: Any) -> dict[str, Any]:
-    returned = {"outputs": [outputs_json(o) for o in trace.outputs], "real_pass_reason": trace.real_pass_reason}
+    returned = {
+        "outputs": [outputs_json(o) for o in trace.outputs],
+        "real_pass_reason": trace.real_pass_reason,
+    }
     if trace.spec is None:
         return {"arch": text, "spec_string": None, "spec": None,
                 "input_shape": list(trace.input_shape), "dtype": trace.dtype, **returned}  # fmt: skip
