@@ -204,6 +204,8 @@ def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[
         return "act", _activation(short, module), ""
     if c.name in ("max_pool", "avg_pool") or _adaptive_max(c, module):
         return "pool", _pool(c, module), "x".join(map(str, c.call.output_shape[-2:]))
+    if _global_mean(c):  # x.mean((2, 3)): global average pooling, written as a mean
+        return "pool", "adaptive average pooling", "1x1"
     if short in _DROPOUT:
         p = getattr(module, "p", None) if _torch_own(module) else None
         return "dropout", "dropout", f" (p={p:g})" if isinstance(p, float) else ""
@@ -221,6 +223,15 @@ def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[
     ):
         return "combine", combine, ""
     return "other", short, ""
+
+
+def _global_mean(c: Recorded) -> bool:
+    """A mean over both spatial dimensions of a 4-d map, as a head's pooling writes it."""
+    shapes, dim = c.call.input_shapes, c.call.args.get("dim")
+    if _short(c.name) != "mean" or len(shapes) != 1 or len(shapes[0]) != 4:
+        return False
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return {int(d) % 4 for d in dims if isinstance(d, int)} == {2, 3} and len(dims) == 2
 
 
 def _torch_own(module: nn.Module | None) -> bool:
