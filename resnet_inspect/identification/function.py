@@ -99,6 +99,10 @@ class ModuleMatch:
             return f"computes the same function as {proof.reference}: {said}; {departures} that {keep} it"
         where = proof.divergence
         part = f"from {where} on" if where else "at its output"
+        loc = proof.localisation
+        user = loc.divergence.user_module if loc is not None and loc.divergence is not None else None
+        if where and user and user != where:  # the user's name first: the departures use it
+            part = f"from {user} on ({proof.reference}'s {where})"
         if where == "":
             first = next((m for m in self.marked if m.divergence), None)
             place = first.places[0] if first is not None and len(first.places) == 1 else ""
