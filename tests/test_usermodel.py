@@ -168,8 +168,8 @@ def test_option_a_padded_on_both_sides_is_resnet20s_layers_but_not_its_function(
     same; with the same weights the sums differ from the first stage change on. It was
     "matches resnet20 exactly" by structure alone."""
     match = _identify("CifarResNet20").data
-    assert match.verdict.startswith("same layers as resnet20 but a different function from layer2.0 on: "
-                                    "outputs differ on 3 random inputs")  # fmt: skip
+    assert match.verdict.startswith("same layers as resnet20 but a different function from blocks.3 on "
+                                    "(resnet20's layer2.0): outputs differ on 3 random inputs")  # fmt: skip
     assert not match.exact and match.proof.divergence == "layer2.0"
 
 
