@@ -11,6 +11,7 @@ of them, and the API, take a source from here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
@@ -156,7 +157,12 @@ class Source(ABC):
             notes = (real_pass_note(exc.reason),)
         spec = reference if reference is not None else PRESETS[match.preset]
         proof = prove(model, lambda: self.proof_model(weights), spec, shape, weights=weights)
-        words = operation_departures(model, build_model(spec, "meta"), shape, proof.reference)
+        if len(shape) > 1 and shape[1] != spec.in_chans:  # as the proof: the input's channels
+            spec = dataclasses.replace(spec, in_chans=shape[1])
+        try:
+            words = operation_departures(model, build_model(spec, "meta"), shape, proof.reference)
+        except Exception:  # the user's forward on its own: the proof already says what it found
+            words = ()
         return Identified(self.label, ModuleMatch(match, proof, words), notes=notes)
 
     def proof_model(self, weights: str | None = None) -> nn.Module:

@@ -26,6 +26,7 @@ from resnet_inspect.spec import PRESETS
 
 sys.path.insert(0, str(Path(__file__).parent / "user_models"))
 from hand18 import Hand18, ZeroLast
+from mistakes import StrideOnConv2
 from renamed import Renamed
 
 SHAPE = (1, 3, 32, 32)
@@ -136,12 +137,14 @@ def test_the_renamed_copy_computes_the_same_function() -> None:
 
 
 # --- localisation --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("mistakes", "where"), [
-    ({"layer2.1": "relu before sum"}, "layer2.1"),
-    ({"conv1": "bias"}, "conv1"),
-    ({"layer3.0": "subtracted"}, "layer3.0"),
+@pytest.mark.parametrize(("mistakes", "where", "words"), [
+    ({"layer2.1": "relu before sum"}, "layer2.1",
+     "layer2.1: a ReLU on the branch before the sum (resnet18 applies it after), and none after it"),
+    ({"conv1": "bias"}, "conv1", "conv1: conv1 has a bias (+64 parameters) where resnet18's has none"),
+    ({"layer3.0": "subtracted"}, "layer3.0",
+     "layer3.0: the shortcut is subtracted from the branch where resnet18 adds it"),
 ])  # fmt: skip
-def test_localisation_names_the_module_with_the_mistake(mistakes: dict[str, str], where: str) -> None:
+def test_localisation_names_the_module_with_the_mistake(mistakes: dict[str, str], where: str, words: str) -> None:
     proof = _prove(Hand18, mistakes, inputs=1)
     assert proof.comparison is not None and not proof.equal
     assert proof.divergence == where
@@ -152,7 +155,17 @@ def test_localisation_names_the_module_with_the_mistake(mistakes: dict[str, str]
     errors = {e.module: e for e in found}
     assert errors["layer4.1"].own is not None and errors["layer4.1"].own <= TOLERANCE["float32"]
     assert errors["layer4.1"].propagated is not None and errors["layer4.1"].propagated > TOLERANCE["float32"]
-    assert proof.departure and proof.departure[0].startswith(f"{where}: its output differs from resnet18's {where}")
+    assert proof.departure == (words,)  # the words reader's, at the module where they part
+
+
+def test_a_departure_words_cannot_name_is_said_by_its_output() -> None:
+    """The stride on conv2: the outputs part at layer2.0.conv1, a lone conv whose operations
+    are the reference's; the words reader has nothing to say there, the engine says what it
+    measured (16 / 2 / 2 = 4 at 32x32 where resnet18 strides, 8 where it does not)."""
+    proof = _prove(StrideOnConv2, inputs=1)
+    assert proof.divergence == "layer2.0.conv1"
+    assert proof.departure == ("layer2.0.conv1: its output is 1x128x8x8 where resnet18's layer2.0.conv1 "
+                               "gives 1x128x4x4 on the same input",)  # fmt: skip
 
 
 def test_an_extra_bias_is_recorded_in_the_alignment() -> None:
@@ -200,8 +213,10 @@ def _identify_json(runner: CliRunner, *args: str, code: int = 0) -> dict[str, ob
 def test_identify_proves_the_renamed_copy_and_says_on_what(runner: CliRunner) -> None:
     payload = _identify_json(runner, f"{USER_MODELS / 'renamed.py'}:Renamed")
     assert payload["exact"] is True and payload["preset"] == "resnet18"
-    assert str(payload["verdict"]).startswith("matches resnet18 exactly: computes the same function as resnet18, "
-                                              "outputs equal on 3 random inputs (largest relative difference")  # fmt: skip
+    verdict = str(payload["verdict"])
+    assert verdict.startswith("computes the same function as resnet18: outputs equal on 3 random inputs "
+                              "(largest relative difference ")  # fmt: skip
+    assert verdict.endswith(", float32); matches resnet18 exactly, no departure")
     function = payload["function"]
     assert isinstance(function, dict)
     assert (function["compared"], function["equal"], function["inputs"], function["dtype"]) == (True, True, 3, "float32")
@@ -215,8 +230,10 @@ def test_identify_of_a_mutant_is_no_longer_exactly(runner: CliRunner) -> None:
     assert payload["exact"] is False
     assert str(payload["verdict"]).startswith("same layers as resnet18 but a different function from layer2.1 on: "
                                               "outputs differ on 3 random inputs")  # fmt: skip
-    marked = payload["departures_marked"]
-    assert isinstance(marked, list) and marked[-1]["effect"] == "changes the function" and marked[-1]["where"] == "layer2.1"
+    # one fact, once: the words at the divergence are the one departure, not a second line
+    assert payload["departures_marked"] == [{
+        "text": "layer2.1: a ReLU on the branch before the sum (resnet18 applies it after), and none after it",
+        "effect": "changes the function", "where": "layer2.1", "places": ["layer2.1"], "divergence": True}]  # fmt: skip
     function = payload["function"]
     assert isinstance(function, dict) and function["first_divergence"] == "layer2.1"
     modules = {m["module"]: m for m in function["modules"]}

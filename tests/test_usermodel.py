@@ -103,29 +103,63 @@ def _identify(name: str) -> resnet_inspect.api.Result:
 
 
 def test_identify_names_the_v1_stride_and_the_fixed_pool() -> None:
+    """Each fact once, at its place: the stride on the 1x1 (words', for the three blocks; not
+    the structure's line again, nor the localiser's conv shape) where the outputs part, and
+    the fixed pool, the same function at 224x224 (its map is 7x7 there)."""
     match = _identify("ResNet50V1").data
     assert match.preset == "resnet50"
     assert match.departures == (
-        "stride on the first 1x1 (the paper's v1; torchvision strides on the 3x3) at layer2.0, "
-        "layer3.0 and layer4.0",
-        "AvgPool2d(7) instead of adaptive pooling: only inputs that reach layer4 at 7x7 work (224x224)",
-        # the proof: the stride on the 1x1 subsamples before the 3x3 sees the input
-        "layer2.0.conv1: its output is 1x128x28x28 where resnet50's layer2.0.conv1 gives 1x128x56x56 "
-        "on the same input",
+        "layer2.0, layer3.0 and layer4.0: the stride 2 is on conv1, the branch's 1st conv, where resnet50 "
+        "strides its 2nd",
+        "avgpool: a fixed 7x7 average pool in the head where resnet50 pools adaptively to 1x1: the same "
+        "here, where the map is 7x7, but not at other input sizes",
     )
-    assert match.verdict.startswith("nearest preset: resnet50, with 2 structural departures; a different "
+    assert match.verdict.startswith("nearest preset: resnet50, with 2 departures; a different "
                                     "function from layer2.0.conv1 on")  # fmt: skip
-    # the stride names the block where the outputs part; the fixed pool cannot be told apart here
-    assert [m.effect.value for m in match.marked] == ["changes the function", "structure", "changes the function"]
+    assert [(m.effect.value, m.divergence) for m in match.marked] == [
+        ("changes the function", True), ("keeps the function", False)]  # fmt: skip
+    # what the localiser measured stays in the JSON's comparison
+    assert match.proof.departure[0].startswith("layer2.0.conv1: its output is 1x128x28x28 where resnet50's")
 
 
 def test_identify_names_the_extra_projection_and_the_sigmoid_head() -> None:
+    """The projection said once (words', at layer1.0); the head by the structure's line,
+    which shows the Linear's size too, marked as the words mark the Sigmoid; x.view listed
+    as keeping the function. The layers do not align: the marks are the reading's."""
     match = _identify("ResNet34Sigmoid").data
     assert match.preset == "resnet34"
     assert match.departures == (
-        "a projection shortcut at layer1.0 where resnet34 (option B) has none",
+        "layer1.0: a projection shortcut (conv, BatchNorm) where resnet34's is the identity",
+        "x.view (or reshape) where resnet34 calls torch.flatten: the same values (view refuses a tensor "
+        "whose strides do not allow it)",
         "head: Linear(512, 1) + Sigmoid where resnet34 has Linear(512, 1000)",
     )
+    assert [m.effect.value for m in match.marked] == ["changes the function", "keeps the function",
+                                                      "changes the function"]  # fmt: skip
+    assert "function not compared" in match.verdict and "exactly" not in match.verdict
+
+
+def test_identify_of_seed000_names_the_relu_before_the_sum(runner: CliRunner) -> None:
+    """The issue's first bullet: seed 000's resnet50, pasted as a user would, at 224x224 (its
+    AvgPool2d(7) needs it). The ReLU on the branch before the sum is named, where the outputs
+    part, with the v1 stride and the fixed pool; never "exactly"."""
+    seed = Path(__file__).parent / "user_models" / "seeds" / "seed000_resnet50.py"
+    result = runner.invoke(app, ["identify", f"{seed}:resnet", "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["exact"] is False and "exactly" not in payload["verdict"]
+    assert payload["verdict"].startswith("nearest preset: resnet50, with 3 departures; a different function "
+                                         "from stage1.0 on (resnet50's layer1.0): outputs differ")  # fmt: skip
+    marked = payload["departures_marked"]
+    assert [(m["text"].split(": ", 1)[1], m["effect"], m["divergence"]) for m in marked] == [
+        ("a ReLU on the branch before the sum (resnet50 applies it after)", "changes the function", True),
+        ("the stride 2 is on conv1, the branch's 1st conv, where resnet50 strides its 2nd",
+         "changes the function", False),
+        ("a fixed 7x7 average pool in the head where resnet50 pools adaptively to 1x1: the same here, where "
+         "the map is 7x7, but not at other input sizes", "keeps the function", False),
+    ]  # fmt: skip
+    assert marked[0]["text"].startswith("every block (stage1.0 ... stage4.2): ")
+    assert marked[1]["places"] == ["stage2.0", "stage3.0", "stage4.0"]
 
 
 def test_option_a_padded_on_both_sides_is_resnet20s_layers_but_not_its_function() -> None:
@@ -134,8 +168,8 @@ def test_option_a_padded_on_both_sides_is_resnet20s_layers_but_not_its_function(
     same; with the same weights the sums differ from the first stage change on. It was
     "matches resnet20 exactly" by structure alone."""
     match = _identify("CifarResNet20").data
-    assert match.verdict.startswith("same layers as resnet20 but a different function from layer2.0 on: "
-                                    "outputs differ on 3 random inputs")  # fmt: skip
+    assert match.verdict.startswith("same layers as resnet20 but a different function from blocks.3 on "
+                                    "(resnet20's layer2.0): outputs differ on 3 random inputs")  # fmt: skip
     assert not match.exact and match.proof.divergence == "layer2.0"
 
 

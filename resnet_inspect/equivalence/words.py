@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -38,6 +38,9 @@ class Departure:
     text: str  # "a ReLU on the branch before the sum (resnet18 applies it after)"
     where: str  # the user's module name, "layer1.0" ("" for the whole model)
     changes_function: bool  # False: dropout (eval), a shared module, x.view vs flatten...
+    # what it is about, where identify's structural reading says the same fact another way:
+    # "stem", "head", "pool" (the head's), "stride", "shortcut", "norm"; "" for the rest
+    topic: str = field(default="", compare=False)
 
 
 def describe_departure(
@@ -201,6 +204,8 @@ def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[
         return "act", _activation(short, module), ""
     if c.name in ("max_pool", "avg_pool") or _adaptive_max(c, module):
         return "pool", _pool(c, module), "x".join(map(str, c.call.output_shape[-2:]))
+    if _global_mean(c):  # x.mean((2, 3)): global average pooling, written as a mean
+        return "pool", "adaptive average pooling", "1x1"
     if short in _DROPOUT:
         p = getattr(module, "p", None) if _torch_own(module) else None
         return "dropout", "dropout", f" (p={p:g})" if isinstance(p, float) else ""
@@ -218,6 +223,15 @@ def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[
     ):
         return "combine", combine, ""
     return "other", short, ""
+
+
+def _global_mean(c: Recorded) -> bool:
+    """A mean over both spatial dimensions of a 4-d map, as a head's pooling writes it."""
+    shapes, dim = c.call.input_shapes, c.call.args.get("dim")
+    if _short(c.name) != "mean" or len(shapes) != 1 or len(shapes[0]) != 4:
+        return False
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return {int(d) % 4 for d in dims if isinstance(d, int)} == {2, 3} and len(dims) == 2
 
 
 def _torch_own(module: nn.Module | None) -> bool:
@@ -387,14 +401,17 @@ class _Region:
 
 def _region(region: _Region, theirs: Sequence[_Step], reference: str) -> list[Departure]:
     mine, prefix, label = region.steps, region.prefix, region.label
+    topic = {" in the stem": "stem", " in the head": "head"}.get(label, "")
     found = _common(mine, theirs, prefix, None, reference)
-    found += _pools(mine, theirs, prefix, label, reference)
+    pools = _pools(mine, theirs, prefix, label, reference)
+    found += [replace(d, topic="pool" if topic == "head" else topic) for d in pools]
     for kind in ("conv", "norm", "act", "linear"):
-        found += _extra_or_missing(_of(mine, kind), _of(theirs, kind), prefix, label, reference)
+        extra = _extra_or_missing(_of(mine, kind), _of(theirs, kind), prefix, label, reference)
+        found += [replace(d, topic=topic) for d in extra]
     if not found and _kinds(mine) != _kinds(theirs):
         where = label.strip() or "this module"
         text = f"{where} runs {_words(mine)} where {reference}'s runs {_words(theirs)}"
-        found.append(Departure(text, printable(prefix), True))
+        found.append(Departure(text, printable(prefix), True, topic))
     return found
 
 
@@ -540,11 +557,12 @@ def _words(steps: Sequence[_Step], none: str = "nothing") -> str:
 def _unit_departures(p: _Pass, m: _Unit, t: _Unit, prefix: str, reference: str) -> list[Departure]:
     where = _at(prefix, m.name)
     found = _common(m.steps, t.steps, prefix, m, reference)
-    for rule in (_combine_rule, _activation_rules, _norm_rules, _stride_rule):
-        found += [Departure(text, where, True) for text in rule(m, t, reference)]
+    rules = ((_combine_rule, ""), (_activation_rules, ""), (_norm_rules, "norm"), (_stride_rule, "stride"))
+    for rule, topic in rules:
+        found += [Departure(text, where, True, topic) for text in rule(m, t, reference)]
     found += _pre_rule(p, m, t, where, reference)
     if not found and _kinds(m.shortcut) != _kinds(t.shortcut):
-        found.append(Departure(_shortcut_words(m, t, reference), where, True))
+        found.append(Departure(_shortcut_words(m, t, reference), where, True, "shortcut"))
     if not found and _kinds(m.branch + m.post) != _kinds(t.branch + t.post):
         text = (f"the block runs {_words(m.branch)}, {m.combine.what} the shortcut, then "
                 f"{_words(m.post)}, where {reference}'s runs {_words(t.branch)}, "

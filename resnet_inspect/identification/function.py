@@ -30,9 +30,18 @@ class Effect(str, Enum):
 
 @dataclass(frozen=True)
 class Marked:
+    """One departure, said once: ``text`` names its place(s); ``places`` are the user's
+    module names ("" the model's own forward; none where only the structure knows it);
+    ``divergence``: the outputs first part here."""
+
     text: str
     effect: Effect
-    where: str = ""
+    places: tuple[str, ...] = ()
+    divergence: bool = False
+
+    @property
+    def where(self) -> str:
+        return _listed(self.places) if self.places else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,37 +70,8 @@ class ModuleMatch:
 
     @property
     def marked(self) -> tuple[Marked, ...]:
-        """Every departure: the structure's, those read from the operations, and the one at
-        the first divergence (where the words reader did not already name it)."""
-        equal, compared = self.proof.equal, self.proof.comparison is not None
-        out = [Marked(text, self._effect(text)) for text in self.structure.departures]
-        seen = set(self.structure.departures)
-        for d in self.operations:
-            if d.text not in seen:
-                out.append(
-                    Marked(d.text, Effect.CHANGES if d.changes_function else Effect.KEEPS, d.where)
-                )
-                seen.add(d.text)
-        if compared and not equal:
-            where = self.proof.divergence or ""
-            out += [Marked(t, Effect.CHANGES, where) for t in self.proof.departure if t not in seen]
-        return tuple(out)
-
-    def _effect(self, text: str) -> Effect:
-        """A structural departure keeps the function where the outputs agreed with it; it
-        changes it where it names the block (reference names, as the divergence) where the
-        two part; else the comparison cannot tell it apart."""
-        if self.proof.equal:
-            return Effect.KEEPS
-        where = self.proof.divergence
-        if where and where.startswith("layer"):
-            parts = where.split(".")
-            places = {".".join(parts[:2]), parts[0]}  # the block, or its whole stage
-            if "every block" in text or any(
-                re.search(rf"(^|[ ,]){re.escape(p)}([ ,:]|$)", text) for p in places
-            ):
-                return Effect.CHANGES
-        return Effect.STRUCTURE
+        """Every departure once, at its place, marked (see :func:`combine`)."""
+        return combine(self.structure.departures, self.operations, self.proof, sum(self.layers))
 
     @property
     def departures(self) -> tuple[str, ...]:
@@ -114,22 +94,143 @@ class ModuleMatch:
                 f"(largest relative difference {_number(c.largest_difference)}, {c.dtype})")  # fmt: skip
         if c.equal:
             if not n:
-                return f"matches {p} exactly: computes the same function as {p}, {said}"
-            return f"computes the same function as {proof.reference}: {said}; {departures} that keep it"
+                return f"computes the same function as {proof.reference}: {said}; matches {p} exactly, no departure"
+            keep = "keeps" if n == 1 else "keep"
+            return f"computes the same function as {proof.reference}: {said}; {departures} that {keep} it"
         where = proof.divergence
         part = f"from {where} on" if where else "at its output"
+        loc = proof.localisation
+        user = loc.divergence.user_module if loc is not None and loc.divergence is not None else None
+        if where and user and user != where:  # the user's name first: the departures use it
+            part = f"from {user} on ({proof.reference}'s {where})"
         if where == "":
-            part = "in the model's own forward"
+            first = next((m for m in self.marked if m.divergence), None)
+            place = first.places[0] if first is not None and len(first.places) == 1 else ""
+            part = f"from {place} on" if place else "in the model's own forward"
         if not self.structure.departures:
             return f"same layers as {p} but a different function {part}: {said}"
-        k = len(self.structure.departures)
-        return f"nearest preset: {p}, with {k} structural departure{'s' if k != 1 else ''}; a different function {part}: {said}"
+        return f"nearest preset: {p}, with {departures}; a different function {part}: {said}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"departures_marked": [{"text": m.text, "effect": m.effect.value, "where": m.where} for m in self.marked],
+        return {"departures_marked": [{"text": m.text, "effect": m.effect.value, "where": m.where,
+                                       "places": list(m.places), "divergence": m.divergence}
+                                      for m in self.marked],
                 "function": self.proof.to_dict()}  # fmt: skip
 
 
 def _number(x: float) -> str:
     """2e-07, 0.31, inf: two significant digits."""
     return f"{x:.2g}"
+
+
+# --- one fact, said once --------------------------------------------------------------------
+# The words reader's departure replaces the structure's on the same topic: it is read from
+# the operations compared, at the user's module, and marked. The head is the exception: the
+# structure's line shows the whole head (the Linear's size too) and takes the words' places
+# and mark.
+_STRUCTURE_SAYS = frozenset({"head"})
+
+
+def combine(
+    structural: tuple[str, ...], operations: tuple[Departure, ...], proof: Proof, blocks: int
+) -> tuple[Marked, ...]:
+    """The structural departures, the operation departures (``words``) and the departure at
+    the first divergence, as one list: one text at several places is one entry; a structural
+    departure on a topic the words also name gives way to them (the head: the other way
+    round); the divergence marks the entry at its place, and only where none is there are
+    the localiser's words an entry of their own. Marks: where the outputs were compared and
+    agree, every departure keeps the function; else the words' own mark, and a structural
+    departure changes it where it names the block where the outputs part (reference names),
+    else it is "structure"."""
+    from .structure import topic
+
+    groups: dict[tuple[str, bool, str], list[str]] = {}
+    for d in operations:
+        places = groups.setdefault((d.text, d.changes_function, d.topic), [])
+        if d.where not in places:
+            places.append(d.where)
+    topics = {t for _, _, t in groups if t}
+    kept = [t for t in structural if topic(t) not in topics or topic(t) in _STRUCTURE_SAYS]
+    by_structure = {topic(t) for t in kept} & _STRUCTURE_SAYS
+    out = [Marked(t, _structural_effect(t, proof)) for t in kept if topic(t) not in by_structure]
+    absorbed: list[Departure] = []
+    for (text, changes, about), places in groups.items():
+        if about in by_structure:
+            absorbed += [d for d in operations if d.text == text]
+            continue
+        prefix = _places_text(places, blocks)
+        effect = Effect.CHANGES if changes else Effect.KEEPS
+        out.append(Marked(f"{prefix}: {text}" if prefix else text, effect, tuple(places)))
+    for t in kept:
+        if topic(t) in by_structure:
+            effect = _structural_effect(t, proof)
+            if absorbed and not proof.equal:
+                changes = any(d.changes_function for d in absorbed)
+                effect = Effect.CHANGES if changes else Effect.KEEPS
+            out.append(Marked(t, effect, tuple(dict.fromkeys(d.where for d in absorbed))))
+    if proof.equal:
+        return tuple(Marked(m.text, Effect.KEEPS, m.places) for m in out)
+    return _at_divergence(out, proof)
+
+
+def _structural_effect(text: str, proof: Proof) -> Effect:
+    """A structural departure keeps the function where the outputs agreed with it; it
+    changes it where it names the block (reference names, as the divergence) where the two
+    part; else the comparison cannot tell it apart."""
+    if proof.equal:
+        return Effect.KEEPS
+    where = proof.divergence
+    if where and where.startswith("layer"):
+        parts = where.split(".")
+        places = {".".join(parts[:2]), parts[0]}  # the block, or its whole stage
+        if "every block" in text or any(
+            re.search(rf"(^|[ ,]){re.escape(p)}([ ,:]|$)", text) for p in places
+        ):
+            return Effect.CHANGES
+    return Effect.STRUCTURE
+
+
+def _at_divergence(out: list[Marked], proof: Proof) -> tuple[Marked, ...]:
+    """The first entry that changes the function at the module where the outputs part (or
+    at a module around it, or in it) is marked so; where there is none, the localiser's
+    words are an entry of their own."""
+    loc = proof.localisation
+    div = loc.divergence if loc is not None else None
+    if proof.comparison is None or (div is None and not proof.departure):
+        return tuple(out)
+    user = div.user_module if div is not None else ""
+
+    def here(m: Marked) -> bool:
+        if m.effect is not Effect.CHANGES:
+            return False
+        if not m.places:  # the structure's: its mark already names the block where they part
+            return div is not None and div.module.startswith("layer")
+        return any(p == user or (p and user.startswith(p + ".")) or (user and p.startswith(user + "."))
+                   for p in m.places)  # fmt: skip
+
+    said = {t.split(": ", 1)[-1] for t in proof.departure}
+    found = next((i for i, m in enumerate(out) if m.text.split(": ", 1)[-1] in said), None)
+    if found is None:
+        found = next((i for i, m in enumerate(out) if m.places and here(m)), None)
+    if found is None:
+        found = next((i for i, m in enumerate(out) if here(m)), None)
+    if found is not None:
+        m = out[found]
+        out[found] = Marked(m.text, m.effect, m.places, divergence=True)
+        return tuple(out)
+    return (*out, *(Marked(t, Effect.CHANGES, (user,), divergence=True) for t in proof.departure))
+
+
+def _places_text(places: list[str], blocks: int) -> str:
+    """``layer2.0, layer3.0 and layer4.0``; as many places as the structure found residual
+    blocks: ``every block (layer1.0 ... layer4.2)``."""
+    if len(places) > 1 and len(places) == blocks and all(places):
+        return f"every block ({places[0]} ... {places[-1]})"
+    return _listed(places)
+
+
+def _listed(names: list[str] | tuple[str, ...], most: int = 4) -> str:
+    shown = [n for n in names if n]
+    if len(shown) > most:
+        shown = [*shown[:most], f"{len(shown) - most} more"]
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else "".join(shown)

@@ -103,7 +103,15 @@ def _ancestors(nodes: list[_Node]) -> list[frozenset[int]]:
 
 
 def _is_add(c: Recorded) -> bool:
-    return c.name == "add" or "iadd" in c.name or c.name.endswith("add_")
+    """A residual sum; also a difference or a product of two maps of one shape: the layers
+    are a ResNet's all the same, and how the two paths combine is the words reader's to say
+    (``equivalence.words``). A product with a smaller gate (SE, attention) is no sum."""
+    if c.name == "add" or "iadd" in c.name or c.name.endswith("add_"):
+        return True
+    short = c.name.rsplit(".", 1)[-1].strip("_").rstrip("_")
+    shapes = c.call.input_shapes
+    return (short in ("sub", "isub", "rsub", "mul", "imul") and len(shapes) == 2
+            and shapes[0] == shapes[1] == c.call.output_shape)  # fmt: skip
 
 
 def _conv(c: Recorded) -> Conv:
@@ -314,6 +322,18 @@ def departures(
     out += _block_departures(found, ref, name, spec)
     out += _head_departures(found, ref, name, input_shape)
     return tuple(out)
+
+
+def topic(departure: str) -> str:
+    """What a departure from :func:`departures` is about, in the words reader's terms
+    (``equivalence.words.Departure.topic``): "stem", "head", "pool", "stride", "shortcut",
+    "norm"; "" for the layout (blocks, widths, kernels), which only the structure says."""
+    prefixes = {"stem:": "stem", "head:": "head", "pooling:": "pool", "AvgPool2d(": "pool",
+                "stride on ": "stride", "normalisation ": "norm"}  # fmt: skip
+    found = next((t for p, t in prefixes.items() if departure.startswith(p)), "")
+    if not found and " shortcut at " in departure:
+        return "shortcut"
+    return found
 
 
 def _where(places: list[str], found: Skeleton | None = None) -> str:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 def structure_report(arch: str, match: ModuleMatch, warnings: tuple[str, ...] = ()) -> Report:
     marked = match.marked
-    rows = tuple((i, m.text, m.effect.value) for i, m in enumerate(marked, start=1))
+    rows = tuple((i, m.text, m.effect.value + ("; the outputs part here" if m.divergence else ""))
+                 for i, m in enumerate(marked, start=1))  # fmt: skip
     table = Table(
         title="Departures",
         columns=(Column("#"), Column(f"Departure from {match.preset}", "left"), Column("Effect", "left")),
