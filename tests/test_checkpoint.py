@@ -234,7 +234,10 @@ def test_every_preset_identifies_as_itself(name: str) -> None:
     preset = PRESETS[name]
     found = identify_shapes(meta_shapes(preset))
     clip = preset.layout.value == "clip"
-    expected = preset if clip else preset.replace(aa="none", avd_first=False)
+    # what the weights cannot show is the published preset's where exactly one fits (ResNeSt's
+    # avd_first); anti-aliasing has several fits (resnet50, resnetaa50, resnetblur50): none
+    alone = ANTI_ALIASED_TWINS.get(name, "") is None  # no plain twin: the published one is taken
+    expected = preset if clip or alone else preset.replace(aa="none")
     if preset.conv_bias:
         expected = expected.replace(stride_in="3x3", bn_eps=1e-5)
     assert found.spec == expected
@@ -244,12 +247,16 @@ def test_every_preset_identifies_as_itself(name: str) -> None:
     elif clip:
         assert found.preset == name
         assert not any(a.startswith("aa: ") for a in found.assumptions)
-    elif preset.avd_first:  # no preset pools after the 3x3 with these shapes: the twin is named
-        assert found.preset is None and found.twins == (name,)
-        assert found.spec_string == f"{name}:avd_first=false"
-        assert any(a.startswith("avd_first: ") for a in found.assumptions)
+    elif preset.avd_first:  # the only published model with these shapes pools first
+        assert found.preset == name
+        said = [a for a in found.assumptions if a.startswith("avd_first: ")]
+        assert len(said) == 1 and f"only published model with these shapes ({name})" in said[0]
+        assert "avd_first=false would load as well" in said[0]
     elif preset.aa.value == "none":
         assert found.preset == name
+    elif alone:  # seresnetaa50d: no plain preset has its shapes; its anti-aliasing is said
+        assert found.preset == name
+        assert any(a.startswith("aa: ") and f"({name}) has it" in a for a in found.assumptions)
     else:
         assert found.preset == ANTI_ALIASED_TWINS[name]
         assert any(a.startswith("aa: ") and "assumed none" in a for a in found.assumptions)
@@ -345,15 +352,18 @@ def test_random_specs_identify_back_to_an_equal_spec(spec: ResNetSpec) -> None:
 
 def test_a_resnest_checkpoint_shows_its_radix_and_groups() -> None:
     """resnest50d_4s2x40d: conv2.conv has 4 branches of 2 x 40 channels (2 x 4 groups, each
-    reading 80 / 8 = 10 inputs), fc1 2 groups; the avd pool's place is not in the weights, so
-    the preset is named as a twin, not claimed."""
+    reading 80 / 8 = 10 inputs), fc1 2 groups; the avd pool's place is not in the weights: it
+    is assumed as the one published model with these shapes has it (before the 3x3), and said."""
     found = identify_shapes(meta_shapes(PRESETS["resnest50d_4s2x40d"]))
     evidence = {e.field: (e.value, e.because) for e in found.evidence}
     assert evidence["block"][0] == "resnest" and "conv2.conv" in evidence["block"][1]
     assert evidence["radix"] == ("4", "layer1.0.conv2.conv.weight 320x10x3x3: 4 branches of 80 channels")
     assert evidence["groups"][0] == "2" and evidence["width_per_group"][0] == "40"
-    assert found.preset is None and found.twins == ("resnest50d_4s2x40d",)
+    assert found.preset == "resnest50d_4s2x40d" and found.spec.avd_first
     assert [a.split(":")[0] for a in found.assumptions][-2:] == ["avd", "avd_first"]
+    # fine-tuned to 10 classes: still the published model's placement
+    tuned = identify_shapes(meta_shapes(PRESETS["resnest50d_4s2x40d"].replace(num_classes=10)))
+    assert tuned.spec == PRESETS["resnest50d_4s2x40d"].replace(num_classes=10)
 
 
 def test_a_resnest_attention_of_another_width_is_not_identified() -> None:

@@ -16,9 +16,11 @@ What weights cannot show, and what is assumed instead:
   loads strictly into resnet50d or resnet50, which compute a different function (none).
 - ``drop_path``: stochastic depth acts in training only and has no weights (0).
 - ``avd``, ``avd_first``: ResNeSt's average-pool downsampling has no weights (true, as in
-  every timm ResNeSt), nor has its place (after the 3x3): resnest50d_4s2x40d and
-  resnest50d_1s4x24d, which pool before it, identify with avd_first=false and are named as
-  twins.
+  every timm ResNeSt), nor has its place (after the 3x3).
+
+Where these defaults name no preset but the weights fit exactly one preset in everything they
+show, what they cannot show is taken from that preset, and said (:func:`_as_published`):
+resnest50d_4s2x40d and resnest50d_1s4x24d pool before the 3x3, seresnetaa50d anti-aliases.
 
 Conv biases beside a norm show (``conv1.bias`` with ``bn1``): conv_bias=true, as in Keras's
 ResNets, whose eps (1.001e-5) has no weights (1e-5 assumed). CLIP's layout (OpenAI's
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
@@ -47,6 +50,7 @@ from ..spec import (
     BLOCK_TYPES,
     FIELD_NAMES,
     MAX_BLOCKS,
+    PRESETS,
     Attn,
     Block,
     Layout,
@@ -58,6 +62,7 @@ from ..spec import (
     StemPool,
     StrideIn,
     default_widths,
+    differing_fields,
     format_value,
     make_divisible,
 )  # fmt: skip
@@ -75,7 +80,7 @@ from .block_reading import (
     _sk_split_reading,
     _widths,
 )  # fmt: skip
-from .evidence import Evidence, Identified, IdentifyError, Shape, _Reader
+from .evidence import Evidence, Identified, IdentifyError, Shape, _Reader, _without_unseen
 from .resnetv2_reading import _identify_resnetv2, _is_resnetv2
 
 if TYPE_CHECKING:
@@ -110,12 +115,41 @@ _PROJECTION_KEY = re.compile(r"^layer([0-9]{1,6})\.([0-9]{1,6})\.downsample\.")
 def identify_shapes(shapes: Mapping[str, Shape]) -> Identified:
     """The variant whose state_dict has exactly these names and shapes (see the module doc)."""
     if _is_resnetv2(shapes):
-        return _identify_resnetv2(shapes)
+        return _as_published(_identify_resnetv2(shapes))
     if "layer0.conv1.weight" in shapes:
-        return _identify_legacy(shapes)
+        return _as_published(_identify_legacy(shapes))
     if "conv2.weight" in shapes and "conv3.weight" in shapes:
-        return _identify_clip(shapes)
-    return _identify(shapes, Layout.TORCHVISION)
+        return _as_published(_identify_clip(shapes))
+    return _as_published(_identify(shapes, Layout.TORCHVISION))
+
+
+def _as_published(found: Identified) -> Identified:
+    """Where the weights fit exactly one preset in everything they can show, and the default
+    assumptions name no preset, what they cannot show is assumed as that preset has it: the
+    only published ResNeSts with resnest50d_4s2x40d's shapes pool before the 3x3, so its file
+    is that preset, not an avd_first=false variant no one trained. The assumption line says so,
+    and names what the weights would load into as well."""
+    if found.preset is not None:
+        return found
+    classes = found.spec.num_classes  # a fine-tuned head changes nothing else
+    plain = _without_unseen(found.spec)
+    fits = [name for name, p in PRESETS.items()
+            if _without_unseen(p.replace(num_classes=classes)) == plain]  # fmt: skip
+    if len(fits) != 1:
+        return found
+    changed = differing_fields(found.spec, PRESETS[fits[0]].replace(num_classes=classes))
+    if not changed:
+        return found
+    names = {f for f, _, _ in changed}
+    kept = tuple(a for a in found.assumptions if a.split(":", 1)[0] not in names)
+    said = tuple(
+        f"{f}: has no weights; assumed {format_value(b)}, as the only published model with these "
+        f"shapes ({fits[0]}) has it ({f}={format_value(a)} would load as well, and computes "
+        "something else)"
+        for f, a, b in changed
+    )
+    spec = found.spec.replace(**{f: b for f, _, b in changed})
+    return replace(found, spec=spec, assumptions=(*kept, *said))
 
 
 def _identify(
