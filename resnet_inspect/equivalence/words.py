@@ -28,6 +28,7 @@ from torch import nn
 
 from ..collector import collector_paused
 from ..tracing.recorder import Recorded, Recorder
+from ..tracing.tracer import evaluating
 from ..units import printable
 
 
@@ -152,15 +153,8 @@ def _hooks(
             spans.setdefault(name, (starts.pop(), len(recorder.calls)))
 
         handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
+    with evaluating(model, handles):
         yield
-    finally:
-        for h in handles:
-            h.remove()
-        for m, training in modes.items():
-            m.training = training
 
 
 # --- each call in words -------------------------------------------------------------------------

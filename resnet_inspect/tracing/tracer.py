@@ -61,6 +61,14 @@ def _hooks(model: nn.Module, seen: dict[str, Seen], recorder: Recorder) -> Itera
 
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
+    with evaluating(model, handles):
+        yield
+
+
+@contextmanager
+def evaluating(model: nn.Module, handles: list[Any]) -> Iterator[None]:
+    """``model`` in eval mode with ``handles`` (its hooks) in place; on the way out, whatever
+    happened, the hooks are removed and every module's own train/eval mode is restored."""
     modes = {m: m.training for m in model.modules()}
     try:
         model.eval()
