@@ -304,3 +304,24 @@ def test_a_head_for_ten_classes_is_compared_with_the_preset_built_for_ten() -> N
     assert result.proof.notes == ("reference built with num_classes=10, as the model's last Linear",)
     assert not result.exact
     assert result.verdict.startswith("computes the same function as resnet18:num_classes=10: outputs equal")
+
+
+def test_alignment_pass_output_is_the_plain_pass_and_is_compared() -> None:
+    # The proof compares the user's output from the alignment pass (recorded by a
+    # TorchFunctionMode) instead of running the model again on input #1: that output must be
+    # bit-for-bit a plain pass's, the calls the same as on zeros, and compare_outputs must use
+    # it (a known output that is wrong makes the comparison differ; one that is ignored not).
+    from resnet_inspect.equivalence.align import calls_and_output, calls_of
+
+    model = Hand18().eval()
+    randomise(model, 0)
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1))
+    calls, out = calls_and_output(model, x.clone())
+    with torch.no_grad():
+        plain = model(x.clone())
+    assert torch.equal(out, plain)
+    assert calls == calls_of(model, SHAPE)
+    same = compare_outputs(model, model, [x], known=[out])
+    assert same.equal and same.largest_difference == 0.0
+    wrong = compare_outputs(model, model, [x, x], known=[out + 1.0])
+    assert not wrong.equal and wrong.inputs == 2

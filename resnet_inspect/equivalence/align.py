@@ -237,14 +237,23 @@ def calls_of(model: nn.Module, input_shape: Shape) -> tuple[Call, ...]:
     import torch
 
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
+    return calls_and_output(model, torch.zeros(input_shape, device=device))[0]
+
+
+def calls_and_output(model: nn.Module, x: Any) -> tuple[tuple[Call, ...], Any]:
+    """:func:`calls_of` on the input ``x`` itself, and the model's output on it: the recorder
+    only looks on (every torch function runs as it would without it), so the output is the
+    one a plain pass gives, and the proof uses it as its first comparison input."""
+    import torch
+
     was_training = model.training
     model.eval()
     try:
         with recording(model) as flow, torch.no_grad():
-            model(torch.zeros(input_shape, device=device))
+            out = model(x)
     finally:
         model.train(was_training)
-    return canonical(flow.calls, flow.parents)
+    return canonical(flow.calls, flow.parents), out
 
 
 # --- the alignment --------------------------------------------------------------------------------

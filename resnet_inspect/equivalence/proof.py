@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..spec import ResNetSpec, spec_string
 from ..units import human_bytes, shape_text
 from . import words
-from .align import Alignment, align
+from .align import Alignment, Call, align_calls, calls_and_output, calls_of, parametrised
 from .compare import (
     COMPARE_BUDGET_BYTES,
     DEFAULT_INPUTS,
@@ -112,18 +112,42 @@ def _reference(spec: ResNetSpec) -> nn.Module:
     return build_model(spec, "meta").to_empty(device="cpu").eval()
 
 
-def _aligned(ref: nn.Module, mine: nn.Module, shape: tuple[int, ...]) -> Alignment:
-    """The alignment, the reference's pass at most 64x64 (its calls, ours, do not depend on
-    the input's size; a fifth of the time at 224x224); where that does not align, again at
-    the full size, so that a smaller pass never makes the verdict."""
+def _aligned(ref: nn.Module, mine: Mine, shape: tuple[int, ...]) -> Alignment:
+    """The alignment with the user's calls read already (``mine``: the model, its calls and
+    its output on the first comparison input), the reference's pass at most 64x64 (its calls,
+    ours, do not depend on the input's size; a fifth of the time at 224x224); where that does
+    not align, again at the full size, so that a smaller pass never makes the verdict."""
     small = (1, shape[1], *(min(side, 64) for side in shape[2:])) if len(shape) == 4 else shape
-    alignment = align(ref, mine, small, b_shape=shape)
-    return alignment if alignment.aligned or small == shape else align(ref, mine, shape)
+    alignment = _aligned_at(ref, mine, small)
+    return alignment if alignment.aligned or small == shape else _aligned_at(ref, mine, shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Mine:
+    """The user's model on the CPU, its parametrised calls on the first comparison input and
+    its output there (one pass, kept: see :func:`.align.calls_and_output`)."""
+
+    model: nn.Module
+    calls: tuple[Call, ...]
+    output: Any
+
+
+def _aligned_at(ref: nn.Module, mine: Mine, shape: tuple[int, ...]) -> Alignment:
+    return align_calls(calls_of(ref, shape), mine.calls, _names(ref), _names(mine.model),
+                       set(parametrised(ref)), set(parametrised(mine.model)))  # fmt: skip
+
+
+def _names(model: nn.Module) -> tuple[str, ...]:
+    return tuple(n for n, _ in model.named_modules())
 
 
 def _run(
-    base: Proof, spec: ResNetSpec, mine: nn.Module, trained: bool, inputs: int, seed: int
+    base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int
 ) -> Proof:
+    if not trained:  # drawn before the alignment pass, so that its output is the first one compared
+        randomise(model, seed)
+    xs = random_inputs(base.input_shape, inputs, seed)
+    mine = Mine(model, *calls_and_output(model, xs[0].clone()))
     ref = _reference(spec)
     alignment = _aligned(ref, mine, base.input_shape)
     classes = _classes(alignment)
@@ -137,18 +161,15 @@ def _run(
     if alignment.unaligned is not None:
         return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "
                                    f"{base.reference}'s: {alignment.unaligned.reason}")  # fmt: skip
-    if not trained:
-        randomise(mine, seed)
-    copied = transfer(alignment, mine, ref)
+    copied = transfer(alignment, model, ref)
     randomise(ref, seed + 1, skip=copied)  # a tensor only the reference has: a draw of its own
-    xs = random_inputs(base.input_shape, inputs, seed)
-    comparison = compare_outputs(mine, ref, xs, seed)
+    comparison = compare_outputs(model, ref, xs, seed, known=[mine.output])
     result = dataclasses.replace(base, comparison=comparison)
     if comparison.equal:
         return result
-    loc, seen = localise(alignment, ref, mine, xs[0], comparison.tolerance)
+    loc, seen = localise(alignment, ref, model, xs[0], comparison.tolerance)
     return dataclasses.replace(
-        result, localisation=loc, departure=_words(loc, alignment, mine, ref, seen, base)
+        result, localisation=loc, departure=_words(loc, alignment, model, ref, seen, base)
     )
 
 
