@@ -114,7 +114,7 @@ def _normal(line: str, timed: bool) -> str:
     line = line.rstrip()
     if not timed:
         return line
-    line = re.sub(r"(?<![\w.])\d+(\.\d+)?(?![\w.])", "0", line)
+    line = re.sub(r"(?<![\w.,])\d+(,\d{3})*(\.\d+)?(?![\w.])", "0", line)  # 1,186.29 too
     return " ".join(re.sub(r"([━─])\1+", r"\1", line).split())
 
 
