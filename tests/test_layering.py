@@ -19,7 +19,7 @@ LAYERS = {
     "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3, "identification": 3, "equivalence": 3,
-    "tracediff": 4, "benchmark": 4, "sources": 4, "conversion": 4,
+    "tracediff": 4, "renaming": 4, "benchmark": 4, "sources": 4, "conversion": 4,
     "report": 5,
     "render": 6,
     "api": 7, "cli": 7, "__main__": 7,
