@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .checkpoint.layouts import LAYOUTS, LayoutError, hf
 from .checkpoint.layouts.base import require_only
 from .errors import RuntimeFailure, UsageError
+from .files import replace_atomically
 
 if TYPE_CHECKING:
     import torch
@@ -290,22 +290,12 @@ def write_weights(
 ) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: a failure leaves no
     partial file and the old ``path`` (if any) as it was."""
-    name = os.fsdecode(os.fsencode(path.name)[:200])
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(
-            f"{label} {str(path)!r}: cannot write there: {exc.strerror}", subject=label
-        ) from None
-    os.close(fd)
-    try:
-        _save(Path(tmp), fmt, tensors)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise RuntimeFailure(f"{label} {str(path)!r}: cannot write: {exc.strerror}") from None
-        raise
+
+    def write(fd: int, tmp: Path) -> None:
+        os.close(fd)  # torch and safetensors open the file by name
+        _save(tmp, fmt, tensors)
+
+    replace_atomically(path, write, label)
 
 
 def _save(path: Path, fmt: str, tensors: Mapping[str, torch.Tensor]) -> None:

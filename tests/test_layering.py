@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "resnet_inspect"
 LAYERS = {
-    "errors": 0, "choices": 0, "units": 0, "collector": 0,
+    "errors": 0, "files": 0, "choices": 0, "units": 0, "collector": 0,
     "spec": 1, "presets": 1,
     "model": 2, "usermodel": 2,
     "tracing": 3, "counters": 3, "checkpoint": 3, "identification": 3, "equivalence": 3,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from ..choices import parse_choice
-from ..errors import RuntimeFailure, UsageError
+from ..errors import UsageError
+from ..files import replace_atomically, temporary_beside
 from ..render import Format
 from ..units import file_kind
 
@@ -74,7 +74,7 @@ def check_output_path(output: str) -> Path:
         raise UsageError(f"--output {output!r}: the directory {str(path.parent)!r} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise UsageError(f"--output {output!r}: the directory {str(path.parent)!r} is not writable")
-    fd, tmp = _temporary_beside(path, output)  # a read-only mount, no inodes left, a long name
+    fd, tmp = temporary_beside(path, "--output", output)  # a read-only mount, no inodes left, a long name
     os.close(fd)
     os.unlink(tmp)
     return path
@@ -98,15 +98,6 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return None
 
 
-def _temporary_beside(path: Path, shown: str) -> tuple[int, str]:
-    # the name is cut so that prefix + name + suffix stays within a file name's 255 bytes
-    name = os.fsdecode(os.fsencode(path.name)[:200])  # bytes as on disk: any name, UTF-8 or not
-    try:
-        return tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # a read-only or special filesystem that os.access did not reveal
-        raise UsageError(f"--output {shown!r}: cannot write there: {exc.strerror}") from None
-
-
 def _new_file_mode(path: Path) -> int:
     """The mode a shell redirect would give: an existing file keeps its own, a new one gets
     0o666 less the umask (mkstemp makes 0o600)."""
@@ -122,14 +113,9 @@ def write_atomic(path: Path, text: str) -> None:
     run never leaves a half-written file nor clobbers an existing one. ``path`` comes from
     :func:`check_output_path`, which is checked again here (the name may have changed since)."""
     path = check_output_path(str(path))
-    fd, tmp = _temporary_beside(path, str(path))
-    try:
-        os.fchmod(fd, _new_file_mode(path))
+
+    def write(fd: int, _tmp: Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise RuntimeFailure(f"--output {str(path)!r}: cannot write: {exc.strerror}") from None
-        raise
+
+    replace_atomically(path, write, "--output", _new_file_mode(path))
