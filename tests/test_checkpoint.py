@@ -247,6 +247,9 @@ def test_every_preset_identifies_as_itself(name: str) -> None:
     elif clip:
         assert found.preset == name
         assert not any(a.startswith("aa: ") for a in found.assumptions)
+        # q, k and v are whole projections: the head count is not in the weights, and is said
+        attention = preset.head.value == "attn"
+        assert any(a.startswith("heads: ") for a in found.assumptions) == attention
     elif preset.avd_first:  # the only published model with these shapes pools first
         assert found.preset == name
         said = [a for a in found.assumptions if a.startswith("avd_first: ")]

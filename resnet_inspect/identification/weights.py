@@ -280,6 +280,8 @@ CLIP_UNSEEN = (
     "aa, avg_down: average pools have no weights; assumed CLIP's 2x2 average pools in the stem, "
     "after each strided block's 3x3, and before each projection (downsample.-1)",
     "img_size: the positional embedding gives the grid; assumed an output stride of 32 (no dilation)",
+    "heads: the attention pool's head count has no weights (its projections are whole); assumed "
+    "64 channels per head, as in every CLIP ResNet",
 )
 
 
