@@ -222,9 +222,11 @@ def _train_memory(peak: MemoryPeak, parts: TrainParts, plan: BenchPlan, task: Be
 
 def _num_classes(task: BenchTask, model: nn.Module, x: torch.Tensor) -> int:
     """The classes a training step's labels are drawn from: the spec's, or what the user's
-    model outputs (one eager pass of one image)."""
+    model outputs (one eager pass of one image). A headless spec (num_classes=0) outputs its
+    pooled features: the loss is cross-entropy over those, one label per image drawn from the
+    feature channels, so the step costs what a classifier's does, less the fc."""
     if task.spec is not None:
-        return task.spec.num_classes
+        return task.spec.num_classes or task.spec.feature_channels
     with torch.no_grad():
         return int(model(x[:1]).shape[-1])
 

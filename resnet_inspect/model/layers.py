@@ -280,7 +280,9 @@ class AttentionPool2d(nn.Module):
         self.k_proj = nn.Linear(channels, channels)
         self.q_proj = nn.Linear(channels, channels)
         self.v_proj = nn.Linear(channels, channels)
-        self.c_proj = nn.Linear(channels, out_features)
+        # out_features=0 (num_classes=0): no c_proj, the pooled token is the output, as timm's
+        # AttentionPool2d(out_features=0) for resnet50_clip(num_classes=0)
+        self.c_proj: nn.Linear | None = nn.Linear(channels, out_features) if out_features else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
@@ -299,7 +301,7 @@ class AttentionPool2d(nn.Module):
         v = self.v_proj(tokens).view(n, -1, self.heads, d).transpose(1, 2)
         weights = torch.softmax(torch.matmul(q * d**-0.5, k.transpose(2, 3)), dim=-1)
         pooled = torch.matmul(weights, v).transpose(1, 2).reshape(n, c)
-        return self.c_proj(pooled)
+        return self.c_proj(pooled) if self.c_proj is not None else pooled
 
     def extra_repr(self) -> str:
         return f"grid={self.grid}, heads={self.heads}"

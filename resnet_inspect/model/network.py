@@ -161,12 +161,14 @@ class ResNet(Network):
 
 def add_head(model: Network, spec: ResNetSpec, pool_name: str = "avgpool") -> None:
     """The head's children: a global average pool ``pool_name`` and ``fc`` (head=avg), or
-    CLIP's attention pool ``attnpool`` (head=attn)."""
+    CLIP's attention pool ``attnpool`` (head=attn). num_classes=0: no ``fc`` (no module, no
+    keys, no row), the pooled features are the output, as timm's ``num_classes=0``."""
     if spec.head is Head.ATTN:
         model.attnpool = AttentionPool2d(spec.feature_channels, spec.attn_grid, spec.attn_heads, spec.num_classes)
         return
     model.add_module(pool_name, nn.AdaptiveAvgPool2d((1, 1)))
-    model.fc = nn.Linear(spec.feature_channels, spec.num_classes)
+    if spec.num_classes:
+        model.fc = nn.Linear(spec.feature_channels, spec.num_classes)
 
 
 def forward_head(model: Network, x: torch.Tensor, pool_name: str = "avgpool") -> torch.Tensor:
@@ -174,6 +176,8 @@ def forward_head(model: Network, x: torch.Tensor, pool_name: str = "avgpool") ->
         out: torch.Tensor = model.get_submodule("attnpool")(x)
         return out
     pooled = torch.flatten(model.get_submodule(pool_name)(x), 1)
+    if not model.spec.num_classes:
+        return pooled
     logits: torch.Tensor = model.get_submodule("fc")(pooled)
     return logits
 

@@ -74,16 +74,18 @@ class Stage(nn.Module):
 
 
 class ClassifierHead(nn.Module):
-    """Global average, a biased 1x1 conv (timm's head.fc with use_conv=True), flatten."""
+    """Global average, a biased 1x1 conv (timm's head.fc with use_conv=True), flatten.
+    num_classes=0: no ``fc`` (timm's is an Identity then), the pooled features flattened."""
 
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Conv2d(channels, num_classes, 1)
+        self.fc: nn.Conv2d | None = nn.Conv2d(channels, num_classes, 1) if num_classes else None
         self.flatten = nn.Flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.flatten(self.fc(self.global_pool(x)))
+        x = self.global_pool(x)
+        return self.flatten(self.fc(x) if self.fc is not None else x)
 
 
 class ResNetV2(Network):
@@ -145,13 +147,15 @@ def _init_weights(model: ResNetV2, spec: ResNetSpec) -> None:
     """timm's resnetv2 initialisation: He-normal convs (fan_out), the classifier conv normal
     with std 0.01 and a zero bias; with zero_init_residual, each branch's last conv zeroed
     (timm's zero_init_last). Norms initialise themselves. Meta tensors hold no values."""
-    if model.head.fc.weight.is_meta:
+    if next(model.parameters()).is_meta:
         return
+    fc = model.head.fc
     for m in model.modules():
-        if isinstance(m, nn.Conv2d) and m is not model.head.fc:
+        if isinstance(m, nn.Conv2d) and m is not fc:
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    nn.init.normal_(model.head.fc.weight, std=0.01)
-    if model.head.fc.bias is not None:
-        nn.init.zeros_(model.head.fc.bias)
+    if fc is not None:
+        nn.init.normal_(fc.weight, std=0.01)
+        if fc.bias is not None:
+            nn.init.zeros_(fc.bias)
     if spec.zero_init_residual:
         zero_init_residuals(model)

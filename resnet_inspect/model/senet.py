@@ -57,7 +57,8 @@ class SENet(Network):
         for stage, layer in enumerate(make_stages(spec, stem_out, attn_name="se_module")):
             self.add_module(f"layer{stage + 1}", layer)
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
-        self.last_linear = nn.Linear(spec.feature_channels, spec.num_classes)
+        if spec.num_classes:  # 0: headless, the pooled features out (timm's num_classes=0)
+            self.last_linear = nn.Linear(spec.feature_channels, spec.num_classes)
         init_weights(self, spec)
 
     @property
@@ -70,4 +71,5 @@ class SENet(Network):
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         # timm's head also has dropout (0.2), which acts in training only
-        return self.last_linear(torch.flatten(self.global_pool(x), 1))
+        pooled = torch.flatten(self.global_pool(x), 1)
+        return self.last_linear(pooled) if self.spec.num_classes else pooled

@@ -41,6 +41,8 @@ _CHOICES: dict[str, type[Enum]] = {
     "conv": Conv,
     "head": Head,
 }
+# num_classes=0: no classifier, the pooled features are the output (timm's num_classes=0)
+_ZERO_ALLOWED = frozenset({"num_classes"})
 _INTS = ("groups", "width_per_group", "stem_width", "num_classes", "in_chans", "se_reduction",
          "reduce_first", "down_kernel", "radix", "scale", "sk_reduction", "sk_divisor", "img_size")  # fmt: skip
 _FLOATS = ("drop_path",)
@@ -125,8 +127,9 @@ def _parse_int(name: str, value: Any) -> int:
             number = int(str(value).strip())
         except ValueError:
             raise SpecError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise SpecError(f"{name}: must be at least 1, got {number}")
+    least = 0 if name in _ZERO_ALLOWED else 1
+    if number < least:
+        raise SpecError(f"{name}: must be at least {least}, got {number}")
     if number > MAX_INT:
         raise SpecError(f"{name}: {number} is too large (at most {MAX_INT})")
     return number

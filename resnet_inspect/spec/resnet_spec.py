@@ -176,7 +176,9 @@ class ResNetSpec:
         "input side the variant is made for: the default --input; head=attn's positional embedding",
     )  # fmt: skip
     num_classes: int = _field(
-        1000, "--num-classes", "N", "outputs of the classifier (head=attn: of its c_proj)"
+        1000, "--num-classes", "N",
+        "outputs of the classifier (head=attn: of its c_proj); 0: no classifier, the network "
+        "ends with the global pool and outputs the pooled features (timm's num_classes=0)",
     )
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
