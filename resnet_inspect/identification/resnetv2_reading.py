@@ -63,9 +63,8 @@ def _identify_resnetv2(shapes: Mapping[str, Shape]) -> Identified:
     r.note("widths", tuple(widths), f"stages.N.blocks.0.{conv_name} output channels"
                                     + (f" / {expansion}" if expansion > 1 else ""))  # fmt: skip
     bit = norm is Norm.GROUP and stem is Stem.CLASSIC
-    w = r.shape("head.fc.weight", 4)
-    r.note("num_classes", w[0], f"head.fc.weight {shape_text(w)}: a 1x1 conv classifier")
-    r.note("layout", Layout.RESNETV2, "stem.*, stages.N.blocks.M.*, norm, head.fc keys")
+    classes = _v2_classifier(r)
+    r.note("layout", Layout.RESNETV2, "stem.*, stages.N.blocks.M.*, norm" + (", head.fc" if classes else "") + " keys")
     r.note("preact", True, "no norm after the stem's last conv; a final norm before the head")
     assumptions = list(UNSEEN_V2)
     if norm in (Norm.GROUP, Norm.EVONORM):
@@ -73,7 +72,7 @@ def _identify_resnetv2(shapes: Mapping[str, Shape]) -> Identified:
     try:
         spec = ResNetSpec(
             block=block, layers=layers, widths=tuple(widths), stem=stem, stem_width=stem_width,
-            avg_down=stem is not Stem.CLASSIC, norm=norm, num_classes=w[0], in_chans=in_chans,
+            avg_down=stem is not Stem.CLASSIC, norm=norm, num_classes=classes, in_chans=in_chans,
             layout=Layout.RESNETV2, preact=True, conv=Conv.STD if bit else Conv.PLAIN,
             stem_pool=StemPool.FIXED if bit else StemPool.MAX,
         )  # fmt: skip
@@ -81,6 +80,17 @@ def _identify_resnetv2(shapes: Mapping[str, Shape]) -> Identified:
         raise IdentifyError(f"cannot identify: the shapes describe an impossible variant ({exc})") from None
     evidence = sorted(r.evidence, key=lambda e: FIELD_NAMES.index(e.field))
     return Identified(spec, tuple(evidence), tuple(assumptions))
+
+
+def _v2_classifier(r: _Reader) -> int:
+    """head.fc's outputs; no head.fc keys: 0, timm's num_classes=0 (its head.fc an Identity)."""
+    if "head.fc.weight" not in r.shapes and "head.fc.bias" not in r.shapes:
+        r.note("num_classes", 0, "no head.fc keys: a headless net (num_classes=0), its output the "
+                                 "pooled features, as timm's num_classes=0")  # fmt: skip
+        return 0
+    w = r.shape("head.fc.weight", 4)
+    r.note("num_classes", w[0], f"head.fc.weight {shape_text(w)}: a 1x1 conv classifier")
+    return w[0]
 
 
 def _v2_stem(r: _Reader) -> tuple[Stem, int, int]:

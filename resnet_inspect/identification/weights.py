@@ -553,7 +553,16 @@ def _shortcut(
     return kind, None
 
 
+HEADLESS = ("no classifier keys: a headless net (num_classes=0), its output the pooled "
+            "features, as timm's num_classes=0")
+
+
 def _classifier(r: _Reader) -> int:
+    """The classifier's outputs; none of its keys: 0 (detectron2's and Hugging Face's
+    backbones, timm's ``num_classes=0``). A lone bias is a broken classifier, not none."""
+    if "fc.weight" not in r.shapes and "fc.bias" not in r.shapes:
+        r.note("num_classes", 0, HEADLESS)
+        return 0
     w = r.shape("fc.weight", 2)
     r.note("num_classes", w[0], f"fc.weight {shape_text(w)}")
     return w[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..spec import ResNetSpec, spec_string
+from ..spec import ResNetSpec, preset_words, spec_string
 from ..units import human, printable
 from .document import Column, Report, Table
 
@@ -207,7 +207,7 @@ def proof_line(ident: Identification) -> str:
 
 def identify_report(ident: Identification) -> Report:
     found = ident.identified
-    preset = found.preset or "none (the spec string names the nearest preset and what differs)"
+    preset = preset_words(found.spec) or "none (the spec string names the nearest preset and what differs)"
     table = Table(
         title=f"Identified: {found.preset or found.spec_string}",
         columns=(Column("Field", "left"), Column("Value", "left"), Column("From", "left")),

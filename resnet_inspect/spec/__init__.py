@@ -45,6 +45,7 @@ from .resnet_spec import (
     differing_fields,
     parse_field,
     preset_name,
+    preset_words,
     spec_string,
     with_overrides,
 )  # fmt: skip
@@ -92,6 +93,7 @@ __all__ = [
     "parse_input_shape",
     "parse_spec_string",
     "preset_name",
+    "preset_words",
     "presets_of_family",
     "resolve",
     "spec_string",

@@ -415,6 +415,16 @@ def preset_name(spec: ResNetSpec) -> str | None:
     return next((name for name, p in PRESETS.items() if p == spec), None)
 
 
+def preset_words(spec: ResNetSpec) -> str | None:
+    """The preset ``spec`` is, in words: its name, or for a headless spec (num_classes=0) of a
+    preset "resnet50 without its classifier (num_classes=0)"; None where neither."""
+    named = preset_name(spec)
+    if named is not None or spec.num_classes:
+        return named
+    whole = next((n for n, p in PRESETS.items() if p.replace(num_classes=0) == spec), None)
+    return None if whole is None else f"{whole} without its classifier (num_classes=0)"
+
+
 def spec_string(spec: ResNetSpec) -> str:
     """The shortest spec string for ``spec``: a preset name, or the nearest preset plus the
     fields that differ (``resnet50:groups=32,width_per_group=4``)."""
