@@ -212,8 +212,6 @@ def test_mapping_there_and_back_gives_the_file_again(library: str, case: dict[st
     spec = _spec_for(library, case, mapped)
     back = layout.from_ours(mapped.tensors, spec)
     expected = {k: v for k, v in sd.items() if k not in mapped.unused}
-    if library == "hf" and not any(k.startswith("resnet.") for k in sd):  # ResNetModel: no prefix
-        back = {k.removeprefix("resnet."): v for k, v in back.items()}
     assert sorted(back) == sorted(expected)
     assert all(torch.equal(back[k], v) for k, v in expected.items())
 
@@ -225,8 +223,8 @@ def _spec_for(library: str, case: dict[str, Any], mapped: Mapped) -> Any:
         return resolve(depth).replace(**{k: v for k, v in fields.items() if k in FIELD_NAMES})
     if library == "clip":
         return None  # from_ours needs no spec when the tower's own names come back
-    if case["name"] == "hf-model-tiny":
-        return resolve(HF_TINY)  # the same net as hf-bottleneck-tiny, headless
+    if case["name"] in ("hf-model-tiny", "hf-backbone-tiny"):
+        return resolve(case["spec"])  # headless: ResNetModel's names, no resnet. prefix
     from resnet_inspect.identification.weights import identify_shapes
 
     spec = identify_shapes({k: tuple(t.shape) for k, t in mapped.tensors.items()}).spec
@@ -251,6 +249,9 @@ ECOSYSTEM = {
     "mmpretrain": "an MMPretrain (mmcls) ResNet checkpoint",
     "keras": "a Keras applications ResNet (v1) .h5 file",
     "clip": "an OpenAI CLIP / open_clip ModifiedResNet image tower",
+    # no classifier: a headless net (num_classes=0); the two classes have the same keys
+    "hf-model-tiny": "a Hugging Face transformers ResNetModel or ResNetBackbone checkpoint",
+    "hf-backbone-tiny": "a Hugging Face transformers ResNetModel or ResNetBackbone checkpoint",
 }
 
 
@@ -260,13 +261,11 @@ def test_identify_names_the_variant_and_the_ecosystem_and_proves_it(
 ) -> None:
     """identify on the file as the library's users have it: the ecosystem, our spec for the
     library's constructor (the generator's hand-written claim), and a strict load."""
-    if case["name"] == "hf-model-tiny":
-        pytest.skip("a headless net: identify reads the classifier today (no fc.weight)")
     config = {"downsample_in_bottleneck": True} if "in-bottleneck" in case["name"] else None
     checkpoint = read_checkpoint(write(tmp_path, library, case, config, zeros=True))
     ident = identify_checkpoint(checkpoint)
     assert checkpoint.layout == library
-    assert (checkpoint.ecosystem or "").startswith(ECOSYSTEM[library])
+    assert (checkpoint.ecosystem or "").startswith(ECOSYSTEM.get(case["name"], ECOSYSTEM[library]))
     if case["spec"]:
         assert ident.identified.spec == resolve(case["spec"]), ident.identified.spec_string
     assert ident.proved, ident.load_error
@@ -319,13 +318,9 @@ def test_mapped_weights_give_the_library_output(
     spec = (
         identify_checkpoint(checkpoint).identified.spec
         if library == "clip"
-        else resolve(case["spec"] or HF_TINY)
+        else resolve(case["spec"])
     )
-    if case["name"] == "hf-model-tiny":  # pooled features: the net without its classifier
-        model = build_model(resolve(HF_TINY))
-        model.fc = torch.nn.Identity()
-    else:
-        model = build_model(spec)
+    model = build_model(spec)  # hf-model-tiny: num_classes=0, the pooled features (pooler_output)
     ours = our_output(model, dict(checkpoint.tensors))
     ref = decode_float32(case["output"])
     assert relative_difference(ours.reshape(ref.shape), ref) < RTOL

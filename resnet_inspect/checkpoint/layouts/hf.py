@@ -1,9 +1,12 @@
-"""Hugging Face transformers' ResNet (``ResNetForImageClassification``, ``ResNetModel``):
-``resnet.embedder.embedder.{convolution,normalization}``, then
+"""Hugging Face transformers' ResNet (``ResNetForImageClassification``, ``ResNetModel``,
+``ResNetBackbone``): ``resnet.embedder.embedder.{convolution,normalization}``, then
 ``resnet.encoder.stages.{s}.layers.{b}.layer.{k}.{convolution,normalization}`` and
 ``...shortcut.*`` per block, and ``classifier.1`` (``classifier.0`` is a Flatten). Names read
 from transformers' ``modeling_resnet.py`` and checked against the state dicts it builds
-(tests/reference/foreign/).
+(tests/reference/foreign/). ``ResNetModel`` and ``ResNetBackbone`` (transformers 5.25: the same
+keys, checked) have no ``resnet.`` prefix and no classifier: a headless net (num_classes=0);
+a ResNetBackbone inside a larger model (a detector) sits under that model's prefix, whose
+other keys are listed as unused.
 
 What the weights cannot show: where a bottleneck strides. transformers' config says it
 (``downsample_in_bottleneck``: true puts the stride on the first 1x1); its default, and every
@@ -36,16 +39,40 @@ _HEAD = "classifier.1."
 MAX_CONFIG_BYTES = 1_000_000  # a ResNet's config.json is ~2 kB (with 1000 labels, ~70 kB)
 
 
+_SIGNATURE = "embedder.embedder.convolution.weight"
+_MAX_SHOWN = 60  # characters of a nesting prefix shown in the ecosystem line
+
+
+def _prefix(keys: Collection[str]) -> str | None:
+    """What comes before the ResNet's own names: ``resnet.`` (ResNetForImageClassification),
+    nothing (ResNetModel, ResNetBackbone), or the place of a ResNetBackbone inside a larger
+    model (a detector's); None without the signature. Two ResNets in one file: refused."""
+    found = sorted({k[: -len(_SIGNATURE)] for k in keys
+                    if k.endswith(_SIGNATURE) and (k == _SIGNATURE or k[-len(_SIGNATURE) - 1] == ".")})  # fmt: skip
+    if len(found) > 1:
+        shown = ", ".join(repr(p[:_MAX_SHOWN]) for p in found[:3])
+        raise LayoutError(f"{NAME}: the file holds {len(found)} ResNets (under {shown}); "
+                          "cannot tell which one to read")  # fmt: skip
+    return found[0] if found else None
+
+
 def matches(keys: Collection[str]) -> bool:
-    return any(
-        k.startswith(("resnet.embedder.embedder.", "embedder.embedder.convolution.")) for k in keys
-    )
+    return _prefix(keys) is not None
 
 
 def describe(keys: Collection[str]) -> str:
-    if "classifier.1.weight" in keys:
-        return "a Hugging Face transformers ResNetForImageClassification checkpoint"
-    return "a Hugging Face transformers ResNetModel checkpoint (no classifier)"
+    prefix = _prefix(keys) or ""
+    if prefix == "resnet.":
+        if "classifier.1.weight" in keys:
+            return "a Hugging Face transformers ResNetForImageClassification checkpoint"
+        return "a Hugging Face transformers ResNetForImageClassification checkpoint without its classifier"
+    if not prefix:
+        return ("a Hugging Face transformers ResNetModel or ResNetBackbone checkpoint (no classifier; "
+                "the two have the same keys)")  # fmt: skip
+    others = sum(not k.startswith(prefix) for k in keys)
+    return (f"a Hugging Face transformers ResNetBackbone inside a larger model (under "
+            f"{prefix[:_MAX_SHOWN]!r}); its {others:,} other keys are not part of the ResNet and "
+            "were left out")  # fmt: skip
 
 
 def _our_name(key: str, shown: str) -> str:
@@ -70,14 +97,22 @@ def _our_name(key: str, shown: str) -> str:
 
 
 def to_ours(tensors: Mapping[str, Any]) -> Mapped:
-    prefix = "resnet." if any(k.startswith("resnet.") for k in tensors) else ""
+    """Every key under the ResNet's prefix renamed (an unknown one refused); a nested
+    backbone's other keys (a detector's neck and heads) listed as unused."""
+    prefix = _prefix(tensors.keys()) or ""
+    nested = prefix not in ("", "resnet.")
     out: dict[str, Any] = {}
+    unused: list[str] = []
     for key, tensor in tensors.items():
-        inner = key[len(prefix) :] if key.startswith(prefix) else key
-        if prefix and not key.startswith(prefix) and not key.startswith(_HEAD):
+        if key.startswith(prefix):
+            out[_our_name(key[len(prefix) :], key)] = tensor
+        elif nested:
+            unused.append(key)
+        elif key.startswith(_HEAD):
+            out[_our_name(key, key)] = tensor
+        else:
             raise unmapped(NAME, key)
-        out[_our_name(inner, key)] = tensor
-    return Mapped(out, ASSUMED, {})
+    return Mapped(out, ASSUMED, {}, tuple(unused))
 
 
 ASSUMED = (
@@ -90,24 +125,26 @@ ASSUMED = (
 
 
 def from_ours(tensors: Mapping[str, Any], spec: ResNetSpec) -> dict[str, Any]:
-    """Our names to transformers' (``ResNetForImageClassification``; a headless spec gives
-    the ``resnet.`` keys alone). The config's ``downsample_in_bottleneck`` must follow
+    """Our names to transformers' ``ResNetForImageClassification``'s; a headless spec
+    (num_classes=0) to ``ResNetModel``'s, which have no ``resnet.`` prefix and no classifier
+    (ResNetBackbone's are the same). The config's ``downsample_in_bottleneck`` must follow
     ``spec.stride_in``: a config is the writer's to produce."""
     require_only(spec, ("block", "layers", "widths", "stem_width", "stride_in", "num_classes",
                         "in_chans", "zero_init_residual"), NAME)  # fmt: skip
-    return {_their_name(key): tensor for key, tensor in tensors.items()}
+    prefix = "resnet." if spec.num_classes else ""
+    return {_their_name(key, prefix): tensor for key, tensor in tensors.items()}
 
 
-def _their_name(key: str) -> str:
+def _their_name(key: str, prefix: str = "resnet.") -> str:
     for theirs, ours in _STEM.items():
         if key.startswith(ours):
-            return "resnet." + theirs + key[len(ours) :]
+            return prefix + theirs + key[len(ours) :]
     if key.startswith("fc."):
         return _HEAD + key[3:]
     block = _OURS_BLOCK.match(key)
     if block is None:
         raise unmapped("our", key, "no Hugging Face name for it")
-    where = f"resnet.encoder.stages.{int(block[1]) - 1}.layers.{block[2]}."
+    where = f"{prefix}encoder.stages.{int(block[1]) - 1}.layers.{block[2]}."
     rest = block[3]
     for theirs, ours in _SHORTCUT.items():
         if rest.startswith(ours):

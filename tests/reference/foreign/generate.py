@@ -90,11 +90,19 @@ HF = [
         ),
     ),
     Case(
-        # no classifier, so no spec of ours (every one has one); the output is the pooled features
+        # no classifier: num_classes=0, the output is the pooled features
         "hf-model-tiny",
         f"ResNetModel(ResNetConfig(**{HF_TINY})): pooler_output",
-        None,
+        "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=0",
         _hf("ResNetModel", **HF_TINY),
+    ),
+    Case(
+        # a detector's backbone: the same keys as ResNetModel's; its output is feature maps
+        "hf-backbone-tiny",
+        f"ResNetBackbone(ResNetConfig(**{HF_TINY}, out_features=['stage4']))",
+        "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=0",
+        _hf("ResNetBackbone", **HF_TINY, out_features=["stage4"]),
+        output=False,
     ),
     Case(
         "hf-resnet-50",
