@@ -249,11 +249,27 @@ def target_notes(spec: ResNetSpec, to: Target) -> tuple[str, ...]:
     place from config.json (layouts/hf.py), and its default is the 3x3."""
     from .spec import StrideIn
 
+    notes = _headless_notes(spec, to)
     if to is Target.HF and spec.stride_in is StrideIn.CONV1X1:
-        return ("stride_in=1x1: transformers reads it from config.json "
+        return (*notes, "stride_in=1x1: transformers reads it from config.json "
                 "(downsample_in_bottleneck=true), which convert does not write; without it "
-                "the 3x3 strides and the model computes something else",)  # fmt: skip
-    return ()
+                "the 3x3 strides and the model computes something else")  # fmt: skip
+    return notes
+
+
+# a headless net (num_classes=0) has no classifier keys: how each target's library loads that
+HEADLESS_NOTES = {
+    Target.TORCHVISION: "num_classes=0: no fc keys; torchvision's resnet(num_classes=0) builds a "
+                        "0-output fc and expects its keys: set model.fc = nn.Identity() before loading",
+    Target.TIMM: "num_classes=0: no classifier keys, as timm.create_model(..., num_classes=0) "
+                 "builds it (fc an Identity; the pooled features out)",
+    Target.HF: "num_classes=0: written in ResNetModel's names (no resnet. prefix, no classifier), "
+               "which ResNetBackbone shares",
+}  # fmt: skip
+
+
+def _headless_notes(spec: ResNetSpec, to: Target) -> tuple[str, ...]:
+    return (HEADLESS_NOTES[to],) if spec.num_classes == 0 else ()
 
 
 def _complete(

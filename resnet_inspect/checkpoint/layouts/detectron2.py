@@ -11,7 +11,8 @@ The layout, read from detectron2's source (facebookresearch/detectron2, main in 
 - Detection models nest the backbone: ``backbone.bottom_up.`` under an FPN
   (``modeling/backbone/fpn.py`` line 103), ``backbone.`` in the C4 models, whose res5 sits in
   ``roi_heads.res5`` (``modeling/roi_heads/roi_heads.py`` line 380). The FPN and the heads are
-  listed as unused.
+  listed as unused, and counted in the ecosystem line. A detection backbone has no classifier
+  (its ``num_classes`` is unset): identified as a headless net, num_classes=0.
 - Where a stride sits is not in the weights: ``BottleneckBlock`` puts it in the first 1x1 when
   ``stride_in_1x1`` (resnet.py line 147), and ``config/defaults.py`` line 499 sets
   ``RESNETS.STRIDE_IN_1X1 = True`` (MSRA's ResNets); its ResNeXt configs set it False ("this is
@@ -118,10 +119,24 @@ def to_ours(source: Mapping[str, Any]) -> Mapped:
     return Mapped(tensors, (*stride, INPUT_RGB if converted else INPUT_BGR), hints, tuple(unused))
 
 
+def describe(keys: Collection[str]) -> str:
+    """A backbone alone, or a detection model's (FPN: ``backbone.bottom_up.``; C4:
+    ``backbone.`` and ``roi_heads.res5.``), with how many of its keys are not the ResNet's."""
+    prefix, res5 = _nesting(keys) or ("", None)
+    if not prefix:
+        return DETECTRON2.ecosystem
+    nested = f"{prefix}*" + (f" and {res5}*" if res5 else "")
+    inside = (prefix, res5) if res5 else (prefix,)
+    others = sum(not k.startswith(inside) for k in keys)
+    return (f"a detectron2 detection model's backbone ({nested}); the detector's other {others:,} "
+            "keys (FPN, proposal and box heads) are not part of the ResNet and were left out")  # fmt: skip
+
+
 DETECTRON2 = Layout(
     name="detectron2",
     ecosystem="a detectron2 ResNet checkpoint (stem.conv1, res2..res5)",
     matches=matches,
     to_ours=to_ours,
     from_ours=None,
+    describe=describe,
 )
