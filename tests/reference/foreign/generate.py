@@ -63,6 +63,19 @@ def _hf(model: str = "ResNetForImageClassification", **config: Any) -> Callable[
 
 
 HF_TINY = dict(embedding_size=8, hidden_sizes=[16, 32, 64, 128], depths=[1, 2, 1, 1], num_labels=5)
+DETR_TINY = dict(d_model=32, encoder_layers=1, decoder_layers=1, encoder_ffn_dim=32, decoder_ffn_dim=32,
+                 encoder_attention_heads=2, decoder_attention_heads=2, num_queries=5, num_labels=3)
+
+
+def _detr() -> Any:
+    import transformers
+
+    backbone = transformers.ResNetConfig(**HF_TINY, out_features=["stage4"])
+    config = transformers.DetrConfig(use_timm_backbone=False, backbone_config=backbone,
+                                     use_pretrained_backbone=False, **DETR_TINY)
+    return transformers.DetrForObjectDetection(config)
+
+
 HF = [
     Case(
         "hf-bottleneck-tiny",
@@ -102,6 +115,16 @@ HF = [
         f"ResNetBackbone(ResNetConfig(**{HF_TINY}, out_features=['stage4']))",
         "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=0",
         _hf("ResNetBackbone", **HF_TINY, out_features=["stage4"]),
+        output=False,
+    ),
+    Case(
+        # DETR (use_timm_backbone=False) holds a ResNetBackbone under model.backbone.model.,
+        # its BatchNorms frozen (no num_batches_tracked); the detector's own keys are not read
+        "hf-detr-backbone-tiny",
+        f"DetrForObjectDetection(DetrConfig(use_timm_backbone=False, backbone_config="
+        f"ResNetConfig(**{HF_TINY}, out_features=['stage4']), {DETR_TINY}))",
+        "resnet50:layers=1,2,1,1,widths=4,8,16,32,stem_width=8,num_classes=0",
+        _detr,
         output=False,
     ),
     Case(
