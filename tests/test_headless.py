@@ -281,3 +281,15 @@ def test_bench_trains_a_headless_net_on_its_pooled_features(runner: CliRunner) -
     assert result.exit_code == 0, result.output
     (measured,) = json.loads(result.stdout)["results"]
     assert measured["status"] == "ok" and measured["spec"]["num_classes"] == 0
+
+
+def test_a_module_without_its_fc_is_compared_with_the_headless_preset() -> None:
+    """A user's resnet18 whose fc is an Identity (timm's num_classes=0): the reference is
+    built with num_classes=0, a note says so, and the function is proved equal. Catches the
+    proof giving up on the one call the reference has more."""
+    model = resnet_inspect.build("resnet18")
+    model.fc = torch.nn.Identity()
+    result = resnet_inspect.identify(model, input_size=(1, 3, 64, 64)).data
+    assert result.proof.reference == "resnet18:num_classes=0" and result.proof.equal
+    assert result.proof.notes == ("reference built with num_classes=0: the model ends without its final Linear",)
+    assert result.verdict.startswith("computes the same function as resnet18:num_classes=0")

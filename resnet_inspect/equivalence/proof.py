@@ -153,7 +153,8 @@ def _run(
     classes = _classes(alignment)
     if classes is not None:
         spec = dataclasses.replace(spec, num_classes=classes)
-        note = f"reference built with num_classes={classes}, as the model's last Linear"
+        note = (f"reference built with num_classes={classes}, as the model's last Linear" if classes
+                else "reference built with num_classes=0: the model ends without its final Linear")  # fmt: skip
         base = dataclasses.replace(base, reference=spec_string(spec), notes=(*base.notes, note))
         ref = _reference(spec)
         alignment = _aligned(ref, mine, base.input_shape)
@@ -187,6 +188,10 @@ def _classes(alignment: Alignment) -> int | None:
     last, a Linear with as many inputs on each side: a head for 10 or 1 classes is the user's
     choice, not a departure in the layers (the structural departures name it)."""
     u = alignment.unaligned
+    if u is not None and u.b is None and u.a is not None and u.a.kind == "Linear":
+        # the reference's last call is a Linear the model never makes: a headless net
+        headless = u.index == len(alignment.b_calls) == len(alignment.a_calls) - 1
+        return 0 if headless else None
     if u is None or u.a is None or u.b is None or u.index is None:
         return None
     last = u.index == len(alignment.a_calls) - 1 == len(alignment.b_calls) - 1

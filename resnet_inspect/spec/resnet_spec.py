@@ -169,7 +169,8 @@ class ResNetSpec:
     )  # fmt: skip
     head: Head = _field(
         Head.AVG, "--head", "NAME",
-        "avg (global average pool, fc) or attn (CLIP's attention pool, 64 channels per head)",
+        "avg (global average pool, fc) or attn (CLIP's attention pool, 64 channels per head); "
+        "num_classes=0 drops the fc, or attn's c_proj",
     )  # fmt: skip
     img_size: int | None = _field(
         None, "--img-size", "N",
@@ -179,7 +180,7 @@ class ResNetSpec:
         1000, "--num-classes", "N",
         "outputs of the classifier (head=attn: of its c_proj); 0: no classifier, the network "
         "ends with the global pool and outputs the pooled features (timm's num_classes=0)",
-    )
+    )  # fmt: skip
     in_chans: int = _field(3, "--in-chans", "N", "input channels")
 
     def __post_init__(self) -> None:
