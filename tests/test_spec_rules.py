@@ -252,11 +252,15 @@ INT_FIELDS = ["groups", "width_per_group", "stem_width", "num_classes", "in_chan
 SK_INT_FIELDS = ["sk_reduction", "sk_divisor"]  # on a selective-kernel preset, which reads them
 
 
-@pytest.mark.parametrize("field", INT_FIELDS)
+BAD_INTS = [("0", "at least 1"), ("-3", "at least 1"), (str(BIGGEST + 1), "too large"),
+            ("1.5", "whole number"), ("ten", "whole number"), (True, "whole number"), (2.0, "whole number")]  # fmt: skip
+
+
+# num_classes=0 is a headless net (tests/test_headless.py): its least is 0
 @pytest.mark.parametrize(
-    ("bad", "fragment"),
-    [("0", "at least 1"), ("-3", "at least 1"), (str(BIGGEST + 1), "too large"),
-     ("1.5", "whole number"), ("ten", "whole number"), (True, "whole number"), (2.0, "whole number")],
+    ("field", "bad", "fragment"),
+    [(f, b, fr.replace("at least 1", "at least 0") if f == "num_classes" else fr)
+     for b, fr in BAD_INTS for f in INT_FIELDS if not (f == "num_classes" and b == "0")],
 )  # fmt: skip
 def test_integer_fields_refuse_bad_numbers(field: str, bad: Any, fragment: str) -> None:
     """Catches 0 or negatives accepted (a zero-channel conv), a count torch cannot index,
