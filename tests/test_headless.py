@@ -293,3 +293,21 @@ def test_a_module_without_its_fc_is_compared_with_the_headless_preset() -> None:
     assert result.proof.reference == "resnet18:num_classes=0" and result.proof.equal
     assert result.proof.notes == ("reference built with num_classes=0: the model ends without its final Linear",)
     assert result.verdict.startswith("computes the same function as resnet18:num_classes=0")
+
+
+def test_the_nesting_is_said_and_two_hf_resnets_are_refused() -> None:
+    """detectron2's C4 models hold res5 in roi_heads (roi_heads.py line 380): both places are
+    named and only the other keys counted. Two HF ResNets in one file: which to read is not
+    guessed. Catches res5 counted as left out, or the first ResNet silently taken."""
+    from resnet_inspect.checkpoint.layouts import LayoutError, detectron2, hf
+
+    names = {k: v for k, v in d2_names(build_model(resolve("resnet50"), "meta").state_dict()).items()
+             if not k.startswith("linear.")}  # fmt: skip
+    c4 = {(f"roi_heads.{k}" if k.startswith("res5.") else f"backbone.{k}"): v for k, v in names.items()}
+    c4["roi_heads.box_predictor.cls_score.weight"] = torch.empty(81, 2048, device="meta")
+    assert detectron2.describe(c4.keys()).startswith(
+        "a detectron2 detection model's backbone (backbone.* and roi_heads.res5.*); the detector's other 1 keys"
+    )
+    sig = "embedder.embedder.convolution.weight"
+    with pytest.raises(LayoutError, match=r"holds 2 ResNets \(under 'a\.', 'b\.'\)"):
+        hf.matches({f"a.{sig}": 0, f"b.{sig}": 0})
