@@ -213,7 +213,7 @@ def test_a_detectron2_detection_checkpoint_is_its_backbone_headless(tmp_path: Pa
     assert checkpoint.layout == "detectron2" and len(checkpoint.unused) == others == 30  # 16 FPN, 6 RPN, 8 box head
     assert checkpoint.ecosystem is not None
     assert checkpoint.ecosystem.startswith("a detectron2 detection model's backbone (backbone.bottom_up.*)")
-    assert f"other {others} keys" in checkpoint.ecosystem and "left out" in checkpoint.ecosystem
+    assert f"; {others} other keys of the detector" in checkpoint.ecosystem and "left out" in checkpoint.ecosystem
     found = identify_checkpoint(checkpoint)
     spec = resolve(_headless(TINY_BOTTLENECK) + ",stride_in=1x1")
     assert found.proved and found.identified.spec == spec, found.identified.spec_string
@@ -306,7 +306,7 @@ def test_the_nesting_is_said_and_two_hf_resnets_are_refused() -> None:
     c4 = {(f"roi_heads.{k}" if k.startswith("res5.") else f"backbone.{k}"): v for k, v in names.items()}
     c4["roi_heads.box_predictor.cls_score.weight"] = torch.empty(81, 2048, device="meta")
     assert detectron2.describe(c4.keys()).startswith(
-        "a detectron2 detection model's backbone (backbone.* and roi_heads.res5.*); the detector's other 1 keys"
+        "a detectron2 detection model's backbone (backbone.* and roi_heads.res5.*); 1 other key of the detector "
     )
     sig = "embedder.embedder.convolution.weight"
     with pytest.raises(LayoutError, match=r"holds 2 ResNets \(under 'a\.', 'b\.'\)"):

@@ -128,8 +128,9 @@ def describe(keys: Collection[str]) -> str:
     nested = f"{prefix}*" + (f" and {res5}*" if res5 else "")
     inside = (prefix, res5) if res5 else (prefix,)
     others = sum(not k.startswith(inside) for k in keys)
-    return (f"a detectron2 detection model's backbone ({nested}); the detector's other {others:,} "
-            "keys (FPN, proposal and box heads) are not part of the ResNet and were left out")  # fmt: skip
+    keys_word = "key" if others == 1 else "keys"
+    return (f"a detectron2 detection model's backbone ({nested}); {others:,} other {keys_word} of "
+            "the detector (FPN, proposal and box heads) left out: not part of the ResNet")  # fmt: skip
 
 
 DETECTRON2 = Layout(
