@@ -21,6 +21,7 @@ from ..render import (
     to_ascii,
 )
 from ..units import printable
+from .coercion import coerce_natively
 from .process import (
     check_working_folder,
     discard_stdout,
@@ -93,6 +94,10 @@ class _Group(TyperGroup):
             sys.exit(1)
         sys.exit(0)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coerce_natively(self.get_params(ctx))  # no pydantic for plain values (see coercion.py)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         """The command itself: what the user's code (or a library) raises that is not an
         Exception becomes one: typer would turn Ctrl-C into a silent exit 130, and a
@@ -111,6 +116,10 @@ class _Command(TyperCommand):
     """Every command runs with the user's output on stderr: a model file that prints while it
     is imported, built or run leaves stdout to the command's output (``-f json`` parses). The
     parsing and the help come first, on the real stdout."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coerce_natively(self.get_params(ctx))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         with user_output_to_stderr():
