@@ -58,3 +58,11 @@ def test_a_command_run_alone_says_what_it_said_among_all() -> None:
     assert alone.returncode == 0 and "--family" in alone.stdout and "Usage:" in alone.stdout
     typo = run("lst")
     assert typo.returncode == 2 and "No such command 'lst'" in typo.stderr and "list" in typo.stderr
+
+
+def test_the_command_line_imports_no_format_it_does_not_write() -> None:
+    """A table on stdout needs render/table.py alone; csv, html, json, markdown and svg load on
+    first use (and then render: tests/test_render.py and test_outputs.py)."""
+    code = "import sys, resnet_inspect.cli; print(sorted(m for m in sys.modules if m.startswith('resnet_inspect.render')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == str(["resnet_inspect.render", "resnet_inspect.render.base", "resnet_inspect.render.table"])
