@@ -235,6 +235,20 @@ def test_output_onto_this_process_stdout_is_refused(tmp_path: Path) -> None:
     assert log.read_text() == ""
 
 
+def test_a_reader_that_leaves_before_the_help_gets_no_error_line() -> None:
+    """``summary --help | head -2``: rich meets the closed pipe inside the command's parsing
+    and exits; that is the reader leaving, not the command failing, so nothing goes to stderr
+    (before: "error: SystemExit(1) raised at console.py:2042 ended the command")."""
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_inspect", "summary", "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"})  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # gone before the tool has written a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert err == ""
+
+
 def test_dash_means_stdout(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["list", "-f", "csv", "-o", "-"])
     assert result.exit_code == 0 and result.stdout.startswith("preset,")

@@ -110,6 +110,8 @@ class _Group(TyperGroup):
         except Exception:
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit, ... from code not ours
+            if _reader_left(exc):
+                raise BrokenPipeError from None
             raise RuntimeFailure(escaped_base_exception(exc)) from None
 
 
@@ -173,6 +175,18 @@ class Interrupted(RuntimeFailure):
     shell reports it."""
 
     exit_code = 130
+
+
+def _reader_left(exc: BaseException) -> bool:
+    """rich's answer to a closed pipe (``Console.on_broken_pipe``: stdout sent to devnull, then
+    ``SystemExit(1)``), as when ``summary --help | head -2`` leaves early: not the user's code
+    ending the command, but a reader that left."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return (isinstance(exc, SystemExit) and tb is not None
+            and tb.tb_frame.f_code.co_name == "on_broken_pipe"
+            and tb.tb_frame.f_globals.get("__name__") == "rich.console")  # fmt: skip
 
 
 def escaped_base_exception(exc: BaseException) -> str:
