@@ -160,6 +160,16 @@ class MissingBnBlock(BasicBlock):
         return self.relu(out)
 
 
+class FoldedBnBlock(MissingBnBlock):
+    """No BN after conv2, but conv2 has a bias: a deployed model with bn2 folded into conv2
+    (in eval mode the same function as conv-BN, for folded weights)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__(cin, cout, stride)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=True)
+        del self.bn2
+
+
 class BnAfterSumBlock(BasicBlock):
     """bn2 applied after the sum instead of on the branch before it."""
 
@@ -242,6 +252,12 @@ class MissingBn(ResNet18):
     """No BN after each block's conv2."""
 
     block = MissingBnBlock
+
+
+class FoldedBn(ResNet18):
+    """Each block's bn2 folded into conv2 (a bias, no BN)."""
+
+    block = FoldedBnBlock
 
 
 class BnAfterSum(ResNet18):
