@@ -418,3 +418,26 @@ def test_a_different_order_is_no_layer_on_one_side() -> None:
     read as a missing layer without counting."""
     assert _parting(_small(M.ResNet18), _small(M.BnAfterSum)) is None
     assert _parting(_small(M.BnAfterSum), _small(M.ResNet18)) is None
+
+
+# --- an activation's parameters from the call itself ------------------------------------------
+def test_a_functional_leaky_relu_s_slope_is_read_by_position_and_keyword() -> None:
+    """FunctionalLeaky calls F.leaky_relu(x, 0.1) (the slope by position) and then
+    F.leaky_relu(..., negative_slope=0.1): the recorder keeps neither for a function it has no
+    cost rule for. Catches the slope dropped ("LeakyReLU where resnet18 has ReLU") or read as
+    torch's default 0.01; the stem keeps its ReLU module, so no word there."""
+    mine, theirs = _small(M.FunctionalLeaky), _small(M.ResNet18)
+    words = "LeakyReLU(0.1) where resnet18 has ReLU"
+    assert _described(mine, theirs, "layer1.0") == (f"layer1.0: {words}",)
+    found = operation_departures(mine, theirs, SHAPE, "resnet18")
+    assert found == tuple(Departure(words, where, True) for where in BLOCKS)
+
+
+def test_elu_alpha_and_hardtanh_bounds_are_read_by_position() -> None:
+    """F.elu(x, 0.5) and F.hardtanh(x, 0.0, 6.0): alpha and both bounds, in the order of the
+    function's signature. Catches a parameter read from the wrong position (min for max)."""
+    mine, theirs = _small(M.FunctionalElu), _small(M.ResNet18)
+    assert _described(mine, theirs, "layer2.0") == (
+        "layer2.0: ELU(0.5) where resnet18 has ReLU",
+        "layer2.0: Hardtanh(0, 6) where resnet18 has ReLU",
+    )

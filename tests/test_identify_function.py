@@ -44,6 +44,7 @@ CHANGES = {
     "MultiplyShortcut": ("layer1.0", "the branch is multiplied by the shortcut where resnet18 adds it"),
     "Leaky": ("layer1.0", "LeakyReLU(0.1) where resnet18 has ReLU"),
     "Gelu": ("layer1.0", "GELU where resnet18 has ReLU"),
+    "FunctionalLeaky": ("layer1.0", "LeakyReLU(0.1) where resnet18 has ReLU"),  # F.leaky_relu(x, 0.1)
     "ConvBias": ("conv1", "conv1 has a bias (+64 parameters) where resnet18's has none"),  # 64 output channels
     "MissingBn": ("layer1.0", "no BatchNorm after conv2 (resnet18 normalises that conv's output)"),
     "BnAfterSum": ("layer1.0", "a BatchNorm after the sum (resnet18 normalises the branch before it)"),

@@ -12,12 +12,14 @@ reference does there.
 
 What is compared is what ran: a module defined and never called is not seen. Arguments the
 recorder does not keep (``F.leaky_relu``'s slope, passed by position) are read from the
-module that made the call where that module is torch's own. Names come from user code:
-every text is escaped (``units.printable``) before it leaves this module.
+call itself, beside the recorder, or from the module that made it where that is torch's own.
+Names come from user code: every text is escaped (``units.printable``) before it leaves this
+module.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..collector import collector_paused
 from ..tracing.recorder import Recorded, Recorder
@@ -119,15 +122,17 @@ def _record(model: nn.Module, args: Sequence[torch.Tensor]) -> _Pass:
     recorder = Recorder(shape_rules=all(a.is_meta for a in args))
     spans: dict[str, tuple[int, int]] = {}
     inputs: dict[str, tuple[int, ...]] = {"": tuple(id(a) for a in args)}
+    scalars = _Scalars()
     with _hooks(model, recorder, spans, inputs), torch.no_grad():
         for a in args:
             recorder.seed(a)
-        with recorder:
+        with scalars, recorder:  # the recorder on top: each call reaches it first, then this
             model(*args)
     spans[""] = (0, len(recorder.calls))
     graph = recorder.freeze()
     modules = dict(model.named_modules())
-    steps = tuple(_step(i, c, graph.fields, modules) for i, c in enumerate(graph.calls))
+    seen = scalars.seen
+    steps = tuple(_step(i, c, graph.fields, modules, seen) for i, c in enumerate(graph.calls))
     return _Pass(steps, spans, inputs, graph.numel, known)
 
 
@@ -181,23 +186,70 @@ def _short(name: str) -> str:
     return short if short.startswith("__") else short.rstrip("_")
 
 
+# An activation's own numbers, by parameter name, in the order its words give them; read
+# from the call itself (by position or keyword, else torch's default), as the recorder keeps
+# only the keywords of a call it has no cost rule for.
+_ACTIVATION_PARAMETERS = {
+    "leaky_relu": ("negative_slope",), "elu": ("alpha",), "celu": ("alpha",),
+    "hardtanh": ("min_val", "max_val"),
+}  # fmt: skip
+
+
+class _Scalars(TorchFunctionMode):
+    """While a pass runs: the parameters of each parametrised activation called (see
+    :data:`_ACTIVATION_PARAMETERS`), by the id of the tensor it returned (the recorder keeps
+    every tensor alive for the pass, so the id is that call's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[int, tuple[float, ...]] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        names = _ACTIVATION_PARAMETERS.get(_short(getattr(func, "__name__", "")))
+        if names and isinstance(out, torch.Tensor):
+            values = _bound(func, args, kwargs, names)
+            if values is not None:
+                self.seen[id(out)] = values
+        return out
+
+
+def _bound(func: Any, args: Any, kwargs: Any, names: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The named parameters of a call of ``func`` (a Python function with a signature, as
+    torch.nn.functional's are), as numbers; None where it cannot tell."""
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    bound.apply_defaults()
+    values = [bound.arguments.get(n) for n in names]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return tuple(float(v) for v in values)  # type: ignore[arg-type]
+
+
 def _step(
-    index: int, c: Recorded, activations: Mapping[int, Any], modules: Mapping[str, nn.Module]
-) -> _Step:
+    index: int, c: Recorded, activations: Mapping[int, Any], modules: Mapping[str, nn.Module],
+    scalars: Mapping[int, tuple[float, ...]] | None = None,
+) -> _Step:  # fmt: skip
     ins = tuple(i for i in c.input_ids if i in activations)
     outs = c.output_ids or (c.output_id,)
-    kind, what, detail = _classify(c, modules.get(c.owner), len(ins))
+    values = (scalars or {}).get(c.output_id)
+    kind, what, detail = _classify(c, modules.get(c.owner), len(ins), values)
     return _Step(index, kind, what, c.owner, ins, outs, c, detail)
 
 
-def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[str, str, str]:
+def _classify(
+    c: Recorded, module: nn.Module | None, activations: int, values: tuple[float, ...] | None = None
+) -> tuple[str, str, str]:
     short, args = _short(c.name), c.call.args
     if c.name == "convolution":
         return "conv", "conv", ""
     if c.name in _NORMS or short in _NORMS:
         return "norm", _NORMS.get(c.name, _NORMS.get(short, short)), ""
     if short in _ACTIVATIONS:
-        return "act", _activation(short, module), ""
+        return "act", _activation(short, module, values), ""
     if c.name in ("max_pool", "avg_pool") or _adaptive_max(c, module):
         return "pool", _pool(c, module), "x".join(map(str, c.call.output_shape[-2:]))
     if _global_mean(c):  # x.mean((2, 3)): global average pooling, written as a mean
@@ -234,12 +286,18 @@ def _torch_own(module: nn.Module | None) -> bool:
     return module is not None and type(module).__module__.startswith("torch.nn.")
 
 
-def _activation(short: str, module: nn.Module | None) -> str:
-    """An activation in words; torch's own module says its parameters: ``LeakyReLU(0.1)``."""
+def _activation(
+    short: str, module: nn.Module | None, values: tuple[float, ...] | None = None
+) -> str:
+    """An activation in words, with its parameters: ``LeakyReLU(0.1)``, ``Hardtanh(0, 6)``.
+    torch's own module names itself (``ReLU6``, a Hardtanh); else the numbers the call was
+    given (``values``, by position or keyword: ``F.leaky_relu(x, 0.1)``)."""
     if _torch_own(module) and short in ("leaky_relu", "hardtanh", "elu", "celu", "relu6"):
         name = type(module).__name__
         slope = getattr(module, "negative_slope", getattr(module, "alpha", None))
         return f"{name}({slope:g})" if isinstance(slope, float) else name
+    if values:
+        return f"{_ACTIVATIONS[short]}({', '.join(f'{v:g}' for v in values)})"
     return _ACTIVATIONS[short]
 
 

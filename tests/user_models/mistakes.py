@@ -350,6 +350,34 @@ class FunctionalRelu(ResNet18):
     block = Block
 
 
+class FunctionalLeaky(ResNet18):
+    """``F.leaky_relu(x, 0.1)`` in the blocks' forward, the slope passed by position (the
+    stem keeps its ReLU module): LeakyReLU(0.1) where resnet18 has ReLU, in every block."""
+
+    class Block(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = F.leaky_relu(self.bn1(self.conv1(x)), 0.1)
+            out = self.bn2(self.conv2(out))
+            return F.leaky_relu(out + identity, negative_slope=0.1)
+
+    block = Block
+
+
+class FunctionalElu(ResNet18):
+    """``F.elu(x, 0.5)`` and ``F.hardtanh(x, 0.0, 6.0)`` (a ReLU6 written as a function) in
+    the blocks, by position: ELU(0.5) and Hardtanh(0, 6) where resnet18 has ReLU."""
+
+    class Block(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = F.elu(self.bn1(self.conv1(x)), 0.5)
+            out = self.bn2(self.conv2(out))
+            return F.hardtanh(out + identity, 0.0, 6.0)
+
+    block = Block
+
+
 class ShortcutFirst(ResNet18):
     """Not a mistake: the blocks sum ``identity + out``, the shortcut first. The same function."""
 
