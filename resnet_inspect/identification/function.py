@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..equivalence.align import Alignment, Call
     from ..equivalence.proof import Proof
     from ..equivalence.words import Departure, Parting
     from .structure import StructureMatch
@@ -97,7 +98,7 @@ class ModuleMatch:
                         f"functional comparison: the layers do not align; this rests on {_unaligned_basis(proof)})")  # fmt: skip
             return f"{head}; function not compared: {proof.not_compared}"
         said = (f"outputs {'equal' if c.equal else 'differ'} on {c.inputs} random input{'s' if c.inputs != 1 else ''} "
-                f"(largest relative difference {_number(c.largest_difference)}, {c.dtype})")  # fmt: skip
+                f"(largest relative difference {_number(c.largest_difference)}, {c.dtype_text})")  # fmt: skip
         if c.equal:
             if not n:
                 return f"computes the same function as {proof.reference}: {said}; matches {p} exactly, no departure"
@@ -191,8 +192,9 @@ def _parting(proof: Proof) -> Parting | None:
 def _at_parting(out: list[Marked], proof: Proof, blocks: int) -> tuple[Marked, ...]:
     """Where the layers do not align (no outputs compared): a parametrised layer on one side
     only (:func:`..equivalence.words.parting_departure`) changes the function at its place,
-    marked there (the entry that names it, else an entry of its own); without one, the first
-    departure in the order the user's model runs that the operations read as changing it.
+    marked there (the entry that names it, else an entry of its own); without one, where both
+    make the same layers in another order, the first departure in the order the user's model
+    runs that the operations read as changing it (else nothing is claimed).
     A norm that may be folded into a conv's bias is said, marked as structure alone."""
     alignment = proof.alignment
     if alignment is None or alignment.unaligned is None:
@@ -207,6 +209,8 @@ def _at_parting(out: list[Marked], proof: Proof, blocks: int) -> tuple[Marked, .
         if not at:
             return (*out, Marked(text, Effect.CHANGES, (d.where,), divergence=True))
         return _mark(out, at[0])
+    if not _same_layers(alignment):  # more or fewer layers: the words' pairing is not sure
+        return tuple(out)
     order = {c.name: k for k, c in reversed(list(enumerate(alignment.b_calls)))}
 
     def first_run(m: Marked) -> int:
@@ -215,6 +219,17 @@ def _at_parting(out: list[Marked], proof: Proof, blocks: int) -> tuple[Marked, .
 
     changing = [k for k, m in enumerate(out) if m.effect is Effect.CHANGES and any(m.places)]
     return _mark(out, min(changing, key=lambda k: first_run(out[k]))) if changing else tuple(out)
+
+
+def _same_layers(alignment: Alignment) -> bool:
+    """Both sides make the same parametrised calls, kind and weight shape, in another order
+    (a BatchNorm moved after the sum): the blocks, and so the words' pairing of them, agree."""
+    from collections import Counter
+
+    def layers(calls: tuple[Call, ...]) -> Counter[tuple[str, Any]]:
+        return Counter((c.kind, c.weight or c.tensors) for c in calls)
+
+    return layers(alignment.a_calls) == layers(alignment.b_calls)
 
 
 def _within(name: str, place: str) -> bool:
