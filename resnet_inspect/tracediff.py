@@ -403,7 +403,7 @@ def function_text(proof: Proof, weights: tuple[str | None, str | None] = (None, 
     how = ("both sides' checkpoints" if all(weights) else "A's checkpoint, copied into B" if weights[0]
            else "B's checkpoint, copied into A" if weights[1]
            else "B's weights drawn (seeded) and copied into A along the alignment")  # fmt: skip
-    rests = (f"{c.inputs} random inputs {shape_text(c.input_shape)}, {c.dtype}, largest relative L2 "
+    rests = (f"{c.inputs} random inputs {shape_text(c.input_shape)}, {c.dtype_text}, largest relative L2 "
              f"difference {c.largest_difference:.2g} (tolerance {c.tolerance:g}); {how}")  # fmt: skip
     if c.equal:
         return f"Same function: outputs equal on {rests}."

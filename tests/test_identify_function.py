@@ -139,3 +139,11 @@ def test_a_folded_norm_is_not_called_a_different_function(runner: CliRunner) -> 
     payload = _identify(runner, f"{MISTAKES}:FoldedBn")
     assert "function not compared" in payload["verdict"] and "a different function" not in payload["verdict"]
     assert not any(m["divergence"] for m in payload["departures_marked"])
+
+
+def test_a_multiplied_shortcut_s_difference_is_a_number(runner: CliRunner) -> None:
+    """The product grows through the blocks until float32 overflows (inf, NaN at the output):
+    the difference is computed again in float64 and said so. Catches "inf"."""
+    verdict = _identify(runner, f"{MISTAKES}:MultiplyShortcut")["verdict"]
+    assert "inf" not in verdict and "nan" not in verdict
+    assert verdict.endswith("of 3 inputs in float64: float32 overflowed))")
