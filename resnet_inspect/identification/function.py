@@ -178,7 +178,7 @@ def combine(
     if proof.equal:
         return tuple(Marked(m.text, Effect.KEEPS, m.places) for m in out)
     if proof.comparison is None:
-        return _at_parting(out, proof, blocks)
+        return _at_parting(out, proof)
     return _at_divergence(out, proof)
 
 
@@ -189,7 +189,7 @@ def _parting(proof: Proof) -> Parting | None:
     return parting_departure(alignment, proof.reference) if alignment is not None else None
 
 
-def _at_parting(out: list[Marked], proof: Proof, blocks: int) -> tuple[Marked, ...]:
+def _at_parting(out: list[Marked], proof: Proof) -> tuple[Marked, ...]:
     """Where the layers do not align (no outputs compared): a parametrised layer on one side
     only (:func:`..equivalence.words.parting_departure`) changes the function at its place,
     marked there (the entry that names it, else an entry of its own); without one, where both
