@@ -8,6 +8,8 @@ every conv); rename into the target's names (identity for torchvision and timm, 
 are ours; ``from_ours`` for a layout); write atomically; then read the written file back as
 any other file, load it strictly into the variant (names and shapes, on the meta device) and
 compare every value with the source's, bit for bit. Nothing is claimed that was not checked.
+For Hugging Face, transformers' ``config.json`` is written beside OUT (a different one there
+already is never overwritten: refused, exit 2).
 
 What the weights were trained on stays what it was: a Keras or Caffe2 net still expects BGR,
 0-255 input after conversion. The source layout's input assumptions are carried to the
@@ -17,6 +19,7 @@ result (``expects``) wherever they differ from the target's usual preprocessing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -29,6 +32,7 @@ from .checkpoint.layouts import LAYOUTS, LayoutError, hf
 from .checkpoint.layouts.base import require_only
 from .errors import RuntimeFailure, UsageError
 from .files import replace_atomically
+from .units import printable
 
 if TYPE_CHECKING:
     import torch
@@ -103,6 +107,8 @@ class Conversion:
     proof: Proof
     expects: tuple[str, ...]  # the input the converted weights expect, where not the target's usual
     notes: tuple[str, ...] = ()  # what the target reads from elsewhere than the weights
+    config: Path | None = None  # hf: the config.json beside OUT (written, or kept: the same)
+    config_kept: bool = False  # it was there already with the same content: left as it was
 
     @property
     def source_layout(self) -> str:
@@ -200,11 +206,113 @@ def convert(path: str | Path, to: Target, output: str | Path | None = None,
     ours, spec, folded = fold_conv_bias(ours, spec)
     check_target(spec, to, checkpoint.tensors)
     tensors = hf.from_ours(ours, spec) if to is Target.HF else dict(ours)
+    config = hf_config(spec, ours) if to is Target.HF else None
+    config_at = kept = None
+    if out is not None and config is not None:  # checked before anything is written
+        config_at, kept = check_config_beside(out[0], config, output_label)
     if out is not None:
         write_weights(out[0], out[1], tensors, output_label)
+    if config_at is not None and config is not None and not kept:
+        write_config(config_at, config, output_label)
     proof = prove(ours, tensors, spec, to, out[0] if out else None)
+    notes = folded + target_notes(spec, to, written=config_at is not None)
+    if config_at is not None and out is not None and out[0].name != HF_WEIGHTS_NAMES[out[1]]:
+        notes += (f"transformers' from_pretrained(folder) reads {HF_WEIGHTS_NAMES[out[1]]} beside config.json; "
+                  f"rename {out[0].name!r} to it to load the folder",)  # fmt: skip
     return Conversion(checkpoint, spec, to, out[0] if out else None, out[1] if out else None,
-                      tensors, filled, proof, expected_input(checkpoint), folded + target_notes(spec, to))  # fmt: skip
+                      tensors, filled, proof, expected_input(checkpoint), notes,
+                      config_at, bool(kept))  # fmt: skip
+
+
+# --- transformers' config.json ---------------------------------------------------------------
+# The weights file transformers' from_pretrained(folder) looks for, by the format written.
+HF_WEIGHTS_NAMES = {"safetensors": "model.safetensors", "torch": "pytorch_model.bin"}
+HF_CONFIG = "config.json"
+MAX_CONFIG_BYTES = hf.MAX_CONFIG_BYTES
+
+
+def hf_config(spec: ResNetSpec, tensors: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """transformers' ``ResNetConfig`` for ``spec`` (field names from its
+    ``configuration_resnet.py``): ``embedding_size`` the stem's width, ``hidden_sizes`` each
+    stage's output channels (width x expansion), ``depths`` the blocks per stage,
+    ``downsample_in_bottleneck`` where a bottleneck strides its first 1x1; ``id2label`` and
+    ``label2id`` as transformers names labels it is not given (``LABEL_i``), one per class:
+    transformers sizes the classifier by them. A headless spec (no classes) is a
+    ``ResNetModel``. Checked against what the tensors show, as the reader checks a config
+    (layouts/hf.py): a difference is a bug here, not the user's (exit 1)."""
+    from .spec import Block, StrideIn
+
+    widths = spec.widths or ()
+    in_1x1 = spec.block is Block.BOTTLENECK and spec.stride_in is StrideIn.CONV1X1
+    config: dict[str, Any] = {
+        "architectures": ["ResNetForImageClassification" if spec.num_classes else "ResNetModel"],
+        "model_type": "resnet",
+        "num_channels": spec.in_chans,
+        "embedding_size": spec.stem_width,
+        "hidden_sizes": [w * spec.expansion for w in widths],
+        "depths": list(spec.layers),
+        "layer_type": "bottleneck" if spec.block is Block.BOTTLENECK else "basic",
+        "hidden_act": "relu",
+        "downsample_in_first_stage": False,
+        "downsample_in_bottleneck": in_1x1,
+    }
+    if spec.num_classes:
+        config["id2label"] = {str(i): f"LABEL_{i}" for i in range(spec.num_classes)}
+        config["label2id"] = {f"LABEL_{i}": i for i in range(spec.num_classes)}
+    seen = hf._facts({k: tuple(t.shape) for k, t in tensors.items()})
+    differs = [f for f, v in seen.items() if config[f] != v]
+    if differs:
+        raise RuntimeFailure(f"config.json: {', '.join(differs)} from the variant differ from what the "
+                             "weights show; nothing written (a bug in convert)")  # fmt: skip
+    return config
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, indent=2) + "\n"
+
+
+def check_config_beside(out: Path, config: Mapping[str, Any], label: str) -> tuple[Path, bool]:
+    """Where the config goes (``config.json`` in OUT's folder) and whether one is there with
+    the same content already (left as it is). One that differs, or is not a regular file, is
+    never overwritten: refused (exit 2) before anything is written, naming it and what
+    differs, since it may be another model's (a folder with several checkpoints)."""
+    path = out.parent / HF_CONFIG
+    shown = f"{label} {str(out)!r}"
+    if not os.path.lexists(path):
+        return path, False
+    if path.is_symlink() or not path.is_file():
+        raise UsageError(f"{shown}: {str(path)!r} is there and is not a regular file; convert writes "
+                         "transformers' config.json beside OUT: write OUT to another folder", subject=label)  # fmt: skip
+    existing = _read_json(path)
+    if existing == config:
+        return path, True
+    what = (", ".join(f for f in config if existing.get(f) != config[f]) if isinstance(existing, dict)
+            else "not a JSON object this size")  # fmt: skip
+    raise UsageError(f"{shown}: {str(path)!r} is there already and differs from this model's ({printable(what)}); "
+                     "convert does not overwrite it (it may be another model's): remove it or write OUT to "
+                     "another folder", subject=label)  # fmt: skip
+
+
+def _read_json(path: Path) -> Any:
+    """A config.json read as data, at most MAX_CONFIG_BYTES; None where it cannot be."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        return None if len(raw) > MAX_CONFIG_BYTES else json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def write_config(path: Path, config: Mapping[str, Any], label: str = "-o") -> None:
+    """``config.json`` written whole or not at all (files.py), readable by all as a JSON
+    file beside a checkpoint usually is."""
+    text = config_text(config).encode()
+
+    def write(fd: int, _tmp: Path) -> None:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text)
+
+    replace_atomically(path, write, label, mode=0o644)
 
 
 def _norm_after(conv: str) -> str:
@@ -244,15 +352,16 @@ def fold_conv_bias(tensors: dict[str, torch.Tensor], spec: ResNetSpec
                         "in eval mode; the written variant has no conv biases",)  # fmt: skip
 
 
-def target_notes(spec: ResNetSpec, to: Target) -> tuple[str, ...]:
+def target_notes(spec: ResNetSpec, to: Target, written: bool = False) -> tuple[str, ...]:
     """What the target reads from elsewhere than the weights: transformers takes the stride's
-    place from config.json (layouts/hf.py), and its default is the 3x3."""
+    place from config.json (layouts/hf.py), and its default is the 3x3; ``written``: the
+    config was written beside OUT (it says so)."""
     from .spec import StrideIn
 
     notes = _headless_notes(spec, to)
-    if to is Target.HF and spec.stride_in is StrideIn.CONV1X1:
+    if to is Target.HF and spec.stride_in is StrideIn.CONV1X1 and not written:
         return (*notes, "stride_in=1x1: transformers reads it from config.json "
-                "(downsample_in_bottleneck=true), which convert does not write; without it "
+                "(downsample_in_bottleneck=true), which convert writes only beside OUT; without it "
                 "the 3x3 strides and the model computes something else")  # fmt: skip
     return notes
 

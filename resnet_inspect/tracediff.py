@@ -365,8 +365,7 @@ def _function(
     from .equivalence.between import prove_between
 
     if alignment is not None and alignment.unaligned is not None:
-        return FunctionCheck(None, "not compared", "Function: not compared: their parametrised layers "
-                             f"do not align: {alignment.unaligned.reason}.")  # fmt: skip
+        return _unaligned(alignment, reference)
     if alignment is None or models is None:
         return FunctionCheck(None, "not compared", f"Function: not compared: {reason}.")
     proof = prove_between(
@@ -377,6 +376,25 @@ def _function(
                          function_text(proof, weights), proof)  # fmt: skip
 
 
+def _unaligned(alignment: Alignment, reference: str) -> FunctionCheck:
+    """Not compared; yet where a parametrised layer exists on one side only (see
+    :func:`.equivalence.words.parting_departure`), a different function, resting on that
+    structural fact (basis "structure")."""
+    from .equivalence.words import parting_departure
+
+    reason = alignment.unaligned.reason if alignment.unaligned is not None else ""
+    parting = parting_departure(alignment, reference)
+    if parting is None or not parting.departure.changes_function:
+        d = parting.departure if parting is not None else None
+        said = f" B: {d.where}: {d.text}." if d is not None else ""
+        return FunctionCheck(None, "not compared", "Function: not compared: their parametrised layers "
+                             f"do not align: {reason}.{said}")  # fmt: skip
+    d = parting.departure
+    return FunctionCheck(False, "structure", f"Different function from {d.where or 'its own forward'} on: "
+                         f"{d.where + ': ' if d.where else ''}{d.text}. No functional comparison (their "
+                         f"parametrised layers do not align: {reason}); this rests on {parting.basis}.")  # fmt: skip
+
+
 def function_text(proof: Proof, weights: tuple[str | None, str | None] = (None, None)) -> str:
     """The functional verdict in words, saying what it rests on."""
     c = proof.comparison
@@ -385,7 +403,7 @@ def function_text(proof: Proof, weights: tuple[str | None, str | None] = (None, 
     how = ("both sides' checkpoints" if all(weights) else "A's checkpoint, copied into B" if weights[0]
            else "B's checkpoint, copied into A" if weights[1]
            else "B's weights drawn (seeded) and copied into A along the alignment")  # fmt: skip
-    rests = (f"{c.inputs} random inputs {shape_text(c.input_shape)}, {c.dtype}, largest relative L2 "
+    rests = (f"{c.inputs} random inputs {shape_text(c.input_shape)}, {c.dtype_text}, largest relative L2 "
              f"difference {c.largest_difference:.2g} (tolerance {c.tolerance:g}); {how}")  # fmt: skip
     if c.equal:
         return f"Same function: outputs equal on {rests}."

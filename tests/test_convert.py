@@ -267,17 +267,88 @@ def test_a_bgr_source_says_the_weights_still_expect_bgr() -> None:
     assert conversion.expected_input(Checkpoint(Path("m"), FileFormat.TORCH, None, "", {})) == ()
 
 
-def test_hf_with_the_stride_on_the_1x1_says_config_json_must_say_it(tmp_path: Path) -> None:
-    """The stride has no weights: a file written without its config.json is read as the 3x3."""
+def test_hf_with_the_stride_on_the_1x1_writes_it_in_config_json(tmp_path: Path) -> None:
+    """The stride has no weights: the config.json written beside OUT says it, read back as
+    the reader reads one; kept in memory (no config), a note says the config must say it."""
     case = next(
         c for c in fixture("hf")["cases"] if c["name"] == "hf-bottleneck-tiny-in-bottleneck"
     )
     src = write(tmp_path, "hf", case, {"downsample_in_bottleneck": True})
     (tmp_path / "out").mkdir()
-    done = convert(src, Target.HF, tmp_path / "out" / "m.safetensors")
+    done = convert(src, Target.HF, tmp_path / "out" / "model.safetensors")
     assert done.spec == resolve(HF_TINY + ",stride_in=1x1") and done.proof.proved
-    assert "downsample_in_bottleneck=true" in done.notes[0]
+    assert done.config == (tmp_path / "out" / "config.json").resolve() and done.notes == ()
+    assert json.loads(done.config.read_text())["downsample_in_bottleneck"] is True
+    assert read_checkpoint(tmp_path / "out" / "model.safetensors").spec_hints == {"stride_in": "1x1"}
+    assert "downsample_in_bottleneck=true" in convert(src, Target.HF).notes[0]
     assert convert(src, Target.TIMM, tmp_path / "m.pth").notes == ()
+
+
+# transformers' ResNetConfig fields (configuration_resnet.py, transformers 5.25), by hand:
+# resnet18 basic blocks, 64-channel stem, [2, 2, 2, 2] blocks, stage outputs 64..512 (expansion
+# 1); resnet50 bottlenecks, [3, 4, 6, 3], outputs 4 x (64, 128, 256, 512), the 3x3 strided
+HF_FIELDS = {
+    "resnet18": {"layer_type": "basic", "depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512]},
+    "resnet50": {"layer_type": "bottleneck", "depths": [3, 4, 6, 3], "hidden_sizes": [256, 512, 1024, 2048]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", list(HF_FIELDS))
+def test_the_config_json_is_transformers_resnet_config_for_the_variant(arch: str) -> None:
+    """Catches widths written without the expansion, the stem's width or the depths wrong,
+    or a classifier transformers would size from its default two labels."""
+    from resnet_inspect.conversion import hf_config
+
+    spec = resolve(arch)
+    config = hf_config(spec, build_model(spec, "meta").state_dict())
+    assert config == {"architectures": ["ResNetForImageClassification"], "model_type": "resnet",
+                      "num_channels": 3, "embedding_size": 64, **HF_FIELDS[arch], "hidden_act": "relu",
+                      "downsample_in_first_stage": False, "downsample_in_bottleneck": False,
+                      "id2label": {str(i): f"LABEL_{i}" for i in range(1000)},
+                      "label2id": {f"LABEL_{i}": i for i in range(1000)}}  # fmt: skip
+    moved = resolve(arch + ":stride_in=1x1") if arch == "resnet50" else None
+    if moved is not None:
+        assert hf_config(moved, build_model(moved, "meta").state_dict())["downsample_in_bottleneck"] is True
+
+
+def test_a_config_json_already_there_is_kept_if_the_same_and_never_overwritten(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """The same content: left as it is, said. Another model's: exit 2 naming the file and the
+    fields that differ, before anything is written (no weights either). Catches a silent
+    overwrite of a folder's config, and a refusal that leaves OUT written."""
+    src, _ = saved(tmp_path, "resnet18:layers=1,1,1,1,num_classes=5")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["convert", str(src), "--to", "hf", "-o", str(out / "model.safetensors"), "-f", "json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    doc = json.loads(first.stdout)
+    assert doc["config"] == str((out / "config.json").resolve()) and doc["config_kept"] is False
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and json.loads(again.stdout)["config_kept"] is True
+    other, _ = saved(tmp_path, "resnet18:layers=2,1,1,1,num_classes=5", "other.pth")
+    before = (out / "config.json").read_bytes()
+    refused = runner.invoke(app, ["convert", str(other), "--to", "hf", "-o", str(out / "b.safetensors")])
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("error: -o ") and refused.stderr.count("\n") == 1
+    assert f"{str(out / 'config.json')!r} is there already and differs from this model's (depths)" in refused.stderr
+    assert (out / "config.json").read_bytes() == before and not (out / "b.safetensors").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]  # no temporary left
+
+
+def test_only_hf_gets_a_config_and_a_weights_name_transformers_does_not_read_is_said(
+    tmp_path: Path,
+) -> None:
+    src, _ = saved(tmp_path, "resnet18:layers=1,1,1,1")
+    (tmp_path / "a").mkdir()
+    assert convert(src, Target.TIMM, tmp_path / "a" / "m.pth").config is None
+    assert not (tmp_path / "a" / "config.json").exists()
+    done = convert(src, Target.HF, tmp_path / "a" / "m.pth")
+    assert done.config is not None and done.notes == (
+        "transformers' from_pretrained(folder) reads pytorch_model.bin beside config.json; rename "
+        "'m.pth' to it to load the folder",
+    )
 
 
 def test_the_api_keeps_the_result_in_memory(tmp_path: Path) -> None:

@@ -378,3 +378,66 @@ def test_user_text_in_the_words_is_escaped() -> None:
     swapped.maxpool = swapped.get_submodule("pool\x1b")
     words = _described(swapped, theirs, "")
     assert words and all(w.isprintable() for w in words) and "pool\\x1b" in words[0]
+
+
+# --- where the alignment parts (parting_departure) --------------------------------------------
+def _parting(reference: nn.Module, mine: nn.Module, name: str = "resnet18") -> Any:
+    from resnet_inspect.equivalence.align import align
+    from resnet_inspect.equivalence.words import parting_departure
+
+    return parting_departure(align(reference, mine, SHAPE), name)
+
+
+def test_a_layer_on_one_side_only_is_named_where_the_sequences_part() -> None:
+    """MissingBn: the user's sequence goes from layer1.0.conv2 to layer1.1.conv1 where the
+    reference runs layer1.0.bn2. By hand: resnet18 has 5 BatchNorm2d of the first width (the
+    stem's bn1, bn1 and bn2 of layer1.0 and layer1.1), MissingBn 3 (no bn2). The other way
+    round, the same layer is one the user's side has. Catches the place taken from the
+    reference's next call (layer1.1) or the counts swapped."""
+    p = _parting(_small(M.ResNet18), _small(M.MissingBn))
+    assert p.departure == Departure("no BatchNorm after conv2 (resnet18 has bn2)", "layer1.0", True, "norm")
+    assert p.basis == ("a parametrised layer on one side only: resnet18's layer1.0.bn2 (BatchNorm2d, weight 8); "
+                       "resnet18 makes 5 BatchNorm2d calls of weight 8, it 3")  # fmt: skip
+    back = _parting(_small(M.MissingBn), _small(M.ResNet18), "A")
+    assert back.departure == Departure("a BatchNorm (bn2) after conv2 where A has none", "layer1.0", True, "norm")
+    assert back.basis.endswith("A makes 3 BatchNorm2d calls of weight 8, it 5")
+
+
+def test_a_norm_folded_into_a_biased_conv_is_not_called_a_different_function() -> None:
+    """FoldedBn: conv2 with a bias and no BN is how a deployed model folds bn2 (eval mode:
+    a per-channel scale and shift, which the conv's weight and bias absorb). Catches a
+    missing BN always claimed to change the function."""
+    p = _parting(_small(M.ResNet18), _small(M.FoldedBn))
+    assert p.departure.where == "layer1.0" and p.departure.changes_function is False
+    assert p.departure.text.startswith("no BatchNorm after conv2 (resnet18 has bn2); conv2 has a bias")
+
+
+def test_a_different_order_is_no_layer_on_one_side() -> None:
+    """BnAfterSum runs the same layers (bn2 after the sum: as many norms of each shape), so
+    the sequences part by order at layer2.0: no call is one side's only. Catches a parting
+    read as a missing layer without counting."""
+    assert _parting(_small(M.ResNet18), _small(M.BnAfterSum)) is None
+    assert _parting(_small(M.BnAfterSum), _small(M.ResNet18)) is None
+
+
+# --- an activation's parameters from the call itself ------------------------------------------
+def test_a_functional_leaky_relu_s_slope_is_read_by_position_and_keyword() -> None:
+    """FunctionalLeaky calls F.leaky_relu(x, 0.1) (the slope by position) and then
+    F.leaky_relu(..., negative_slope=0.1): the recorder keeps neither for a function it has no
+    cost rule for. Catches the slope dropped ("LeakyReLU where resnet18 has ReLU") or read as
+    torch's default 0.01; the stem keeps its ReLU module, so no word there."""
+    mine, theirs = _small(M.FunctionalLeaky), _small(M.ResNet18)
+    words = "LeakyReLU(0.1) where resnet18 has ReLU"
+    assert _described(mine, theirs, "layer1.0") == (f"layer1.0: {words}",)
+    found = operation_departures(mine, theirs, SHAPE, "resnet18")
+    assert found == tuple(Departure(words, where, True) for where in BLOCKS)
+
+
+def test_elu_alpha_and_hardtanh_bounds_are_read_by_position() -> None:
+    """F.elu(x, 0.5) and F.hardtanh(x, 0.0, 6.0): alpha and both bounds, in the order of the
+    function's signature. Catches a parameter read from the wrong position (min for max)."""
+    mine, theirs = _small(M.FunctionalElu), _small(M.ResNet18)
+    assert _described(mine, theirs, "layer2.0") == (
+        "layer2.0: ELU(0.5) where resnet18 has ReLU",
+        "layer2.0: Hardtanh(0, 6) where resnet18 has ReLU",
+    )

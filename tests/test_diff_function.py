@@ -149,6 +149,20 @@ def test_unaligned_says_why_and_where_and_claims_nothing() -> None:
     assert "do not align" in d.function.text and "#" in d.function.text  # the call where they part
 
 
+def test_a_layer_on_one_side_only_is_a_different_function_resting_on_structure() -> None:
+    """A resnet18 whose blocks lack bn2: the layers do not align, but a BatchNorm the other
+    side has no counterpart for is a structural fact; said at its place, and what it rests on.
+    Catches "not compared" with no place, and --exit-code's same=True."""
+    mistakes = MODELS / "mistakes.py"
+    d = diff(f"{mistakes}:ResNet18", f"{mistakes}:MissingBn", (1, 3, 32, 32))
+    assert d.function is not None and d.function.same is False and d.function.basis == "structure"
+    assert d.function.text.startswith("Different function from layer1.0 on: layer1.0: no BatchNorm after conv2 "
+                                      "(A has bn2). No functional comparison (their parametrised layers do not align")  # fmt: skip
+    assert d.function.text.endswith("this rests on a parametrised layer on one side only: A's layer1.0.bn2 "
+                                    "(BatchNorm2d, weight 64); A makes 5 BatchNorm2d calls of weight 64, it 3.")  # fmt: skip
+    assert not d.same
+
+
 def test_too_large_for_the_cpu_says_why_and_claims_nothing() -> None:
     d = diff("resnet18", f"{MODELS / 'renamed.py'}:Renamed", (1, 3, 2048, 2048))
     assert no_change(d) and d.function is not None and d.function.same is None and not d.same

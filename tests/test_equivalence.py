@@ -129,6 +129,48 @@ def test_the_tolerance_by_hand() -> None:
     assert far.largest_difference == pytest.approx(0.001 / 5.0008, rel=1e-3)  # 4.001 in float32
 
 
+def test_the_relative_difference_of_huge_values_by_hand() -> None:
+    """mine (3, 4) x 10^k, ref (0, 4) x 10^k: ||mine - ref|| / ||ref|| = 3 / 4 = 0.75 at any k;
+    cosine = (3 x 0 + 4 x 4) / (5 x 4) = 0.8. At k = 20 in float32 a square overflows float32
+    (10^40), at k = 200 in float64 float64 (10^400): catches norms taken without scaling
+    (inf / inf = NaN, then "inf")."""
+    from resnet_inspect.equivalence.compare import cosine
+
+    for k, dtype in ((20, torch.float32), (200, torch.float64)):
+        mine = torch.tensor([3.0, 4.0], dtype=torch.float64).mul(10.0**k).to(dtype)
+        ref = torch.tensor([0.0, 4.0], dtype=torch.float64).mul(10.0**k).to(dtype)
+        assert relative_l2(mine, ref) == pytest.approx(0.75, rel=1e-6)
+        assert cosine(mine, ref) == pytest.approx(0.8, rel=1e-6)
+    inf = torch.tensor([float("inf"), 1.0])
+    assert relative_l2(inf, inf.clone()) == 0.0 and relative_l2(inf, torch.ones(2)) == float("inf")
+
+
+class _Scaled(nn.Module):
+    """x times c, twice: with c = 1e30 the output (1e60 x) overflows float32, not float64."""
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = nn.Parameter(torch.tensor(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.c * self.c
+
+
+def test_an_output_that_overflows_float32_is_compared_in_float64() -> None:
+    """mine = x c^2 with c = 1e30 (as float32: 1.0000000150e30), ref = x: in float32 mine's
+    output is inf; the function's relative difference is ||x c^2 - x|| / ||x|| = c^2 - 1 =
+    1.00000003e60, computed by running both again in float64. Catches "inf" reported for a
+    finite difference, and the rerun left unsaid."""
+    xs = [torch.randn(4, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    c = float(torch.tensor(1e30))
+    got = compare_outputs(_Scaled(1e30), _Scaled(1.0), xs)
+    assert got.largest_difference == pytest.approx(c * c - 1, rel=1e-9) and not got.equal
+    assert got.in_float64 == 2 and got.dtype == "float32"
+    assert got.dtype_text == "float32 (2 of 2 inputs in float64: float32 overflowed)"
+    same = compare_outputs(_Scaled(1.0), _Scaled(1.0), xs)
+    assert same.in_float64 == 0 and same.dtype_text == "float32" and same.equal
+
+
 def test_the_renamed_copy_computes_the_same_function() -> None:
     proof = _prove(Renamed)
     assert proof.comparison is not None and proof.equal

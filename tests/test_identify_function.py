@@ -44,6 +44,7 @@ CHANGES = {
     "MultiplyShortcut": ("layer1.0", "the branch is multiplied by the shortcut where resnet18 adds it"),
     "Leaky": ("layer1.0", "LeakyReLU(0.1) where resnet18 has ReLU"),
     "Gelu": ("layer1.0", "GELU where resnet18 has ReLU"),
+    "FunctionalLeaky": ("layer1.0", "LeakyReLU(0.1) where resnet18 has ReLU"),  # F.leaky_relu(x, 0.1)
     "ConvBias": ("conv1", "conv1 has a bias (+64 parameters) where resnet18's has none"),  # 64 output channels
     "MissingBn": ("layer1.0", "no BatchNorm after conv2 (resnet18 normalises that conv's output)"),
     "BnAfterSum": ("layer1.0", "a BatchNorm after the sum (resnet18 normalises the branch before it)"),
@@ -108,3 +109,41 @@ def test_the_table_gives_the_verdict_then_each_departure_marked(runner: CliRunne
     assert "1 layer2.0, layer3.0 and layer4.0: the stride 2 is on conv2" in table
     assert "changes the function; the outputs part here" in table
     assert "its output is" not in out  # the localiser's shape text: the same fact, not said again
+
+
+# class -> the verdict's place and what it rests on: the layers do not align, so no outputs
+# are compared; the claim rests on a structural fact, which the verdict names
+UNALIGNED = {
+    "MissingBn": ("layer1.0", "a parametrised layer on one side only: resnet18's layer1.0.bn2 (BatchNorm2d, "
+                  "weight 64); resnet18 makes 5 BatchNorm2d calls of weight 64, it 3"),
+    "BnAfterSum": ("layer1.0", "the operations its forward runs, read from the data flow (the departure marked)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(UNALIGNED))
+def test_layers_that_do_not_align_still_say_where_the_function_differs(runner: CliRunner, name: str) -> None:
+    """Catches "function not compared" with no place (what identify said before), and a
+    verdict of difference that does not say it rests on no output comparison."""
+    payload = _identify(runner, f"{MISTAKES}:{name}")
+    place, basis = UNALIGNED[name]
+    assert payload["function"]["compared"] is False and payload["function"]["unaligned"]
+    assert payload["verdict"] == (f"nearest preset: resnet18, with 1 departure; a different function from {place} on "
+                                  f"(no functional comparison: the layers do not align; this rests on {basis})")  # fmt: skip
+    [marked] = payload["departures_marked"]
+    assert marked["divergence"] is True and marked["effect"] == "changes the function" and place in marked["places"]
+
+
+def test_a_folded_norm_is_not_called_a_different_function(runner: CliRunner) -> None:
+    """FoldedBn (bn2 folded into a biased conv2): the layers do not align, and nothing proves
+    the function differs. Catches the missing-norm claim made where a bias can absorb it."""
+    payload = _identify(runner, f"{MISTAKES}:FoldedBn")
+    assert "function not compared" in payload["verdict"] and "a different function" not in payload["verdict"]
+    assert not any(m["divergence"] for m in payload["departures_marked"])
+
+
+def test_a_multiplied_shortcut_s_difference_is_a_number(runner: CliRunner) -> None:
+    """The product grows through the blocks until float32 overflows (inf, NaN at the output):
+    the difference is computed again in float64 and said so. Catches "inf"."""
+    verdict = _identify(runner, f"{MISTAKES}:MultiplyShortcut")["verdict"]
+    assert "inf" not in verdict and "nan" not in verdict
+    assert verdict.endswith("of 3 inputs in float64: float32 overflowed))")

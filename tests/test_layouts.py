@@ -143,6 +143,77 @@ def test_the_library_keys_also_appear_in_the_files_it_writes() -> None:
         assert names == set(case["keys"]), case["name"]
 
 
+# --- Keras 3's .weights.h5 ---------------------------------------------------------------------
+def write_weights_h5(path: Path, case: dict[str, Any], swap: tuple[str, str] | None = None) -> Path:
+    """What Keras 3's model.save_weights writes for the case (the generator recorded each
+    dataset's path and the variable it holds), with the deterministic weights; ``swap``: two
+    datasets' places exchanged (a file in another layer order)."""
+    h5py = pytest.importorskip("h5py")
+    sd = tensors("keras", case)
+    where = dict(case["weights_h5"])
+    if swap is not None:
+        where[swap[0]], where[swap[1]] = where[swap[1]], where[swap[0]]
+    with h5py.File(path, "w") as f:
+        f.create_group("vars")  # the model's own (none), as Keras writes it
+        f.create_group("layers/activation/vars")  # a layer without weights: an empty group
+        for dataset, variable in where.items():
+            f.create_dataset(dataset, data=sd[variable].numpy())
+    return path
+
+
+def test_a_keras3_weights_h5_is_read_identified_and_gives_keras_output(tmp_path: Path) -> None:
+    """keras-resnet50's .weights.h5 (layers/conv2d_9/vars/0...) mapped by Keras's layer order:
+    identified as resnet50_keras:num_classes=10, proved by a strict load, and the weights in our
+    model give Keras's own logits (the fixture's, RTOL). Catches the projection (_0) and the
+    last 1x1 (_3) of a first block taken in the other order: in conv2_block1 both are
+    1x1x64x256, so only the output tells."""
+    case = fixture("keras")["cases"][0]
+    checkpoint = read_checkpoint(write_weights_h5(tmp_path / "model.weights.h5", case))
+    assert checkpoint.format.value == "hdf5" and checkpoint.layout == "keras"
+    ident = identify_checkpoint(checkpoint)
+    assert ident.proved and ident.identified.spec == resolve("resnet50_keras:num_classes=10")
+    model = build_model(resolve("resnet50_keras:num_classes=10"))
+    model.load_state_dict(dict(checkpoint.tensors), strict=False)  # Keras has no num_batches_tracked
+    with torch.no_grad():
+        ours = model.eval()(deterministic_input(fixture("keras")["input"]))
+    assert relative_difference(ours, decode_float32(case["output"])) < RTOL
+
+
+@pytest.mark.parametrize(("library", "case"), cases("keras"))
+def test_every_keras3_dataset_maps_to_the_keras_variable_it_holds(library: str, case: dict[str, Any]) -> None:
+    """ResNet50, 101 and 152: each dataset's Keras name, by the layer order, is the variable
+    Keras saved there (the generator found it by value). Catches a counter read off by one
+    or a block boundary misread in the deeper nets."""
+    from resnet_inspect.checkpoint.layouts.keras import keras2_names
+
+    held = {k: torch.empty(v[0], device="meta") for k, v in case["keys"].items()}  # one object per variable
+    named = keras2_names({dataset: held[variable] for dataset, variable in case["weights_h5"].items()})
+    assert len(named) == len(held) and all(named[name] is held[name] for name in held)
+
+
+def test_a_keras3_file_in_another_layer_order_is_refused(tmp_path: Path, runner: CliRunner) -> None:
+    """conv3_block1's projection (_0, 1x1x256x512) and first 1x1 (_1, 1x1x256x128) saved in
+    each other's place: the shapes contradict Keras's order; one line, exit 2, nothing guessed."""
+    case = fixture("keras")["cases"][0]
+    by_variable = {v: d for d, v in case["weights_h5"].items()}
+    swap = (by_variable["conv3_block1_0_conv/kernel"], by_variable["conv3_block1_1_conv/kernel"])
+    path = write_weights_h5(tmp_path / "odd.weights.h5", case, swap)
+    with pytest.raises(CheckpointError, match="not the layer order Keras applications' ResNet saves"):
+        read_checkpoint(path)
+    result = runner.invoke(app, ["identify", str(path)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.output
+
+
+def test_a_keras3_file_converts_to_timm_and_loads_strictly(tmp_path: Path) -> None:
+    """convert reads it as any Keras file: conv biases folded into the BatchNorms, proved."""
+    from resnet_inspect.conversion import Target, convert
+
+    case = fixture("keras")["cases"][0]
+    done = convert(write_weights_h5(tmp_path / "model.weights.h5", case), Target.TIMM, tmp_path / "m.pth")
+    assert done.proof.proved and done.source_layout == "keras"
+    assert any("BGR" in e for e in done.expects)
+
+
 # --- near misses and hostile keys ---------------------------------------------------------------
 NEAR_MISSES = [
     (
@@ -445,7 +516,8 @@ def _h5(tmp_path: Path, build: Any) -> Path:
     (lambda f, h5py: f.create_dataset("conv1_conv/conv1_conv/kernel", data=["a", "b"], dtype=h5py.string_dtype()),
      "holds object data, not numbers"),
     (lambda f, h5py: f.__setitem__("conv1_conv", h5py.ExternalLink("/etc/passwd", "/")), "link to another file"),
-    (lambda f, h5py: f.create_dataset("layers/conv2d/vars/0", data=[1.0]), "Keras 3 .weights.h5"),
+    (lambda f, h5py: f.create_dataset("layers/conv2d/vars/0", data=[1.0]),
+     "Keras 3 .weights.h5 .*: 1 convs but 0 BatchNorms"),
     (lambda f, h5py: f.create_dataset("w", shape=(1 << 27,), dtype="f4", compression="gzip",
                                       fillvalue=0.0, chunks=(1 << 20,)), "more than the file's"),
 ])  # fmt: skip

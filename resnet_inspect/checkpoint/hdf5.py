@@ -4,8 +4,10 @@ extra), which reads data and runs nothing; anything that is not a plain dataset 
 object, string or compound dtype; a link to another file) is refused with one line.
 
 Keras 2 and ``model.save('x.h5')`` write ``[model_weights/]{layer}/{layer}/{variable}[:0]``;
-Keras 3's ``.weights.h5`` names layers by their type and a counter (``layers/conv2d_9/vars/0``),
-not by the model's names, so which conv is which cannot be read from it: refused, saying so.
+Keras 3's ``model.save_weights('x.weights.h5')`` writes ``layers/{class}_{n}/vars/{i}``: layers
+named by their class and a counter in the model's layer order, variables by position, not by
+the model's names. Both are read here as they are (``layers/conv2d_9/vars/0``); which Keras
+layer each is, is the layout's to say (layouts/keras.py, by that order).
 """
 
 from __future__ import annotations
@@ -49,10 +51,6 @@ def read_hdf5(p: Path) -> dict[str, torch.Tensor]:
     try:
         with h5py.File(p, "r") as f:
             root = f["model_weights"] if isinstance(f.get("model_weights"), h5py.Group) else f
-            if _is_keras3(root, h5py):
-                raise Hdf5Error("is a Keras 3 .weights.h5 file, which names layers by type and "
-                                "counter (layers/conv2d_9/vars/0), not by the model's names; save "
-                                "it with model.save('x.h5') to read it here")  # fmt: skip
             found: dict[str, Any] = {}
             _walk(root, (), found, h5py)
             _check_sizes(found, p.stat().st_size)
@@ -62,13 +60,6 @@ def read_hdf5(p: Path) -> dict[str, torch.Tensor]:
     except (OSError, ValueError, KeyError, RuntimeError) as exc:  # h5py's errors on a bad file
         raise Hdf5Error(f"cannot be read as an HDF5 file; is it truncated or corrupt? "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None  # fmt: skip
-
-
-def _is_keras3(root: Any, h5py: Any) -> bool:
-    layers = root.get("layers", getlink=True)
-    if not isinstance(layers, h5py.HardLink) or not isinstance(root["layers"], h5py.Group):
-        return False
-    return any(isinstance(g, h5py.Group) and "vars" in g for g in root["layers"].values())
 
 
 def _walk(group: Any, path: tuple[str, ...], found: dict[str, Any], h5py: Any) -> None:

@@ -288,7 +288,8 @@ _NUMPY_MAGIC = b"\x93NUMPY"  # the start of every .npy file (numpy's format.py)
 def _refuse_other_formats(p: Path, fmt: FileFormat, where: str) -> None:
     """Files that torch.load would call corrupt, named for what they are: a zip that holds no
     pickle of torch.save's (a NumPy .npz holds .npy arrays, nothing else), and a NumPy .npy.
-    Not read: numpy is no dependency, and an .npz is unpacked into memory, never mapped."""
+    Not read: no library here saves its ResNets as .npy or .npz, and an .npz would be
+    unpacked into memory, never mapped."""
     advice = ("not a format this tool reads; save the arrays with torch.save (as a dict of "
               "tensors) or as .safetensors")  # fmt: skip
     if fmt is FileFormat.TORCH:

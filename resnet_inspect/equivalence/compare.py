@@ -40,11 +40,20 @@ ACTIVATIONS_PER_INPUT = 256
 
 
 def relative_l2(mine: torch.Tensor, reference: torch.Tensor) -> float:
-    """``||mine - reference|| / ||reference||`` in float64; 0 for two zero tensors, inf where
-    only the reference is zero or the shapes differ."""
+    """``||mine - reference|| / ||reference||`` in float64, both scaled first by the largest
+    magnitude either holds (the ratio does not change; no square overflows, even near
+    float64's largest values); 0 for two zero (or identical) tensors, inf where only the
+    reference is zero, the shapes differ, or a value is not finite and the two are not
+    identical."""
     if mine.shape != reference.shape:
         return math.inf
     a, b = mine.detach().double(), reference.detach().double()
+    if not (bool(a.isfinite().all()) and bool(b.isfinite().all())):
+        return 0.0 if bool(torch_equal(a, b)) else math.inf
+    scale = max(_largest(a), _largest(b))
+    if scale == 0.0:
+        return 0.0
+    a, b = a / scale, b / scale
     den = float(b.norm())
     num = float((a - b).norm())
     if den == 0.0:
@@ -52,10 +61,28 @@ def relative_l2(mine: torch.Tensor, reference: torch.Tensor) -> float:
     return num / den
 
 
+def torch_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal in every element, NaN to NaN and inf to inf at the same places."""
+    import torch
+
+    same_nans = torch.equal(a.isnan(), b.isnan())
+    return same_nans and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
+
+
+def _largest(t: torch.Tensor) -> float:
+    return float(t.abs().max()) if t.numel() else 0.0
+
+
 def cosine(mine: torch.Tensor, reference: torch.Tensor) -> float:
+    """The cosine of the angle between the two, in float64, each scaled by its own largest
+    magnitude first (the angle does not change; no product overflows); NaN where the shapes
+    differ or a value is not finite."""
     if mine.shape != reference.shape:
         return math.nan
     a, b = mine.detach().double().flatten(), reference.detach().double().flatten()
+    if not (bool(a.isfinite().all()) and bool(b.isfinite().all())):
+        return math.nan
+    a, b = (t / _largest(t) if _largest(t) else t for t in (a, b))
     den = float(a.norm() * b.norm())
     return float(a @ b) / den if den else (1.0 if float(a.norm()) == float(b.norm()) else 0.0)
 
@@ -98,6 +125,17 @@ class OutputComparison:
     output_shape: tuple[int, ...] | None  # the reference's
     user_output_shape: tuple[int, ...] | None
     seed: int
+    # inputs on which an output overflowed ``dtype`` (inf or NaN where the other's is finite)
+    # and both models were run again in float64 for the difference (see compare_outputs)
+    in_float64: int = 0
+
+    @property
+    def dtype_text(self) -> str:
+        """``float32``; ``float32 (2 of 3 inputs in float64: float32 overflowed)``."""
+        if not self.in_float64:
+            return self.dtype
+        return (f"{self.dtype} ({self.in_float64} of {self.inputs} input{'s' if self.inputs != 1 else ''} "
+                f"in float64: {self.dtype} overflowed)")  # fmt: skip
 
     @property
     def equal(self) -> bool:
@@ -107,7 +145,8 @@ class OutputComparison:
         return {"metric": self.metric, "inputs": self.inputs, "dtype": self.dtype,
                 "input_shape": list(self.input_shape), "tolerance": self.tolerance,
                 "largest_difference": _finite(self.largest_difference),
-                "smallest_cosine": _finite(self.smallest_cosine), "equal": self.equal, "seed": self.seed}  # fmt: skip
+                "smallest_cosine": _finite(self.smallest_cosine), "equal": self.equal, "seed": self.seed,
+                "inputs_in_float64": self.in_float64}  # fmt: skip
 
 
 def _finite(x: float) -> float | None:
@@ -132,22 +171,53 @@ def compare_outputs(
 ) -> OutputComparison:  # fmt: skip
     """Run both on every input (inference mode) and compare their outputs; ``known``: the
     outputs of ``mine`` on the first inputs, computed already (the proof's alignment pass),
-    not computed again."""
+    not computed again. Where an output holds inf or NaN (a float32 overflow: a shortcut
+    multiplied in grows without bound) and the two are not identical, both models are run
+    again on that input in float64, on copies, so that the difference is a number where the
+    function's values are (counted in ``in_float64``)."""
     import torch
 
-    worst, least_cos = 0.0, 1.0
+    worst, least_cos, again = 0.0, 1.0, 0
     shapes: tuple[tuple[int, ...] | None, tuple[int, ...] | None] = (None, None)
+    wide: tuple[Any, Any] | None = None
     with torch.inference_mode():
         for i, x in enumerate(inputs):
             a = known[i] if i < len(known) else mine(x.clone())
             b = reference(x.clone())
             rel, cos = difference(a, b)
+            if math.isinf(rel) and _overflowed(a, b) and x.dtype == torch.float32:
+                wide = wide or _float64(mine, reference)
+                if wide is not None:
+                    try:
+                        rel, cos = difference(wide[0](x.double()), wide[1](x.double()))
+                        again += 1
+                    except Exception:  # the user's forward in float64 (a float32 constant)
+                        pass
             worst = max(worst, rel) if not math.isnan(rel) else math.inf
             least_cos = min(least_cos, cos) if not math.isnan(cos) else math.nan
             shapes = (_shape(b), _shape(a))
     dtype = str(inputs[0].dtype).removeprefix("torch.")
     return OutputComparison("relative L2", len(inputs), dtype, tuple(inputs[0].shape), TOLERANCE[dtype],
-                            worst, least_cos, shapes[0], shapes[1], seed)  # fmt: skip
+                            worst, least_cos, shapes[0], shapes[1], seed, again)  # fmt: skip
+
+
+def _overflowed(mine: Any, reference: Any) -> bool:
+    """Whether a value of either output is not finite."""
+    return any(not bool(t.isfinite().all()) for t in (*tensors(mine), *tensors(reference)))
+
+
+def _float64(mine: Any, reference: Any) -> tuple[Any, Any] | None:
+    """Float64 copies of both models (None where either is not a module, or cannot be copied)."""
+    import copy
+
+    from torch import nn
+
+    if not (isinstance(mine, nn.Module) and isinstance(reference, nn.Module)):
+        return None
+    try:
+        return copy.deepcopy(mine).double().eval(), copy.deepcopy(reference).double().eval()
+    except Exception:  # a user's module that cannot be copied
+        return None
 
 
 def _shape(output: Any) -> tuple[int, ...] | None:

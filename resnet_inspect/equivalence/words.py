@@ -12,12 +12,15 @@ reference does there.
 
 What is compared is what ran: a module defined and never called is not seen. Arguments the
 recorder does not keep (``F.leaky_relu``'s slope, passed by position) are read from the
-module that made the call where that module is torch's own. Names come from user code:
-every text is escaped (``units.printable``) before it leaves this module.
+call itself, beside the recorder, or from the module that made it where that is torch's own.
+Names come from user code: every text is escaped (``units.printable``) before it leaves this
+module.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,11 +28,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..collector import collector_paused
 from ..tracing.recorder import Recorded, Recorder
 from ..tracing.tracer import evaluating
 from ..units import printable
+from .align import Alignment, Call
 
 
 @dataclass(frozen=True)
@@ -117,15 +122,17 @@ def _record(model: nn.Module, args: Sequence[torch.Tensor]) -> _Pass:
     recorder = Recorder(shape_rules=all(a.is_meta for a in args))
     spans: dict[str, tuple[int, int]] = {}
     inputs: dict[str, tuple[int, ...]] = {"": tuple(id(a) for a in args)}
+    scalars = _Scalars()
     with _hooks(model, recorder, spans, inputs), torch.no_grad():
         for a in args:
             recorder.seed(a)
-        with recorder:
+        with scalars, recorder:  # the recorder on top: each call reaches it first, then this
             model(*args)
     spans[""] = (0, len(recorder.calls))
     graph = recorder.freeze()
     modules = dict(model.named_modules())
-    steps = tuple(_step(i, c, graph.fields, modules) for i, c in enumerate(graph.calls))
+    seen = scalars.seen
+    steps = tuple(_step(i, c, graph.fields, modules, seen) for i, c in enumerate(graph.calls))
     return _Pass(steps, spans, inputs, graph.numel, known)
 
 
@@ -179,23 +186,70 @@ def _short(name: str) -> str:
     return short if short.startswith("__") else short.rstrip("_")
 
 
+# An activation's own numbers, by parameter name, in the order its words give them; read
+# from the call itself (by position or keyword, else torch's default), as the recorder keeps
+# only the keywords of a call it has no cost rule for.
+_ACTIVATION_PARAMETERS = {
+    "leaky_relu": ("negative_slope",), "elu": ("alpha",), "celu": ("alpha",),
+    "hardtanh": ("min_val", "max_val"),
+}  # fmt: skip
+
+
+class _Scalars(TorchFunctionMode):
+    """While a pass runs: the parameters of each parametrised activation called (see
+    :data:`_ACTIVATION_PARAMETERS`), by the id of the tensor it returned (the recorder keeps
+    every tensor alive for the pass, so the id is that call's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[int, tuple[float, ...]] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        names = _ACTIVATION_PARAMETERS.get(_short(getattr(func, "__name__", "")))
+        if names and isinstance(out, torch.Tensor):
+            values = _bound(func, args, kwargs, names)
+            if values is not None:
+                self.seen[id(out)] = values
+        return out
+
+
+def _bound(func: Any, args: Any, kwargs: Any, names: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The named parameters of a call of ``func`` (a Python function with a signature, as
+    torch.nn.functional's are), as numbers; None where it cannot tell."""
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    bound.apply_defaults()
+    values = [bound.arguments.get(n) for n in names]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return tuple(float(v) for v in values)  # type: ignore[arg-type]
+
+
 def _step(
-    index: int, c: Recorded, activations: Mapping[int, Any], modules: Mapping[str, nn.Module]
-) -> _Step:
+    index: int, c: Recorded, activations: Mapping[int, Any], modules: Mapping[str, nn.Module],
+    scalars: Mapping[int, tuple[float, ...]] | None = None,
+) -> _Step:  # fmt: skip
     ins = tuple(i for i in c.input_ids if i in activations)
     outs = c.output_ids or (c.output_id,)
-    kind, what, detail = _classify(c, modules.get(c.owner), len(ins))
+    values = (scalars or {}).get(c.output_id)
+    kind, what, detail = _classify(c, modules.get(c.owner), len(ins), values)
     return _Step(index, kind, what, c.owner, ins, outs, c, detail)
 
 
-def _classify(c: Recorded, module: nn.Module | None, activations: int) -> tuple[str, str, str]:
+def _classify(
+    c: Recorded, module: nn.Module | None, activations: int, values: tuple[float, ...] | None = None
+) -> tuple[str, str, str]:
     short, args = _short(c.name), c.call.args
     if c.name == "convolution":
         return "conv", "conv", ""
     if c.name in _NORMS or short in _NORMS:
         return "norm", _NORMS.get(c.name, _NORMS.get(short, short)), ""
     if short in _ACTIVATIONS:
-        return "act", _activation(short, module), ""
+        return "act", _activation(short, module, values), ""
     if c.name in ("max_pool", "avg_pool") or _adaptive_max(c, module):
         return "pool", _pool(c, module), "x".join(map(str, c.call.output_shape[-2:]))
     if _global_mean(c):  # x.mean((2, 3)): global average pooling, written as a mean
@@ -232,12 +286,18 @@ def _torch_own(module: nn.Module | None) -> bool:
     return module is not None and type(module).__module__.startswith("torch.nn.")
 
 
-def _activation(short: str, module: nn.Module | None) -> str:
-    """An activation in words; torch's own module says its parameters: ``LeakyReLU(0.1)``."""
+def _activation(
+    short: str, module: nn.Module | None, values: tuple[float, ...] | None = None
+) -> str:
+    """An activation in words, with its parameters: ``LeakyReLU(0.1)``, ``Hardtanh(0, 6)``.
+    torch's own module names itself (``ReLU6``, a Hardtanh); else the numbers the call was
+    given (``values``, by position or keyword: ``F.leaky_relu(x, 0.1)``)."""
     if _torch_own(module) and short in ("leaky_relu", "hardtanh", "elu", "celu", "relu6"):
         name = type(module).__name__
         slope = getattr(module, "negative_slope", getattr(module, "alpha", None))
         return f"{name}({slope:g})" if isinstance(slope, float) else name
+    if values:
+        return f"{_ACTIVATIONS[short]}({', '.join(f'{v:g}' for v in values)})"
     return _ACTIVATIONS[short]
 
 
@@ -716,3 +776,88 @@ def _shared(model: nn.Module) -> list[tuple[nn.Module, list[str]]]:
         if name:
             names.setdefault(id(module), (module, []))[1].append(name)
     return [entry for entry in names.values() if len(entry[1]) > 1]
+
+
+# --- where two call sequences part ----------------------------------------------------------
+@dataclass(frozen=True)
+class Parting:
+    """Where the alignment failed, said as a departure at the user's module (``departure``),
+    and what a claim that the function differs rests on (``basis``); ``departure.
+    changes_function`` is False where the missing norm could be folded into the conv before
+    it (a conv with a bias): the two may then compute the same function in eval mode."""
+
+    departure: Departure
+    basis: str
+
+
+def parting_departure(alignment: Alignment, reference: str) -> Parting | None:
+    """The parametrised call only one side makes, where two sequences first part: "layer1.0:
+    no BatchNorm after conv2 (resnet18 has bn2)" or "a BatchNorm (bn3) after conv2 where
+    resnet18 has none". ``alignment``: the reference's calls as ``a_calls``, the user's as
+    ``b_calls``. Said only where both hold: skipping that one call pairs the next two (so it
+    is that call, at that place), and one side makes more calls of its kind and weight shape
+    than the other (so a layer exists on one side only: a count, not an order). None where
+    they part otherwise (a different order, other shapes)."""
+    u = alignment.unaligned
+    if u is None or not u.index:
+        return None
+    a, b, i = alignment.a_calls, alignment.b_calls, u.index
+    more = Counter(map(_key, a))
+    more.subtract(Counter(map(_key, b)))
+    ref = printable(reference)
+    before = b[i - 1]
+    if i < len(a) and _pairs(a[i + 1 :], b[i:]) and more[_key(a[i])] > 0:
+        call, other = a[i], b[i - 1]  # the reference's call i has no counterpart
+        kind, after, theirs = _kind_words(call.kind), _leaf(before.name), _leaf(call.name)
+        text = f"no {kind} after {after} ({ref} has {theirs})"
+        place, whose, n = _parent(before.name), f"{ref}'s", more[_key(call)]
+        counts = (n + _count_calls(b, call), _count_calls(b, call))
+    elif i < len(b) and _pairs(a[i:], b[i + 1 :]) and more[_key(b[i])] < 0:
+        call, other = b[i], a[i - 1]  # the user's call i has no counterpart
+        text = f"{_a(_kind_words(call.kind))} ({_leaf(call.name)}) after {_leaf(before.name)} where {ref} has none"
+        place, whose = _parent(call.name), "its"
+        counts = (_count_calls(a, call), _count_calls(b, call))
+    else:
+        return None
+    shape = "x".join(map(str, call.weight or ()))
+    basis = (f"a parametrised layer on one side only: {whose} {call.text()}; {ref} makes {counts[0]} "
+             f"{call.kind} call{'s' if counts[0] != 1 else ''} of weight {shape}, it {counts[1]}")  # fmt: skip
+    foldable = _norm(call.kind) and "bias" in dict(other.tensors)
+    if foldable:  # a conv with a bias and no norm: a BatchNorm folded into it (eval mode)
+        text += (f"; {_leaf(other.name)} has a bias, into which a BatchNorm folds in eval mode: "
+                 "the two may compute the same function")  # fmt: skip
+    departure = Departure(printable(text), printable(place), not foldable, "norm")
+    return Parting(departure, printable(basis))
+
+
+def _key(call: Call) -> tuple[str, Any]:
+    return call.kind, call.weight if call.weight is not None else call.tensors
+
+
+def _count_calls(calls: Sequence[Call], like: Call) -> int:
+    return sum(_key(c) == _key(like) for c in calls)
+
+
+def _pairs(a: Sequence[Call], b: Sequence[Call], again: int = 2) -> bool:
+    """The next ``again`` calls pair (or all that are left, where both end there)."""
+    n = min(len(a), len(b), again)
+    if n < again and len(a) != len(b):
+        return False
+    return all(x.matches(y) for x, y in zip(a[:n], b[:n], strict=True))
+
+
+def _parent(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit(".", 1)[-1] or "(the model)"
+
+
+def _norm(kind: str) -> bool:
+    return "Norm" in kind
+
+
+def _kind_words(kind: str) -> str:
+    """``BatchNorm2d`` -> ``BatchNorm`` (as the words reader names norms), else the class."""
+    return kind[:-2] if _norm(kind) and kind[-2:] in ("1d", "2d", "3d") else kind

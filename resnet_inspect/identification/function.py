@@ -15,8 +15,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..equivalence.align import Alignment, Call
     from ..equivalence.proof import Proof
-    from ..equivalence.words import Departure
+    from ..equivalence.words import Departure, Parting
     from .structure import StructureMatch
 
 
@@ -89,9 +90,15 @@ class ModuleMatch:
         c = proof.comparison
         if c is None:
             head = f"nearest preset: {p}, with {departures}" if n else f"same structure as {p}"
+            first = next((m for m in self.marked if m.divergence), None)
+            if first is not None and first.places:  # unaligned: a structural fact decides it
+                parting = _parting(proof)
+                place = parting.departure.where if parting is not None else first.places[0]
+                return (f"{head}; a different function from {place or 'its own forward'} on (no "
+                        f"functional comparison: the layers do not align; this rests on {_unaligned_basis(proof)})")  # fmt: skip
             return f"{head}; function not compared: {proof.not_compared}"
         said = (f"outputs {'equal' if c.equal else 'differ'} on {c.inputs} random input{'s' if c.inputs != 1 else ''} "
-                f"(largest relative difference {_number(c.largest_difference)}, {c.dtype})")  # fmt: skip
+                f"(largest relative difference {_number(c.largest_difference)}, {c.dtype_text})")  # fmt: skip
         if c.equal:
             if not n:
                 return f"computes the same function as {proof.reference}: {said}; matches {p} exactly, no departure"
@@ -170,7 +177,76 @@ def combine(
             out.append(Marked(t, effect, tuple(dict.fromkeys(d.where for d in absorbed))))
     if proof.equal:
         return tuple(Marked(m.text, Effect.KEEPS, m.places) for m in out)
+    if proof.comparison is None:
+        return _at_parting(out, proof)
     return _at_divergence(out, proof)
+
+
+def _parting(proof: Proof) -> Parting | None:
+    from ..equivalence.words import parting_departure
+
+    alignment = proof.alignment
+    return parting_departure(alignment, proof.reference) if alignment is not None else None
+
+
+def _at_parting(out: list[Marked], proof: Proof) -> tuple[Marked, ...]:
+    """Where the layers do not align (no outputs compared): a parametrised layer on one side
+    only (:func:`..equivalence.words.parting_departure`) changes the function at its place,
+    marked there (the entry that names it, else an entry of its own); without one, where both
+    make the same layers in another order, the first departure in the order the user's model
+    runs that the operations read as changing it (else nothing is claimed).
+    A norm that may be folded into a conv's bias is said, marked as structure alone."""
+    alignment = proof.alignment
+    if alignment is None or alignment.unaligned is None:
+        return tuple(out)
+    parting = _parting(proof)
+    if parting is not None:
+        d = parting.departure
+        text = f"{d.where}: {d.text}" if d.where else d.text
+        if not d.changes_function:
+            return (*out, Marked(text, Effect.STRUCTURE, (d.where,)))
+        at = [k for k, m in enumerate(out) if m.effect is Effect.CHANGES and d.where in m.places]
+        if not at:
+            return (*out, Marked(text, Effect.CHANGES, (d.where,), divergence=True))
+        return _mark(out, at[0])
+    if not _same_layers(alignment):  # more or fewer layers: the words' pairing is not sure
+        return tuple(out)
+    order = {c.name: k for k, c in reversed(list(enumerate(alignment.b_calls)))}
+
+    def first_run(m: Marked) -> int:
+        inside = [k for name, k in order.items() for p in m.places if _within(name, p)]
+        return min(inside, default=len(order))
+
+    changing = [k for k, m in enumerate(out) if m.effect is Effect.CHANGES and any(m.places)]
+    return _mark(out, min(changing, key=lambda k: first_run(out[k]))) if changing else tuple(out)
+
+
+def _same_layers(alignment: Alignment) -> bool:
+    """Both sides make the same parametrised calls, kind and weight shape, in another order
+    (a BatchNorm moved after the sum): the blocks, and so the words' pairing of them, agree."""
+    from collections import Counter
+
+    def layers(calls: tuple[Call, ...]) -> Counter[tuple[str, Any]]:
+        return Counter((c.kind, c.weight or c.tensors) for c in calls)
+
+    return layers(alignment.a_calls) == layers(alignment.b_calls)
+
+
+def _within(name: str, place: str) -> bool:
+    return bool(place) and (name == place or name.startswith(place + "."))
+
+
+def _mark(out: list[Marked], k: int) -> tuple[Marked, ...]:
+    m = out[k]
+    return (*out[:k], Marked(m.text, m.effect, m.places, divergence=True), *out[k + 1 :])
+
+
+def _unaligned_basis(proof: Proof) -> str:
+    """What "a different function" rests on where no outputs were compared."""
+    parting = _parting(proof)
+    if parting is not None and parting.departure.changes_function:
+        return parting.basis
+    return "the operations its forward runs, read from the data flow (the departure marked)"
 
 
 def _structural_effect(text: str, proof: Proof) -> Effect:

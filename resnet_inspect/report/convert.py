@@ -28,6 +28,11 @@ def convert_report(c: Conversion) -> Report:
         ("Format", c.file_format or "-"),
         ("Tensors", f"{len(c.tensors):,}"),
     )
+    if c.config is not None:
+        said = "written (transformers' ResNetConfig)"
+        if c.config_kept:
+            said = "kept: the same content was there"
+        rows += (("Config", f"{str(c.config)!r} {said}"),)
     if c.filled:
         rows += (("Filled", f"{len(c.filled):,} num_batches_tracked the source lacks, as 0"),)
     table = Table(title=f"Converted: {name}, {c.source_layout} -> {c.target.value}",
@@ -55,6 +60,8 @@ def _payload(c: Conversion) -> dict[str, object]:
         "to": c.target.value,
         "output": str(c.output) if c.output is not None else None,
         "file_format": c.file_format,
+        "config": str(c.config) if c.config is not None else None,
+        "config_kept": c.config_kept,
         "tensors": len(c.tensors),
         "filled": list(c.filled),
         "proof": {**dataclasses.asdict(c.proof), "differing": list(c.proof.differing)},

@@ -45,5 +45,5 @@ def _compared(match: ModuleMatch) -> str:
         return f"Function not compared with {proof.reference}: {proof.not_compared}"
     weights = f"the weights of {proof.weights}" if proof.weights else f"weights drawn with seed {c.seed}"
     return (f"Compared with {proof.reference} on {c.inputs} random {shape_text(c.input_shape)} "
-            f"inputs, {c.dtype}, {weights}, eval mode: relative L2 at most {c.largest_difference:.2g} "
+            f"inputs, {c.dtype_text}, {weights}, eval mode: relative L2 at most {c.largest_difference:.2g} "
             f"(equal up to {c.tolerance:g})")  # fmt: skip

@@ -160,6 +160,16 @@ class MissingBnBlock(BasicBlock):
         return self.relu(out)
 
 
+class FoldedBnBlock(MissingBnBlock):
+    """No BN after conv2, but conv2 has a bias: a deployed model with bn2 folded into conv2
+    (in eval mode the same function as conv-BN, for folded weights)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__(cin, cout, stride)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=True)
+        del self.bn2
+
+
 class BnAfterSumBlock(BasicBlock):
     """bn2 applied after the sum instead of on the branch before it."""
 
@@ -242,6 +252,12 @@ class MissingBn(ResNet18):
     """No BN after each block's conv2."""
 
     block = MissingBnBlock
+
+
+class FoldedBn(ResNet18):
+    """Each block's bn2 folded into conv2 (a bias, no BN)."""
+
+    block = FoldedBnBlock
 
 
 class BnAfterSum(ResNet18):
@@ -330,6 +346,34 @@ class FunctionalRelu(ResNet18):
             out = F.relu(self.bn1(self.conv1(x)))
             out = self.bn2(self.conv2(out))
             return F.relu(out + identity)
+
+    block = Block
+
+
+class FunctionalLeaky(ResNet18):
+    """``F.leaky_relu(x, 0.1)`` in the blocks' forward, the slope passed by position (the
+    stem keeps its ReLU module): LeakyReLU(0.1) where resnet18 has ReLU, in every block."""
+
+    class Block(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = F.leaky_relu(self.bn1(self.conv1(x)), 0.1)
+            out = self.bn2(self.conv2(out))
+            return F.leaky_relu(out + identity, negative_slope=0.1)
+
+    block = Block
+
+
+class FunctionalElu(ResNet18):
+    """``F.elu(x, 0.5)`` and ``F.hardtanh(x, 0.0, 6.0)`` (a ReLU6 written as a function) in
+    the blocks, by position: ELU(0.5) and Hardtanh(0, 6) where resnet18 has ReLU."""
+
+    class Block(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = F.elu(self.bn1(self.conv1(x)), 0.5)
+            out = self.bn2(self.conv2(out))
+            return F.hardtanh(out + identity, 0.0, 6.0)
 
     block = Block
 

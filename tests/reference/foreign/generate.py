@@ -7,7 +7,8 @@ with mmengine and mmcv-lite, keras 3 on the torch backend with h5py, open_clip; 
     KERAS_BACKEND=torch /work/venv-foreign/bin/python tests/reference/foreign/generate.py
 
 For every case it records, from the library's own model only: each state-dict key (Keras:
-each variable's ``layer/name``) with its shape and dtype, and, where ``output`` is set, the
+each variable's ``layer/name``) with its shape and dtype (Keras 3's ``.weights.h5`` too: each
+dataset's path and the variable it holds, ``weights_h5``), and, where ``output`` is set, the
 model's eval-mode output on ``deterministic_input`` with the deterministic weights of
 schemes.py, seeded by the library's own key names (float32, base64). The tests map those same
 weights to our names and compare our model's output with it, without the library. ``spec`` is
@@ -319,12 +320,34 @@ def _keras_case(case: Case) -> dict[str, Any]:
     weights = foreign_state_dict("keras", keys)
     for path, w in variables.items():
         w.assign(weights[path].numpy())
+    entry["weights_h5"] = _keras3_paths(model, variables)
     x = deterministic_input(INPUT).permute(0, 2, 3, 1).contiguous()  # NCHW -> NHWC
     out = model(np.asarray(x), training=False)
     entry["output"] = encode_float32(
         torch.as_tensor(np.asarray(out.detach().cpu() if hasattr(out, "detach") else out))
     )
     return entry
+
+
+def _keras3_paths(model: Any, variables: dict[str, Any]) -> dict[str, str]:
+    """Keras 3's ``model.save_weights('x.weights.h5')``: each dataset's path (layers named by
+    class and counter, ``layers/conv2d_9/vars/0``) -> the variable it holds (``w.path``),
+    found by its values (the deterministic weights differ from one variable to the next)."""
+    import h5py
+    import numpy as np
+
+    by_value = {path: np.asarray(w.numpy() if hasattr(w, "numpy") else w) for path, w in variables.items()}
+    found: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_weights(f"{tmp}/m.weights.h5")
+        with h5py.File(f"{tmp}/m.weights.h5") as f:
+            datasets: list[tuple[str, Any]] = []
+            f.visititems(lambda n, o: datasets.append((n, o[()])) if isinstance(o, h5py.Dataset) else None)
+    for name, data in datasets:
+        same = [p for p, v in by_value.items() if v.shape == data.shape and np.array_equal(v, data)]
+        assert len(same) == 1, (name, same)  # one variable each, or the record would guess
+        found[name] = same[0]
+    return found
 
 
 def generate(library: str) -> None:
