@@ -311,3 +311,22 @@ def test_the_nesting_is_said_and_two_hf_resnets_are_refused() -> None:
     sig = "embedder.embedder.convolution.weight"
     with pytest.raises(LayoutError, match=r"holds 2 ResNets \(under 'a\.', 'b\.'\)"):
         hf.matches({f"a.{sig}": 0, f"b.{sig}": 0})
+
+
+@pytest.mark.parametrize(("classes", "head"), [(0, "none"), (10, "Linear(512, 10)")])
+def test_the_head_the_reference_was_built_with_is_not_called_a_departure_that_keeps_it(
+    classes: int, head: str
+) -> None:
+    """The reference compared is resnet18 with the model's own head, so the head cannot be
+    said to keep (or change) the function that comparison speaks of: it is marked as what the
+    reference was built with, and the verdict counts no departure beyond it (before: "1
+    departure that keeps it", the head marked "keeps the function"). JSON's ``exact`` stays
+    false: the model is not resnet18 itself. Catches the mark lost, or the head counted."""
+    model = resnet_inspect.build("resnet18")
+    model.fc = torch.nn.Identity() if classes == 0 else torch.nn.Linear(512, classes)
+    match = resnet_inspect.identify(model, input_size=(1, 3, 64, 64)).data
+    assert [(m.text, m.effect.value) for m in match.marked] == [
+        (f"head: {head} where resnet18 has Linear(512, 1000)", "in the reference compared")]
+    assert match.verdict.startswith(f"computes the same function as resnet18:num_classes={classes}: outputs equal")
+    assert match.verdict.endswith("; matches it exactly, no departure but what it was built with")
+    assert not match.exact

@@ -27,6 +27,8 @@ class Effect(str, Enum):
     CHANGES = "changes the function"
     KEEPS = "keeps the function"
     STRUCTURE = "structure"  # not told apart by the comparison: the function was not compared, or differs elsewhere
+    # a departure from the preset that the reference compared was built with (num_classes)
+    IN_REFERENCE = "in the reference compared"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class ModuleMatch:
         if c.equal:
             if not n:
                 return f"computes the same function as {proof.reference}: {said}; matches {p} exactly, no departure"
+            n = sum(m.effect is not Effect.IN_REFERENCE for m in self.marked)
+            if not n:  # the reference compared was built with the only departures (its head)
+                return (f"computes the same function as {proof.reference}: {said}; matches it exactly, "
+                        f"no departure but what it was built with")  # fmt: skip
+            departures = f"{n} departure{'s' if n != 1 else ''}"
             keep = "keeps" if n == 1 else "keep"
             return f"computes the same function as {proof.reference}: {said}; {departures} that {keep} it"
         where = proof.divergence
@@ -175,11 +182,22 @@ def combine(
                 changes = any(d.changes_function for d in absorbed)
                 effect = Effect.CHANGES if changes else Effect.KEEPS
             out.append(Marked(t, effect, tuple(dict.fromkeys(d.where for d in absorbed))))
+    built = _built_with(proof)
+    out = [Marked(m.text, Effect.IN_REFERENCE, m.places) if topic(m.text) in built else m for m in out]
     if proof.equal:
-        return tuple(Marked(m.text, Effect.KEEPS, m.places) for m in out)
+        return tuple(m if m.effect is Effect.IN_REFERENCE else Marked(m.text, Effect.KEEPS, m.places)
+                     for m in out)  # fmt: skip
     if proof.comparison is None:
         return _at_parting(out, proof)
     return _at_divergence(out, proof)
+
+
+def _built_with(proof: Proof) -> frozenset[str]:
+    """The departure topics the reference compared was built with (proof.py adapts its
+    num_classes to the model's last Linear, or to none): the comparison holds them equal by
+    construction, so they neither keep nor change the function it speaks of."""
+    adapted = any(n.startswith("reference built with num_classes") for n in proof.notes)
+    return frozenset({"head"}) if adapted else frozenset()
 
 
 def _parting(proof: Proof) -> Parting | None:
