@@ -24,7 +24,7 @@ from .compare import (
     random_inputs,
 )
 from .localise import Localisation, localise
-from .transfer import randomise, transfer
+from .transfer import empty_copy, randomise, transfer, versions
 
 if TYPE_CHECKING:
     from torch import nn
@@ -79,7 +79,11 @@ def prove(
 ) -> Proof:  # fmt: skip
     """Compare the user's model (``mine_meta``: as built already, on meta or anywhere, for
     its size; ``build_mine``: builds it on the CPU, ``weights`` already loaded) with the
-    variant ``reference`` on ``inputs`` random inputs of ``input_shape``.
+    variant ``reference`` on ``inputs`` random inputs of ``input_shape``. Where ``mine_meta``
+    is on meta and every tensor of it is drawn or loaded next, its copy is used instead of a
+    CPU build (see :func:`.transfer.empty_copy`); ``build_mine`` where the forward of that
+    copy raises (a meta tensor the model keeps as a plain attribute), so that the answer is
+    the CPU build's.
 
     The models are aligned as built on the CPU, with one pass each on zeros: on this CPU a
     resnet50's pass at 224x224 takes a fifth of the time its meta pass takes (torch's meta
@@ -94,14 +98,44 @@ def prove(
             f"more than the {human_bytes(budget_bytes)} allowed; try a smaller input shape"))  # fmt: skip
     import torch
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mine = build_mine().eval()
-    try:
-        return _run(base, spec, mine, weights is not None, inputs, seed)
-    except Exception as exc:  # the user's forward on real tensors: say so, do not crash identify
-        return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
-                                   + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+    shares: tuple[bool, ...] = (True, False)
+    emptied = _emptied(mine_meta, weights)
+    if emptied is not None:
+        try:
+            return _run(base, spec, emptied.eval(), weights is not None, inputs, seed, share=True)
+        except _Changed:
+            shares = (False,)
+        except Exception:  # a meta tensor kept outside its parameters and buffers: built again
+            pass
+    for share in shares:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            mine = build_mine().eval()
+        try:
+            return _run(base, spec, mine, weights is not None, inputs, seed, share=share)
+        except _Changed:  # its forward changes its own tensors: the reference gets copies
+            continue
+        except Exception as exc:  # the user's forward on real tensors: said, identify goes on
+            return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
+                                       + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+    raise AssertionError("unreachable: without sharing, nothing is raised for a change")
+
+
+class _Changed(Exception):
+    """The user's forward changed a tensor it shares with the reference: the comparison is
+    made again with copies, as if nothing had been shared."""
+
+
+def _emptied(mine_meta: nn.Module, weights: str | None) -> nn.Module | None:
+    """The user's model as built on meta, on the CPU without its constructor's initialisation,
+    where every tensor is drawn or loaded next (:func:`.transfer.empty_copy`), ``weights``
+    loaded; else None, and the model is built on the CPU."""
+    emptied = empty_copy(mine_meta, loaded=weights is not None)
+    if emptied is not None and weights is not None:
+        from ..checkpoint import load_weights_into
+
+        load_weights_into(emptied, weights)
+    return emptied
 
 
 def _reference(spec: ResNetSpec) -> nn.Module:
@@ -142,8 +176,12 @@ def _names(model: nn.Module) -> tuple[str, ...]:
 
 
 def _run(
-    base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int
-) -> Proof:
+    base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int,
+    share: bool = False,
+) -> Proof:  # fmt: skip
+    """The proof on the user's model on the CPU; ``share``: the reference holds the user's
+    tensors themselves rather than copies, and :class:`_Changed` is raised where the user's
+    forward changed one of them (then the comparison would not be the one copies give)."""
     if not trained:  # drawn before the alignment pass, so that its output is the first one compared
         randomise(model, seed)
     xs = random_inputs(base.input_shape, inputs, seed)
@@ -161,16 +199,19 @@ def _run(
     if alignment.unaligned is not None:
         return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "
                                    f"{base.reference}'s: {alignment.unaligned.reason}")  # fmt: skip
-    copied = transfer(alignment, model, ref)
+    copied = transfer(alignment, model, ref, share=share)
+    before = versions(model)
     randomise(ref, seed + 1, skip=copied)  # a tensor only the reference has: a draw of its own
     comparison = compare_outputs(model, ref, xs, seed, known=[mine.output])
     result = dataclasses.replace(base, comparison=comparison)
-    if comparison.equal:
-        return result
-    loc, seen = localise(alignment, ref, model, xs[0], comparison.tolerance)
-    return dataclasses.replace(
-        result, localisation=loc, departure=_words(loc, alignment, model, ref, seen, base)
-    )
+    if not comparison.equal:
+        loc, seen = localise(alignment, ref, model, xs[0], comparison.tolerance)
+        result = dataclasses.replace(
+            result, localisation=loc, departure=_words(loc, alignment, model, ref, seen, base)
+        )
+    if share and versions(model) != before:
+        raise _Changed
+    return result
 
 
 def _with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:

@@ -1,0 +1,161 @@
+"""The proof's user model made on the CPU from its meta copy (``transfer.empty_copy``) and the
+reference holding the user's tensors themselves (``transfer(share=True)``): both are only
+faster, so every answer must be the one the CPU build with copies gives. Each model below
+carries what would make the fast way go wrong: a tensor the draw does not set, a tensor two
+modules share, a meta tensor outside the parameters and buffers, a forward that changes its
+own weights."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_inspect.equivalence import proof, prove
+from resnet_inspect.equivalence.transfer import empty_copy
+from resnet_inspect.spec import PRESETS
+
+sys.path.insert(0, str(Path(__file__).parent / "user_models"))
+from hand18 import Hand18
+
+SHAPE = (1, 3, 32, 32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class OrderedBN(nn.BatchNorm2d):
+    """A BN that also reorders its channels by an integer buffer (the identity): only the
+    constructor knows its values, the proof's draw does not set it."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels)
+        self.register_buffer("order", torch.arange(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)[:, self.order]
+
+
+class Ordered(Hand18):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn1 = OrderedBN(64)
+
+
+class ScaledBN(nn.BatchNorm2d):
+    """A BN times a constant 1 kept in a non-persistent buffer: not in the state_dict, so a
+    checkpoint does not set it."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels)
+        self.register_buffer("scale", torch.ones(()), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * self.scale
+
+
+class Scaled(Hand18):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn1 = ScaledBN(64)
+
+
+class Tied(Hand18):
+    """layer1.0's two convs share one weight (and a ReLU before the sum, so that the outputs
+    differ and the difference depends on the values drawn)."""
+
+    def __init__(self) -> None:
+        super().__init__({"layer1.1": "relu before sum"})
+        self.layer1[0].conv2.weight = self.layer1[0].conv1.weight
+
+
+class Shifted(Hand18):
+    """A shift of 0 kept as a plain tensor attribute: built on meta, it stays there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift = torch.zeros(())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) + self.shift
+
+
+class Drifting(Hand18):
+    """Each forward adds 1 to its head's bias after using it: a reference that held the same
+    tensor would drift with it, a copy does not."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        with torch.no_grad():
+            self.fc.bias.add_(1.0)
+        return out
+
+
+def _meta(factory: Callable[[], nn.Module]) -> nn.Module:
+    with torch.device("meta"):
+        return factory()
+
+
+def _both(factory: Callable[[], nn.Module], **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The proof from the meta copy, and from a CPU build (a model on the CPU is never emptied)."""
+    fast = prove(_meta(factory), factory, PRESETS["resnet18"], SHAPE, inputs=2, **kw)
+    slow = prove(factory(), factory, PRESETS["resnet18"], SHAPE, inputs=2, **kw)
+    return fast.to_dict(), slow.to_dict()
+
+
+def test_a_plain_model_is_emptied_and_its_batch_norm_step_counts_are_zero() -> None:
+    made = empty_copy(_meta(Hand18), loaded=False)
+    assert made is not None and made.bn1.weight.device.type == "cpu"
+    assert all(int(m.num_batches_tracked) == 0 for m in made.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def test_an_integer_buffer_keeps_its_constructors_value() -> None:
+    assert empty_copy(_meta(Ordered), loaded=False) is None  # the draw sets floating tensors only
+    fast, slow = _both(Ordered)
+    assert fast["equal"] and fast == slow
+
+
+def test_a_non_persistent_buffer_keeps_its_value_under_the_users_weights(tmp_path: Path) -> None:
+    from resnet_inspect.checkpoint import load_weights_into
+
+    path = tmp_path / "scaled.pth"
+    torch.save(Scaled().state_dict(), path)  # without "scale": it is not persistent
+    assert empty_copy(_meta(Scaled), loaded=True) is None
+    assert empty_copy(_meta(Scaled), loaded=False) is not None  # a floating tensor: drawn
+
+    def build() -> nn.Module:
+        model = Scaled()
+        load_weights_into(model, path)
+        return model
+
+    fast = prove(_meta(Scaled), build, PRESETS["resnet18"], SHAPE, inputs=1, weights=str(path))
+    assert fast.equal, fast.to_dict()
+
+
+def test_a_tensor_two_modules_share_is_not_parted() -> None:
+    assert empty_copy(_meta(Tied), loaded=False) is None
+    fast, slow = _both(Tied)
+    assert not fast["equal"] and fast == slow
+
+
+def test_a_meta_tensor_outside_the_buffers_sends_the_proof_to_a_cpu_build() -> None:
+    fast, slow = _both(Shifted)
+    assert fast["compared"] and fast["equal"] and fast == slow
+
+
+def test_a_forward_that_changes_its_weights_is_compared_with_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _both(Drifting)
+    real = proof.transfer
+    monkeypatch.setattr(proof, "transfer", lambda *a, **kw: real(*a, **{**kw, "share": False}))
+    copies = prove(_meta(Drifting), Drifting, PRESETS["resnet18"], SHAPE, inputs=2).to_dict()
+    assert fast == copies and not fast["equal"]  # the bias moves between the passes
