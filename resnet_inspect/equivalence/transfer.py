@@ -138,7 +138,8 @@ def versions(model: nn.Module) -> dict[int, int]:
 
 
 def _copy(src: nn.Module, dst: nn.Module, share: bool = False) -> list[str]:
-    """The tensors of the same name and shape, copied (``share``: handed over)."""
+    """The tensors of the same name and shape, copied (``share``: handed over); a destination
+    tensor on the meta device gets its storage on the CPU first."""
     theirs = {n: t for n, t in [*src._parameters.items(), *src._buffers.items()] if t is not None}
     mine = {n: t for n, t in [*dst._parameters.items(), *dst._buffers.items()] if t is not None}
     copied = []
@@ -152,6 +153,36 @@ def _copy(src: nn.Module, dst: nn.Module, share: bool = False) -> list[str]:
             else:
                 dst._buffers[name] = other
         else:
-            t.copy_(other.to(t.dtype))
+            _on_cpu(dst, name, t).copy_(other.to(t.dtype))
         copied.append(name)
     return copied
+
+
+def materialise(model: nn.Module) -> nn.Module:
+    """Every tensor of ``model`` still on the meta device given its storage on the CPU,
+    not set (as ``to_empty``, but a tensor already on the CPU, handed over by
+    :func:`transfer`, stays); BN step counts set to 0 as torch's constructor sets them."""
+    for module in model.modules():
+        for name, t in [*module._parameters.items(), *module._buffers.items()]:
+            if t is not None and t.is_meta:
+                made = _on_cpu(module, name, t)
+                if _step_count(module, name):
+                    made.zero_()
+    return model
+
+
+def _on_cpu(module: nn.Module, name: str, t: torch.Tensor) -> torch.Tensor:
+    """``module``'s tensor ``name`` (``t``), where it is on meta replaced by an empty one on
+    the CPU of the same kind (a Parameter stays one); the tensor now held."""
+    import torch
+    from torch import nn
+
+    if not t.is_meta:
+        return t
+    made = torch.empty_like(t, device="cpu")
+    if name in module._parameters:
+        param = nn.Parameter(made, requires_grad=t.requires_grad)
+        module._parameters[name] = param
+        return param
+    module._buffers[name] = made
+    return made
