@@ -21,7 +21,7 @@ from resnet_inspect.equivalence import proof, prove
 from resnet_inspect.equivalence.align import Call, calls_of
 from resnet_inspect.equivalence.transfer import empty_copy
 from resnet_inspect.model import build_model
-from resnet_inspect.spec import PRESETS
+from resnet_inspect.spec import PRESETS, spec_string
 
 sys.path.insert(0, str(Path(__file__).parent / "user_models"))
 from hand18 import Hand18
@@ -186,3 +186,48 @@ def test_a_meta_pass_that_does_not_align_never_makes_the_verdict(monkeypatch: py
     monkeypatch.setattr(proof, "calls_of", wrong_on_meta)
     fast, slow = _both(Hand18)
     assert fast["equal"] and fast == slow
+
+
+class Counted(Hand18):
+    """Counts its forwards on meta inputs (this instance's: the proof's copy counts its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meta_calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.meta_calls += x.is_meta
+        return super().forward(x)
+
+
+def test_identify_runs_the_model_once_on_meta_and_builds_the_preset_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The structure and the words reader read one meta pass of the user's model, and the
+    structure, the words reader and the proof one build of the preset (each had its own)."""
+    import resnet_inspect
+    import resnet_inspect.model as models
+
+    built: list[str] = []
+    real = models.build_model
+
+    def counted(spec: Any, device: Any = None) -> nn.Module:
+        built.append(spec_string(spec))
+        return real(spec, device)
+
+    monkeypatch.setattr(models, "build_model", counted)
+    mine = _meta(Counted)
+    found = resnet_inspect.identify(mine, input_size=SHAPE).data
+    assert found.exact, found.verdict
+    assert mine.meta_calls == 1
+    assert built == ["resnet18"]
+
+
+def test_the_proof_takes_a_reference_built_already_only_from_its_spec() -> None:
+    expected = prove(_meta(Hand18), Hand18, PRESETS["resnet18"], SHAPE, inputs=1).to_dict()
+    other = build_model(PRESETS["resnet34"], "meta")  # another variant: built again, left alone
+    assert prove(_meta(Hand18), Hand18, PRESETS["resnet18"], SHAPE, inputs=1, reference_model=other).to_dict() == expected
+    assert next(other.parameters()).is_meta
+    same = build_model(PRESETS["resnet18"], "meta")  # taken: it holds tensors now
+    assert prove(_meta(Hand18), Hand18, PRESETS["resnet18"], SHAPE, inputs=1, reference_model=same).to_dict() == expected
+    assert not next(same.parameters()).is_meta and expected["equal"]

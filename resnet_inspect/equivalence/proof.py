@@ -75,11 +75,13 @@ class Proof:
 def prove(
     mine_meta: nn.Module, build_mine: Callable[[], nn.Module], reference: ResNetSpec,
     input_shape: tuple[int, ...], *, weights: str | None = None, inputs: int = DEFAULT_INPUTS,
-    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES,
+    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES, reference_model: nn.Module | None = None,
 ) -> Proof:  # fmt: skip
     """Compare the user's model (``mine_meta``: as built already, on meta or anywhere, for
     its size; ``build_mine``: builds it on the CPU, ``weights`` already loaded) with the
-    variant ``reference`` on ``inputs`` random inputs of ``input_shape``. Where ``mine_meta``
+    variant ``reference`` on ``inputs`` random inputs of ``input_shape`` (``reference_model``:
+    that variant with the input's channels, built on meta already; the proof takes it over
+    and gives it tensors, and builds any other it needs). Where ``mine_meta``
     is on meta and every tensor of it is drawn or loaded next, its copy is used instead of a
     CPU build (see :func:`.transfer.empty_copy`); ``build_mine`` where the forward of that
     copy raises (a meta tensor the model keeps as a plain attribute), so that the answer is
@@ -99,10 +101,14 @@ def prove(
     import torch
 
     shares: tuple[bool, ...] = (True, False)
+    trained = weights is not None
+    built: list[nn.Module] = []  # the reference built already, taken once (see _reference)
+    if reference_model is not None and getattr(reference_model, "spec", None) == spec:
+        built.append(reference_model)
     emptied = _emptied(mine_meta, weights)
     if emptied is not None:
         try:
-            return _run(base, spec, emptied.eval(), weights is not None, inputs, seed, share=True)
+            return _run(base, spec, emptied.eval(), trained, inputs, seed, share=True, built=built)
         except _Changed:
             shares = (False,)
         except Exception:  # a meta tensor kept outside its parameters and buffers: built again
@@ -112,7 +118,7 @@ def prove(
             torch.manual_seed(seed)
             mine = build_mine().eval()
         try:
-            return _run(base, spec, mine, weights is not None, inputs, seed, share=share)
+            return _run(base, spec, mine, trained, inputs, seed, share=share, built=built)
         except _Changed:  # its forward changes its own tensors: the reference gets copies
             continue
         except Exception as exc:  # the user's forward on real tensors: said, identify goes on
@@ -138,12 +144,13 @@ def _emptied(mine_meta: nn.Module, weights: str | None) -> nn.Module | None:
     return emptied
 
 
-def _reference(spec: ResNetSpec) -> nn.Module:
+def _reference(spec: ResNetSpec, built: list[nn.Module] | None = None) -> nn.Module:
     """The reference on the meta device: its tensors get their storage once aligned (the
-    user's, handed over, or their own, drawn: the constructor's values would be thrown away)."""
+    user's, handed over, or their own, drawn: the constructor's values would be thrown away).
+    ``built``: one built already from ``spec``, taken (once) in place of a build."""
     from ..model import build_model
 
-    return build_model(spec, "meta").eval()
+    return (built.pop() if built else build_model(spec, "meta")).eval()
 
 
 def _aligned(ref: nn.Module, mine: Mine, shape: tuple[int, ...]) -> tuple[Alignment, nn.Module]:
@@ -188,16 +195,17 @@ def _names(model: nn.Module) -> tuple[str, ...]:
 
 def _run(
     base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int,
-    share: bool = False,
+    share: bool = False, built: list[nn.Module] | None = None,
 ) -> Proof:  # fmt: skip
     """The proof on the user's model on the CPU; ``share``: the reference holds the user's
     tensors themselves rather than copies, and :class:`_Changed` is raised where the user's
-    forward changed one of them (then the comparison would not be the one copies give)."""
+    forward changed one of them (then the comparison would not be the one copies give);
+    ``built``: the reference of ``spec`` on meta, where built already (see :func:`_reference`)."""
     if not trained:  # drawn before the alignment pass, so that its output is the first one compared
         randomise(model, seed)
     xs = random_inputs(base.input_shape, inputs, seed)
     mine = Mine(model, *calls_and_output(model, xs[0].clone()))
-    alignment, ref = _aligned(_reference(spec), mine, base.input_shape)
+    alignment, ref = _aligned(_reference(spec, built), mine, base.input_shape)
     classes = _classes(alignment)
     if classes is not None:
         spec = dataclasses.replace(spec, num_classes=classes)
