@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .checkpoint import Checkpoint, Comparison
+    from .equivalence.words import _Pass
     from .identification.function import ModuleMatch
     from .identification.proof import Identification
     from .tracing import Trace
+    from .tracing.graph import CallGraph
     from .tracing.realpass import MetaCannotTrace
 
 DEFAULT_INPUT = (1, 3, 224, 224)  # a model that is not one of ours: ImageNet's
@@ -139,7 +141,6 @@ class Source(ABC):
         from .equivalence.words import operation_departures
         from .identification import identify
         from .identification.function import ModuleMatch
-        from .model import build_model
         from .spec import PRESETS
         from .tracing.realpass import MetaCannotTrace, real_pass_note
 
@@ -147,20 +148,22 @@ class Source(ABC):
             self.verify_weights(weights)  # a file that does not load fails now, before any pass
         shape = input_shape or self.default_input_shape()
         model = self.build("meta")
+        passes = _SharedPasses()  # one pass per model, one build per preset: read by all three
         notes: tuple[str, ...] = ()
         try:
-            match = identify(model, shape, reference)
+            match = identify(model, shape, reference, passes)
         except MetaCannotTrace as exc:  # the forward reads values: one real pass on the CPU
             if model_device(model) != "meta":
                 raise
-            match = identify(self.real_model(model, shape, exc), shape, reference)
+            match = identify(self.real_model(model, shape, exc), shape, reference, passes)
             notes = (real_pass_note(exc.reason),)
         spec = reference if reference is not None else PRESETS[match.preset]
-        proof = prove(model, lambda: self.proof_model(weights), spec, shape, weights=weights)
-        if len(shape) > 1 and shape[1] != spec.in_chans:  # as the proof: the input's channels
-            spec = dataclasses.replace(spec, in_chans=shape[1])
+        ref, recorded = passes.for_words(model, spec, shape)  # before the proof gives ref tensors
+        proof = prove(model, lambda: self.proof_model(weights), spec, shape, weights=weights,
+                      reference_model=ref)  # fmt: skip
         try:
-            words = operation_departures(model, build_model(spec, "meta"), shape, proof.reference)
+            words = () if ref is None or recorded is None else (
+                operation_departures(model, ref, shape, proof.reference, recorded))  # fmt: skip
         except Exception:  # the user's forward on its own: the proof already says what it found
             words = ()
         return Identified(self.label, ModuleMatch(match, proof, words), notes=notes)
@@ -332,6 +335,68 @@ class CheckpointSource(Source):
         from .identification import identify
 
         return Identified(self.label, checkpoint=identify(read_checkpoint(self.origin, self.subject)))
+
+
+class _SharedPasses:
+    """identify's meta passes and presets, each made once for the three readers: the
+    structure (:class:`.identification.structure.Passes`) and the words reader
+    (:func:`.equivalence.words.operation_departures`) read one pass of each model, and the
+    proof takes the preset's model as its reference (``prove``'s ``reference_model``). A pass
+    that raises on meta, or a model not on meta, is left to each reader's own pass, as
+    without sharing, so that their errors and fallbacks are what they were."""
+
+    def __init__(self) -> None:
+        self._presets: dict[ResNetSpec, nn.Module] = {}
+        self._passes: dict[
+            tuple[int, tuple[int, ...]], tuple[nn.Module, tuple[_Pass, CallGraph] | None]
+        ] = {}
+
+    def preset(self, spec: ResNetSpec) -> nn.Module:
+        from .model import build_model
+
+        if spec not in self._presets:
+            self._presets[spec] = build_model(spec, "meta")
+        return self._presets[spec]
+
+    def recorded(self, model: nn.Module, shape: tuple[int, ...]) -> tuple[_Pass, CallGraph] | None:
+        """The words reader's pass of ``model`` on a meta input and its call graph; None where
+        the model is not on meta or that pass raised."""
+        from .equivalence.words import meta_pass
+
+        if model_device(model) != "meta":  # a real model is not kept alive for another reader
+            return None
+        key = (id(model), tuple(shape))
+        if key not in self._passes:
+            try:
+                made = meta_pass(model, shape)
+            except Exception:  # the reader that needs it makes its own, and says why
+                made = None
+            self._passes[key] = (model, made)  # the model kept alive: its id stays its own
+        return self._passes[key][1]
+
+    def graph(self, model: nn.Module, input_shape: tuple[int, ...]) -> CallGraph:
+        from .tracing.tracer import record_pass
+
+        made = self.recorded(model, input_shape)
+        return made[1] if made is not None else record_pass(model, input_shape, model_device(model))
+
+    def for_words(
+        self, model: nn.Module, spec: ResNetSpec, shape: tuple[int, ...]
+    ) -> tuple[nn.Module | None, tuple[_Pass | None, _Pass] | None]:
+        """The reference for the proof and the words reader (``spec`` with the input's
+        channels, as the proof builds it), and the two passes the words reader reads (the
+        user's None where it raised on meta: the reader makes its own); None where the
+        reference's pass raised (the words reader then says nothing, as without sharing)."""
+        if len(shape) > 1 and shape[1] != spec.in_chans:  # as the proof: the input's channels
+            spec = dataclasses.replace(spec, in_chans=shape[1])
+        try:
+            ref = self.preset(spec)
+        except Exception:  # the proof builds it and says why
+            return None, None
+        ours, theirs = self.recorded(model, shape), self.recorded(ref, shape)
+        if theirs is None:
+            return ref, None
+        return ref, (ours[0] if ours is not None else None, theirs[0])
 
 
 # --- the one way in ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .compare import (
     random_inputs,
 )
 from .localise import Localisation, localise
-from .transfer import randomise, transfer
+from .transfer import empty_copy, materialise, randomise, transfer, versions
 
 if TYPE_CHECKING:
     from torch import nn
@@ -75,15 +75,21 @@ class Proof:
 def prove(
     mine_meta: nn.Module, build_mine: Callable[[], nn.Module], reference: ResNetSpec,
     input_shape: tuple[int, ...], *, weights: str | None = None, inputs: int = DEFAULT_INPUTS,
-    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES,
+    seed: int = SEED, budget_bytes: int = COMPARE_BUDGET_BYTES, reference_model: nn.Module | None = None,
 ) -> Proof:  # fmt: skip
     """Compare the user's model (``mine_meta``: as built already, on meta or anywhere, for
     its size; ``build_mine``: builds it on the CPU, ``weights`` already loaded) with the
-    variant ``reference`` on ``inputs`` random inputs of ``input_shape``.
+    variant ``reference`` on ``inputs`` random inputs of ``input_shape`` (``reference_model``:
+    that variant with the input's channels, built on meta already; the proof takes it over
+    and gives it tensors, and builds any other it needs). Where ``mine_meta``
+    is on meta and every tensor of it is drawn or loaded next, its copy is used instead of a
+    CPU build (see :func:`.transfer.empty_copy`); ``build_mine`` where the forward of that
+    copy raises (a meta tensor the model keeps as a plain attribute), so that the answer is
+    the CPU build's.
 
-    The models are aligned as built on the CPU, with one pass each on zeros: on this CPU a
-    resnet50's pass at 224x224 takes a fifth of the time its meta pass takes (torch's meta
-    kernels for batch_norm and friends are Python decompositions)."""
+    The user's calls are read on the first comparison input, on the CPU (that pass's output
+    is the first one compared); the reference's by a pass on the meta device (see
+    :func:`_aligned`)."""
     spec, notes = _with_channels(reference, input_shape)
     base = Proof(spec_string(spec), tuple(input_shape), None, weights=weights, notes=notes)
     params = sum(p.numel() for p in mine_meta.parameters())
@@ -94,32 +100,78 @@ def prove(
             f"more than the {human_bytes(budget_bytes)} allowed; try a smaller input shape"))  # fmt: skip
     import torch
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mine = build_mine().eval()
-    try:
-        return _run(base, spec, mine, weights is not None, inputs, seed)
-    except Exception as exc:  # the user's forward on real tensors: say so, do not crash identify
-        return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
-                                   + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+    shares: tuple[bool, ...] = (True, False)
+    trained = weights is not None
+    built: list[nn.Module] = []  # the reference built already, taken once (see _reference)
+    if reference_model is not None and getattr(reference_model, "spec", None) == spec:
+        built.append(reference_model)
+    emptied = _emptied(mine_meta, weights)
+    if emptied is not None:
+        try:
+            return _run(base, spec, emptied.eval(), trained, inputs, seed, share=True, built=built)
+        except _Changed:
+            shares = (False,)
+        except Exception:  # a meta tensor kept outside its parameters and buffers: built again
+            pass
+    for share in shares:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            mine = build_mine().eval()
+        try:
+            return _run(base, spec, mine, trained, inputs, seed, share=share, built=built)
+        except _Changed:  # its forward changes its own tensors: the reference gets copies
+            continue
+        except Exception as exc:  # the user's forward on real tensors: said, identify goes on
+            return dataclasses.replace(base, not_compared=f"the forward on the CPU raised {type(exc).__name__}: "
+                                       + (str(exc).splitlines() or [""])[0][:200])  # fmt: skip
+    raise AssertionError("unreachable: without sharing, nothing is raised for a change")
 
 
-def _reference(spec: ResNetSpec) -> nn.Module:
-    """The reference on the CPU, its tensors allocated but not initialised: every one is drawn
-    or copied next (the constructor's initialisation would be thrown away)."""
+class _Changed(Exception):
+    """The user's forward changed a tensor it shares with the reference: the comparison is
+    made again with copies, as if nothing had been shared."""
+
+
+def _emptied(mine_meta: nn.Module, weights: str | None) -> nn.Module | None:
+    """The user's model as built on meta, on the CPU without its constructor's initialisation,
+    where every tensor is drawn or loaded next (:func:`.transfer.empty_copy`), ``weights``
+    loaded; else None, and the model is built on the CPU."""
+    emptied = empty_copy(mine_meta, loaded=weights is not None)
+    if emptied is not None and weights is not None:
+        from ..checkpoint import load_weights_into
+
+        load_weights_into(emptied, weights)
+    return emptied
+
+
+def _reference(spec: ResNetSpec, built: list[nn.Module] | None = None) -> nn.Module:
+    """The reference on the meta device: its tensors get their storage once aligned (the
+    user's, handed over, or their own, drawn: the constructor's values would be thrown away).
+    ``built``: one built already from ``spec``, taken (once) in place of a build."""
     from ..model import build_model
 
-    return build_model(spec, "meta").to_empty(device="cpu").eval()
+    return (built.pop() if built else build_model(spec, "meta")).eval()
 
 
-def _aligned(ref: nn.Module, mine: Mine, shape: tuple[int, ...]) -> Alignment:
+def _aligned(ref: nn.Module, mine: Mine, shape: tuple[int, ...]) -> tuple[Alignment, nn.Module]:
     """The alignment with the user's calls read already (``mine``: the model, its calls and
-    its output on the first comparison input), the reference's pass at most 64x64 (its calls,
-    ours, do not depend on the input's size; a fifth of the time at 224x224); where that does
-    not align, again at the full size, so that a smaller pass never makes the verdict."""
+    its output on the first comparison input), and the reference (``ref``, on meta) as it is
+    now. The reference's pass on the meta device, by the trace's shape rules, at most 64x64
+    (its calls, ours, do not depend on the input's size). Where that does not align, or
+    raises, the reference on the CPU, at most 64x64 and then at the full size: a meta pass, a
+    shape rule or a smaller input never makes the verdict that the two do not align."""
     small = (1, shape[1], *(min(side, 64) for side in shape[2:])) if len(shape) == 4 else shape
+    try:
+        alignment = _aligned_at(ref, mine, small)
+    except Exception:  # a shape rule or a meta kernel the reference's forward trips on
+        alignment = None
+    if alignment is not None and alignment.aligned:
+        return alignment, ref
+    ref = ref.to_empty(device="cpu")
     alignment = _aligned_at(ref, mine, small)
-    return alignment if alignment.aligned or small == shape else _aligned_at(ref, mine, shape)
+    if alignment.aligned or small == shape:
+        return alignment, ref
+    return _aligned_at(ref, mine, shape), ref
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,36 +194,43 @@ def _names(model: nn.Module) -> tuple[str, ...]:
 
 
 def _run(
-    base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int
-) -> Proof:
+    base: Proof, spec: ResNetSpec, model: nn.Module, trained: bool, inputs: int, seed: int,
+    share: bool = False, built: list[nn.Module] | None = None,
+) -> Proof:  # fmt: skip
+    """The proof on the user's model on the CPU; ``share``: the reference holds the user's
+    tensors themselves rather than copies, and :class:`_Changed` is raised where the user's
+    forward changed one of them (then the comparison would not be the one copies give);
+    ``built``: the reference of ``spec`` on meta, where built already (see :func:`_reference`)."""
     if not trained:  # drawn before the alignment pass, so that its output is the first one compared
         randomise(model, seed)
     xs = random_inputs(base.input_shape, inputs, seed)
     mine = Mine(model, *calls_and_output(model, xs[0].clone()))
-    ref = _reference(spec)
-    alignment = _aligned(ref, mine, base.input_shape)
+    alignment, ref = _aligned(_reference(spec, built), mine, base.input_shape)
     classes = _classes(alignment)
     if classes is not None:
         spec = dataclasses.replace(spec, num_classes=classes)
         note = (f"reference built with num_classes={classes}, as the model's last Linear" if classes
                 else "reference built with num_classes=0: the model ends without its final Linear")  # fmt: skip
         base = dataclasses.replace(base, reference=spec_string(spec), notes=(*base.notes, note))
-        ref = _reference(spec)
-        alignment = _aligned(ref, mine, base.input_shape)
+        alignment, ref = _aligned(_reference(spec), mine, base.input_shape)
     base = dataclasses.replace(base, alignment=alignment)
     if alignment.unaligned is not None:
         return dataclasses.replace(base, not_compared=f"its parametrised layers do not align with "
                                    f"{base.reference}'s: {alignment.unaligned.reason}")  # fmt: skip
-    copied = transfer(alignment, model, ref)
+    copied = transfer(alignment, model, ref, share=share)
+    before = versions(model)
+    materialise(ref)  # what the reference does not take from the user's model
     randomise(ref, seed + 1, skip=copied)  # a tensor only the reference has: a draw of its own
     comparison = compare_outputs(model, ref, xs, seed, known=[mine.output])
     result = dataclasses.replace(base, comparison=comparison)
-    if comparison.equal:
-        return result
-    loc, seen = localise(alignment, ref, model, xs[0], comparison.tolerance)
-    return dataclasses.replace(
-        result, localisation=loc, departure=_words(loc, alignment, model, ref, seen, base)
-    )
+    if not comparison.equal:
+        loc, seen = localise(alignment, ref, model, xs[0], comparison.tolerance)
+        result = dataclasses.replace(
+            result, localisation=loc, departure=_words(loc, alignment, model, ref, seen, base)
+        )
+    if share and versions(model) != before:
+        raise _Changed
+    return result
 
 
 def _with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:

@@ -31,6 +31,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..collector import collector_paused
+from ..tracing.graph import CallGraph
 from ..tracing.recorder import Recorded, Recorder
 from ..tracing.tracer import evaluating
 from ..units import printable
@@ -67,12 +68,17 @@ def describe_departure(
 
 
 def operation_departures(
-    mine: nn.Module, theirs: nn.Module, input_shape: tuple[int, ...], reference: str
-) -> tuple[Departure, ...]:
+    mine: nn.Module, theirs: nn.Module, input_shape: tuple[int, ...], reference: str,
+    passes: tuple[_Pass | None, _Pass] | None = None,
+) -> tuple[Departure, ...]:  # fmt: skip
     """Whole-model: every departure of `mine` from `theirs` visible in the operations they run
     (a meta-device pass of each), including those that do not change the eval-mode function,
-    each marked."""
-    ours, ref = _record_shapes(mine, input_shape), _record_shapes(theirs, input_shape)
+    each marked. ``passes``: those two passes made already (:func:`meta_pass`, the user's
+    None where it raised on meta: it is made here then, as without them)."""
+    if passes is None:
+        ours, ref = _record_shapes(mine, input_shape), _record_shapes(theirs, input_shape)
+    else:
+        ours, ref = passes[0] or _record_shapes(mine, input_shape), passes[1]
     ref_name = printable(reference)
     return tuple(_departures(ours, ref, "", ref_name)) + _shared_modules(mine, theirs, ref_name)
 
@@ -115,11 +121,22 @@ def _record_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> _Pass:
         return _record(model, [x])
 
 
+def meta_pass(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[_Pass, CallGraph]:
+    """One pass of ``model`` on a meta input, as :func:`operation_departures` reads it, and
+    its call graph, which the structure reader (``identification.structure``) reads: identify
+    runs each model once for both. Raises what the forward raises."""
+    recorder = Recorder(shape_rules=True)
+    found = _record(model, [torch.empty(input_shape, device="meta")], recorder)
+    return found, recorder.freeze()
+
+
 @collector_paused()
-def _record(model: nn.Module, args: Sequence[torch.Tensor]) -> _Pass:
+def _record(
+    model: nn.Module, args: Sequence[torch.Tensor], recorder: Recorder | None = None
+) -> _Pass:
     # seen before the pass: an in-place call in the forward may change them
     known = frozenset(id(a) for a in args if not a.is_meta and bool((a >= 0).all()))
-    recorder = Recorder(shape_rules=all(a.is_meta for a in args))
+    recorder = recorder or Recorder(shape_rules=all(a.is_meta for a in args))
     spans: dict[str, tuple[int, int]] = {}
     inputs: dict[str, tuple[int, ...]] = {"": tuple(id(a) for a in args)}
     scalars = _Scalars()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..checkpoint.read import Checkpoint
     from ..spec import ResNetSpec
     from .proof import Identification
-    from .structure import StructureMatch
+    from .structure import Passes, StructureMatch
 
 __all__ = ["Evidence", "Identified", "IdentifyError", "identify", "identify_shapes", "looks_like"]
 
@@ -33,16 +33,18 @@ def identify(
 ) -> Identification: ...
 @overload
 def identify(
-    target: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None
-) -> StructureMatch: ...
+    target: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None,
+    passes: Passes | None = None,
+) -> StructureMatch: ...  # fmt: skip
 def identify(
     target: Checkpoint | str | Path | nn.Module, input_shape: tuple[int, ...] | None = None,
-    reference: ResNetSpec | None = None,
-) -> Identification | StructureMatch:
+    reference: ResNetSpec | None = None, passes: Passes | None = None,
+) -> Identification | StructureMatch:  # fmt: skip
     """The variant ``target`` is: a checkpoint (read, or a path to read) by its weights, proved
     by a strict load; a module by its structure on ``input_shape``, the nearest preset and
-    every departure from it (from ``reference``, where given, instead of the nearest). The
-    one entrance both of identify's paths go through."""
+    every departure from it (from ``reference``, where given, instead of the nearest; its
+    passes from ``passes``, where given: :class:`.structure.Passes`). The one entrance both
+    of identify's paths go through."""
     from ..checkpoint.read import Checkpoint, read_checkpoint
 
     if isinstance(target, (str, Path)):
@@ -55,4 +57,4 @@ def identify(
         raise TypeError("identify: a module is identified on an input shape; pass input_shape")
     from .structure import identify_module
 
-    return identify_module(target, input_shape, reference)
+    return identify_module(target, input_shape, reference, passes)

@@ -15,7 +15,7 @@ departure from it in words. (Aligning two traces' modules by structure, for ``di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..spec import BLOCK_TYPES, PRESETS, AntiAlias, Attn, Block, ResNetSpec
 
@@ -216,10 +216,33 @@ def _head_part(c: Recorded) -> str:
 
 
 def skeleton(model: nn.Module, input_shape: tuple[int, ...]) -> Skeleton:
-    from ..tracing.tracer import record_pass
-    from ..usermodel import model_device
+    return skeleton_of(_Fresh().graph(model, input_shape))
 
-    return skeleton_of(record_pass(model, input_shape, model_device(model)))
+
+class Passes(Protocol):
+    """Where :func:`identify_module` gets its passes and its presets' models: a caller that
+    reads the same passes with another reader (identify's words reader, ``sources.py``) hands
+    in one that makes each once. Either raises as :class:`_Fresh` does."""
+
+    def graph(self, model: nn.Module, input_shape: tuple[int, ...]) -> CallGraph: ...
+
+    def preset(self, spec: ResNetSpec) -> nn.Module: ...
+
+
+class _Fresh:
+    """A pass of its own for each model, on the device it is on (the trace's errors: the meta
+    device cannot run it, the input does not fit), and a preset built on meta each time."""
+
+    def graph(self, model: nn.Module, input_shape: tuple[int, ...]) -> CallGraph:
+        from ..tracing.tracer import record_pass
+        from ..usermodel import model_device
+
+        return record_pass(model, input_shape, model_device(model))
+
+    def preset(self, spec: ResNetSpec) -> nn.Module:
+        from ..model import build_model
+
+        return build_model(spec, "meta")
 
 
 # --- identify ---------------------------------------------------------------------------------
@@ -278,23 +301,26 @@ def _candidates(found: Skeleton) -> list[str]:
 
 
 def identify_module(
-    model: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None
-) -> StructureMatch:
+    model: nn.Module, input_shape: tuple[int, ...], reference: ResNetSpec | None = None,
+    passes: Passes | None = None,
+) -> StructureMatch:  # fmt: skip
     """The nearest preset to ``model`` by structure (or ``reference``, where given), and each
-    departure from it in words.
+    departure from it in words; ``passes``: where the passes and presets come from (default:
+    a pass of its own for each, see :class:`Passes`).
 
     >>> identify_module(my_model, (1, 3, 224, 224)).verdict   # doctest: +SKIP
     'matches resnet18 exactly'
     """
-    from ..model import build_model
     from ..spec import spec_string
 
-    found = skeleton(model, input_shape)
+    passes = passes if passes is not None else _Fresh()
+    found = skeleton_of(passes.graph(model, input_shape))
     shape = (input_shape[0], PRESETS["resnet50"].in_chans, *input_shape[2:])
     specs = {spec_string(reference): reference} if reference is not None else {n: PRESETS[n] for n in _candidates(found)}
     best: tuple[int, str, tuple[str, ...]] | None = None
     for name, spec in specs.items():
-        ref = skeleton(build_model(spec, "meta"), (input_shape[0], spec.in_chans, *input_shape[2:]) if reference else shape)
+        ref_shape = (input_shape[0], spec.in_chans, *input_shape[2:]) if reference else shape
+        ref = skeleton_of(passes.graph(passes.preset(spec), ref_shape))
         words = departures(found, ref, name, spec, input_shape)
         if best is None or len(words) < best[0]:
             best = (len(words), name, words)
