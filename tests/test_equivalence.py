@@ -8,6 +8,7 @@ each must be told apart from resnet18 and the first module whose own output diff
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +144,24 @@ def test_the_relative_difference_of_huge_values_by_hand() -> None:
         assert cosine(mine, ref) == pytest.approx(0.8, rel=1e-6)
     inf = torch.tensor([float("inf"), 1.0])
     assert relative_l2(inf, inf.clone()) == 0.0 and relative_l2(inf, torch.ones(2)) == float("inf")
+
+
+def test_measuring_leaves_both_outputs_as_they_were() -> None:
+    """The measures scale float64 copies in place; a float64 output's ``double()`` is the
+    output itself, so a scaling done on it would change the model's own result (a later
+    comparison of the same tensor then measures something else). Also a NaN anywhere is not
+    finite (read from the largest magnitude, which NaN propagates): cosine NaN, and a
+    difference only where the two are not the same."""
+    from resnet_inspect.equivalence.compare import measures
+
+    mine, ref = torch.tensor([3.0, 4.0], dtype=torch.float64), torch.tensor([0.0, 4.0], dtype=torch.float64)
+    before = (mine.clone(), ref.clone())
+    assert measures(mine, ref) == pytest.approx((0.75, 0.8))
+    assert torch.equal(mine, before[0]) and torch.equal(ref, before[1])
+    nan = torch.tensor([1.0, float("nan"), 5.0])
+    rel, cos = measures(nan, nan.clone())
+    assert rel == 0.0 and math.isnan(cos)
+    assert measures(nan, torch.tensor([1.0, 2.0, 5.0]))[0] == float("inf")
 
 
 class _Scaled(nn.Module):

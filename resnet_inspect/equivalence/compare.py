@@ -45,20 +45,40 @@ def relative_l2(mine: torch.Tensor, reference: torch.Tensor) -> float:
     float64's largest values); 0 for two zero (or identical) tensors, inf where only the
     reference is zero, the shapes differ, or a value is not finite and the two are not
     identical."""
+    return measures(mine, reference)[0]
+
+
+def cosine(mine: torch.Tensor, reference: torch.Tensor) -> float:
+    """The cosine of the angle between the two, in float64, after the same scaling (the angle
+    does not change; no product overflows); NaN where the shapes differ or a value is not
+    finite."""
+    return measures(mine, reference)[1]
+
+
+def measures(mine: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
+    """:func:`relative_l2` and :func:`cosine` from one float64 copy of each tensor: the
+    localisation measures every mapped module's output, so each pass over the values counts.
+    The largest magnitude, taken in the tensors' own dtype, also tells whether every value is
+    finite (a NaN or an inf makes it so)."""
     if mine.shape != reference.shape:
-        return math.inf
-    a, b = mine.detach().double(), reference.detach().double()
-    if not (bool(a.isfinite().all()) and bool(b.isfinite().all())):
-        return 0.0 if bool(torch_equal(a, b)) else math.inf
-    scale = max(_largest(a), _largest(b))
+        return math.inf, math.nan
+    a, b = mine.detach(), reference.detach()
+    la, lb = _largest(a), _largest(b)
+    if not (math.isfinite(la) and math.isfinite(lb)):
+        return (0.0 if bool(torch_equal(a, b)) else math.inf), math.nan
+    scale = max(la, lb)
     if scale == 0.0:
-        return 0.0
-    a, b = a / scale, b / scale
-    den = float(b.norm())
-    num = float((a - b).norm())
-    if den == 0.0:
-        return 0.0 if num == 0.0 else math.inf
-    return num / den
+        return 0.0, 1.0
+    import torch
+
+    # copies (``double()`` of a float64 tensor is the tensor itself), scaled in place
+    a, b = (t.to(torch.float64, copy=True).flatten().div_(scale) for t in (a, b))
+    norm_a, norm_b = float(a.norm()), float(b.norm())
+    dot = float(a @ b)
+    num = float(a.sub_(b).norm())
+    rel = (0.0 if num == 0.0 else math.inf) if norm_b == 0.0 else num / norm_b
+    den = norm_a * norm_b
+    return rel, (dot / den if den else (1.0 if norm_a == norm_b else 0.0))
 
 
 def torch_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -70,21 +90,8 @@ def torch_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _largest(t: torch.Tensor) -> float:
+    """The largest magnitude; NaN where a value is NaN (torch's max propagates it)."""
     return float(t.abs().max()) if t.numel() else 0.0
-
-
-def cosine(mine: torch.Tensor, reference: torch.Tensor) -> float:
-    """The cosine of the angle between the two, in float64, each scaled by its own largest
-    magnitude first (the angle does not change; no product overflows); NaN where the shapes
-    differ or a value is not finite."""
-    if mine.shape != reference.shape:
-        return math.nan
-    a, b = mine.detach().double().flatten(), reference.detach().double().flatten()
-    if not (bool(a.isfinite().all()) and bool(b.isfinite().all())):
-        return math.nan
-    a, b = (t / _largest(t) if _largest(t) else t for t in (a, b))
-    den = float(a.norm() * b.norm())
-    return float(a @ b) / den if den else (1.0 if float(a.norm()) == float(b.norm()) else 0.0)
 
 
 def tensors(output: Any) -> list[torch.Tensor]:
@@ -105,9 +112,8 @@ def difference(mine: Any, reference: Any) -> tuple[float, float]:
     a, b = tensors(mine), tensors(reference)
     if len(a) != len(b) or not b:
         return math.inf, math.nan
-    return max(relative_l2(x, y) for x, y in zip(a, b, strict=True)), min(
-        cosine(x, y) for x, y in zip(a, b, strict=True)
-    )
+    both = [measures(x, y) for x, y in zip(a, b, strict=True)]
+    return max(r for r, _ in both), min(c for _, c in both)
 
 
 @dataclass(frozen=True)
