@@ -252,15 +252,18 @@ def test_state_dict_round_trips_through_save_and_weights_load(spec: ResNetSpec) 
 
 
 # --- invalid specs: the project's error, naming the field -----------------------------------
-def _not_a_count(text: str) -> bool:
+def _not_a_count(text: str, least: int = 1) -> bool:
     try:
-        return int(text) < 1
+        return int(text) < least
     except ValueError:
         return True
 
 
 def _field_values() -> dict[str, st.SearchStrategy[Any]]:
     junk = st.one_of(st.text(max_size=6).filter(_not_a_count), st.integers(-3, 0), st.floats())
+    # num_classes=0 is a headless net (timm's meaning): its least is 0, not 1
+    not_classes = st.one_of(st.text(max_size=6).filter(lambda t: _not_a_count(t, 0)), st.integers(-3, -1),
+                            st.floats())  # fmt: skip
     return {
         "block": st.text(max_size=8).filter(lambda t: t.strip().lower() not in ("basic", "bottleneck")),
         "stem": st.sampled_from(["big", "", "resnet", "7x7"]),
@@ -270,7 +273,7 @@ def _field_values() -> dict[str, st.SearchStrategy[Any]]:
         "groups": junk,
         "width_per_group": junk,
         "stem_width": junk,
-        "num_classes": junk,
+        "num_classes": not_classes,
         "in_chans": junk,
         "avg_down": st.sampled_from(["maybe", "2", "", "tru"]),
         "zero_init_residual": st.sampled_from(["maybe", "-1", "nope"]),
