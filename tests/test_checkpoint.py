@@ -298,6 +298,19 @@ def test_an_anti_aliased_checkpoint_is_not_claimed_as_proved_plain() -> None:
     assert found.twins == ("resnetblur50d", "resnetaa50d")
 
 
+@pytest.mark.parametrize(("classes", "chans"), [(10, 3), (0, 3), (5, 1)])
+def test_a_fine_tuned_or_headless_file_still_names_its_twins(classes: int, chans: int) -> None:
+    """A resnetaa50d fine-tuned to 10 classes (or without its classifier, or on grey-scale
+    input) loads as strictly into resnetblur50d and resnetaa50d with that head and those
+    channels as the plain one does: the twins are named with them (before: none at all, as
+    the presets' own 1000-class heads were compared). Catches the head compared, or the
+    twins named without the fields they need to load."""
+    spec = PRESETS["resnetaa50d"].replace(num_classes=classes, in_chans=chans)
+    found = identify_shapes(meta_shapes(spec))
+    extra = ",".join(f for f in (f"num_classes={classes}", f"in_chans={chans}" if chans != 3 else "") if f)
+    assert found.twins == (f"resnetblur50d:{extra}", f"resnetaa50d:{extra}")
+
+
 def test_identify_names_the_anti_aliased_twins(runner: CliRunner, tmp_path: Path) -> None:
     path = save(tmp_path / "aa.pth", state_dict("resnetaa34d"))
     result = runner.invoke(app, ["identify", str(path)])

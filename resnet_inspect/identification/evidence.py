@@ -53,8 +53,15 @@ class Identified:
         cannot show (anti-aliasing, drop path; in the resnetv2 layout also weight
         standardisation, the stem pool and avg_down; a ResNeSt's avd placement): resnetaa50d
         and resnetblur50d for resnet50d."""
-        plain = _without_unseen(self.spec)
-        return tuple(name for name, p in PRESETS.items() if p != self.spec and _without_unseen(p) == plain)
+        plain, out = _without_unseen(self.spec), []
+        own = {"num_classes": self.spec.num_classes, "in_chans": self.spec.in_chans}
+        for name, preset in PRESETS.items():
+            # a fine-tuned (or no) classifier, another input's channels: the twin is named with them
+            adapted = preset.replace(**own)
+            if adapted != self.spec and _without_unseen(adapted) == plain:
+                changed = [f"{k}={format_value(v)}" for k, v in own.items() if getattr(preset, k) != v]
+                out.append(f"{name}:{','.join(changed)}" if changed else name)
+        return tuple(out)
 
 
 def _without_unseen(spec: ResNetSpec) -> ResNetSpec:
