@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .checkpoint import Checkpoint, Comparison
-    from .equivalence.words import _Pass
+    from .equivalence.operations import Pass
     from .identification.function import ModuleMatch
     from .identification.proof import Identification
     from .tracing import Trace
@@ -348,7 +348,7 @@ class _SharedPasses:
     def __init__(self) -> None:
         self._presets: dict[ResNetSpec, nn.Module] = {}
         self._passes: dict[
-            tuple[int, tuple[int, ...]], tuple[nn.Module, tuple[_Pass, CallGraph] | None]
+            tuple[int, tuple[int, ...]], tuple[nn.Module, tuple[Pass, CallGraph] | None]
         ] = {}
 
     def preset(self, spec: ResNetSpec) -> nn.Module:
@@ -358,10 +358,10 @@ class _SharedPasses:
             self._presets[spec] = build_model(spec, "meta")
         return self._presets[spec]
 
-    def recorded(self, model: nn.Module, shape: tuple[int, ...]) -> tuple[_Pass, CallGraph] | None:
+    def recorded(self, model: nn.Module, shape: tuple[int, ...]) -> tuple[Pass, CallGraph] | None:
         """The words reader's pass of ``model`` on a meta input and its call graph; None where
         the model is not on meta or that pass raised."""
-        from .equivalence.words import meta_pass
+        from .equivalence.operations import meta_pass
 
         if model_device(model) != "meta":  # a real model is not kept alive for another reader
             return None
@@ -382,7 +382,7 @@ class _SharedPasses:
 
     def for_words(
         self, model: nn.Module, spec: ResNetSpec, shape: tuple[int, ...]
-    ) -> tuple[nn.Module | None, tuple[_Pass | None, _Pass] | None]:
+    ) -> tuple[nn.Module | None, tuple[Pass | None, Pass] | None]:
         """The reference for the proof and the words reader (``spec`` with the input's
         channels, as the proof builds it), and the two passes the words reader reads (the
         user's None where it raised on meta: the reader makes its own); None where the

@@ -378,9 +378,9 @@ def _function(
 
 def _unaligned(alignment: Alignment, reference: str) -> FunctionCheck:
     """Not compared; yet where a parametrised layer exists on one side only (see
-    :func:`.equivalence.words.parting_departure`), a different function, resting on that
+    :func:`.equivalence.parting.parting_departure`), a different function, resting on that
     structural fact (basis "structure")."""
-    from .equivalence.words import parting_departure
+    from .equivalence.parting import parting_departure
 
     reason = alignment.unaligned.reason if alignment.unaligned is not None else ""
     parting = parting_departure(alignment, reference)

@@ -383,7 +383,7 @@ def test_user_text_in_the_words_is_escaped() -> None:
 # --- where the alignment parts (parting_departure) --------------------------------------------
 def _parting(reference: nn.Module, mine: nn.Module, name: str = "resnet18") -> Any:
     from resnet_inspect.equivalence.align import align
-    from resnet_inspect.equivalence.words import parting_departure
+    from resnet_inspect.equivalence.parting import parting_departure
 
     return parting_departure(align(reference, mine, SHAPE), name)
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..equivalence.align import Alignment, Call
+    from ..equivalence.parting import Parting
     from ..equivalence.proof import Proof
-    from ..equivalence.words import Departure, Parting
+    from ..equivalence.words import Departure
     from .structure import StructureMatch
 
 
@@ -201,7 +202,7 @@ def _built_with(proof: Proof) -> frozenset[str]:
 
 
 def _parting(proof: Proof) -> Parting | None:
-    from ..equivalence.words import parting_departure
+    from ..equivalence.parting import parting_departure
 
     alignment = proof.alignment
     return parting_departure(alignment, proof.reference) if alignment is not None else None
@@ -209,7 +210,7 @@ def _parting(proof: Proof) -> Parting | None:
 
 def _at_parting(out: list[Marked], proof: Proof) -> tuple[Marked, ...]:
     """Where the layers do not align (no outputs compared): a parametrised layer on one side
-    only (:func:`..equivalence.words.parting_departure`) changes the function at its place,
+    only (:func:`..equivalence.parting.parting_departure`) changes the function at its place,
     marked there (the entry that names it, else an entry of its own); without one, where both
     make the same layers in another order, the first departure in the order the user's model
     runs that the operations read as changing it (else nothing is claimed).
