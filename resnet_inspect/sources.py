@@ -11,7 +11,6 @@ of them, and the API, take a source from here.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
@@ -387,10 +386,10 @@ class _SharedPasses:
         channels, as the proof builds it), and the two passes the words reader reads (the
         user's None where it raised on meta: the reader makes its own); None where the
         reference's pass raised (the words reader then says nothing, as without sharing)."""
-        if len(shape) > 1 and shape[1] != spec.in_chans:  # as the proof: the input's channels
-            spec = dataclasses.replace(spec, in_chans=shape[1])
+        from .equivalence.proof import with_channels
+
         try:
-            ref = self.preset(spec)
+            ref = self.preset(with_channels(spec, shape)[0])
         except Exception:  # the proof builds it and says why
             return None, None
         ours, theirs = self.recorded(model, shape), self.recorded(ref, shape)

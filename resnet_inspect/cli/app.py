@@ -296,5 +296,7 @@ def _only_the_command_named(first: list[str]) -> Iterator[None]:
 
 def _command_name(info: Any) -> str | None:
     """A registered command's name, as typer derives it from the function where none is given."""
+    from typer.main import get_command_name  # typer's own rule (typer.main is loaded already)
+
     callback = getattr(info, "callback", None)
-    return info.name or (callback.__name__.lower().replace("_", "-") if callback else None)
+    return info.name or (get_command_name(callback.__name__) if callback else None)

@@ -90,7 +90,7 @@ def prove(
     The user's calls are read on the first comparison input, on the CPU (that pass's output
     is the first one compared); the reference's by a pass on the meta device (see
     :func:`_aligned`)."""
-    spec, notes = _with_channels(reference, input_shape)
+    spec, notes = with_channels(reference, input_shape)
     base = Proof(spec_string(spec), tuple(input_shape), None, weights=weights, notes=notes)
     params = sum(p.numel() for p in mine_meta.parameters())
     needed = bytes_needed(params, input_shape)
@@ -233,7 +233,7 @@ def _run(
     return result
 
 
-def _with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:
+def with_channels(spec: ResNetSpec, shape: tuple[int, ...]) -> tuple[ResNetSpec, tuple[str, ...]]:
     """The reference with the input's channels (a grey-scale model is compared as such)."""
     if len(shape) < 2 or shape[1] == spec.in_chans:
         return spec, ()
