@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .checkpoint.layouts import LAYOUTS, LayoutError, hf
 from .checkpoint.layouts.base import require_only
 from .errors import RuntimeFailure, UsageError
-from .files import replace_atomically
+from .files import replace_atomically, write_text_atomically
 from .units import printable
 
 if TYPE_CHECKING:
@@ -306,13 +306,7 @@ def _read_json(path: Path) -> Any:
 def write_config(path: Path, config: Mapping[str, Any], label: str = "-o") -> None:
     """``config.json`` written whole or not at all (files.py), readable by all as a JSON
     file beside a checkpoint usually is."""
-    text = config_text(config).encode()
-
-    def write(fd: int, _tmp: Path) -> None:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-
-    replace_atomically(path, write, label, mode=0o644)
+    write_text_atomically(path, config_text(config), label, mode=0o644)
 
 
 def _norm_after(conv: str) -> str:

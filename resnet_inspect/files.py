@@ -1,7 +1,8 @@
 """Files written whole or not at all: a temporary file beside the target, renamed into place.
 
-Used by ``--output`` (the rendered report) and by ``convert`` (the weights). Pure Python, at
-the bottom of the package: errors name the flag that chose the path.
+Used by ``--output`` (the rendered report) and by ``convert`` (the weights, transformers'
+config.json). Pure Python, at the bottom of the package: errors name the flag that chose the
+path.
 """
 
 from __future__ import annotations
@@ -41,3 +42,13 @@ def replace_atomically(path: Path, write: Callable[[int, Path], None], label: st
         if isinstance(exc, OSError):
             raise RuntimeFailure(f"{label} {str(path)!r}: cannot write: {exc.strerror}") from None
         raise
+
+
+def write_text_atomically(path: Path, text: str, label: str, mode: int | None = None) -> None:
+    """``text`` (UTF-8) written to ``path`` whole or not at all (:func:`replace_atomically`)."""
+
+    def write(fd: int, _tmp: Path) -> None:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    replace_atomically(path, write, label, mode)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..choices import parse_choice
 from ..errors import UsageError
-from ..files import replace_atomically, temporary_beside
+from ..files import temporary_beside, write_text_atomically
 from ..render import Format
 from ..units import file_kind
 
@@ -113,9 +113,4 @@ def write_atomic(path: Path, text: str) -> None:
     run never leaves a half-written file nor clobbers an existing one. ``path`` comes from
     :func:`check_output_path`, which is checked again here (the name may have changed since)."""
     path = check_output_path(str(path))
-
-    def write(fd: int, _tmp: Path) -> None:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    replace_atomically(path, write, "--output", _new_file_mode(path))
+    write_text_atomically(path, text, "--output", _new_file_mode(path))
