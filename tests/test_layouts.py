@@ -170,6 +170,9 @@ def test_a_keras3_weights_h5_is_read_identified_and_gives_keras_output(tmp_path:
     case = fixture("keras")["cases"][0]
     checkpoint = read_checkpoint(write_weights_h5(tmp_path / "model.weights.h5", case))
     assert checkpoint.format.value == "hdf5" and checkpoint.layout == "keras"
+    # said as a Keras 3 file, and that its names are a class and a count: the order is assumed
+    assert checkpoint.ecosystem == "a Keras 3 .weights.h5 of a Keras applications ResNet (v1)"
+    assert [a for a in checkpoint.assumptions if a.startswith("layer names: ")]
     ident = identify_checkpoint(checkpoint)
     assert ident.proved and ident.identified.spec == resolve("resnet50_keras:num_classes=10")
     model = build_model(resolve("resnet50_keras:num_classes=10"))

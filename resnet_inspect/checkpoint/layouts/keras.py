@@ -87,8 +87,10 @@ def _module(layer: str, key: str) -> tuple[str, bool]:
 
 
 def to_ours(tensors: Mapping[str, Any]) -> Mapped:
+    assumed: tuple[str, ...] = ASSUMED
     if is_keras3(tensors):
         tensors = keras2_names(tensors)
+        assumed = (*ASSUMED, KERAS3_ORDER)
     out: dict[str, Any] = {}
     for key, tensor in tensors.items():
         layer, _, variable = key.partition("/")
@@ -101,7 +103,7 @@ def to_ours(tensors: Mapping[str, Any]) -> Mapped:
         elif variable == "kernel":
             tensor = _checked(tensor, 4, key).permute(3, 2, 0, 1).contiguous()  # HWIO -> OIHW
         out[f"{module}.{leaves[variable]}"] = tensor
-    return Mapped(out, ASSUMED, {"stride_in": "1x1", "conv_bias": True, "bn_eps": BN_EPS})
+    return Mapped(out, assumed, {"stride_in": "1x1", "conv_bias": True, "bn_eps": BN_EPS})
 
 
 def keras2_names(tensors: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,6 +223,19 @@ ASSUMED = (
 )
 
 
+# what a Keras 3 file cannot show: its names are a layer's class and counter only
+KERAS3_ORDER = (
+    "layer names: a Keras 3 .weights.h5 names a layer by its class and count only; mapped by "
+    "the order Keras applications' ResNet builds them in, which every kernel's shape confirms "
+    "except conv2_block1's projection and last 1x1 (both 1x1, 64 -> 256): told apart by that "
+    "order alone"
+)
+
+
+def describe(keys: Collection[str]) -> str:
+    return NAME3 if is_keras3(keys) else LAYOUT.ecosystem
+
+
 def from_ours(tensors: Mapping[str, Any], spec: ResNetSpec) -> dict[str, Any]:
     """Our names to Keras's ``{layer}/{variable}``, kernels back to HWIO. A conv without a bias
     gets a zero one (exact: every conv here feeds a BatchNorm)."""
@@ -278,4 +293,5 @@ LAYOUT = Layout(
     matches=matches,
     to_ours=to_ours,
     from_ours=from_ours,
+    describe=describe,
 )
